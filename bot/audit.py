@@ -1,0 +1,161 @@
+"""The audit trail: every case event, appended to a hash-chained Redis stream.
+
+Each record carries the SHA-256 of the record before it, so deleting, reordering or editing
+any record breaks the chain at that point. `itdesk audit verify` recomputes the chain (from
+Redis or from an exported JSONL file) and names the first record that does not fit."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from redis.exceptions import WatchError
+
+from bot.store import Store
+
+GENESIS = "0" * 64
+
+
+def canonical(record: dict[str, Any]) -> str:
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def chain_hash(prev: str, record: dict[str, Any]) -> str:
+    return hashlib.sha256(f"{prev}\n{canonical(record)}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One link of the chain: the record, the hash it follows and its own hash."""
+
+    id: str
+    index: int
+    prev: str
+    hash: str
+    record: dict[str, Any]
+
+    def to_json(self) -> str:
+        return canonical(
+            {"id": self.id, "index": self.index, "prev": self.prev, "hash": self.hash,
+             "record": self.record}
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    checked: int
+    broken_at: AuditRecord | None = None
+    reason: str = ""
+
+    def describe(self) -> str:
+        if self.ok:
+            return f"audit chain intact: {self.checked} records"
+        assert self.broken_at is not None
+        return (
+            f"audit chain broken at record {self.broken_at.index} (id {self.broken_at.id}): "
+            f"{self.reason}"
+        )
+
+
+def verify_records(records: Iterable[AuditRecord]) -> Verdict:
+    """Recompute the chain over records in order and stop at the first that does not fit."""
+    prev = GENESIS
+    checked = 0
+    for expected_index, rec in enumerate(records):
+        if rec.index != expected_index:
+            return Verdict(False, checked, rec, f"expected record {expected_index} here "
+                           f"(a record is missing or out of order)")  # fmt: skip
+        if rec.prev != prev:
+            return Verdict(False, checked, rec, "does not follow the record before it "
+                           "(a record before it was removed or changed)")  # fmt: skip
+        if chain_hash(prev, rec.record) != rec.hash:
+            return Verdict(False, checked, rec, "its content does not match its hash "
+                           "(the record was changed)")  # fmt: skip
+        prev = rec.hash
+        checked += 1
+    return Verdict(True, checked)
+
+
+class AuditLog:
+    """The hash-chained audit stream of one namespace."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._stream = store.key("audit")
+        self._head = store.key("audit", "head")  # "index hash" of the newest record
+
+    async def append(self, record: dict[str, Any]) -> AuditRecord:
+        """Append under optimistic locking so several desk processes keep one chain."""
+        redis = self._store.redis
+        payload = json.loads(canonical(record))  # what is hashed is exactly what is read back
+        while True:
+            async with redis.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(self._head)
+                    head = await pipe.get(self._head)
+                    index, prev = (-1, GENESIS) if head is None else _split_head(head)
+                    digest = chain_hash(prev, payload)
+                    pipe.multi()
+                    pipe.xadd(self._stream, {"index": str(index + 1), "prev": prev,
+                                             "hash": digest, "record": canonical(payload)})
+                    pipe.set(self._head, f"{index + 1} {digest}")
+                    result = await pipe.execute()
+                except WatchError:
+                    continue
+            return AuditRecord(_text(result[0]), index + 1, prev, digest, payload)
+
+    async def records(self, batch: int = 500) -> AsyncIterator[AuditRecord]:
+        start = "-"
+        while True:
+            rows = await self._store.redis.xrange(self._stream, min=start, count=batch)
+            if not rows:
+                return
+            for stream_id, fields in rows:
+                yield _from_fields(_text(stream_id), fields)
+            start = "(" + _text(rows[-1][0])
+
+    async def verify(self) -> Verdict:
+        return verify_records([rec async for rec in self.records()])
+
+    async def export(self, out: TextIO) -> int:
+        count = 0
+        async for rec in self.records():
+            out.write(rec.to_json() + "\n")
+            count += 1
+        return count
+
+    async def for_case(self, case_id: str) -> list[dict[str, Any]]:
+        return [rec.record async for rec in self.records() if rec.record.get("case") == case_id]
+
+
+def read_export(path: Path) -> Iterator[AuditRecord]:
+    """Records of an exported JSONL file, for verifying an export away from Redis."""
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                yield AuditRecord(str(row["id"]), int(row["index"]), str(row["prev"]),
+                                  str(row["hash"]), dict(row["record"]))  # fmt: skip
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path}:{number}: not an audit record ({exc})") from None
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _split_head(head: Any) -> tuple[int, str]:
+    index, digest = _text(head).split(" ", 1)
+    return int(index), digest
+
+
+def _from_fields(stream_id: str, fields: dict[Any, Any]) -> AuditRecord:
+    f = {_text(k): _text(v) for k, v in fields.items()}
+    return AuditRecord(stream_id, int(f["index"]), f["prev"], f["hash"], json.loads(f["record"]))

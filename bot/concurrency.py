@@ -1,0 +1,70 @@
+"""One worker per conversation at a time, and each platform event handled once.
+
+The conversation lock is a Redis key holding a fencing token (a counter that only grows).
+Writes made under the lock carry the token and are refused once another worker has taken the
+lock over (after an expiry), so a stalled worker cannot overwrite newer state."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from bot.store import Store
+
+
+class LockTimeout(Exception):
+    """The conversation stayed busy longer than the caller would wait (the desk retries)."""
+
+
+@dataclass(frozen=True)
+class Fence:
+    """Proof of holding a conversation lock: the lock key and its fencing token."""
+
+    key: str
+    token: int
+
+    def pair(self) -> tuple[str, int]:
+        return (self.key, self.token)
+
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class ConversationLocks:
+    def __init__(self, store: Store, *, ttl_ms: int = 30_000) -> None:
+        self._store = store
+        self._ttl_ms = ttl_ms
+
+    @asynccontextmanager
+    async def hold(self, conversation: str, *, wait: float = 30.0) -> AsyncIterator[Fence]:
+        redis = self._store.redis
+        key = self._store.key("lock", "conversation", conversation)
+        token = int(await redis.incr(self._store.key("lock", "fence")))
+        delay, waited = 0.005, 0.0
+        while not await redis.set(key, str(token), nx=True, px=self._ttl_ms):
+            if waited >= wait:
+                raise LockTimeout(f"conversation {conversation} busy for {wait:.0f}s")
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 0.1)
+        try:
+            yield Fence(key, token)
+        finally:
+            await redis.eval(_RELEASE, 1, key, str(token))  # type: ignore[misc]
+
+
+class Deduplicator:
+    """Remembers platform event ids for a day: a retried delivery is recognised and dropped."""
+
+    def __init__(self, store: Store, *, ttl_s: int = 86_400) -> None:
+        self._store = store
+        self._ttl_s = ttl_s
+
+    async def first_time(self, platform: str, event_id: str) -> bool:
+        key = self._store.key("seen", platform, event_id)
+        return bool(await self._store.redis.set(key, "1", nx=True, ex=self._ttl_s))

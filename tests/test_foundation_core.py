@@ -1,0 +1,123 @@
+"""The store-level building blocks: lock with fencing, dedupe, cases and the audit chain."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.audit import AuditLog, read_export, verify_records
+from bot.cases import CaseError, CaseStatus, CaseStore, StaleLock
+from bot.clock import ManualClock
+from bot.concurrency import ConversationLocks, Deduplicator, LockTimeout
+from bot.store import Store
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+async def test_dedupe_recognises_a_retried_event(store: Store) -> None:
+    seen = Deduplicator(store)
+    assert await seen.first_time("slack", "Ev1")
+    assert not await seen.first_time("slack", "Ev1")
+    assert await seen.first_time("teams", "Ev1")  # ids are per platform
+
+
+async def test_lock_serialises_one_conversation(store: Store) -> None:
+    locks = ConversationLocks(store)
+    order: list[str] = []
+
+    async def work(name: str) -> None:
+        async with locks.hold("dm:alice"):
+            order.append(f"{name}-in")
+            await asyncio.sleep(0.02)
+            order.append(f"{name}-out")
+
+    await asyncio.gather(work("a"), work("b"), work("c"))
+    # never two inside at once: every "in" is followed by its own "out"
+    for i in range(0, len(order), 2):
+        assert order[i].split("-")[0] == order[i + 1].split("-")[0]
+
+
+async def test_lock_wait_gives_up(store: Store) -> None:
+    locks = ConversationLocks(store)
+    async with locks.hold("dm:bob"):
+        with pytest.raises(LockTimeout):
+            async with locks.hold("dm:bob", wait=0.05):
+                pass
+
+
+async def test_fencing_refuses_a_write_after_the_lock_was_taken_over(store: Store) -> None:
+    clock = ManualClock(T0)
+    cases = CaseStore(store, AuditLog(store), clock)
+    locks = ConversationLocks(store, ttl_ms=50)
+    async with locks.hold("dm:alice") as fence:
+        case = await cases.open(requester="alice", conversation="dm:alice", platform="web",
+                                text="locked out", fence=fence.pair())  # fmt: skip
+        await asyncio.sleep(0.1)  # our lock expires; someone else takes the conversation
+        async with locks.hold("dm:alice"):
+            with pytest.raises(StaleLock):
+                await cases.append(case, "note", actor="desk", fence=fence.pair())
+
+
+async def test_case_rebuilt_from_events_and_lifecycle_enforced(store: Store) -> None:
+    clock = ManualClock(T0)
+    cases = CaseStore(store, AuditLog(store), clock)
+    case = await cases.open(requester="alice", conversation="dm:alice", platform="web",
+                            text="screen cracked")  # fmt: skip
+    clock.advance(timedelta(minutes=1))
+    await cases.append(case, "escalated", actor="desk", status=CaseStatus.ESCALATED,
+                       data={"queue": "hardware", "ticket_id": "INC-1"})  # fmt: skip
+    await cases.append(case, "claimed", actor="dave", status=CaseStatus.CLAIMED)
+    with pytest.raises(CaseError):
+        await cases.append(case, "oops", actor="desk", status=CaseStatus.VERIFYING)
+    again = await cases.get(case.id)
+    assert again is not None
+    assert again.status == CaseStatus.CLAIMED
+    assert again.queue == "hardware"
+    assert again.ticket_id == "INC-1"
+    assert again.claimed_by == "dave"
+    assert again.humans == ["dave"]
+    assert [e.seq for e in again.events] == [1, 2, 3]
+    assert (await cases.latest_open("alice")) is not None
+
+
+async def test_audit_chain_verifies_and_detects_a_removed_record(store: Store) -> None:
+    audit = AuditLog(store)
+    for n in range(5):
+        await audit.append({"n": n, "what": "event"})
+    assert (await audit.verify()).ok
+    records = [r async for r in audit.records()]
+    await store.redis.xdel(store.key("audit"), records[2].id)
+    verdict = await audit.verify()
+    assert not verdict.ok
+    assert verdict.broken_at is not None and verdict.broken_at.index == 3
+    assert "record 3" in verdict.describe()
+
+
+async def test_audit_chain_concurrent_appends_stay_one_chain(store: Store) -> None:
+    audit = AuditLog(store)
+    await asyncio.gather(*(audit.append({"n": n}) for n in range(40)))
+    verdict = await audit.verify()
+    assert verdict.ok and verdict.checked == 40
+
+
+async def test_audit_export_tampering_is_named(store: Store, tmp_path: Path) -> None:
+    audit = AuditLog(store)
+    for n in range(4):
+        await audit.append({"n": n, "who": "alice"})
+    out = io.StringIO()
+    assert await audit.export(out) == 4
+    path = tmp_path / "audit.jsonl"
+    lines = out.getvalue().splitlines()
+    row = json.loads(lines[1])
+    row["record"]["who"] = "mallory"
+    lines[1] = json.dumps(row)
+    path.write_text("\n".join(lines) + "\n")
+    verdict = verify_records(read_export(path))
+    assert not verdict.ok
+    assert verdict.broken_at is not None and verdict.broken_at.index == 1
+    assert "changed" in verdict.reason
