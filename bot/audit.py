@@ -40,9 +40,14 @@ class AuditRecord:
 
     def to_json(self) -> str:
         return canonical(
-            {"id": self.id, "index": self.index, "prev": self.prev, "hash": self.hash,
-             "record": self.record}
-        )  # fmt: skip
+            {
+                "id": self.id,
+                "index": self.index,
+                "prev": self.prev,
+                "hash": self.hash,
+                "record": self.record,
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -68,14 +73,23 @@ def verify_records(records: Iterable[AuditRecord]) -> Verdict:
     checked = 0
     for expected_index, rec in enumerate(records):
         if rec.index != expected_index:
-            return Verdict(False, checked, rec, f"expected record {expected_index} here "
-                           f"(a record is missing or out of order)")  # fmt: skip
+            return Verdict(
+                False,
+                checked,
+                rec,
+                f"expected record {expected_index} here (a record is missing or out of order)",
+            )
         if rec.prev != prev:
-            return Verdict(False, checked, rec, "does not follow the record before it "
-                           "(a record before it was removed or changed)")  # fmt: skip
+            return Verdict(
+                False,
+                checked,
+                rec,
+                "does not follow the record before it (a record before it was removed or changed)",
+            )
         if chain_hash(prev, rec.record) != rec.hash:
-            return Verdict(False, checked, rec, "its content does not match its hash "
-                           "(the record was changed)")  # fmt: skip
+            return Verdict(
+                False, checked, rec, "its content does not match its hash (the record was changed)"
+            )
         prev = rec.hash
         checked += 1
     return Verdict(True, checked)
@@ -100,9 +114,16 @@ class AuditLog:
                     head = await pipe.get(self._head)
                     index, prev = (-1, GENESIS) if head is None else _split_head(head)
                     digest = chain_hash(prev, payload)
-                    pipe.multi()
-                    pipe.xadd(self._stream, {"index": str(index + 1), "prev": prev,
-                                             "hash": digest, "record": canonical(payload)})
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.xadd(
+                        self._stream,
+                        {
+                            "index": str(index + 1),
+                            "prev": prev,
+                            "hash": digest,
+                            "record": canonical(payload),
+                        },
+                    )
                     pipe.set(self._head, f"{index + 1} {digest}")
                     result = await pipe.execute()
                 except WatchError:
@@ -116,7 +137,7 @@ class AuditLog:
             if not rows:
                 return
             for stream_id, fields in rows:
-                yield _from_fields(_text(stream_id), fields)
+                yield _from_fields(_text(stream_id), dict(fields or {}))
             start = "(" + _text(rows[-1][0])
 
     async def verify(self) -> Verdict:
@@ -141,8 +162,13 @@ def read_export(path: Path) -> Iterator[AuditRecord]:
                 continue
             try:
                 row = json.loads(line)
-                yield AuditRecord(str(row["id"]), int(row["index"]), str(row["prev"]),
-                                  str(row["hash"]), dict(row["record"]))  # fmt: skip
+                yield AuditRecord(
+                    str(row["id"]),
+                    int(row["index"]),
+                    str(row["prev"]),
+                    str(row["hash"]),
+                    dict(row["record"]),
+                )
             except (ValueError, KeyError, TypeError) as exc:
                 raise ValueError(f"{path}:{number}: not an audit record ({exc})") from None
 

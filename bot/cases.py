@@ -36,11 +36,18 @@ S = CaseStatus
 # ("Didn't help", "Still broken"); `refused` and `cancelled` are final.
 TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     S.NEW: frozenset(
-        {S.VERIFYING, S.AWAITING_APPROVAL, S.EXECUTING, S.RESOLVED, S.ANSWERED, S.ESCALATED,
-         S.REFUSED, S.CANCELLED}
+        {
+            S.VERIFYING,
+            S.AWAITING_APPROVAL,
+            S.EXECUTING,
+            S.RESOLVED,
+            S.ANSWERED,
+            S.ESCALATED,
+            S.REFUSED,
+            S.CANCELLED,
+        }
     ),
-    S.VERIFYING: frozenset({S.AWAITING_APPROVAL, S.EXECUTING, S.ESCALATED, S.REFUSED,
-                            S.CANCELLED}),
+    S.VERIFYING: frozenset({S.AWAITING_APPROVAL, S.EXECUTING, S.ESCALATED, S.REFUSED, S.CANCELLED}),
     S.AWAITING_APPROVAL: frozenset({S.EXECUTING, S.REFUSED, S.CANCELLED, S.ESCALATED}),
     S.EXECUTING: frozenset({S.RESOLVED, S.ESCALATED, S.REFUSED}),
     S.ANSWERED: frozenset({S.ESCALATED, S.RESOLVED}),
@@ -49,9 +56,10 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     S.CLAIMED: frozenset({S.RESOLVED, S.REFUSED, S.CANCELLED, S.ESCALATED}),
     S.REFUSED: frozenset(),
     S.CANCELLED: frozenset(),
-}  # fmt: skip
-OPEN_STATUSES = frozenset({S.NEW, S.VERIFYING, S.AWAITING_APPROVAL, S.EXECUTING,
-                           S.ESCALATED, S.CLAIMED})  # fmt: skip
+}
+OPEN_STATUSES = frozenset(
+    {S.NEW, S.VERIFYING, S.AWAITING_APPROVAL, S.EXECUTING, S.ESCALATED, S.CLAIMED}
+)
 
 
 class CaseError(Exception):
@@ -176,9 +184,14 @@ class CaseStore:
             type="opened",
             actor=requester,
             status=CaseStatus.NEW,
-            data={"requester": requester, "conversation": conversation, "platform": platform,
-                  "text": text, "correlation_id": correlation_id},
-        )  # fmt: skip
+            data={
+                "requester": requester,
+                "conversation": conversation,
+                "platform": platform,
+                "text": text,
+                "correlation_id": correlation_id,
+            },
+        )
         await self._write(case_id, event, fence)
         r = self._store.redis
         await r.rpush(self._store.key("cases", "by_requester", requester), case_id)
@@ -210,10 +223,14 @@ class CaseStore:
         payload = event.model_dump(mode="json", exclude={"seq"})
         if fence is not None:
             lock_key, token = fence
-            seq = await self._store.redis.eval(  # type: ignore[misc]
-                _FENCED_RPUSH, 2, lock_key, self._events_key(case_id), str(token),
+            seq = await self._store.redis.eval(
+                _FENCED_RPUSH,
+                2,
+                lock_key,
+                self._events_key(case_id),
+                str(token),
                 json.dumps(payload),
-            )  # fmt: skip
+            )
             if int(seq) < 0:
                 raise StaleLock(f"lost the conversation lock while writing case {case_id}")
         else:
@@ -232,8 +249,12 @@ class CaseStore:
         return Case.from_events(case_id, events)
 
     async def ids_of(self, requester: str) -> list[str]:
-        return [str(x) for x in await self._store.redis.lrange(
-            self._store.key("cases", "by_requester", requester), 0, -1)]  # fmt: skip
+        return [
+            str(x)
+            for x in await self._store.redis.lrange(
+                self._store.key("cases", "by_requester", requester), 0, -1
+            )
+        ]
 
     async def of_requester(self, requester: str) -> list[Case]:
         cases = [await self.get(cid) for cid in await self.ids_of(requester)]
@@ -247,8 +268,9 @@ class CaseStore:
         return None
 
     async def all_ids(self) -> list[str]:
-        return [str(x) for x in await self._store.redis.lrange(
-            self._store.key("cases", "all"), 0, -1)]  # fmt: skip
+        return [
+            str(x) for x in await self._store.redis.lrange(self._store.key("cases", "all"), 0, -1)
+        ]
 
 
 # Append only while the caller still holds the conversation lock with this fencing token.

@@ -55,7 +55,7 @@ class ConversationLocks:
         try:
             yield Fence(key, token)
         finally:
-            await redis.eval(_RELEASE, 1, key, str(token))  # type: ignore[misc]
+            await redis.eval(_RELEASE, 1, key, str(token))
 
 
 class Deduplicator:

@@ -161,6 +161,15 @@ class Address(_Frozen):
     person: str | None = None
     channel: str | None = None
     thread: str | None = None
+    conversation: str | None = None  # the platform conversation, when replying to a turn
+
+    @classmethod
+    def dm(cls, person: str) -> Address:
+        return cls(person=person)
+
+    @classmethod
+    def case_thread(cls, channel: str, case_id: str) -> Address:
+        return cls(channel=channel, thread=case_id)
 
 
 class Send(_Frozen):

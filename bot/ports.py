@@ -16,6 +16,20 @@ Priority = Literal["low", "normal", "high", "urgent"]
 TicketStatus = Literal["open", "in_progress", "resolved", "closed"]
 
 
+class NotFoundError(LookupError):
+    """An operation named a record the backend does not have (a person, group, device, ticket
+    or outbox item). A desk bug or a stale reference, never the user's fault."""
+
+    def __init__(self, kind: str, key: str) -> None:
+        super().__init__(f"no {kind} {key!r}")
+        self.kind = kind
+        self.key = key
+
+
+class ConflictError(Exception):
+    """A create that collides with a different existing record (same username or e-mail)."""
+
+
 class Ticket(BaseModel):
     """A ticket in the IT team's queue."""
 
@@ -32,6 +46,16 @@ class Ticket(BaseModel):
     details: str = ""
     created_at: datetime
     updated_at: datetime
+
+
+class TicketNote(BaseModel):
+    """One entry in a ticket's history: a note and/or the fields an update changed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: datetime
+    text: str = ""
+    changes: dict[str, str] = {}
 
 
 class NewTicket(BaseModel):
@@ -82,8 +106,28 @@ class Directory(Protocol):
     async def add_member(self, username: str, group_id: str) -> None: ...
     async def remove_member(self, username: str, group_id: str) -> None: ...
     async def revoke_sessions(self, username: str) -> int: ...
+    async def sessions(self, username: str) -> int:
+        """How many sign-in sessions the person has open now."""
+        ...
+
     async def reset_factors(self, username: str) -> None: ...
     async def create_person(self, person: Person) -> None: ...
+    async def factor_address(self, username: str, factor: FactorKind) -> str | None:
+        """Where a check on this factor goes, masked for chat ("+44 •••• ••12")."""
+        ...
+
+    async def recovery_address(self, username: str) -> str | None:
+        """Where a reset or enrolment link goes, masked for chat."""
+        ...
+
+    async def send_reset_link(self, username: str, *, ref: str | None = None) -> OutboxItem:
+        """Mint a password reset token and send the link to the recovery address. `ref`
+        correlates the item with the request that sent it (`Outbox.item_by_ref`)."""
+        ...
+
+    async def send_enrolment_link(self, username: str, *, ref: str | None = None) -> OutboxItem:
+        """Send a link to register a new sign-in factor (after an MFA reset); `ref` as above."""
+        ...
 
 
 class Devices(Protocol):
@@ -112,6 +156,8 @@ class Tickets(Protocol):
         note: str | None = None,
     ) -> Ticket: ...
     async def of_requester(self, username: str) -> list[Ticket]: ...
+    async def in_queue(self, queue: Queue) -> list[Ticket]: ...
+    async def notes(self, ticket_id: str) -> list[TicketNote]: ...
 
 
 class Outbox(Protocol):
@@ -120,5 +166,9 @@ class Outbox(Protocol):
     async def deliver(self, item: OutboxItem) -> OutboxItem: ...
     async def items(self, username: str) -> list[OutboxItem]: ...
     async def item(self, item_id: str) -> OutboxItem | None: ...
+    async def item_by_ref(self, ref: str) -> OutboxItem | None:
+        """The newest item carrying this correlation ref (a push the desk is waiting on)."""
+        ...
+
     async def set_status(self, item_id: str, status: OutboxStatus) -> None: ...
     async def secrets(self) -> list[str]: ...

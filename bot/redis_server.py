@@ -64,14 +64,21 @@ class EmbeddedRedis:
             port = self.port or _free_port()
             args = [
                 str(redis_server_binary()),
-                "--port", str(port),
-                "--bind", "127.0.0.1",
-                "--dir", str(self.data_dir.resolve()),
-                "--daemonize", "no",
-                "--protected-mode", "yes",
-                "--logfile", "redis.log",
-                "--databases", "1",
-            ]  # fmt: skip
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.data_dir.resolve()),
+                "--daemonize",
+                "no",
+                "--protected-mode",
+                "yes",
+                "--logfile",
+                "redis.log",
+                "--databases",
+                "1",
+            ]
             if self.persistent:
                 args += ["--appendonly", "yes", "--appendfsync", "everysec"]
             else:
@@ -86,10 +93,10 @@ class EmbeddedRedis:
             self.port = 0 if not self.port else self.port
         raise EmbeddedRedisError(f"redis-server did not start: {last_error or 'no answer'}")
 
-    async def _wait_ready(self, timeout: float = 10.0) -> bool:
+    async def _wait_ready(self, limit: float = 10.0) -> bool:
         client = Redis.from_url(self.url)
         try:
-            deadline = asyncio.get_running_loop().time() + timeout
+            deadline = asyncio.get_running_loop().time() + limit
             while asyncio.get_running_loop().time() < deadline:
                 if self._proc is not None and self._proc.returncode is not None:
                     return False

@@ -32,10 +32,22 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     for _ in range(5):
         port = _free_port()
         proc = subprocess.Popen(
-            [str(redis_server_binary()), "--port", str(port), "--bind", "127.0.0.1",
-             "--dir", str(data), "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                str(redis_server_binary()),
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(data),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         client = SyncRedis(port=port)
         for _ in range(500):
             if proc.poll() is not None:

@@ -55,8 +55,13 @@ async def test_fencing_refuses_a_write_after_the_lock_was_taken_over(store: Stor
     cases = CaseStore(store, AuditLog(store), clock)
     locks = ConversationLocks(store, ttl_ms=50)
     async with locks.hold("dm:alice") as fence:
-        case = await cases.open(requester="alice", conversation="dm:alice", platform="web",
-                                text="locked out", fence=fence.pair())  # fmt: skip
+        case = await cases.open(
+            requester="alice",
+            conversation="dm:alice",
+            platform="web",
+            text="locked out",
+            fence=fence.pair(),
+        )
         await asyncio.sleep(0.1)  # our lock expires; someone else takes the conversation
         async with locks.hold("dm:alice"):
             with pytest.raises(StaleLock):
@@ -66,11 +71,17 @@ async def test_fencing_refuses_a_write_after_the_lock_was_taken_over(store: Stor
 async def test_case_rebuilt_from_events_and_lifecycle_enforced(store: Store) -> None:
     clock = ManualClock(T0)
     cases = CaseStore(store, AuditLog(store), clock)
-    case = await cases.open(requester="alice", conversation="dm:alice", platform="web",
-                            text="screen cracked")  # fmt: skip
+    case = await cases.open(
+        requester="alice", conversation="dm:alice", platform="web", text="screen cracked"
+    )
     clock.advance(timedelta(minutes=1))
-    await cases.append(case, "escalated", actor="desk", status=CaseStatus.ESCALATED,
-                       data={"queue": "hardware", "ticket_id": "INC-1"})  # fmt: skip
+    await cases.append(
+        case,
+        "escalated",
+        actor="desk",
+        status=CaseStatus.ESCALATED,
+        data={"queue": "hardware", "ticket_id": "INC-1"},
+    )
     await cases.append(case, "claimed", actor="dave", status=CaseStatus.CLAIMED)
     with pytest.raises(CaseError):
         await cases.append(case, "oops", actor="desk", status=CaseStatus.VERIFYING)
@@ -94,7 +105,8 @@ async def test_audit_chain_verifies_and_detects_a_removed_record(store: Store) -
     await store.redis.xdel(store.key("audit"), records[2].id)
     verdict = await audit.verify()
     assert not verdict.ok
-    assert verdict.broken_at is not None and verdict.broken_at.index == 3
+    assert verdict.broken_at is not None
+    assert verdict.broken_at.index == 3
     assert "record 3" in verdict.describe()
 
 
@@ -102,7 +114,8 @@ async def test_audit_chain_concurrent_appends_stay_one_chain(store: Store) -> No
     audit = AuditLog(store)
     await asyncio.gather(*(audit.append({"n": n}) for n in range(40)))
     verdict = await audit.verify()
-    assert verdict.ok and verdict.checked == 40
+    assert verdict.ok
+    assert verdict.checked == 40
 
 
 async def test_audit_export_tampering_is_named(store: Store, tmp_path: Path) -> None:
@@ -119,5 +132,6 @@ async def test_audit_export_tampering_is_named(store: Store, tmp_path: Path) -> 
     path.write_text("\n".join(lines) + "\n")
     verdict = verify_records(read_export(path))
     assert not verdict.ok
-    assert verdict.broken_at is not None and verdict.broken_at.index == 1
+    assert verdict.broken_at is not None
+    assert verdict.broken_at.index == 1
     assert "changed" in verdict.reason

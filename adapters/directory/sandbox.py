@@ -1,0 +1,252 @@
+"""The sandbox directory: people, groups, sign-in factors and account state from an org file,
+held in Redis so that what the desk changes stays changed (across restarts, across workers).
+
+Besides the `Directory` port it keeps what a real identity provider would show an admin:
+active sessions per person, how often they were revoked, and MFA resets."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+from redis.asyncio.client import Pipeline
+
+from adapters.notify.masking import mask_email, mask_phone
+from adapters.notify.sandbox import new_outbox_item
+from adapters.records import JsonRecords, text
+from bot.clock import Clock
+from bot.models import FactorKind, Group, Person
+from bot.org import Org, default_phone
+from bot.ports import ConflictError, NotFoundError, Outbox, OutboxItem
+from bot.store import Store
+
+RESET_LINK_TTL = timedelta(hours=1)
+ENROLMENT_LINK_TTL = timedelta(hours=24)
+
+
+class Contact(BaseModel):
+    """Where out-of-band messages reach a person. `recovery_email` is set only when the org
+    names one; links then go there rather than to the phone."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    phone: str
+    recovery_email: str | None = None
+
+
+class SandboxDirectory:
+    """The `Directory` port over Redis, seeded from an org file by `SandboxWorld`."""
+
+    def __init__(
+        self, store: Store, clock: Clock, outbox: Outbox, *, domain: str = "sandbox.test"
+    ) -> None:
+        self._store = store.child("directory")
+        self._clock = clock
+        self._outbox = outbox
+        self._domain = domain
+        self._people = JsonRecords(self._store, "person", Person)
+        self._groups = JsonRecords(self._store, "group", Group)
+        self._contacts = JsonRecords(self._store, "contact", Contact)
+
+    def stage_seed(self, pipe: Pipeline, org: Org) -> None:
+        """Queue the org's people and groups on the seeding transaction."""
+        for person in org.people():
+            user = org.users[person.username]
+            contact = Contact(
+                phone=org.phone_of(person.username), recovery_email=user.recovery_email
+            )
+            self._stage_person(pipe, person, contact)
+            # one session per device plus the browser; a disabled account has none
+            sessions = 0 if person.disabled else len(person.devices) + 1
+            pipe.hset(self._store.key("sessions"), person.username, sessions)
+        for group in org.group_list():
+            self._groups.stage(pipe, group.id, group)
+
+    def _stage_person(self, pipe: Pipeline, person: Person, contact: Contact) -> None:
+        self._people.stage(pipe, person.username, person)
+        self._contacts.stage(pipe, person.username, contact)
+        pipe.hset(self._store.key("emails"), person.email.lower(), person.username)
+
+    # --- reading --------------------------------------------------------------------------
+
+    async def person(self, username: str) -> Person | None:
+        return await self._people.get(username)
+
+    async def person_by_email(self, email: str) -> Person | None:
+        username = await self._store.redis.hget(self._store.key("emails"), email.strip().lower())
+        return None if username is None else await self.person(text(username))
+
+    async def people(self) -> list[Person]:
+        return await self._people.all()
+
+    async def group(self, group_id: str) -> Group | None:
+        return await self._groups.get(group_id)
+
+    async def groups(self) -> list[Group]:
+        return await self._groups.all()
+
+    async def contact(self, username: str) -> Contact | None:
+        return await self._contacts.get(username)
+
+    # --- account state ----------------------------------------------------------------------
+
+    async def set_locked(self, username: str, locked: bool) -> None:
+        await self._people.update(username, lambda p: p.model_copy(update={"locked": locked}))
+
+    async def set_disabled(self, username: str, disabled: bool) -> None:
+        await self._people.update(username, lambda p: p.model_copy(update={"disabled": disabled}))
+
+    async def add_member(self, username: str, group_id: str) -> None:
+        await self._groups.require(group_id)
+        await self._people.update(
+            username,
+            lambda p: p if group_id in p.groups else p.model_copy(
+                update={"groups": (*p.groups, group_id)}
+            ),
+        )  # fmt: skip
+
+    async def remove_member(self, username: str, group_id: str) -> None:
+        await self._groups.require(group_id)
+        await self._people.update(
+            username,
+            lambda p: p.model_copy(update={"groups": tuple(g for g in p.groups if g != group_id)}),
+        )
+
+    async def revoke_sessions(self, username: str) -> int:
+        """End every active session; returns how many there were."""
+        await self._people.require(username)
+        async with self._store.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(self._store.key("sessions"), username)
+            pipe.hset(self._store.key("sessions"), username, 0)
+            pipe.hincrby(self._store.key("revocations"), username, 1)
+            ended, _, _ = await pipe.execute()
+        return int(ended or 0)
+
+    async def sessions(self, username: str) -> int:
+        """Active sessions now (what an admin console would show)."""
+        return int(await self._store.redis.hget(self._store.key("sessions"), username) or 0)
+
+    async def revocations(self, username: str) -> int:
+        """How many times the person's sessions were revoked (sandbox only)."""
+        return int(await self._store.redis.hget(self._store.key("revocations"), username) or 0)
+
+    async def reset_factors(self, username: str) -> None:
+        """Forget every registered sign-in factor: the person enrols again from a link."""
+        await self._people.update(username, lambda p: p.model_copy(update={"factors": ()}))
+        await self._store.redis.hincrby(self._store.key("factor-resets"), username, 1)
+
+    async def factor_resets(self, username: str) -> int:
+        """How many times the person's factors were reset (sandbox only)."""
+        return int(await self._store.redis.hget(self._store.key("factor-resets"), username) or 0)
+
+    async def enrol_factor(self, username: str, factor: FactorKind) -> None:
+        """Register a factor, as the person does from an enrolment link (sandbox only)."""
+        await self._people.update(
+            username,
+            lambda p: p if factor in p.factors else p.model_copy(
+                update={"factors": (*p.factors, factor)}
+            ),
+        )  # fmt: skip
+
+    async def create_person(self, person: Person) -> None:
+        """Add a new account. Creating the same person again is a no-op; a different person
+        under a taken username or e-mail is a `ConflictError`."""
+        existing = await self.person(person.username)
+        if existing is not None:
+            if existing == person:
+                return
+            raise ConflictError(f"username {person.username!r} is taken")
+        await self._check_references(person)
+        email = person.email.lower()
+        if not await self._store.redis.hsetnx(self._store.key("emails"), email, person.username):
+            owner = await self._store.redis.hget(self._store.key("emails"), email)
+            if owner is None or text(owner) != person.username:
+                raise ConflictError(f"e-mail {person.email!r} is taken")
+        if not await self._people.add(person.username, person):
+            raise ConflictError(f"username {person.username!r} is taken")
+        await self._contacts.put(person.username, Contact(phone=default_phone(person.username)))
+
+    async def _check_references(self, person: Person) -> None:
+        if person.manager is not None:
+            await self._people.require(person.manager)
+        for group_id in person.groups:
+            await self._groups.require(group_id)
+        if person.devices:
+            raise ValueError("a new account gets devices through device management")
+
+    # --- out-of-band addresses and links ----------------------------------------------------
+
+    async def factor_address(self, username: str, factor: FactorKind) -> str | None:
+        person, contact = await self.person(username), await self.contact(username)
+        if person is None or contact is None or factor not in person.factors:
+            return None
+        if factor == "email":
+            return mask_email(contact.recovery_email or person.email)
+        if factor == "totp":
+            return "your authenticator app"
+        return mask_phone(contact.phone)  # sms, and push to the app on that phone
+
+    async def recovery_address(self, username: str) -> str | None:
+        route = await self._recovery_route(username)
+        return None if route is None else route[2]
+
+    async def send_reset_link(self, username: str, *, ref: str | None = None) -> OutboxItem:
+        return await self._send_link(
+            username,
+            "reset_link",
+            "Reset your password here: https://login.{domain}/reset#{token} "
+            "(valid for 1 hour; ignore this if you did not ask).",
+            RESET_LINK_TTL,
+            ref,
+        )
+
+    async def send_enrolment_link(self, username: str, *, ref: str | None = None) -> OutboxItem:
+        return await self._send_link(
+            username,
+            "enrolment_link",
+            "Set up sign-in verification here: https://login.{domain}/enrol#{token} "
+            "(valid for 24 hours).",
+            ENROLMENT_LINK_TTL,
+            ref,
+        )
+
+    async def _send_link(
+        self,
+        username: str,
+        kind: Literal["reset_link", "enrolment_link"],
+        template: str,
+        ttl: timedelta,
+        ref: str | None = None,
+    ) -> OutboxItem:
+        route = await self._recovery_route(username)
+        if route is None:
+            raise NotFoundError("person", username)
+        channel, _, masked = route
+        token = secrets.token_urlsafe(24)
+        item = new_outbox_item(
+            self._clock,
+            to=username,
+            channel=channel,
+            address=masked,
+            kind=kind,
+            text=template.format(domain=self._domain, token=token),
+            secret=token,
+            ref=ref,
+            ttl=ttl,
+        )
+        return await self._outbox.deliver(item)
+
+    async def _recovery_route(
+        self, username: str
+    ) -> tuple[Literal["sms", "email"], str, str] | None:
+        """(channel, address, masked address) for links: an explicit recovery e-mail, else
+        the phone when SMS is registered, else the work e-mail."""
+        person, contact = await self.person(username), await self.contact(username)
+        if person is None or contact is None:
+            return None
+        if contact.recovery_email is None and "sms" in person.factors:
+            return "sms", contact.phone, mask_phone(contact.phone)
+        address = contact.recovery_email or person.email
+        return "email", address, mask_email(address)

@@ -1,0 +1,204 @@
+"""Running skills for a case: idempotency, verification of the result, the audit record of
+every executed action, sagas with compensation, and Undo."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from bot.cases import Case
+from bot.context import TurnContext
+from bot.plans import PlanStep
+from skills.base import PreconditionFailed, SkillContext, SkillFailed, SkillResult
+
+if TYPE_CHECKING:
+    from bot.desk import Desk
+
+log = structlog.get_logger("itdesk.actions")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Why an action may run: who asked, who approved, the policies that allowed it and the
+    verification that preceded it. Every executed action records all four."""
+
+    requested_by: str
+    approved_by: tuple[str, ...]
+    policy: tuple[str, ...]
+    verification: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Executed:
+    action_id: str
+    skill: str
+    args: dict[str, Any]
+    result: SkillResult
+    inverse: str | None
+
+
+class SagaFailed(Exception):
+    """A step failed; the steps before it were compensated (undone)."""
+
+    def __init__(self, step: str, cause: Exception, compensated: list[str]) -> None:
+        super().__init__(f"{step} failed: {cause}")
+        self.step = step
+        self.cause = cause
+        self.compensated = compensated
+
+
+class ActionRunner:
+    """Executes plan steps through the skill registry."""
+
+    def __init__(self, desk: Desk) -> None:
+        self._desk = desk
+
+    async def _skill_context(self, case: Case, key: str, requester: str) -> SkillContext:
+        d = self._desk
+        person = await d.directory.person(requester)
+        if person is None:
+            raise PreconditionFailed("unknown_user", f"no directory user {requester}")
+        return SkillContext(
+            directory=d.directory,
+            devices=d.devices,
+            outbox=d.outbox,
+            tickets=d.tickets,
+            clock=d.clock,
+            requester=person,
+            case_id=case.id,
+            idempotency_key=key,
+        )
+
+    async def run(
+        self,
+        ctx: TurnContext,
+        case: Case,
+        step: PlanStep,
+        why: Provenance,
+        *,
+        key: str,
+        undo_of: str | None = None,
+    ) -> tuple[Case, Executed]:
+        """Run one step once: a repeated key returns the first run's record, no second act."""
+        d = self._desk
+        done = await d.store.redis.get(d.store.key("idem", key))
+        if done is not None:
+            record = json.loads(done)
+            return case, _executed(record)
+        skill = d.skills.get(step.skill)
+        params = skill.Params.model_validate(step.params)
+        sctx = await self._skill_context(case, key, why.requested_by)
+        started = time.perf_counter()
+        try:
+            await skill.preconditions(sctx, params)
+            result = await skill.execute(sctx, params)
+            if not await skill.verify(sctx, params):
+                raise SkillFailed(f"{skill.name} did not verify")
+        except PreconditionFailed:
+            d.metrics.actions.labels(skill=skill.name, result="precondition").inc()
+            raise
+        except Exception:
+            d.metrics.actions.labels(skill=skill.name, result="failed").inc()
+            raise
+        finally:
+            d.metrics.action_seconds.labels(skill=skill.name).observe(time.perf_counter() - started)
+        d.metrics.actions.labels(skill=skill.name, result="ok").inc()
+        action_id = "A-" + secrets.token_hex(4).upper()
+        inverse_params = skill.undo_params(params) if skill.inverse else None
+        record = {
+            "action_id": action_id,
+            "skill": skill.name,
+            "args": skill.args(params),
+            "requested_by": why.requested_by,
+            "approved_by": list(why.approved_by),
+            "policy": list(why.policy),
+            "verification": why.verification,
+            "idempotency_key": key,
+            "changed": result.changed,
+            "summary": result.summary,
+            "undo_of": undo_of,
+            "inverse": skill.inverse,
+            "inverse_params": inverse_params.model_dump(mode="json") if inverse_params else None,
+        }
+        case = await ctx.record(case, "action.executed", data=record, actor="desk")
+        await d.store.redis.set(d.store.key("idem", key), json.dumps(record), ex=30 * 86400)
+        await d.store.redis.set(
+            d.store.key("action", action_id),
+            json.dumps({**record, "case_id": case.id, "at": _iso(d.clock.now())}),
+        )
+        log.info(
+            "action.executed",
+            skill=skill.name,
+            action_id=action_id,
+            case=case.id,
+            changed=result.changed,
+        )
+        return case, _executed(record)
+
+    async def run_saga(
+        self, ctx: TurnContext, case: Case, steps: list[PlanStep], why: Provenance
+    ) -> tuple[Case, list[Executed]]:
+        """Run steps in order; if one fails, undo the ones before it, newest first."""
+        done: list[Executed] = []
+        for index, step in enumerate(steps):
+            try:
+                case, executed = await self.run(ctx, case, step, why, key=f"{case.id}:{index}")
+            except Exception as exc:
+                compensated = await self._compensate(ctx, case, done, why)
+                case = await ctx.record(
+                    case,
+                    "saga.compensated",
+                    actor="desk",
+                    data={
+                        "failed_step": step.skill,
+                        "error": str(exc)[:200],
+                        "undone": compensated,
+                    },
+                )
+                raise SagaFailed(step.skill, exc, compensated) from exc
+            done.append(executed)
+        return case, done
+
+    async def _compensate(
+        self, ctx: TurnContext, case: Case, done: list[Executed], why: Provenance
+    ) -> list[str]:
+        undone: list[str] = []
+        for executed in reversed(done):
+            if executed.inverse is None or not executed.result.changed:
+                continue
+            case, _ = await self.undo(ctx, case, executed.action_id, why)
+            undone.append(executed.skill)
+        return undone
+
+    async def undo(
+        self, ctx: TurnContext, case: Case, action_id: str, why: Provenance
+    ) -> tuple[Case, Executed]:
+        record = await self.record(action_id)
+        if record is None or not record.get("inverse"):
+            raise LookupError(f"no undoable action {action_id}")
+        step = PlanStep(skill=record["inverse"], params=record["inverse_params"])
+        return await self.run(ctx, case, step, why, key=f"undo:{action_id}", undo_of=action_id)
+
+    async def record(self, action_id: str) -> dict[str, Any] | None:
+        raw = await self._desk.store.redis.get(self._desk.store.key("action", action_id))
+        return None if raw is None else dict(json.loads(raw))
+
+
+def _executed(record: dict[str, Any]) -> Executed:
+    return Executed(
+        action_id=record["action_id"],
+        skill=record["skill"],
+        args=record["args"],
+        result=SkillResult(changed=record["changed"], summary=record["summary"]),
+        inverse=record.get("inverse"),
+    )
+
+
+def _iso(when: datetime) -> str:
+    return when.isoformat()

@@ -1,0 +1,214 @@
+"""Admin commands, `/itdesk ...`: pause, resume, mode, stats, audit, undo, oncall.
+Only people with the admin role may run them; the check is here, before anything changes."""
+
+from __future__ import annotations
+
+import shlex
+from datetime import datetime
+import statistics
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from bot import texts
+from bot.actions import Provenance
+from bot.cases import Case, CaseStatus
+from bot.context import TurnContext
+from bot.control import MODES
+from bot.models import Card, CardField
+
+if TYPE_CHECKING:
+    from bot.desk import Desk
+
+QUEUES = ("access", "accounts", "software", "hardware", "network", "security", "other")
+HELP = (
+    "/itdesk pause | resume — send every new request to a human, or stop doing so\n"
+    "/itdesk mode <queue> <autonomous|shadow|off> — how the desk handles a queue\n"
+    "/itdesk stats — automation rate, time to resolution, escalations, approvals\n"
+    "/itdesk audit <username> — recent actions for a person\n"
+    "/itdesk undo <action-id> — reverse an action\n"
+    "/itdesk oncall <username>... — set who is on call"
+)
+
+
+class Admin:
+    def __init__(self, desk: Desk) -> None:
+        self._desk = desk
+
+    async def run(self, ctx: TurnContext) -> None:
+        d = self._desk
+        if not ctx.person.has_role("admin"):
+            ctx.ephemeral(texts.ONLY_ADMINS)
+            return
+        try:
+            words = shlex.split(ctx.turn.text.strip())
+        except ValueError:
+            words = ctx.turn.text.split()
+        if words and words[0] == "/itdesk":
+            words = words[1:]
+        command, args = (words[0].lower(), words[1:]) if words else ("help", [])
+        await d.audit.append(
+            {
+                "type": "admin.command",
+                "by": ctx.person.username,
+                "command": command,
+                "args": args,
+                "at": d.clock.now().isoformat(),
+            }
+        )
+        if command == "pause":
+            await d.control.set_paused(True, ctx.person.username)
+            ctx.say("Paused. Every new request now goes to a human until `/itdesk resume`.")
+        elif command == "resume":
+            await d.control.set_paused(False, ctx.person.username)
+            ctx.say("Resumed. The desk handles routine requests again.")
+        elif command == "mode":
+            await self._mode(ctx, args)
+        elif command == "stats":
+            await self._stats(ctx)
+        elif command == "audit":
+            await self._audit(ctx, args)
+        elif command == "undo":
+            await self._undo(ctx, args)
+        elif command == "oncall":
+            await self._oncall(ctx, args)
+        elif command == "help":
+            ctx.ephemeral(HELP)
+        else:
+            ctx.ephemeral(texts.COMMAND_UNKNOWN + "\n" + HELP)
+
+    async def _mode(self, ctx: TurnContext, args: list[str]) -> None:
+        if len(args) != 2 or args[0] not in QUEUES or args[1] not in MODES:
+            ctx.ephemeral(
+                "Usage: /itdesk mode <queue> <autonomous|shadow|off>, where queue is "
+                + ", ".join(QUEUES)
+                + "."
+            )
+            return
+        await self._desk.control.set_mode(args[0], args[1])
+        ctx.say(f"The {args[0]} queue is now in {args[1]} mode.")
+
+    async def _oncall(self, ctx: TurnContext, args: list[str]) -> None:
+        d = self._desk
+        if not args:
+            roster = await d.gates.oncall()
+            ctx.say("On call: " + (", ".join(roster) if roster else "nobody"))
+            return
+        unknown = [a for a in args if await d.directory.person(a) is None]
+        if unknown:
+            ctx.ephemeral(f"Not in the directory: {', '.join(unknown)}. Nothing was changed.")
+            return
+        await d.control.set_roster(args)
+        ctx.say("On call now: " + ", ".join(args))
+
+    async def _stats(self, ctx: TurnContext) -> None:
+        d = self._desk
+        cases = [c for c in [await d.cases.get(i) for i in await d.cases.all_ids()] if c]
+        closed = [
+            c
+            for c in cases
+            if c.status
+            in {
+                CaseStatus.RESOLVED,
+                CaseStatus.ANSWERED,
+                CaseStatus.REFUSED,
+                CaseStatus.CANCELLED,
+                CaseStatus.ESCALATED,
+                CaseStatus.CLAIMED,
+            }
+        ]
+        automated = [
+            c
+            for c in closed
+            if c.status in {CaseStatus.RESOLVED, CaseStatus.ANSWERED} and not _touched_by_human(c)
+        ]
+        rate = f"{100 * len(automated) / len(closed):.0f}%" if closed else "n/a"
+        ends = [(c, _resolved_at(c)) for c in cases]
+        durations = [(end - c.opened_at).total_seconds() for c, end in ends if end is not None]
+        median = _duration(statistics.median(durations)) if durations else "n/a"
+        queues = Counter(
+            c.queue or "other" for c in cases if any(e.type == "escalated" for e in c.events)
+        )
+        helped = sum(
+            1 for c in cases for e in c.events if e.type == "feedback" and e.data.get("helped")
+        )
+        unhelped = sum(
+            1 for c in cases for e in c.events if e.type == "feedback" and not e.data.get("helped")
+        )
+        fields = (
+            CardField(label="Requests", value=str(len(cases))),
+            CardField(label="Automation rate", value=rate),
+            CardField(label="Median time to resolution", value=median),
+            CardField(
+                label="Escalations by queue",
+                value=", ".join(f"{q}: {n}" for q, n in sorted(queues.items())) or "none",
+            ),
+            CardField(label="Approvals pending", value=str(await d.approvals.pending_count())),
+            CardField(label="Feedback", value=f"{helped} helped, {unhelped} didn't"),
+            CardField(label="Paused", value="yes" if await d.control.paused() else "no"),
+        )
+        ctx.say("Desk statistics", Card(kind="info", title="Desk statistics", fields=fields))
+
+    async def _audit(self, ctx: TurnContext, args: list[str]) -> None:
+        d = self._desk
+        if len(args) != 1:
+            ctx.ephemeral("Usage: /itdesk audit <username>")
+            return
+        user = args[0]
+        lines = []
+        for case in await d.cases.of_requester(user):
+            for e in case.events:
+                if e.type == "action.executed":
+                    lines.append(
+                        f"{e.at:%Y-%m-%d %H:%M} {e.data['action_id']} {e.data['skill']} "
+                        f"{_args(e.data['args'])} (case {case.id})"
+                    )
+        ctx.say("\n".join(lines[-15:]) if lines else f"No actions recorded for {user}.")
+
+    async def _undo(self, ctx: TurnContext, args: list[str]) -> None:
+        d = self._desk
+        if len(args) != 1:
+            ctx.ephemeral("Usage: /itdesk undo <action-id>")
+            return
+        record = await d.actions.record(args[0].upper())
+        if record is None or not record.get("inverse"):
+            ctx.ephemeral(f"No action {args[0]} that can be undone. Nothing was changed.")
+            return
+        case = await d.cases.get(record["case_id"])
+        if case is None:
+            ctx.ephemeral("That action's case is gone. Nothing was changed.")
+            return
+        async with d.locks.hold(case.conversation) as fence:
+            ctx.fence = fence
+            why = Provenance(
+                requested_by=ctx.person.username,
+                approved_by=(),
+                policy=("admin.undo",),
+                verification=None,
+            )
+            case, done = await d.actions.undo(ctx, case, record["action_id"], why)
+            await d.access.cancel_expiry(case.id)
+        ctx.say(f"Undone: {record['skill']} {_args(record['args'])} ({done.action_id}).")
+
+
+def _touched_by_human(case: Case) -> bool:
+    approvers = {e.actor for e in case.events if e.type in {"approved", "denied"}}
+    return any(h not in approvers for h in case.humans)
+
+
+def _resolved_at(case: Case) -> datetime | None:
+    for e in case.events:
+        if e.status in {CaseStatus.RESOLVED, CaseStatus.ANSWERED}:
+            return e.at
+    return None
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _args(args: dict[str, object]) -> str:
+    return " ".join(f"{k}={v}" for k, v in args.items())

@@ -1,0 +1,165 @@
+"""Wiring: everything is built here from one validated `Settings` object, nothing at import
+time. `Runtime` owns the Redis connection (and the embedded server), the sandbox world, the
+desk, the scheduler and the aiohttp application that serves every endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+from aiohttp import web
+from redis.asyncio import Redis
+
+from bot.clock import Clock, SystemClock
+from bot.desk import Desk, DeskDeps
+from bot.observability import Metrics, configure_logging, health_routes
+from bot.org import Org, load_org
+from bot.outbound import FanOut, Outbound
+from bot.redis_server import EmbeddedRedis
+from bot.scheduler import Scheduler
+from bot.settings import Settings
+from bot.store import Store
+from bot.world import SandboxWorld
+
+log = structlog.get_logger("itdesk.app")
+
+
+def build_desk(
+    store: Store,
+    world: SandboxWorld,
+    clock: Clock,
+    *,
+    metrics: Metrics | None = None,
+    oncall_channel: str = "oncall",
+    outbound: Outbound | None = None,
+) -> Desk:
+    """A desk over a sandbox world (the demo, `serve` with an org file, and scenarios)."""
+    return Desk(
+        DeskDeps(
+            store=store,
+            clock=clock,
+            directory=world.directory,
+            devices=world.devices,
+            tickets=world.tickets,
+            outbox=world.outbox,
+            scheduler=Scheduler(store, clock),
+            metrics=metrics or Metrics(),
+            oncall_channel=oncall_channel,
+            knowledge=dict(world.knowledge),
+            outbound=outbound,
+        )
+    )
+
+
+async def connect_redis(settings: Settings) -> tuple[Redis, EmbeddedRedis | None]:
+    """The configured Redis, or an embedded redis-server under the data directory."""
+    embedded: EmbeddedRedis | None = None
+    url = settings.redis_url
+    if not url:
+        embedded = EmbeddedRedis(settings.data_dir / "redis")
+        url = await embedded.start()
+        log.info("redis.embedded", url=url, data_dir=str(settings.data_dir / "redis"))
+    redis = Redis.from_url(url, decode_responses=True)
+    await redis.ping()
+    return redis, embedded
+
+
+@dataclass
+class Runtime:
+    """A running desk: its state, its world and its web application."""
+
+    settings: Settings
+    redis: Redis
+    embedded: EmbeddedRedis | None
+    store: Store
+    clock: Clock
+    world: SandboxWorld
+    desk: Desk
+    metrics: Metrics
+    outbound: FanOut
+    app: web.Application = field(init=False)
+
+    @classmethod
+    async def start(
+        cls, settings: Settings, *, org: Org | None = None, clock: Clock | None = None
+    ) -> Runtime:
+        configure_logging(settings.log_level, settings.log_format)
+        if org is None:
+            if settings.org_file is None:
+                raise SystemExit(
+                    "no directory configured: set ITDESK_ORG_FILE to a sandbox org file "
+                    "(see examples/acme.yaml)"
+                )
+            org = load_org(settings.org_file)
+        redis, embedded = await connect_redis(settings)
+        store = Store(redis, settings.namespace)
+        clock = clock or SystemClock()
+        world = await SandboxWorld.create(store.child("world"), org, clock)
+        metrics = Metrics()
+        outbound = FanOut()
+        desk = build_desk(
+            store,
+            world,
+            clock,
+            metrics=metrics,
+            oncall_channel=settings.oncall_channel,
+            outbound=outbound,
+        )
+        runtime = cls(settings, redis, embedded, store, clock, world, desk, metrics, outbound)
+        runtime.app = runtime._web_app()
+        return runtime
+
+    def _web_app(self) -> web.Application:
+        app = web.Application(client_max_size=1024**2)
+
+        async def ping() -> bool:
+            try:
+                return bool(await self.redis.ping())
+            except Exception:
+                return False
+
+        app.add_routes(health_routes(self.metrics, ping))
+        if self.settings.web_chat:
+            from adapters.chat.web import WebChat
+
+            chat = WebChat(self.desk, self.world, self.store.child("web"))
+            self.outbound.add(chat)
+            chat.mount(app)
+        app.on_startup.append(self._start_worker)
+        app.on_cleanup.append(self._stop_worker)
+        return app
+
+    async def _start_worker(self, app: web.Application) -> None:
+        self._stop = asyncio.Event()
+        self._worker = asyncio.create_task(self.desk.scheduler.run_forever(self._stop))
+
+    async def _stop_worker(self, app: web.Application) -> None:
+        self._stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._worker
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+        if self.embedded is not None:
+            await self.embedded.stop()
+
+
+async def serve(settings: Settings, *, org_file: Path | None = None) -> None:
+    """Run the desk until interrupted."""
+    org = load_org(org_file) if org_file else None
+    runtime = await Runtime.start(settings, org=org)
+    runner = web.AppRunner(runtime.app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    url = f"http://{settings.host}:{settings.port}"
+    print(f"itdesk is running: {url}  (Ctrl-C to stop)", flush=True)
+    log.info("serve.started", url=url)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+        await runtime.close()

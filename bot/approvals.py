@@ -1,0 +1,171 @@
+"""Approval requests: a card to each approver with who, what, why, risk and expiry; the
+decision checked server-side against the approvers recorded for that request; a reminder at
+24 hours and expiry at 72; the cards updated in place with the decision and who made it."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.models import Address, Button, Card, CardField, Reply
+
+if TYPE_CHECKING:
+    from bot.desk import Desk
+
+REMIND_AFTER = timedelta(hours=24)
+EXPIRE_AFTER = timedelta(hours=72)
+ApprovalStatus = Literal["pending", "approved", "denied", "expired"]
+
+
+class Approval(BaseModel):
+    """One approval request for one case, addressed to named approvers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    case_id: str
+    requester: str
+    kind: str  # the approver kind policy asked for: group_owner, manager, hr, security...
+    approvers: list[str]
+    status: ApprovalStatus = "pending"
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    created_at: datetime
+    expires_at: datetime
+    title: str
+    fields: list[tuple[str, str]] = Field(default_factory=list)
+    messages: dict[str, str] = Field(default_factory=dict)  # approver -> message id
+    refs: dict[str, str] = Field(default_factory=dict)  # "approve"/"deny" -> button ref
+
+
+class Approvals:
+    """Approval records in Redis and the cards that show them."""
+
+    def __init__(self, desk: Desk) -> None:
+        self._desk = desk
+
+    def _key(self, approval_id: str) -> str:
+        return self._desk.store.key("approval", approval_id)
+
+    async def get(self, approval_id: str) -> Approval | None:
+        raw = await self._desk.store.redis.get(self._key(approval_id))
+        return None if raw is None else Approval.model_validate(json.loads(raw))
+
+    async def save(self, approval: Approval) -> None:
+        await self._desk.store.redis.set(self._key(approval.id), approval.model_dump_json())
+        pending = self._desk.store.key("approvals", "pending")
+        if approval.status == "pending":
+            await self._desk.store.redis.sadd(pending, approval.id)
+        else:
+            await self._desk.store.redis.srem(pending, approval.id)
+
+    async def pending_count(self) -> int:
+        key = self._desk.store.key("approvals", "pending")
+        return int(await self._desk.store.redis.scard(key))
+
+    async def open(
+        self,
+        *,
+        case_id: str,
+        requester: str,
+        kind: str,
+        approvers: list[str],
+        title: str,
+        fields: list[tuple[str, str]],
+    ) -> tuple[Approval, list[tuple[str, Reply]]]:
+        """Create the request and the card for each approver (returned, not yet sent)."""
+        desk = self._desk
+        now = desk.clock.now()
+        approval = Approval(
+            id="AP-" + secrets.token_hex(4).upper(),
+            case_id=case_id,
+            requester=requester,
+            kind=kind,
+            approvers=approvers,
+            created_at=now,
+            expires_at=now + EXPIRE_AFTER,
+            title=title,
+            fields=fields,
+        )
+        for action in ("approve", "deny"):
+            approval.refs[action] = await desk.refs.mint(
+                action,
+                case_id=case_id,
+                allowed=list(approvers),
+                data={"approval": approval.id},
+                expires_at=approval.expires_at,
+            )
+        cards = []
+        for approver in approvers:
+            message_id = desk.new_message_id()
+            approval.messages[approver] = message_id
+            cards.append((approver, Reply(id=message_id, text=title, card=self.card(approval))))
+        await self.save(approval)
+        await desk.scheduler.schedule(
+            "approval.remind",
+            now + REMIND_AFTER,
+            {"approval": approval.id},
+            job_id=f"remind:{approval.id}",
+        )
+        await desk.scheduler.schedule(
+            "approval.expire",
+            approval.expires_at,
+            {"approval": approval.id},
+            job_id=f"expire:{approval.id}",
+        )
+        return approval, cards
+
+    def card(self, approval: Approval, decider_name: str | None = None) -> Card:
+        fields = [CardField(label=label, value=value) for label, value in approval.fields]
+        expires = approval.expires_at.strftime("%a %d %b %H:%M UTC")
+        if approval.status == "pending":
+            buttons: tuple[Button, ...] = (
+                Button(
+                    label="Approve", action="approve", ref=approval.refs["approve"], style="primary"
+                ),
+                Button(
+                    label="Deny",
+                    action="deny",
+                    ref=approval.refs["deny"],
+                    style="danger",
+                    confirm="Deny this request?",
+                ),
+            )
+            context = f"Expires {expires}. Only you can decide; the desk acts once you approve."
+        else:
+            buttons = ()
+            verb = {"approved": "Approved", "denied": "Denied", "expired": "Expired"}[
+                approval.status
+            ]
+            context = f"{verb} by {decider_name}" if decider_name else verb
+        return Card(
+            kind="approval",
+            title=approval.title,
+            fields=tuple(fields),
+            buttons=buttons,
+            context=context,
+            case_id=approval.case_id,
+            about=approval.requester,
+        )
+
+    def updates(self, approval: Approval, decider_name: str | None) -> list[tuple[Address, Reply]]:
+        card = self.card(approval, decider_name)
+        return [
+            (Address.dm(approver), Reply(id=message_id, text=card.title, card=card))
+            for approver, message_id in approval.messages.items()
+        ]
+
+    async def decide(
+        self, approval: Approval, status: ApprovalStatus, by: str | None, at: datetime
+    ) -> Approval:
+        approval = approval.model_copy(
+            update={"status": status, "decided_by": by, "decided_at": at}
+        )
+        await self.save(approval)
+        await self._desk.scheduler.cancel(f"remind:{approval.id}")
+        await self._desk.scheduler.cancel(f"expire:{approval.id}")
+        return approval

@@ -1,0 +1,117 @@
+"""The `itdesk` command line. Exit happens here and only here."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+
+from bot.settings import Settings, SettingsError, load_settings
+
+DEMO_ORG = Path(__file__).resolve().parent.parent / "examples" / "acme.yaml"
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        click.echo(f"itdesk: {exc}", err=True)
+        sys.exit(2)
+
+
+@click.group()
+@click.version_option(package_name="itdesk")
+def main() -> None:
+    """itdesk: an autonomous IT service desk for Slack, Teams and the web."""
+
+
+@main.command()
+@click.option("--port", type=int, default=8080, show_default=True)
+@click.option(
+    "--org",
+    "org_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="sandbox org file (default: examples/acme.yaml)",
+)
+def demo(port: int, org_file: Path | None) -> None:
+    """Run the desk locally: embedded Redis, a sandbox org, web chat on 127.0.0.1."""
+    from bot.app import serve
+    from bot.org import OrgFileError
+
+    settings = _settings(port=port, log_format="console", log_level="WARNING")
+    try:
+        asyncio.run(serve(settings, org_file=org_file or DEMO_ORG))
+    except OrgFileError as exc:
+        click.echo(f"itdesk: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        pass
+
+
+@main.command()
+def serve() -> None:
+    """Run the desk configured from ITDESK_* variables (see README)."""
+    from bot.app import serve as run
+    from bot.org import OrgFileError
+
+    settings = _settings()
+    try:
+        asyncio.run(run(settings))
+    except OrgFileError as exc:
+        click.echo(f"itdesk: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        pass
+
+
+@main.group()
+def scenarios() -> None:
+    """Scenario suites: scripted conversations with expected end states."""
+
+
+@scenarios.command("run")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print one JSON document")
+def scenarios_run(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Run scenario files or folders; exit 0 all passed, 1 some failed, 2 invalid file."""
+    from bot.scenarios.cli import run_suite
+
+    sys.exit(asyncio.run(run_suite(list(paths), as_json=as_json, settings=_settings())))
+
+
+@main.group()
+def audit() -> None:
+    """The hash-chained audit trail."""
+
+
+@audit.command("verify")
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="verify an exported JSONL file instead of the live trail",
+)
+def audit_verify(file: Path | None) -> None:
+    """Recompute the hash chain; non-zero exit names the first broken record."""
+    from bot.auditcli import verify
+
+    sys.exit(asyncio.run(verify(_settings(), file)))
+
+
+@audit.command("export")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="file to write (default: standard output)",
+)
+def audit_export(out: Path | None) -> None:
+    """Write the audit trail as JSON lines."""
+    from bot.auditcli import export
+
+    sys.exit(asyncio.run(export(_settings(), out)))

@@ -1,0 +1,661 @@
+"""The desk: one turn in, effects out.
+
+`Desk.handle` drops duplicate deliveries, finds out who is typing, serialises work per
+conversation, and routes the turn: a message opens or continues a case, a click acts on the
+record its button names, a command steers the desk. Scheduled work (approval reminders and
+expiry, the end of time-bound access) runs through the same cases and effects."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+
+from bot import texts
+from bot.access import TimeBoundAccess
+from bot.actions import ActionRunner
+from bot.admin import Admin
+from bot.approvals import Approvals
+from bot.audit import AuditLog
+from bot.cases import Case, CaseStatus, CaseStore
+from bot.clock import Clock
+from bot.concurrency import ConversationLocks, Deduplicator, LockTimeout
+from bot.context import TurnContext
+from bot.control import DeskControl
+from bot.flow import (
+    HANDOFF_INTENTS,
+    KNOWLEDGE_INTENTS,
+    Conversation,
+    Handoff,
+    Planner,
+    Question,
+    open_question,
+    understood_of,
+)
+from bot.gates import Gates
+from bot.handoff import Handoff as HandoffService
+from bot.models import Address, Button, Card, Effect, Person, Reply, Send, Turn, TurnKind
+from bot.observability import Metrics, bind_correlation, new_correlation_id
+from bot.outbound import Outbound
+from bot.policy import PolicyEngine, PolicyRequest
+from bot.ports import Devices, Directory, Outbox, Tickets
+from bot.refs import ButtonRef, ButtonRefs
+from bot.scheduler import Job, Scheduler
+from bot.store import Store
+from bot.understanding import Understanding
+from bot.understanding.model import QUEUE_OF
+from skills import default_skills
+from skills.base import SkillRegistry
+from verification.identity import resolve_person
+from verification.stepup import StepUp
+
+log = structlog.get_logger("itdesk.desk")
+
+ClickHandler = Callable[[TurnContext, ButtonRef, Case | None], Awaitable[None]]
+SINGLE_USE = frozenset({"undo", "helpful", "not_helpful", "helped", "didnt_help", "choose", "menu"})
+
+
+class Understander(Protocol):
+    """Turns a message into an intent, slots and a confidence (offline model or Claude)."""
+
+    async def understand(self, text: str, *, requester: Person) -> Understanding: ...
+
+
+class Runbooks(Protocol):
+    def search(self, text: str, k: int = 1) -> list[tuple[str, str, float]]: ...
+
+
+@dataclass
+class DeskDeps:
+    """Everything the desk works with, built once by `bot.app` from the settings."""
+
+    store: Store
+    clock: Clock
+    directory: Directory
+    devices: Devices
+    tickets: Tickets
+    outbox: Outbox
+    scheduler: Scheduler
+    metrics: Metrics
+    understanding: Understander
+    knowledge: Runbooks
+    policy: PolicyEngine
+    skills: SkillRegistry = field(default_factory=default_skills)
+    oncall_channel: str = "oncall"
+    threshold: float = 0.55
+    outbound: Outbound | None = None
+
+
+class Desk:
+    """The service desk's brain, independent of any chat platform."""
+
+    def __init__(self, deps: DeskDeps) -> None:
+        self.deps = deps
+        self.store = deps.store
+        self.clock = deps.clock
+        self.directory = deps.directory
+        self.devices = deps.devices
+        self.tickets = deps.tickets
+        self.outbox = deps.outbox
+        self.scheduler = deps.scheduler
+        self.metrics = deps.metrics
+        self.policy = deps.policy
+        self.skills = deps.skills
+        self.understanding = deps.understanding
+        self.knowledge = deps.knowledge
+        self.oncall_channel = deps.oncall_channel
+        self.audit = AuditLog(deps.store)
+        self.cases = CaseStore(deps.store, self.audit, deps.clock)
+        self.refs = ButtonRefs(deps.store)
+        self.locks = ConversationLocks(deps.store)
+        self.dedupe = Deduplicator(deps.store)
+        self.control = DeskControl(deps.store)
+        self.stepup = StepUp(deps.store.child("stepup"), deps.clock, deps.directory, deps.outbox)
+        self.handoff = HandoffService()
+        self.approvals = Approvals(self)
+        self.actions = ActionRunner(self)
+        self.gates = Gates(self)
+        self.planner = Planner(self)
+        self.conversation = Conversation(self)
+        self.access = TimeBoundAccess(self)
+        self.admin = Admin(self)
+        self._clicks: dict[str, ClickHandler] = {
+            "claim": self._on_claim,
+            "resolve": self._on_resolve,
+            "approve": self._on_approval,
+            "deny": self._on_approval,
+            "undo": self._on_undo,
+            "helpful": self._on_runbook_feedback,
+            "not_helpful": self._on_runbook_feedback,
+            "helped": self._on_feedback,
+            "didnt_help": self._on_feedback,
+            "choose": self._on_choose,
+            "menu": self._on_menu,
+        }
+        self.access.register_jobs()
+        self.scheduler.register("approval.remind", self._on_approval_remind)
+        self.scheduler.register("approval.expire", self._on_approval_expire)
+
+    @staticmethod
+    def new_message_id() -> str:
+        return "M-" + secrets.token_hex(6)
+
+    def requester_address(self, case: Case) -> Address:
+        return Address(person=case.requester, conversation=case.conversation)
+
+    # --- the turn -------------------------------------------------------------------
+    async def handle(self, turn: Turn) -> list[Effect]:
+        """Handle one inbound turn and return what to send. Never raises for bad input."""
+        started = time.perf_counter()
+        with bind_correlation(turn.correlation_id or new_correlation_id()):
+            self.metrics.turns.labels(platform=turn.platform, kind=turn.kind.value).inc()
+            if not await self.dedupe.first_time(turn.platform, turn.event_id):
+                self.metrics.duplicates.labels(platform=turn.platform).inc()
+                log.info("turn.duplicate", event_id=turn.event_id, platform=turn.platform)
+                return []
+            try:
+                return await self._handle(turn)
+            except LockTimeout:
+                return [self._plain(turn, texts.BUSY)]
+            except Exception:
+                log.exception("turn.failed", event_id=turn.event_id, platform=turn.platform)
+                return [self._plain(turn, texts.TRY_AGAIN)]
+            finally:
+                self.metrics.turn_seconds.observe(time.perf_counter() - started)
+
+    async def _handle(self, turn: Turn) -> list[Effect]:
+        person = await resolve_person(turn, self.directory)
+        if person is None:
+            log.info("turn.unknown_person", platform=turn.platform)
+            return [self._plain(turn, texts.UNKNOWN_PERSON)]
+        structlog.contextvars.bind_contextvars(person=person.username)
+        log.info("turn.received", kind=turn.kind.value, platform=turn.platform)
+        ctx = TurnContext(desk=self, turn=turn, person=person)
+        if turn.kind == TurnKind.CLICK:
+            await self._click(ctx)
+        elif turn.kind == TurnKind.COMMAND:
+            await self.admin.run(ctx)
+        elif turn.thread:
+            await self._thread_message(ctx)
+        else:
+            await self._direct_message(ctx)
+        return ctx.effects
+
+    def _plain(self, turn: Turn, text: str) -> Send:
+        to = Address(conversation=turn.conversation_id, thread=turn.thread)
+        return Send(to=to, reply=Reply(id=self.new_message_id(), text=text))
+
+    async def deliver(self, effects: list[Effect]) -> None:
+        """Send effects that arose outside a turn (scheduled work)."""
+        if effects and self.deps.outbound is not None:
+            await self.deps.outbound.deliver(effects)
+
+    # --- messages -------------------------------------------------------------------
+    async def _direct_message(self, ctx: TurnContext) -> None:
+        text = ctx.turn.text.strip()
+        if not text:
+            return
+        async with self.locks.hold(ctx.turn.conversation_id) as fence:
+            ctx.fence = fence
+            check = await self.stepup.answer_code(ctx.person, text)
+            if check is not None and check.case_id:
+                case = await self.cases.get(check.case_id)
+                if case is not None:
+                    await self.gates.on_check(ctx, case, check)
+                    return
+            current = await self.cases.latest_open(ctx.person.username)
+            if current is not None and current.status in {CaseStatus.ESCALATED, CaseStatus.CLAIMED}:
+                await self.handoff.from_requester(ctx, current, text)
+                return
+            if current is not None and open_question(current) is not None:
+                await self._answer_question(ctx, current, text)
+                return
+            await self.new_request(ctx, text)
+
+    async def new_request(self, ctx: TurnContext, text: str, *, intent: str | None = None) -> None:
+        """Understand a first message and take it as far as policy allows."""
+        u = await self.understanding.understand(text, requester=ctx.person)
+        if intent is not None:
+            u = u.model_copy(
+                update={
+                    "intent": intent,
+                    "confidence": 1.0,
+                    "confident": True,
+                    "queue": _queue_of(intent),
+                }
+            )
+        log.info(
+            "understood", intent=u.intent, confidence=round(u.confidence, 3), slots=sorted(u.slots)
+        )
+        sure = u.confident and u.confidence >= self.deps.threshold
+        if sure and u.intent == "not_it":
+            ctx.say(texts.NOT_IT)
+            return
+        if sure and u.intent == "ticket_status":
+            await self.conversation.ticket_status(ctx)
+            return
+        if not sure and await self._first_unclear(ctx.person.username):
+            await self.conversation.menu(ctx)
+            return
+        case = await self.cases.open(
+            requester=ctx.person.username,
+            conversation=ctx.turn.conversation_id,
+            platform=ctx.turn.platform,
+            text=text,
+            fence=ctx.fence.pair() if ctx.fence else None,
+            correlation_id=ctx.turn.correlation_id,
+        )
+        case = await ctx.record(case, "understood", actor="desk", data=u.model_dump(mode="json"))
+        queue = u.queue or "other"
+        gate = self.policy.decide(
+            PolicyRequest(
+                principal=ctx.person,
+                action="open_case",
+                resource=ctx.person,
+                subject=ctx.person,
+                intent=u.intent,
+                queue=queue,
+                paused=await self.control.paused(),
+                mode=await self.control.mode(queue),
+            )
+        )
+        if gate.route != "act":
+            case = await ctx.record(case, "decided", actor="desk", data=gate.as_record())
+            if gate.route == "refuse":
+                await ctx.record(
+                    case,
+                    "refused",
+                    actor="desk",
+                    status=CaseStatus.REFUSED,
+                    data={"reason": gate.reason},
+                )
+                ctx.say(texts.refusal(gate.reason))
+                return
+            await self.handoff.escalate(
+                ctx,
+                case,
+                queue=gate.queue or queue,
+                priority=gate.priority or "normal",
+                summary=text[:200],
+                checked=[f"policy: {', '.join(gate.policy_ids)}"],
+            )
+            return
+        if not sure:
+            await self.handoff.escalate(
+                ctx,
+                case,
+                queue=queue if u.intent != "not_it" else "other",
+                summary=text[:200],
+                checked=[f"the desk was unsure (best guess {u.intent}, {u.confidence:.0%})"],
+            )
+            return
+        await self._route(ctx, case, u)
+
+    async def _route(self, ctx: TurnContext, case: Case, u: Understanding) -> None:
+        queue = u.queue or "other"
+        if u.intent in KNOWLEDGE_INTENTS:
+            await self._runbook(ctx, case, queue)
+            return
+        if u.intent in HANDOFF_INTENTS:
+            await self.handoff.escalate(
+                ctx,
+                case,
+                queue=queue,
+                summary=case.text[:200],
+            )
+            return
+        outcome = await self.planner.plan(ctx.person, u.intent, queue, dict(u.slots), case.text)
+        if isinstance(outcome, Question):
+            await self.conversation.ask(ctx, case, outcome)
+        elif isinstance(outcome, Handoff):
+            await self.handoff.escalate(
+                ctx,
+                case,
+                queue=outcome.queue,
+                priority=outcome.priority,
+                summary=case.text[:200],
+                checked=[outcome.note] if outcome.note else None,
+            )
+        else:
+            case = await ctx.record(
+                case, "planned", actor="desk", data={"plan": outcome.model_dump(mode="json")}
+            )
+            await self.gates.proceed(ctx, case)
+
+    async def _first_unclear(self, username: str) -> bool:
+        """True the first time in an hour that a person's message is unclear: they get the
+        menu; a second unclear message goes to a human instead of another menu."""
+        key = self.store.key("unclear", username)
+        return bool(await self.store.redis.set(key, "1", nx=True, ex=3600))
+
+    async def _runbook(self, ctx: TurnContext, case: Case, queue: str) -> None:
+        hits = self.knowledge.search(case.text, k=1)
+        if not hits:
+            await self.handoff.escalate(
+                ctx,
+                case,
+                queue=queue,
+                summary=case.text[:200],
+                checked=["no matching runbook"],
+            )
+            return
+        title, body, _ = hits[0]
+        buttons = []
+        for label, action in (("That fixed it", "helpful"), ("Still broken", "not_helpful")):
+            ref = await self.refs.mint(
+                action, case_id=case.id, allowed=[case.requester], data={"runbook": title}
+            )
+            buttons.append(
+                Button(
+                    label=label,
+                    action=action,
+                    ref=ref,
+                    style="primary" if action == "helpful" else "default",
+                )
+            )
+        card = Card(
+            kind="runbook",
+            title=title,
+            text=body,
+            buttons=tuple(buttons),
+            context=f"From the IT knowledge base: {title}",
+            case_id=case.id,
+            about=case.requester,
+        )
+        message_id = self.new_message_id()
+        case = await ctx.record(
+            case,
+            "runbook",
+            actor="desk",
+            status=CaseStatus.ANSWERED,
+            data={"title": title, "message": message_id, "card": card.model_dump(mode="json")},
+        )
+        ctx.send(
+            self.requester_address(case), Reply(id=message_id, text=texts.RUNBOOK_INTRO, card=card)
+        )
+
+    async def _answer_question(self, ctx: TurnContext, case: Case, text: str) -> None:
+        question = open_question(case) or {}
+        slot, options = str(question.get("slot")), [str(o) for o in question.get("options", [])]
+        value = _match_option(text, options)
+        if value is None:
+            heard = await self.understanding.understand(text, requester=ctx.person)
+            value = heard.slots.get(slot)
+            if value is None and slot == "software":
+                value = heard.slots.get("software_name")
+            if options and value not in options:
+                value = None
+        if value is None:
+            if options:
+                ctx.say(texts.CHOICE_UNCLEAR)
+                return
+            await self.handoff.escalate(
+                ctx,
+                case,
+                queue=case.slots.get("queue") or "other",
+                summary=case.text[:200],
+                checked=[f"asked for {slot}, got: {text[:80]}"],
+            )
+            return
+        await self.fill_slot(ctx, case, slot, value)
+
+    async def fill_slot(self, ctx: TurnContext, case: Case, slot: str, value: str) -> None:
+        u = understood_of(case)
+        if u is None:
+            return
+        slots = {**u.slots, slot: value}
+        if slot == "software" and "software_name" in slots:
+            slots.pop("software_name")
+        u = u.model_copy(update={"slots": slots})
+        case = await ctx.record(case, "answered_question", data={"slot": slot, "value": value})
+        case = await ctx.record(case, "understood", actor="desk", data=u.model_dump(mode="json"))
+        await self._route(ctx, case, u)
+
+    async def _thread_message(self, ctx: TurnContext) -> None:
+        case = await self.cases.get(ctx.turn.thread or "")
+        text = ctx.turn.text.strip()
+        if case is None or not text:
+            return
+        async with self.locks.hold(case.conversation) as fence:
+            ctx.fence = fence
+            case = await self.cases.get(case.id) or case
+            await self.handoff.from_tech(ctx, case, text)
+
+    # --- clicks ---------------------------------------------------------------------
+    async def _click(self, ctx: TurnContext) -> None:
+        action = ctx.turn.action or ""
+        if action in {"push.approve", "push.deny"}:
+            await self._on_push(ctx, approve=action == "push.approve")
+            return
+        ref = await self.refs.get(ctx.turn.ref or "")
+        if ref is None or ref.action != action or ref.action not in self._clicks:
+            ctx.say(texts.BUTTON_UNKNOWN)
+            return
+        if not _may_press(ref, ctx.person):
+            log.warning("click.refused", action=ref.action, case=ref.case_id)
+            ctx.say(texts.BUTTON_NOT_YOURS)
+            return
+        if ref.expires_at is not None and self.clock.now() >= ref.expires_at:
+            ctx.say(texts.BUTTON_EXPIRED)
+            return
+        case = await self.cases.get(ref.case_id) if ref.case_id else None
+        conversation = case.conversation if case else ctx.turn.conversation_id
+        async with self.locks.hold(conversation) as fence:
+            ctx.fence = fence
+            if ref.action in SINGLE_USE and not await self.refs.consume(ref.token):
+                ctx.say(texts.BUTTON_USED)
+                return
+            if case is not None:
+                case = await self.cases.get(case.id)
+            await self._clicks[ref.action](ctx, ref, case)
+
+    async def _on_push(self, ctx: TurnContext, *, approve: bool) -> None:
+        pending = await self.stepup.pending(ctx.person.username)
+        case = await self.cases.get(pending.case_id) if pending else None
+        conversation = case.conversation if case else ctx.turn.conversation_id
+        async with self.locks.hold(conversation) as fence:
+            ctx.fence = fence
+            result = await self.stepup.answer_push(ctx.person, ctx.turn.ref or "", approve)
+            case = await self.cases.get(result.case_id) if result.case_id else None
+            if case is None:
+                ctx.say(texts.STEP_UP_NONE)
+                return
+            await self.gates.on_check(ctx, case, result)
+
+    async def _on_claim(self, ctx: TurnContext, ref: ButtonRef, case: Case | None) -> None:
+        if case is not None:
+            await self.handoff.claim(ctx, case)
+
+    async def _on_resolve(self, ctx: TurnContext, ref: ButtonRef, case: Case | None) -> None:
+        if case is not None:
+            case = await self.handoff.resolve(ctx, case)
+            if case.status == CaseStatus.RESOLVED:
+                await self._ask_feedback(ctx, case)
+
+    async def _on_approval(self, ctx: TurnContext, ref: ButtonRef, case: Case | None) -> None:
+        if case is not None:
+            await self.gates.on_decision(
+                ctx, case, str(ref.data.get("approval")), approve=ref.action == "approve"
+            )
+
+    async def _on_undo(self, ctx: TurnContext, ref: ButtonRef, case: Case | None) -> None:
+        if case is not None:
+            await self.gates.on_undo(ctx, case, str(ref.data.get("action")))
+
+    async def _on_runbook_feedback(
+        self, ctx: TurnContext, ref: ButtonRef, case: Case | None
+    ) -> None:
+        if case is None:
+            return
+        title = str(ref.data.get("runbook", ""))
+        helped = ref.action == "helpful"
+        self._strip_buttons(ctx, case, "runbook", "Thanks for letting me know.")
+        if helped:
+            case = await ctx.record(
+                case, "feedback", data={"helped": True, "runbook": title, "human": False}
+            )
+            ctx.say(texts.HELPED_THANKS)
+            return
+        case = await ctx.record(
+            case, "feedback", data={"helped": False, "runbook": title, "human": False}
+        )
+        u = understood_of(case)
+        await self.handoff.escalate(
+            ctx,
+            case,
+            queue=(u.queue if u and u.queue else "other"),
+            summary=case.text[:200],
+            checked=[f"runbook '{title}' did not fix it"],
+        )
+
+    async def _on_feedback(self, ctx: TurnContext, ref: ButtonRef, case: Case | None) -> None:
+        if case is None:
+            return
+        helped = ref.action == "helped"
+        case = await ctx.record(case, "feedback", data={"helped": helped, "human": False})
+        if helped or case.status not in {CaseStatus.RESOLVED, CaseStatus.ANSWERED}:
+            ctx.say(texts.HELPED_THANKS if helped else texts.REOPENED)
+            return
+        u = understood_of(case)
+        ctx.say(texts.REOPENED)
+        await self.handoff.escalate(
+            ctx,
+            case,
+            queue=(u.queue if u and u.queue else "other"),
+            summary=f"Reopened: {case.text[:180]}",
+            checked=["the person said the fix didn't help"],
+        )
+
+    async def _ask_feedback(self, ctx: TurnContext, case: Case) -> None:
+        buttons = []
+        for label, action in (("Helped", "helped"), ("Didn't help", "didnt_help")):
+            ref = await self.refs.mint(action, case_id=case.id, allowed=[case.requester])
+            buttons.append(Button(label=label, action=action, ref=ref))
+        ctx.send(
+            self.requester_address(case),
+            ctx.text_reply(
+                texts.FEEDBACK_ASK,
+                Card(
+                    kind="info",
+                    title=texts.FEEDBACK_ASK,
+                    buttons=tuple(buttons),
+                    case_id=case.id,
+                    about=case.requester,
+                ),
+            ),
+        )
+
+    def _strip_buttons(self, ctx: TurnContext, case: Case, event_type: str, context: str) -> None:
+        for event in reversed(case.events):
+            if event.type == event_type and "card" in event.data:
+                card = Card.model_validate(event.data["card"])
+                card = card.model_copy(update={"buttons": (), "context": context})
+                ctx.update(
+                    self.requester_address(case),
+                    Reply(id=str(event.data["message"]), text=card.title, card=card),
+                )
+                return
+
+    async def _on_choose(self, ctx: TurnContext, ref: ButtonRef, case: Case | None) -> None:
+        if case is None or open_question(case) is None:
+            ctx.say(texts.BUTTON_USED)
+            return
+        await self.fill_slot(ctx, case, str(ref.data["slot"]), str(ref.data["value"]))
+
+    async def _on_menu(self, ctx: TurnContext, ref: ButtonRef, case: Case | None) -> None:
+        await self.new_request(
+            ctx, str(ref.data.get("text", "")), intent=str(ref.data.get("intent"))
+        )
+
+    # --- scheduled work -------------------------------------------------------------
+    @asynccontextmanager
+    async def system_turn(
+        self, job: Job, case_id: str
+    ) -> AsyncIterator[tuple[TurnContext, Case | None]]:
+        """A turn the desk starts itself (a scheduled job): locked like any other, its
+        effects delivered through the outbound adapters."""
+        case = await self.cases.get(case_id)
+        requester = await self.directory.person(case.requester) if case else None
+        if case is None or requester is None:
+            yield TurnContext(desk=self, turn=_system_turn(job, "system"), person=_SYSTEM), None
+            return
+        turn = _system_turn(job, case.conversation, requester.username)
+        ctx = TurnContext(desk=self, turn=turn, person=requester)
+        async with self.locks.hold(case.conversation) as fence:
+            ctx.fence = fence
+            yield ctx, await self.cases.get(case_id)
+        await self.deliver(ctx.effects)
+
+    async def _on_approval_remind(self, job: Job) -> None:
+        approval = await self.approvals.get(job.payload["approval"])
+        if approval is None or approval.status != "pending":
+            return
+        async with self.system_turn(job, approval.case_id) as (ctx, _case):
+            requester = await self.directory.person(approval.requester)
+            for approver in approval.approvers:
+                ctx.send(
+                    Address.dm(approver),
+                    ctx.text_reply(
+                        texts.approval_reminder(requester.name if requester else approval.requester)
+                    ),
+                )
+
+    async def _on_approval_expire(self, job: Job) -> None:
+        approval = await self.approvals.get(job.payload["approval"])
+        if approval is None or approval.status != "pending":
+            return
+        async with self.system_turn(job, approval.case_id) as (ctx, case):
+            approval = await self.approvals.decide(approval, "expired", None, self.clock.now())
+            for to, reply in self.approvals.updates(approval, None):
+                ctx.update(to, reply)
+            if case is not None and case.status == CaseStatus.AWAITING_APPROVAL:
+                case = await ctx.record(
+                    case,
+                    "approval.expired",
+                    actor="system",
+                    status=CaseStatus.CANCELLED,
+                    data={"approval": approval.id},
+                )
+                ctx.send(self.requester_address(case), ctx.text_reply(texts.approval_expired()))
+
+    async def run_due_jobs(self) -> int:
+        """Run every scheduled job that is due by the desk's clock."""
+        return await self.scheduler.run_due()
+
+
+_SYSTEM = Person(username="system", name="IT desk", email="system@invalid")
+
+
+def _system_turn(job: Job, conversation: str, user: str = "system") -> Turn:
+    return Turn(
+        platform="system",
+        event_id=f"job:{job.id}:{job.attempts}",
+        user_id=user,
+        conversation_id=conversation,
+    )
+
+
+def _may_press(ref: ButtonRef, person: Person) -> bool:
+    if ref.allowed is not None:
+        return person.username in ref.allowed
+    if ref.role is not None:
+        return person.has_role(ref.role)
+    return True
+
+
+def _match_option(text: str, options: list[str]) -> str | None:
+    wanted = text.strip().strip(".!").lower()
+    for option in options:
+        if option.lower() == wanted or option.lower() in wanted.split():
+            return option
+    return None
+
+
+def _queue_of(intent: str) -> str | None:
+    queues: dict[str, str | None] = {str(k): v for k, v in QUEUE_OF.items()}
+    return queues.get(intent)

@@ -1,0 +1,305 @@
+"""From a first message to a plan: understand it, answer what needs no case, ask one
+clarifying question when a slot is missing, and turn the rest into a plan or a handoff."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bot import texts
+from bot.cases import Case, CaseStatus
+from bot.context import TurnContext
+from bot.models import Button, Card, CardField, Person
+from bot.plans import Plan, PlanStep
+from bot.understanding import Understanding
+
+if TYPE_CHECKING:
+    from bot.desk import Desk
+
+KNOWLEDGE_INTENTS = frozenset(
+    {"vpn_issue", "wifi_issue", "email_issue", "printer_issue", "software_issue"}
+)
+HANDOFF_INTENTS = frozenset({"hardware_issue", "other", "onboarding"})
+MENU_ITEMS = (
+    ("I'm locked out", "account_unlock"),
+    ("Reset my password", "password_reset"),
+    ("Access to a group", "access_request"),
+    ("Install software", "software_install"),
+    ("Something's broken", "other"),
+)
+
+
+@dataclass
+class Question:
+    """One clarifying question: the slot it fills and the candidates offered as buttons."""
+
+    slot: str
+    text: str
+    options: list[tuple[str, str]] = field(default_factory=list)  # (label, value)
+
+
+@dataclass
+class Handoff:
+    queue: str
+    priority: str = "normal"
+    note: str = ""
+
+
+class Planner:
+    """Builds a plan for a case from its intent and slots, or says what is missing."""
+
+    def __init__(self, desk: Desk) -> None:
+        self._desk = desk
+
+    async def plan(
+        self, person: Person, intent: str, queue: str, slots: dict[str, Any], text: str
+    ) -> Plan | Question | Handoff:
+        d = self._desk
+        subject = str(slots.get("target_user") or person.username)
+        base = {"intent": intent, "queue": queue, "subject": subject, "summary": text[:300]}
+        if intent in {"account_unlock", "password_reset", "mfa_reset"}:
+            skill = {
+                "account_unlock": "unlock_account",
+                "password_reset": "reset_password",
+                "mfa_reset": "reset_mfa",
+            }[intent]
+            roles = ["security"] if intent == "mfa_reset" else []
+            return Plan(
+                **base,
+                action=skill,
+                resource_kind="person",
+                resource_id=subject,
+                steps=[PlanStep(skill=skill, params={"user": subject})],
+                notify_roles=roles,
+            )
+        if intent in {"access_request", "access_removal"}:
+            group_id = slots.get("group")
+            if not group_id:
+                options = [g for g in str(slots.get("group_candidates") or "").split(",") if g]
+                groups = [await d.directory.group(g) for g in options]
+                labelled = [(g.name, g.id) for g in groups if g is not None]
+                return Question("group", texts.asked_group([v for _, v in labelled]), labelled)
+            group = await d.directory.group(str(group_id))
+            if group is None:
+                return Handoff("access", note="group not found in the directory")
+            skill = "add_to_group" if intent == "access_request" else "remove_from_group"
+            params: dict[str, Any] = {"user": subject, "group": group.id}
+            if skill == "add_to_group":
+                days = _days(slots.get("duration"), group.max_days)
+                if days is not None:
+                    params["days"] = days
+            return Plan(
+                **base,
+                action=skill,
+                resource_kind="group",
+                resource_id=group.id,
+                steps=[PlanStep(skill=skill, params=params)],
+            )
+        if intent == "software_install":
+            return await self._software(person, base, slots)
+        if intent == "device_lost":
+            devices = await d.devices.devices_of(subject)
+            device_id = _pick_device(slots.get("device"), [x.id for x in devices])
+            if device_id is None:
+                if not devices:
+                    return Handoff("security", "urgent", note="no registered device to lock")
+                return Question("device", texts.ASK_DEVICE_LOST, [(x.id, x.id) for x in devices])
+            return Plan(
+                **base,
+                action="lock_device",
+                resource_kind="device",
+                resource_id=device_id,
+                then="escalate",
+                escalate_priority="urgent",
+                notify_roles=["security"],
+                steps=[
+                    PlanStep(skill="lock_device", params={"device": device_id, "user": subject})
+                ],
+            )
+        if intent == "security_incident" and slots.get("credentials_exposed"):
+            return Plan(
+                **base,
+                action="revoke_sessions",
+                resource_kind="person",
+                resource_id=subject,
+                then="escalate",
+                escalate_priority="urgent",
+                notify_roles=["security"],
+                credentials_exposed=True,
+                steps=[PlanStep(skill="revoke_sessions", params={"user": subject})],
+            )
+        if intent == "offboarding":
+            target = slots.get("target_user")
+            if not target:
+                return Question("target_user", texts.ASK_PERSON)
+            return Plan(
+                **base,
+                action="disable_account",
+                resource_kind="person",
+                resource_id=str(target),
+                steps=[
+                    PlanStep(skill="disable_account", params={"user": target}),
+                    PlanStep(skill="revoke_sessions", params={"user": target}),
+                ],
+            )
+        if intent == "security_incident":
+            return Handoff("security", "urgent")
+        return Handoff(queue)
+
+    async def _software(
+        self, person: Person, base: dict[str, Any], slots: dict[str, Any]
+    ) -> Plan | Question | Handoff:
+        d = self._desk
+        subject = base["subject"]
+        software_id = slots.get("software")
+        catalogue = {item.id: item for item in await d.devices.catalogue()}
+        if not software_id:
+            name = slots.get("software_name")
+            if name:  # named, but not in the catalogue: policy decides (a human, by default)
+                return Plan(
+                    **base,
+                    action="install_software",
+                    resource_kind="software",
+                    resource_id=str(name),
+                    catalogued=False,
+                    steps=[
+                        PlanStep(
+                            skill="install_software",
+                            params={"software": str(name), "device": "", "user": subject},
+                        )
+                    ],
+                )
+            return Question("software", texts.ASK_SOFTWARE)
+        if software_id not in catalogue:
+            return Handoff("software", note=f"{software_id} is not in the catalogue")
+        devices = [x.id for x in await d.devices.devices_of(subject)]
+        device_id = _pick_device(slots.get("device"), devices)
+        if device_id is None:
+            if not devices:
+                return Handoff("software", note="no managed device to install on")
+            return Question("device", texts.ASK_DEVICE, [(x, x) for x in devices])
+        return Plan(
+            **base,
+            action="install_software",
+            resource_kind="software",
+            resource_id=str(software_id),
+            steps=[
+                PlanStep(
+                    skill="install_software",
+                    params={"software": software_id, "device": device_id, "user": subject},
+                )
+            ],
+        )
+
+
+def _pick_device(named: object, devices: list[str]) -> str | None:
+    if named:
+        wanted = str(named).upper()
+        for device in devices:
+            if device.upper() == wanted:
+                return device
+        return None
+    return devices[0] if len(devices) == 1 else None
+
+
+def _days(duration: object, max_days: int | None) -> int | None:
+    asked: int | None = None
+    if duration is not None:
+        try:
+            asked = max(1, int(str(duration)))
+        except ValueError:
+            asked = None
+    if max_days is None:
+        return asked
+    return min(asked, max_days) if asked else max_days
+
+
+class Conversation:
+    """What the desk says before a case has a plan: not-IT replies, the menu, ticket status,
+    clarifying questions and their answers."""
+
+    def __init__(self, desk: Desk) -> None:
+        self._desk = desk
+
+    async def menu(self, ctx: TurnContext) -> None:
+        buttons = []
+        for label, intent in MENU_ITEMS:
+            ref = await self._desk.refs.mint(
+                "menu", allowed=[ctx.person.username], data={"intent": intent, "text": label}
+            )
+            buttons.append(Button(label=label, action="menu", ref=ref))
+        ctx.say(
+            texts.MENU,
+            Card(
+                kind="menu", title="How can I help?", text=texts.WHAT_I_DO, buttons=tuple(buttons)
+            ),
+        )
+
+    async def ticket_status(self, ctx: TurnContext) -> None:
+        cases = await self._desk.cases.of_requester(ctx.person.username)
+        recent = [c for c in cases if c.open][-5:] or cases[-3:]
+        if not recent:
+            ctx.say(texts.NO_OPEN_CASES)
+            return
+        fields = tuple(
+            CardField(label=c.ticket_id or c.id, value=f"{_describe(c)}: {_status_label(c)}")
+            for c in reversed(recent)
+        )
+        ctx.say(
+            "Here's where your requests stand:",
+            Card(kind="info", title="Your requests", fields=fields),
+        )
+
+    async def ask(self, ctx: TurnContext, case: Case, question: Question) -> Case:
+        buttons = []
+        for label, value in question.options[:10]:
+            ref = await self._desk.refs.mint(
+                "choose",
+                case_id=case.id,
+                allowed=[case.requester],
+                data={"slot": question.slot, "value": value},
+            )
+            buttons.append(Button(label=label, action="choose", ref=ref))
+        case = await ctx.record(
+            case, "asked", data={"slot": question.slot, "options": [v for _, v in question.options]}
+        )
+        card = (
+            Card(
+                kind="choice",
+                title=question.text,
+                buttons=tuple(buttons),
+                case_id=case.id,
+                about=case.requester,
+            )
+            if buttons
+            else None
+        )
+        ctx.say(question.text, card)
+        return case
+
+
+def open_question(case: Case) -> dict[str, Any] | None:
+    """The clarifying question a case is waiting on, if its newest plan-shaping event is one."""
+    if case.status != CaseStatus.NEW:
+        return None
+    for event in reversed(case.events):
+        if event.type == "asked":
+            return dict(event.data)
+        if event.type in {"answered_question", "planned"}:
+            return None
+    return None
+
+
+def understood_of(case: Case) -> Understanding | None:
+    for event in reversed(case.events):
+        if event.type == "understood":
+            return Understanding.model_validate(event.data)
+    return None
+
+
+def _describe(case: Case) -> str:
+    return (case.intent or "request").replace("_", " ")
+
+
+def _status_label(case: Case) -> str:
+    return case.status.value.replace("_", " ")

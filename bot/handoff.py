@@ -1,0 +1,184 @@
+"""Handing a case to a human: a ticket, a thread in the on-call channel with a Claim button,
+the claiming technician's replies relayed to the requester and back, and Resolve."""
+
+from __future__ import annotations
+
+from typing import get_args
+
+from bot import texts
+from bot.cases import Case, CaseStatus
+from bot.context import TurnContext
+from bot.models import Address, Button, Card, CardField, Person, Reply
+from bot.ports import NewTicket, Priority, Queue
+
+
+class Handoff:
+    """Escalation threads and their life: claim, relay both ways, resolve."""
+
+    async def escalate(
+        self,
+        ctx: TurnContext,
+        case: Case,
+        *,
+        queue: str,
+        priority: str = "normal",
+        summary: str,
+        checked: list[str] | None = None,
+        next_step: str | None = None,
+    ) -> Case:
+        desk = ctx.desk
+        queue = _queue(queue)
+        priority = _priority(priority)
+        requester = await desk.directory.person(case.requester)
+        ticket = await desk.tickets.open(
+            NewTicket(
+                case_id=case.id,
+                requester=case.requester,
+                queue=queue,
+                priority=priority,
+                summary=summary,
+                details=_details(case, checked, next_step),
+            )
+        )
+        claim = await desk.refs.mint("claim", case_id=case.id, role="oncall")
+        card = Card(
+            kind="escalation",
+            title=f"{texts.QUEUE_LABELS[queue].capitalize()} · {priority} · {ticket.id}",
+            text=summary,
+            fields=_fields(requester, case, queue, priority, checked, next_step),
+            buttons=(Button(label="Claim", action="claim", ref=claim, style="primary"),),
+            case_id=case.id,
+            about=case.requester,
+        )
+        message_id = desk.new_message_id()
+        case = await ctx.record(
+            case,
+            "escalated",
+            status=CaseStatus.ESCALATED,
+            data={
+                "queue": queue,
+                "priority": priority,
+                "ticket_id": ticket.id,
+                "thread_message": message_id,
+                "summary": summary,
+                "card": card.model_dump(mode="json"),
+            },
+        )
+        ctx.send(
+            Address.case_thread(desk.oncall_channel, case.id),
+            Reply(id=message_id, text=f"New escalation {ticket.id}: {summary}", card=card),
+        )
+        ctx.send(
+            Address.dm(case.requester),
+            ctx.text_reply(texts.escalated(ticket.id, texts.QUEUE_LABELS[queue])),
+        )
+        return case
+
+    async def claim(self, ctx: TurnContext, case: Case) -> Case:
+        desk, tech = ctx.desk, ctx.person
+        if not tech.has_role("oncall"):
+            ctx.say(texts.CLAIM_NEEDS_ONCALL)
+            return case
+        if case.status != CaseStatus.ESCALATED:
+            holder = await desk.directory.person(case.claimed_by or "")
+            ctx.say(
+                texts.already_claimed(holder.name if holder else "Someone")
+                if case.status == CaseStatus.CLAIMED
+                else texts.CASE_CLOSED
+            )
+            return case
+        case = await ctx.record(case, "claimed", status=CaseStatus.CLAIMED)
+        if case.ticket_id:
+            await desk.tickets.update(case.ticket_id, status="in_progress", assignee=tech.username)
+        resolve = await desk.refs.mint("resolve", case_id=case.id, allowed=[tech.username])
+        ctx.update_thread_card(
+            case,
+            claimed_by=tech.name,
+            buttons=(Button(label="Resolve", action="resolve", ref=resolve, style="primary"),),
+        )
+        ctx.send(
+            Address.dm(case.requester),
+            ctx.text_reply(texts.claimed_for_requester(tech.name, case.ticket_id or "")),
+        )
+        return case
+
+    async def resolve(self, ctx: TurnContext, case: Case) -> Case:
+        desk, tech = ctx.desk, ctx.person
+        if case.status != CaseStatus.CLAIMED or case.claimed_by != tech.username:
+            ctx.say(texts.NOT_YOUR_CASE)
+            return case
+        case = await ctx.record(case, "resolved", status=CaseStatus.RESOLVED)
+        if case.ticket_id:
+            await desk.tickets.update(case.ticket_id, status="resolved")
+        ctx.update_thread_card(case, claimed_by=tech.name, resolved=True, buttons=())
+        ctx.send(
+            Address.dm(case.requester),
+            ctx.text_reply(texts.resolved_for_requester(tech.name, case.ticket_id or "")),
+        )
+        return case
+
+    async def from_tech(self, ctx: TurnContext, case: Case, text: str) -> Case:
+        tech = ctx.person
+        if case.status != CaseStatus.CLAIMED:
+            ctx.say(texts.CASE_CLOSED if not case.open else texts.CLAIM_FIRST)
+            return case
+        if case.claimed_by != tech.username:
+            ctx.say(texts.NOT_YOUR_CASE)
+            return case
+        case = await ctx.record(case, "relayed", data={"from": "tech", "text": text})
+        ctx.send(
+            Address.dm(case.requester),
+            ctx.text_reply(texts.relayed_from_tech(tech.first_name, text)),
+        )
+        return case
+
+    async def from_requester(self, ctx: TurnContext, case: Case, text: str) -> Case:
+        case = await ctx.record(case, "relayed", data={"from": "requester", "text": text})
+        ctx.send(
+            Address.case_thread(ctx.desk.oncall_channel, case.id),
+            ctx.text_reply(texts.relayed_from_requester(ctx.person.first_name, text)),
+        )
+        return case
+
+
+def _queue(name: str) -> Queue:
+    return name if name in get_args(Queue) else "other"  # type: ignore[return-value]
+
+
+def _priority(name: str) -> Priority:
+    return name if name in get_args(Priority) else "normal"  # type: ignore[return-value]
+
+
+def _fields(
+    requester: Person | None,
+    case: Case,
+    queue: str,
+    priority: str,
+    checked: list[str] | None,
+    next_step: str | None,
+) -> tuple[CardField, ...]:
+    who = f"{requester.name} ({requester.title})" if requester else case.requester
+    fields = [
+        CardField(label="Requester", value=who),
+        CardField(label="Queue", value=queue),
+        CardField(label="Priority", value=priority),
+        CardField(label="They said", value=_clip(case.text, 300)),
+    ]
+    if checked:
+        fields.append(CardField(label="Desk checked", value="; ".join(checked)))
+    if next_step:
+        fields.append(CardField(label="Suggested next step", value=next_step))
+    return tuple(fields)
+
+
+def _details(case: Case, checked: list[str] | None, next_step: str | None) -> str:
+    lines = [f"Request: {case.text}"]
+    if checked:
+        lines += ["Desk checked:", *(f"- {c}" for c in checked)]
+    if next_step:
+        lines.append(f"Suggested next step: {next_step}")
+    return "\n".join(lines)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,64 @@
+"""A plan: what a case will do once policy lets it, kept in the case's events.
+
+The plan names the policy action and resource asked about at every gate, whose account it
+changes (the subject), the skill steps to run (several make a saga), and what follows."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.cases import Case
+
+ResourceKind = Literal["person", "group", "software", "device"]
+
+
+class PlanStep(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    skill: str
+    params: dict[str, Any]
+
+
+class Plan(BaseModel):
+    """What the desk intends to do for a case."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    intent: str
+    queue: str
+    action: str  # the policy action asked about (the first step's skill)
+    resource_kind: ResourceKind
+    resource_id: str
+    subject: str
+    steps: list[PlanStep]
+    catalogued: bool = True
+    credentials_exposed: bool = False
+    then: Literal["resolve", "escalate"] = "resolve"
+    escalate_priority: str = "normal"
+    notify_roles: list[str] = Field(default_factory=list)
+    summary: str = ""
+
+
+def plan_of(case: Case) -> Plan | None:
+    for event in reversed(case.events):
+        if event.type == "planned":
+            return Plan.model_validate(event.data["plan"])
+    return None
+
+
+def approvals_of(case: Case) -> frozenset[str]:
+    """The approver kinds that have said yes to this case."""
+    return frozenset(e.data["kind"] for e in case.events if e.type == "approved")
+
+
+def approvers_of(case: Case) -> list[str]:
+    return [e.actor for e in case.events if e.type == "approved"]
+
+
+def verification_of(case: Case) -> dict[str, Any] | None:
+    for event in reversed(case.events):
+        if event.type == "verified":
+            return dict(event.data)
+    return None

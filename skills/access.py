@@ -1,0 +1,102 @@
+"""Skills on group membership: access to shared drives, reports, distribution lists."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from skills.base import PreconditionFailed, Skill, SkillContext, SkillParams, SkillResult
+from skills.targets import (
+    GroupId,
+    Username,
+    require_active_person,
+    require_group,
+    require_person,
+    whose,
+)
+
+
+class MembershipParams(SkillParams):
+    user: Username
+    group: GroupId
+
+
+class GrantParams(MembershipParams):
+    days: int | None = Field(
+        default=None,
+        ge=1,
+        description="How many days the access is needed for; omit when the person did not say.",
+    )
+
+
+class AddToGroup(Skill[GrantParams]):
+    """Add a person to a directory group, optionally for a limited number of days.
+
+    The skill only grants; the desk schedules the removal when the grant is time-bound. A
+    person who is already a member is left as they are."""
+
+    name = "add_to_group"
+    title = "Add to group"
+    Params = GrantParams
+    inverse = "remove_from_group"
+
+    async def preconditions(self, ctx: SkillContext, params: GrantParams) -> None:
+        await require_active_person(ctx, params.user)
+        group = await require_group(ctx, params.group)
+        if params.days is not None and group.max_days is not None and params.days > group.max_days:
+            raise PreconditionFailed(
+                "access_too_long", f"{group.id} allows at most {group.max_days} days"
+            )
+
+    async def execute(self, ctx: SkillContext, params: GrantParams) -> SkillResult:
+        person = await require_person(ctx, params.user)
+        group = await require_group(ctx, params.group)
+        account = whose(ctx, person, start=True)
+        if group.id in person.groups:
+            return SkillResult(
+                changed=False, summary=f"{account} account is already in {group.name}."
+            )
+        await ctx.directory.add_member(params.user, params.group)
+        days = params.days
+        until = f" for the next {days} day{'s' if days != 1 else ''}" if days else ""
+        return SkillResult(
+            changed=True,
+            summary=f"{account} account is now in {group.name}{until}.",
+            details={"days": params.days} if params.days else {},
+        )
+
+    async def verify(self, ctx: SkillContext, params: GrantParams) -> bool:
+        person = await ctx.directory.person(params.user)
+        return person is not None and params.group in person.groups
+
+    def undo_params(self, params: GrantParams) -> SkillParams:
+        return MembershipParams(user=params.user, group=params.group)
+
+
+class RemoveFromGroup(Skill[MembershipParams]):
+    """Remove a person from a directory group. Nothing changes when they are not a member."""
+
+    name = "remove_from_group"
+    title = "Remove from group"
+    Params = MembershipParams
+    inverse = "add_to_group"
+
+    async def preconditions(self, ctx: SkillContext, params: MembershipParams) -> None:
+        # a disabled account may still lose access (offboarding, expiring grants)
+        await require_person(ctx, params.user)
+        await require_group(ctx, params.group)
+
+    async def execute(self, ctx: SkillContext, params: MembershipParams) -> SkillResult:
+        person = await require_person(ctx, params.user)
+        group = await require_group(ctx, params.group)
+        account = whose(ctx, person, start=True)
+        if group.id not in person.groups:
+            return SkillResult(changed=False, summary=f"{account} account isn't in {group.name}.")
+        await ctx.directory.remove_member(params.user, params.group)
+        return SkillResult(changed=True, summary=f"{account} account is no longer in {group.name}.")
+
+    async def verify(self, ctx: SkillContext, params: MembershipParams) -> bool:
+        person = await ctx.directory.person(params.user)
+        return person is not None and params.group not in person.groups
+
+    def undo_params(self, params: MembershipParams) -> SkillParams:
+        return GrantParams(user=params.user, group=params.group)

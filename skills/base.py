@@ -1,0 +1,135 @@
+"""What a skill is: a small class with a pydantic `Params` model and async `preconditions`,
+`execute`, `verify`, and `undo` where an inverse exists.
+
+A skill never parses platform payloads and never checks who may call it: policy and
+verification wrap it. It is idempotent: `execute` reads the backend's real state before it
+writes, so a retry after a partial failure finishes the job instead of doing it twice."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.clock import Clock
+from bot.models import Person
+from bot.ports import Devices, Directory, Outbox, Tickets
+
+
+class SkillParams(BaseModel):
+    """Base for every skill's parameters: strict, so a model's proposal cannot smuggle keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+P = TypeVar("P", bound=SkillParams)
+
+
+class PreconditionFailed(Exception):
+    """The action cannot be done as asked. `text_key` names a sentence in bot.texts for the
+    person; `detail` is for the technician (never shown to the requester)."""
+
+    def __init__(self, text_key: str, detail: str = "") -> None:
+        super().__init__(detail or text_key)
+        self.text_key = text_key
+        self.detail = detail
+
+
+class SkillFailed(Exception):
+    """The backend refused or the result did not verify (the desk escalates)."""
+
+
+@dataclass(frozen=True)
+class SkillContext:
+    """What a skill may use: the backends, the clock, and who the request is for."""
+
+    directory: Directory
+    devices: Devices
+    outbox: Outbox
+    tickets: Tickets
+    clock: Clock
+    requester: Person
+    case_id: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class SkillResult:
+    """What happened. `changed` is False when the backend was already in the wanted state
+    (a retry, or nothing to do). `summary` is a user-facing sentence without secrets."""
+
+    changed: bool
+    summary: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Skill(Generic[P]):
+    """Base class. Subclasses set `name`, `Params`, `title` and, when an inverse exists,
+    `inverse` (the name of the skill that undoes this one) with `undo_params`."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    Params: ClassVar[type[SkillParams]]
+    inverse: ClassVar[str | None] = None
+
+    async def preconditions(self, ctx: SkillContext, params: P) -> None:
+        """Raise PreconditionFailed when the action cannot be done as asked."""
+
+    async def execute(self, ctx: SkillContext, params: P) -> SkillResult:
+        raise NotImplementedError
+
+    async def verify(self, ctx: SkillContext, params: P) -> bool:
+        """Read the backend again: is the wanted state really there?"""
+        raise NotImplementedError
+
+    def undo_params(self, params: P) -> SkillParams | None:
+        """The inverse skill's parameters, when `inverse` is set."""
+        return None
+
+    def args(self, params: P) -> dict[str, Any]:
+        """The action's arguments as recorded in the audit trail."""
+        return params.model_dump(mode="json", exclude_none=True)
+
+
+AnySkill = Skill[Any]
+
+
+class SkillRegistry:
+    """The skills the desk may run, registered explicitly at start-up."""
+
+    def __init__(self) -> None:
+        self._skills: dict[str, AnySkill] = {}
+
+    def register(self, skill: AnySkill) -> None:
+        name = getattr(skill, "name", None)
+        if not name:
+            raise TypeError(f"{type(skill).__name__} has no name")
+        if name in self._skills:
+            raise ValueError(f"skill {name!r} is registered twice")
+        for method in ("preconditions", "execute", "verify"):
+            if not inspect.iscoroutinefunction(getattr(skill, method)):
+                raise TypeError(f"{name}.{method} must be async")
+        if not isinstance(getattr(skill, "Params", None), type) or not issubclass(
+            skill.Params, SkillParams
+        ):
+            raise TypeError(f"{name}.Params must be a SkillParams model")
+        self._skills[name] = skill
+
+    def get(self, name: str) -> AnySkill:
+        return self._skills[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._skills
+
+    def names(self) -> list[str]:
+        return list(self._skills)
+
+    def all(self) -> list[AnySkill]:
+        return list(self._skills.values())
+
+    def check_inverses(self) -> None:
+        for skill in self._skills.values():
+            if skill.inverse is not None and skill.inverse not in self._skills:
+                raise ValueError(f"{skill.name}: inverse {skill.inverse!r} is not registered")

@@ -1,0 +1,146 @@
+"""Skills on someone's account as a whole: onboarding (create) and offboarding (disable), and
+their inverses."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from bot.models import Person
+from bot.ports import ConflictError
+from skills.base import PreconditionFailed, Skill, SkillContext, SkillParams, SkillResult
+from skills.targets import Username, require_person, whose
+
+
+class AccountParams(SkillParams):
+    user: Username
+
+
+class DisableAccount(Skill[AccountParams]):
+    """Disable a directory account so it can no longer sign in (offboarding).
+
+    Sessions that are already open stay open: revoke them with `revoke_sessions`."""
+
+    name = "disable_account"
+    title = "Disable account"
+    Params = AccountParams
+    inverse = "enable_account"
+
+    async def preconditions(self, ctx: SkillContext, params: AccountParams) -> None:
+        await require_person(ctx, params.user)
+
+    async def execute(self, ctx: SkillContext, params: AccountParams) -> SkillResult:
+        person = await require_person(ctx, params.user)
+        account = whose(ctx, person, start=True)
+        if person.disabled:
+            return SkillResult(changed=False, summary=f"{account} account is already disabled.")
+        await ctx.directory.set_disabled(params.user, True)
+        return SkillResult(changed=True, summary=f"{account} account is disabled.")
+
+    async def verify(self, ctx: SkillContext, params: AccountParams) -> bool:
+        person = await ctx.directory.person(params.user)
+        return person is not None and person.disabled
+
+    def undo_params(self, params: AccountParams) -> SkillParams:
+        return params
+
+
+class EnableAccount(Skill[AccountParams]):
+    """Enable a disabled directory account again, so the person can sign in."""
+
+    name = "enable_account"
+    title = "Enable account"
+    Params = AccountParams
+    inverse = "disable_account"
+
+    async def preconditions(self, ctx: SkillContext, params: AccountParams) -> None:
+        await require_person(ctx, params.user)
+
+    async def execute(self, ctx: SkillContext, params: AccountParams) -> SkillResult:
+        person = await require_person(ctx, params.user)
+        account = whose(ctx, person, start=True)
+        if not person.disabled:
+            return SkillResult(changed=False, summary=f"{account} account is already enabled.")
+        await ctx.directory.set_disabled(params.user, False)
+        return SkillResult(changed=True, summary=f"{account} account is enabled again.")
+
+    async def verify(self, ctx: SkillContext, params: AccountParams) -> bool:
+        person = await ctx.directory.person(params.user)
+        return person is not None and not person.disabled
+
+    def undo_params(self, params: AccountParams) -> SkillParams:
+        return params
+
+
+class NewAccountParams(SkillParams):
+    username: Username = Field(description="Directory username for the new account.")
+    name: Annotated[str, Field(min_length=1, max_length=200, description="Full name.")]
+    email: Annotated[
+        str,
+        Field(pattern=r"^[^@\s]+@[^@\s]+$", max_length=254, description="Work e-mail address."),
+    ]
+    manager: Username = Field(description="Directory username of the new joiner's manager.")
+    department: Annotated[str, Field(max_length=200, description="Department they join.")] = ""
+    title: Annotated[str, Field(max_length=200, description="Job title.")] = ""
+
+    def person(self) -> Person:
+        return Person(
+            username=self.username,
+            name=self.name,
+            email=self.email,
+            manager=self.manager,
+            department=self.department,
+            title=self.title,
+        )
+
+
+def _is_same(existing: Person, params: NewAccountParams) -> bool:
+    """Whether `existing` is the account these parameters describe (created by an earlier
+    attempt of the same request), whatever has happened to it since (groups, factors)."""
+    wanted = params.person()
+    return (
+        existing.username == wanted.username
+        and existing.email.lower() == wanted.email.lower()
+        and (existing.name, existing.manager, existing.department, existing.title)
+        == (wanted.name, wanted.manager, wanted.department, wanted.title)
+    )
+
+
+class CreateAccount(Skill[NewAccountParams]):
+    """Create a directory account for a new joiner (onboarding).
+
+    The username and e-mail must be free; the same account created by an earlier attempt
+    counts as done."""
+
+    name = "create_account"
+    title = "Create account"
+    Params = NewAccountParams
+
+    async def preconditions(self, ctx: SkillContext, params: NewAccountParams) -> None:
+        existing = await ctx.directory.person(params.username)
+        if existing is not None and not _is_same(existing, params):
+            raise PreconditionFailed("username_taken", f"{params.username} exists")
+        holder = await ctx.directory.person_by_email(params.email)
+        if holder is not None and holder.username != params.username:
+            raise PreconditionFailed("email_taken", f"{params.email} is {holder.username}'s")
+        manager = await ctx.directory.person(params.manager)
+        if manager is None or manager.disabled:
+            raise PreconditionFailed("unknown_manager", f"no active manager {params.manager}")
+
+    async def execute(self, ctx: SkillContext, params: NewAccountParams) -> SkillResult:
+        summary = f"The account {params.username} for {params.name} is ready."
+        existing = await ctx.directory.person(params.username)
+        if existing is not None:
+            if not _is_same(existing, params):
+                raise PreconditionFailed("username_taken", f"{params.username} exists")
+            return SkillResult(changed=False, summary=summary)
+        try:
+            await ctx.directory.create_person(params.person())
+        except ConflictError as exc:  # taken since the preconditions ran
+            raise PreconditionFailed("account_taken", str(exc)) from exc
+        return SkillResult(changed=True, summary=summary)
+
+    async def verify(self, ctx: SkillContext, params: NewAccountParams) -> bool:
+        existing = await ctx.directory.person(params.username)
+        return existing is not None and _is_same(existing, params)

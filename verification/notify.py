@@ -1,0 +1,59 @@
+"""Change notices: a person is told on every credential or factor change, at every address
+they have, so that a change they did not ask for is noticed even when one channel (the chat
+account, a phone) is in someone else's hands. A notice never carries a secret."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC
+from typing import Literal
+
+from adapters.notify.masking import mask_email
+from bot.clock import Clock
+from bot.models import Person
+from bot.ports import Directory, Outbox, OutboxItem
+
+Channel = Literal["email", "sms", "push"]
+
+
+async def notify_change(
+    person: Person, what: str, directory: Directory, outbox: Outbox, clock: Clock
+) -> list[OutboxItem]:
+    """Tell the person that `what` ("password reset", "sign-in factor reset") was requested
+    through the desk, at each of their addresses; returns the items delivered."""
+    now = clock.now()
+    at = now.astimezone(UTC)
+    text = (
+        f"Your {what} was requested through the IT desk at {at:%H:%M} UTC on "
+        f"{at.day} {at:%B %Y}. If this wasn't you, contact security straight away."
+    )
+    delivered = []
+    for channel, address in await _addresses(person, directory):
+        item = OutboxItem(
+            id=f"ob-{secrets.token_hex(6)}",
+            to=person.username,
+            channel=channel,
+            address=address,
+            kind="notification",
+            text=text,
+            created_at=now,
+        )
+        delivered.append(await outbox.deliver(item))
+    return delivered
+
+
+async def _addresses(person: Person, directory: Directory) -> list[tuple[Channel, str]]:
+    """Every distinct (masked) place the person can be reached: their work mailbox, their
+    phone (by SMS, else through the authenticator app when only push is registered), a
+    registered e-mail factor and the recovery address."""
+    found: dict[str, Channel] = {mask_email(person.email): "email"}
+    phone_first: tuple[Channel, ...] = ("push", "email")
+    for factor in phone_first:
+        if factor in person.factors:
+            address = await directory.factor_address(person.username, factor)
+            if address:
+                found.setdefault(address, factor)
+    recovery = await directory.recovery_address(person.username)
+    if recovery:
+        found.setdefault(recovery, "email" if "@" in recovery else "sms")
+    return [(channel, address) for address, channel in found.items()]

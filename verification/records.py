@@ -1,0 +1,169 @@
+"""Where step-up keeps its state in Redis (under the store's `stepup` namespace): challenge
+records, the salted digests of their codes, push refs, each person's recent challenges, each
+case's failures in a row, and the hourly admission window per person. Changes that must not
+interleave (two answers racing, two challenges opened at once) are WATCH/MULTI transactions
+or a Lua script, so several desk processes can share one Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from pydantic import BaseModel
+from redis.exceptions import WatchError
+
+from bot.store import Store
+from verification.challenge import CaseChecks, Challenge, LockedOut, cancelled
+
+R = TypeVar("R")
+M = TypeVar("M", bound=BaseModel)
+
+KEEP = timedelta(days=30)  # how long Redis keeps a challenge's and a case's records
+RECENT = 20  # challenges remembered per person (the hourly limit keeps far fewer live)
+
+# Sliding-window admission: drop entries older than the window, then refuse (returning the
+# seconds until the oldest leaves it) or record this challenge and return 0.
+_ADMIT = """
+local now, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= limit then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return math.max(1, math.ceil(tonumber(oldest[2]) + window - now))
+end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('EXPIRE', KEYS[1], math.ceil(window))
+return 0
+"""
+
+
+class ChallengeRecords:
+    """Step-up's records in Redis."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store.child("stepup")
+        self._redis = store.redis
+        self._admit_script = store.redis.register_script(_ADMIT)
+
+    # --- reading ---------------------------------------------------------------------------
+
+    async def get(self, challenge_id: str) -> Challenge | None:
+        return _parse(Challenge, await self._redis.get(self._challenge_key(challenge_id)))
+
+    async def by_ref(self, ref: str) -> Challenge | None:
+        """The push challenge carrying this correlation ref."""
+        challenge_id = await self._redis.get(self._store.key("ref", ref))
+        return None if challenge_id is None else await self.get(_text(challenge_id))
+
+    async def digest(self, challenge_id: str) -> str | None:
+        """The salted digest of a code challenge's code."""
+        raw = await self._redis.get(self._store.key("code", challenge_id))
+        return None if raw is None else _text(raw)
+
+    async def of_person(self, username: str) -> list[Challenge]:
+        """The person's recent challenges, newest first."""
+        ids = await self._redis.lrange(self._store.key("person", username), 0, -1)
+        if not ids:
+            return []
+        raws = await self._redis.mget([self._challenge_key(_text(i)) for i in ids])
+        return [c for c in (_parse(Challenge, raw) for raw in raws) if c is not None]
+
+    async def case(self, case_id: str) -> CaseChecks:
+        raw = await self._redis.get(self._store.key("case", case_id))
+        return _parse(CaseChecks, raw) or CaseChecks()
+
+    # --- writing ---------------------------------------------------------------------------
+
+    async def admit(self, username: str, challenge_id: str, now: datetime, limit: int) -> int:
+        """Count a new challenge against the person's hourly limit: 0 when admitted, else
+        the seconds until one more would be (and nothing is counted)."""
+        keys = [self._store.key("issued", username)]
+        args: list[float | int | str] = [
+            now.timestamp(),
+            timedelta(hours=1).total_seconds(),
+            limit,
+            challenge_id,
+        ]
+        return int(await self._admit_script(keys=keys, args=args))
+
+    async def open(
+        self, challenge: Challenge, digest: str | None, ref: str | None, now: datetime
+    ) -> tuple[Challenge, Challenge] | None:
+        """Store a new challenge as its case's current one, withdrawing the case's previous
+        one; returns that one (before, after) when it changed. Raises `LockedOut`."""
+        case_key = self._store.key("case", challenge.case_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(case_key)
+                    case = _parse(CaseChecks, await pipe.get(case_key)) or CaseChecks()
+                    if case.locked:
+                        raise LockedOut(challenge.case_id)
+                    previous: tuple[Challenge, Challenge] | None = None
+                    if case.current is not None:
+                        old_key = self._challenge_key(case.current)
+                        await pipe.watch(old_key)
+                        before = _parse(Challenge, await pipe.get(old_key))
+                        if before is not None and before != (after := cancelled(before, now)):
+                            previous = (before, after)
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    for record in (previous[1],) if previous else ():
+                        pipe.set(self._challenge_key(record.id), record.model_dump_json(), ex=KEEP)
+                    pipe.set(
+                        self._challenge_key(challenge.id), challenge.model_dump_json(), ex=KEEP
+                    )
+                    if digest is not None:
+                        pipe.set(self._store.key("code", challenge.id), digest, ex=KEEP)
+                    if ref is not None:
+                        pipe.set(self._store.key("ref", ref), challenge.id, ex=KEEP)
+                    mine = self._store.key("person", challenge.username)
+                    pipe.lpush(mine, challenge.id)
+                    pipe.ltrim(mine, 0, RECENT - 1)
+                    pipe.expire(mine, KEEP)
+                    current = case.model_copy(update={"current": challenge.id})
+                    pipe.set(case_key, current.model_dump_json(), ex=KEEP)
+                    await pipe.execute()
+                    return previous
+                except WatchError:
+                    continue
+
+    async def apply(
+        self,
+        challenge_id: str,
+        change: Callable[[Challenge, CaseChecks], tuple[Challenge, CaseChecks, R]],
+    ) -> tuple[Challenge, Challenge, CaseChecks, R] | None:
+        """Change a challenge and its case together, atomically; (before, after, case, what
+        `change` returned), or None when there is no such challenge. `change` may run again
+        when another process wrote in between, so it must have no side effects."""
+        key = self._challenge_key(challenge_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(key)
+                    before = _parse(Challenge, await pipe.get(key))
+                    if before is None:
+                        return None
+                    case_key = self._store.key("case", before.case_id)
+                    await pipe.watch(case_key)
+                    case = _parse(CaseChecks, await pipe.get(case_key)) or CaseChecks()
+                    after, case_after, result = change(before, case)
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    if after != before:
+                        pipe.set(key, after.model_dump_json(), ex=KEEP)
+                    if case_after != case:
+                        pipe.set(case_key, case_after.model_dump_json(), ex=KEEP)
+                    await pipe.execute()
+                    return before, after, case_after, result
+                except WatchError:
+                    continue
+
+    def _challenge_key(self, challenge_id: str) -> str:
+        return self._store.key("challenge", challenge_id)
+
+
+def _parse(model: type[M], raw: str | bytes | None) -> M | None:
+    return None if raw is None else model.model_validate_json(raw)
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
