@@ -15,6 +15,10 @@ from redis.asyncio import Redis
 
 from bot.clock import Clock, SystemClock
 from bot.desk import Desk, DeskDeps
+from bot.knowledge import KnowledgeBase
+from bot.policy import PolicyEngine
+from bot.understanding.model import Catalog
+from bot.understanding.offline import OfflineUnderstanding
 from bot.observability import Metrics, configure_logging, health_routes
 from bot.org import Org, load_org
 from bot.outbound import FanOut, Outbound
@@ -35,6 +39,8 @@ def build_desk(
     metrics: Metrics | None = None,
     oncall_channel: str = "oncall",
     outbound: Outbound | None = None,
+    threshold: float = 0.55,
+    policy: PolicyEngine | None = None,
 ) -> Desk:
     """A desk over a sandbox world (the demo, `serve` with an org file, and scenarios)."""
     return Desk(
@@ -48,7 +54,10 @@ def build_desk(
             scheduler=Scheduler(store, clock),
             metrics=metrics or Metrics(),
             oncall_channel=oncall_channel,
-            knowledge=dict(world.knowledge),
+            understanding=OfflineUnderstanding(Catalog.from_org(world.org), threshold=threshold),
+            knowledge=KnowledgeBase.load(world.knowledge),
+            policy=policy or PolicyEngine(),
+            threshold=threshold,
             outbound=outbound,
         )
     )
@@ -107,7 +116,9 @@ class Runtime:
             metrics=metrics,
             oncall_channel=settings.oncall_channel,
             outbound=outbound,
+            threshold=settings.nlu_threshold,
         )
+        await desk.warm_up()
         runtime = cls(settings, redis, embedded, store, clock, world, desk, metrics, outbound)
         runtime.app = runtime._web_app()
         return runtime

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -67,7 +67,11 @@ class Understander(Protocol):
 
 
 class Runbooks(Protocol):
-    def search(self, text: str, k: int = 1) -> list[tuple[str, str, float]]: ...
+    """Runbook retrieval: the best matches for a question, (title, body, score), best first."""
+
+    def search(
+        self, text: str, k: int = 1, *, intent: str | None = None
+    ) -> Sequence[tuple[str, str, float]]: ...
 
 
 @dataclass
@@ -115,7 +119,7 @@ class Desk:
         self.locks = ConversationLocks(deps.store)
         self.dedupe = Deduplicator(deps.store)
         self.control = DeskControl(deps.store)
-        self.stepup = StepUp(deps.store.child("stepup"), deps.clock, deps.directory, deps.outbox)
+        self.stepup = StepUp(deps.store, deps.clock, deps.directory, deps.outbox)
         self.handoff = HandoffService()
         self.approvals = Approvals(self)
         self.actions = ActionRunner(self)
@@ -140,6 +144,12 @@ class Desk:
         self.access.register_jobs()
         self.scheduler.register("approval.remind", self._on_approval_remind)
         self.scheduler.register("approval.expire", self._on_approval_expire)
+
+    async def warm_up(self) -> None:
+        """Load what the first turn would otherwise wait for (the trained understanding)."""
+        warm = getattr(self.understanding, "warm_up", None)
+        if warm is not None:
+            await warm()
 
     @staticmethod
     def new_message_id() -> str:
@@ -173,18 +183,18 @@ class Desk:
         if person is None:
             log.info("turn.unknown_person", platform=turn.platform)
             return [self._plain(turn, texts.UNKNOWN_PERSON)]
-        structlog.contextvars.bind_contextvars(person=person.username)
-        log.info("turn.received", kind=turn.kind.value, platform=turn.platform)
-        ctx = TurnContext(desk=self, turn=turn, person=person)
-        if turn.kind == TurnKind.CLICK:
-            await self._click(ctx)
-        elif turn.kind == TurnKind.COMMAND:
-            await self.admin.run(ctx)
-        elif turn.thread:
-            await self._thread_message(ctx)
-        else:
-            await self._direct_message(ctx)
-        return ctx.effects
+        with structlog.contextvars.bound_contextvars(person=person.username):
+            log.info("turn.received", kind=turn.kind.value, platform=turn.platform)
+            ctx = TurnContext(desk=self, turn=turn, person=person)
+            if turn.kind == TurnKind.CLICK:
+                await self._click(ctx)
+            elif turn.kind == TurnKind.COMMAND:
+                await self.admin.run(ctx)
+            elif turn.thread:
+                await self._thread_message(ctx)
+            else:
+                await self._direct_message(ctx)
+            return ctx.effects
 
     def _plain(self, turn: Turn, text: str) -> Send:
         to = Address(conversation=turn.conversation_id, thread=turn.thread)
@@ -299,7 +309,7 @@ class Desk:
     async def _route(self, ctx: TurnContext, case: Case, u: Understanding) -> None:
         queue = u.queue or "other"
         if u.intent in KNOWLEDGE_INTENTS:
-            await self._runbook(ctx, case, queue)
+            await self._runbook(ctx, case, queue, u.intent)
             return
         if u.intent in HANDOFF_INTENTS:
             await self.handoff.escalate(
@@ -333,8 +343,8 @@ class Desk:
         key = self.store.key("unclear", username)
         return bool(await self.store.redis.set(key, "1", nx=True, ex=3600))
 
-    async def _runbook(self, ctx: TurnContext, case: Case, queue: str) -> None:
-        hits = self.knowledge.search(case.text, k=1)
+    async def _runbook(self, ctx: TurnContext, case: Case, queue: str, intent: str) -> None:
+        hits = self.knowledge.search(case.text, k=1, intent=intent)
         if not hits:
             await self.handoff.escalate(
                 ctx,

@@ -18,7 +18,7 @@ from bot.plans import Plan, approvals_of, approvers_of, plan_of, verification_of
 from bot.policy import Decision, PolicyRequest, Resource
 from skills.base import PreconditionFailed
 from verification.notify import notify_change
-from verification.stepup import CheckOutcome, CheckResult, NoFactor, Throttled
+from verification.stepup import CheckOutcome, CheckResult, LockedOut, NoFactor, Throttled
 
 if TYPE_CHECKING:
     from bot.desk import Desk
@@ -137,7 +137,7 @@ class Gates:
         assert requester is not None
         try:
             challenge = await d.stepup.challenge(requester, case.id)
-        except (Throttled, NoFactor) as exc:
+        except (Throttled, NoFactor, LockedOut) as exc:
             text = (
                 texts.STEP_UP_THROTTLED if isinstance(exc, Throttled) else texts.STEP_UP_NO_FACTOR
             )

@@ -11,6 +11,7 @@ import contextlib
 import json
 import re
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,10 @@ from bot.app import build_desk
 from bot.cases import Case
 from bot.clock import ManualClock
 from bot.context import TurnContext
+from bot.desk import Desk
+from bot.models import Address, Button, Card, CardField, Reply, Send
 from bot.org import load_org
+from bot.ports import OutboxItem
 from bot.refs import ButtonRef
 from bot.store import Store
 from bot.world import SandboxWorld
@@ -39,6 +43,13 @@ FLAGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--remote-debugging-port=0", "--window-size=1440,900",
 ]  # fmt: skip
+
+
+def shows(selector: str, text: str) -> str:
+    """A JavaScript condition: some element matching `selector` contains `text`."""
+    return (f"[...document.querySelectorAll({json.dumps(selector)})]"
+            f".some(e => e.textContent.includes({json.dumps(text)}))")  # fmt: skip
+
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -56,6 +67,7 @@ class Tab:
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._session: str | None = None
         self.errors: list[str] = []
+        self.dialogs: list[str] = []
         self._dialogs: set[asyncio.Task[dict[str, Any]]] = set()
         self._reader = asyncio.create_task(self._read())
 
@@ -73,6 +85,7 @@ class Tab:
             elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
                 self.errors.append(params["entry"]["text"])
             elif method == "Page.javascriptDialogOpening":
+                self.dialogs.append(params["message"])
                 task = asyncio.create_task(self.send("Page.handleJavaScriptDialog", accept=True))
                 self._dialogs.add(task)
                 task.add_done_callback(self._dialogs.discard)
@@ -108,7 +121,8 @@ class Tab:
         out = await self.send("Runtime.evaluate", expression=expression, awaitPromise=True,
                               returnByValue=True)  # fmt: skip
         if "exceptionDetails" in out:
-            raise AssertionError(out["exceptionDetails"].get("exception", {}).get("description"))
+            problem = out["exceptionDetails"].get("exception", {}).get("description")
+            raise AssertionError(f"{problem}\npage errors: {self.errors}")
         return out["result"].get("value")
 
     async def until(self, predicate: str, timeout_ms: int = 10_000) -> None:
@@ -177,18 +191,26 @@ async def chromium(profile: Path) -> AsyncIterator[Tab]:
             await proc.wait()
 
 
-async def test_pick_send_claim_and_reply_in_a_real_browser(store: Store, tmp_path: Path) -> None:
+@dataclass
+class Demo:
+    """The page open in Chromium over a real desk, with alice's phone holding a code and a
+    push waiting for her answer."""
+
+    tab: Tab
+    desk: Desk
+    world: SandboxWorld
+    chat: WebChat
+    push: OutboxItem
+
+
+@pytest.fixture
+async def demo(store: Store, tmp_path: Path) -> AsyncIterator[Demo]:
     org = load_org(GLOBEX)
     assert org.now is not None
     clock = ManualClock(org.now)
     world = await SandboxWorld.create(store.child("world"), org, clock)
     desk = build_desk(store, world, clock)
     chat = WebChat(desk, world, store.child("web"))
-
-    async def on_push(ctx: TurnContext, ref: ButtonRef, case: Case | None) -> None:
-        ctx.say("Thanks, that was you. Carrying on.")
-
-    desk.on_click("push.approve", on_push)
     token = await desk.refs.mint("push.approve", allowed=["alice"])
     await world.outbox.deliver(
         new_outbox_item(
@@ -201,11 +223,10 @@ async def test_pick_send_claim_and_reply_in_a_real_browser(store: Store, tmp_pat
             secret="482913",
         )
     )
-    await world.outbox.deliver(new_outbox_item(
+    push = await world.outbox.deliver(new_outbox_item(
         clock, to="alice", channel="push", address="Alice's iPhone", kind="push",
         text="Is this you signing in to the IT desk?", ref=token, status="pending",
         ttl=timedelta(minutes=5)))  # fmt: skip
-
     app = web.Application()
     chat.mount(app)
     server = test_utils.TestServer(app, host="127.0.0.1")
@@ -213,56 +234,10 @@ async def test_pick_send_claim_and_reply_in_a_real_browser(store: Store, tmp_pat
     try:
         async with chromium(tmp_path / "profile") as tab:
             await tab.send("Page.navigate", url=str(server.make_url("/")))
-            await tab.until("document.querySelectorAll('#people .person').length === 8")
-            assert await tab.js("document.querySelector('#org-name').textContent") == "Globex"
-
-            # alice: pick her, send with Enter, see her bubble and the desk's reply
-            await tab.click('#people [data-username="alice"]')
-            await tab.until("document.querySelector('#connection').textContent === 'Live'")
-            await tab.until("!document.querySelector('#composer-input').disabled")
-            await tab.type("#composer-input", "The printer on floor 3 jams on every page")
-            await tab.press_enter()
-            await tab.until("[...document.querySelectorAll('.msg-own .bubble')].some("
-                            "b => b.textContent.includes('floor 3'))")  # fmt: skip
-            await tab.until("[...document.querySelectorAll('.msg-desk .bubble')].some("
-                            "b => b.textContent.includes('ticket'))")  # fmt: skip
-            assert await tab.js("document.querySelector('#composer-input').value") == ""
-
-            # her phone: the code is shown, and the push is approved from the phone
-            await tab.until("document.querySelector('.notif-code')?.textContent === '482913'")
-            await tab.click(".notif-push .btn-primary")
-            await tab.until("document.querySelector('.notif-push .status-approved') || "
-                            "[...document.querySelectorAll('.msg-desk .bubble')].some("
-                            "b => b.textContent.includes('that was you'))")  # fmt: skip
-            await tab.until("[...document.querySelectorAll('.msg-desk .bubble')].some("
-                            "b => b.textContent.includes('that was you'))")  # fmt: skip
-
-            # dave, on call: the escalation thread with its Claim button
-            await tab.click('#people [data-username="dave"]')
-            await tab.until("!document.querySelector('#tab-oncall').hidden")
-            await tab.click("#tab-oncall")
-            await tab.until("document.querySelector('#oncall-count').textContent === '1'")
-            await tab.click(".thread .card-escalation .btn-primary")
-            await tab.until("document.querySelector('.thread .card-context')?.textContent"
-                            " === 'Claimed by Dave Kowalski'")  # fmt: skip
-            assert await tab.js("document.querySelector('.thread .card .btn').textContent") == (
-                "Resolve"
-            )
-            await tab.type(".thread-input", "On my way with a new fuser unit")
-            await tab.click(".thread-form button")
-            await tab.until("[...document.querySelectorAll('.thread-replies .bubble')].some("
-                            "b => b.textContent.includes('fuser'))")  # fmt: skip
-            await tab.screenshot(SCREENSHOT_ONCALL)
-
-            # back to alice: the technician's words reached her
-            await tab.click('#people [data-username="alice"]')
-            await tab.until("[...document.querySelectorAll('.msg-desk .bubble')].some("
-                            "b => b.textContent.includes('Dave (IT): On my way'))")  # fmt: skip
-            png = await tab.screenshot(SCREENSHOT)
-            assert png.startswith(b"\x89PNG")
-            assert len(png) > 10_000
-
-            # no script errors, no blocked resources, nothing loaded from outside
+            people = len(org.users)
+            await tab.until(f"document.querySelectorAll('#people .person').length === {people}")
+            yield Demo(tab, desk, world, chat, push)
+            # no script errors, no blocked resources, nothing loaded from elsewhere
             assert tab.errors == []
             external = await tab.js(
                 "performance.getEntriesByType('resource')"
@@ -271,3 +246,81 @@ async def test_pick_send_claim_and_reply_in_a_real_browser(store: Store, tmp_pat
             assert external == []
     finally:
         await server.close()
+
+
+async def pick(tab: Tab, username: str) -> None:
+    await tab.click(f'#people [data-username="{username}"]')
+    await tab.until(f"location.hash === '#{username}' && "
+                    "document.querySelector('#connection').textContent === 'Live'")  # fmt: skip
+
+
+async def test_pick_send_claim_and_reply(demo: Demo) -> None:
+    tab = demo.tab
+    assert await tab.js("document.querySelector('#org-name').textContent") == "Globex"
+
+    # alice sends with Enter: her bubble, then the desk's reply naming a ticket
+    await pick(tab, "alice")
+    await tab.until("!document.querySelector('#composer-input').disabled")
+    await tab.type("#composer-input", "The screen of my laptop is cracked")
+    await tab.press_enter()
+    await tab.until(shows(".msg-own .bubble", "cracked"))
+    await tab.until(shows(".msg-desk .bubble", "ticket"))
+    assert await tab.js("document.querySelector('#composer-input').value") == ""
+    assert await tab.js("document.querySelector('#tab-oncall').hidden") is True
+
+    # dave, on call: the escalation thread, claimed, and a reply in it
+    await pick(tab, "dave")
+    await tab.click("#tab-oncall")
+    await tab.until("document.querySelector('#oncall-count').textContent === '1'")
+    await tab.click(".thread .card-escalation .btn-primary")
+    await tab.until("document.querySelector('.thread .card-context')?.textContent"
+                    " === 'Claimed by Dave Kowalski'")  # fmt: skip
+    assert await tab.js("document.querySelector('.thread .card .btn').textContent") == "Resolve"
+    await tab.type(".thread-input", "I have a spare screen, on my way")
+    await tab.click(".thread-form button")
+    await tab.until(shows(".thread-replies .bubble", "spare screen"))
+    await tab.screenshot(SCREENSHOT_ONCALL)
+
+    # back to alice: the technician's words reached her
+    await pick(tab, "alice")
+    await tab.until(shows(".msg-desk .bubble", "Dave (IT): I have a spare screen"))
+    await tab.until("document.querySelector('.otp')?.textContent === '482913'")
+    png = await tab.screenshot(SCREENSHOT)
+    assert png.startswith(b"\x89PNG")
+
+
+async def test_phone_push_and_a_confirmed_card_button(demo: Demo) -> None:
+    tab, desk, world = demo.tab, demo.desk, demo.world
+    pressed: list[str] = []
+
+    async def on_push(ctx: TurnContext, ref: ButtonRef, case: Case | None) -> None:
+        # stands in for the desk's step-up check: it settles the push and carries on
+        await world.outbox.set_status(demo.push.id, "approved")
+        ctx.say("Thanks, that was you. Carrying on.")
+
+    async def on_undo(ctx: TurnContext, ref: ButtonRef, case: Case | None) -> None:
+        pressed.append(ctx.person.username)
+        ctx.say("Undone: you're out of Finance Reports again.")
+
+    desk.on_click("push.approve", on_push)
+    desk.on_click("sample.undo", on_undo)
+    undo = await desk.refs.mint("sample.undo", allowed=["alice"])
+    card = Card(kind="status", title="Added to Finance Reports", text="Until **31 May**.",
+                fields=(CardField(label="Group", value="Finance Reports (read)"),),
+                buttons=(Button(label="Undo", action="sample.undo", ref=undo, style="danger",
+                                confirm="Remove your access again?"),),
+                context="Policy access-owner")  # fmt: skip
+    await demo.chat.deliver([Send(to=Address.dm("alice"), reply=Reply(id="M-1", card=card))])
+
+    await pick(tab, "alice")
+    await tab.until("document.querySelector('.otp')?.textContent === '482913'")
+    await tab.click(".kind-push .btn-primary")
+    await tab.until("document.querySelector('.kind-push .status-approved')")
+    assert await tab.js("document.querySelectorAll('.kind-push button').length") == 0
+    await tab.until(shows(".msg-desk .bubble", "that was you"))
+
+    assert await tab.js("document.querySelector('.card-status strong').textContent") == "31 May"
+    await tab.click(".card-status .btn-danger")
+    await tab.until(shows(".msg-desk .bubble", "Undone"))
+    assert tab.dialogs == ["Remove your access again?"]
+    assert pressed == ["alice"]

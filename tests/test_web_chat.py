@@ -154,12 +154,12 @@ async def test_unknown_person_is_404_everywhere(page: Page) -> None:
 
 
 async def test_a_request_is_escalated_to_the_oncall_channel(page: Page) -> None:
-    result = await page.say("alice", "my second monitor flickers all the time")
+    result = await page.say("alice", "my second monitor is cracked and flickers")
     assert result["effects"] >= 2
 
     dm = await page.dm("alice")
     assert [m["author"] for m in dm] == ["alice", "desk"]
-    assert dm[0]["text"] == "my second monitor flickers all the time"
+    assert dm[0]["text"] == "my second monitor is cracked and flickers"
     (ticket,) = await page.world.tickets.of_requester("alice")
     assert ticket.id in dm[1]["text"]
 
@@ -175,7 +175,7 @@ async def test_a_request_is_escalated_to_the_oncall_channel(page: Page) -> None:
 
 
 async def test_oncall_claims_replies_and_the_requester_sees_it(page: Page) -> None:
-    await page.say("alice", "the office printer eats my badge")
+    await page.say("alice", "my laptop screen is cracked")
     (thread,) = await page.threads("dave")
     case_id, root = thread["id"], thread["messages"][0]
 
@@ -188,13 +188,13 @@ async def test_oncall_claims_replies_and_the_requester_sees_it(page: Page) -> No
     assert [b["label"] for b in claimed["card"]["buttons"]] == ["Resolve"]
     assert "Dave Kowalski" in (await page.dm("alice"))[-1]["text"]
 
-    await page.reply_in_thread("dave", case_id, "Try holding the badge flat for two seconds")
+    await page.reply_in_thread("dave", case_id, "I have a spare screen, bring it by at 2")
     (thread,) = await page.threads("dave")
     assert thread["messages"][-1]["author"] == "dave"  # dave's own words in the thread
     last = (await page.dm("alice"))[-1]
     assert last["author"] == "desk"
     assert last["text"] == texts.relayed_from_tech(
-        "Dave", "Try holding the badge flat for two seconds"
+        "Dave", "I have a spare screen, bring it by at 2"
     )
 
     await page.say("alice", "that worked, thanks")
@@ -210,7 +210,7 @@ async def test_oncall_claims_replies_and_the_requester_sees_it(page: Page) -> No
 
 
 async def test_only_oncall_people_may_claim(page: Page) -> None:
-    await page.say("alice", "keyboard is missing the letter q")
+    await page.say("alice", "my keyboard is missing the letter q key")
     (thread,) = await page.threads("erin")  # erin is an admin, not on call
     await page.press("erin", button(thread["messages"][0], "Claim"), thread=thread["id"])
     (thread,) = await page.threads("erin")
@@ -219,8 +219,8 @@ async def test_only_oncall_people_may_claim(page: Page) -> None:
 
 
 async def test_a_retried_send_is_handled_once(page: Page) -> None:
-    await page.say("bob", "my docking station is dead", id="evt-1")
-    await page.say("bob", "my docking station is dead", id="evt-1")
+    await page.say("bob", "my docking station is physically broken", id="evt-1")
+    await page.say("bob", "my docking station is physically broken", id="evt-1")
     assert [m["author"] for m in await page.dm("bob")] == ["bob", "desk"]
     assert len(await page.world.tickets.of_requester("bob")) == 1
 
@@ -243,7 +243,7 @@ async def test_the_live_stream_carries_the_desks_reply(page: Page) -> None:
     events = sse_events(stream)
     async with asyncio.timeout(10):
         assert (await anext(events))[0] == "ready"
-        sending = asyncio.create_task(page.say("alice", "the projector in room 4 is blank"))
+        sending = asyncio.create_task(page.say("alice", "the battery of my laptop is swollen"))
         seen: list[tuple[str, Any]] = []
         async for event, data in events:
             seen.append((event, data))
@@ -264,7 +264,7 @@ async def test_the_oncall_stream_carries_new_threads(page: Page) -> None:
     events = sse_events(stream)
     async with asyncio.timeout(10):
         assert (await anext(events))[0] == "ready"
-        sending = asyncio.create_task(page.say("bob", "laptop fan sounds like a jet"))
+        sending = asyncio.create_task(page.say("bob", "my laptop fan is broken and grinds"))
         async for event, data in events:  # noqa: B007 (the last one is used below)
             if event == "oncall":
                 break
@@ -382,7 +382,7 @@ async def test_bad_clicks_and_thread_replies_are_rejected(page: Page) -> None:
     await page.post("/people/alice/clicks", {"action": "claim"}, status=400)
     await page.post("/people/alice/clicks", {"action": "claim", "ref": "r" * 101}, status=400)
     # on-call threads: only for on-call people, and only threads that exist
-    await page.say("alice", "webcam shows only green")
+    await page.say("alice", "my webcam hardware is broken")
     (thread,) = await page.threads("dave")
     claim = button(thread["messages"][0], "Claim")
     body = {"action": claim["action"], "ref": claim["ref"], "thread": thread["id"]}
@@ -395,7 +395,7 @@ async def test_bad_clicks_and_thread_replies_are_rejected(page: Page) -> None:
 
 
 async def test_a_forged_button_changes_nothing(page: Page) -> None:
-    await page.say("alice", "mouse double-clicks by itself")
+    await page.say("alice", "my mouse is physically broken")
     (thread,) = await page.threads("dave")
     await page.press("dave", {"action": "claim", "ref": "forged-token"}, thread=thread["id"])
     (after,) = await page.threads("dave")

@@ -46,7 +46,7 @@ class Challenge(BaseModel):
         return self.model_copy(update={"status": status, "closed_at": now})
 
 
-class LockedOut(Exception):  # noqa: N818 (the desk's name for the situation)
+class LockedOut(Exception):
     """Self-service has ended for the case (too many failed checks): no new challenge."""
 
     def __init__(self, case_id: str) -> None:

@@ -19,13 +19,15 @@ Channel = Literal["email", "sms", "push"]
 async def notify_change(
     person: Person, what: str, directory: Directory, outbox: Outbox, clock: Clock
 ) -> list[OutboxItem]:
-    """Tell the person that `what` ("password reset", "sign-in factor reset") was requested
-    through the desk, at each of their addresses; returns the items delivered."""
+    """Tell the person that `what`, a change with its article ("a password reset", "an MFA
+    reset"), was requested through the desk, at each of their addresses; returns the items
+    delivered."""
     now = clock.now()
     at = now.astimezone(UTC)
     text = (
-        f"Your {what} was requested through the IT desk at {at:%H:%M} UTC on "
-        f"{at.day} {at:%B %Y}. If this wasn't you, contact security straight away."
+        f"{what[:1].upper()}{what[1:]} for your account was requested through the IT desk "
+        f"at {at:%H:%M} UTC on {at.day} {at:%B %Y}. If this wasn't you, contact security "
+        "straight away."
     )
     delivered = []
     for channel, address in await _addresses(person, directory):
@@ -47,7 +49,7 @@ async def _addresses(person: Person, directory: Directory) -> list[tuple[Channel
     phone (by SMS, else through the authenticator app when only push is registered), a
     registered e-mail factor and the recovery address."""
     found: dict[str, Channel] = {mask_email(person.email): "email"}
-    phone_first: tuple[Channel, ...] = ("push", "email")
+    phone_first: tuple[Channel, ...] = ("sms", "push", "email")
     for factor in phone_first:
         if factor in person.factors:
             address = await directory.factor_address(person.username, factor)

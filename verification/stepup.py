@@ -42,7 +42,7 @@ FACTOR_PREFERENCE: tuple[FactorKind, ...] = ("push", "totp", "sms", "email")
 DEFAULT_TTL = timedelta(minutes=10)
 
 
-class Throttled(Exception):  # noqa: N818 (the desk's name for the situation)
+class Throttled(Exception):
     """Too many checks were sent to this person within the hour; `retry_after` seconds."""
 
     def __init__(self, retry_after: int) -> None:
@@ -50,7 +50,7 @@ class Throttled(Exception):  # noqa: N818 (the desk's name for the situation)
         self.retry_after = retry_after
 
 
-class NoFactor(Exception):  # noqa: N818 (the desk's name for the situation)
+class NoFactor(Exception):
     """The person has no registered factor a check can reach: a human must verify them."""
 
     def __init__(self, username: str) -> None:

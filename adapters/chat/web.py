@@ -26,6 +26,7 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
 
 from bot.models import Address, Card, Effect, Ephemeral, Person, Send, Turn, TurnKind
 from bot.store import Store
@@ -417,6 +418,7 @@ class WebChat:
         people = sorted(await self.desk.directory.people(), key=lambda p: p.name.lower())
         return web.json_response({
             "org": self.world.org.name,
+            "now": self.desk.clock.now().isoformat(),
             "desk": DESK_NAME,
             "oncall_channel": self.desk.oncall_channel,
             "max_text": MAX_TEXT,
@@ -485,7 +487,7 @@ class WebChat:
                 out = self._for_viewer(event, person)
                 if out is not None:
                     await _sse(response, *out)
-        except (ConnectionResetError, asyncio.CancelledError):
+        except (ConnectionResetError, RedisError):
             log.debug("web.stream_closed", person=person.username)
         finally:
             closing.cancel()
@@ -571,11 +573,17 @@ async def _next_live(pubsub: PubSub, closing: asyncio.Future[Any]) -> dict[str, 
     getter = asyncio.ensure_future(
         pubsub.get_message(ignore_subscribe_messages=True, timeout=KEEPALIVE_SECONDS)
     )
-    await asyncio.wait({getter, closing}, return_when=asyncio.FIRST_COMPLETED)
-    if not getter.done():
-        getter.cancel()
+    # When the page goes away mid-wait the read fails on a closed connection; nobody needs
+    # that error, but asyncio would report it as never retrieved.
+    getter.add_done_callback(lambda task: task.cancelled() or task.exception())
+    try:
+        await asyncio.wait({getter, closing}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not getter.done():
+            getter.cancel()
+    if not getter.done() or getter.cancelled():
         return None
-    message = getter.result()
+    message = getter.result()  # a Redis error ends the stream; the page reconnects
     if message is None or message.get("type") != "message":
         return None
     data = json.loads(message["data"])

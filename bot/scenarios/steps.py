@@ -213,7 +213,7 @@ def _mapping_step(
     kind, arg = next(iter(value.items()))
     if kind == "approve":
         if not isinstance(arg, str) or arg not in users:
-            raise StepError(f"{user}.approve", f"unknown user {_show(arg)}{_hint(arg, users)}")
+            raise StepError(f"{user}.approve", f"unknown user '{arg}'{_hint(arg, users)}")
         return ForgedApproval(number, written, user, arg)
     if kind == "reply":
         if not isinstance(arg, str) or not arg.strip():

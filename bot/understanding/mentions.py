@@ -25,12 +25,14 @@ from bot.understanding.lexicon import (
     GROUP_CONTEXT,
     GROUP_GENERIC,
     NICKNAMES,
+    PERSON_ACTIONS,
     SIGNAL_APPS,
     STOPWORDS,
     VENDOR_WORDS,
 )
 from bot.understanding.model import Catalog
 from bot.understanding.text import stem, tokens
+from bot.understanding.training import ordinary_words
 
 __all__ = ["CatalogIndex", "Mention", "MentionKind"]
 
@@ -111,12 +113,24 @@ class _AliasTable:
                 exact = self.exact.get(key)
                 if exact:
                     found += [_Hit(a.entity, i, j, 100.0, a.size) for a in exact]
-                elif len(key) >= _FUZZY_MIN_CHARS and not {window[0], window[-1]} & self.edge:
+                elif self._fuzzy_candidate(window, key):
                     for match, score, _ in process.extract(
                         key, self.fuzzy_keys, scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF
                     ):
-                        found += [_Hit(a.entity, i, j, score, a.size) for a in self.exact[match]]
+                        if match[0] == key[0]:
+                            found += [
+                                _Hit(a.entity, i, j, score, a.size) for a in self.exact[match]
+                            ]
         return found
+
+    def _fuzzy_candidate(self, window: Sequence[str], key: str) -> bool:
+        # A typo is looked for only where there can be one: not in a run of ordinary words
+        # ("password" is not a misspelt "1Password"), not starting or ending on a filler.
+        return (
+            len(key) >= _FUZZY_MIN_CHARS
+            and not {window[0], window[-1]} & self.edge
+            and not all(word in ordinary_words() for word in window)
+        )
 
     def supersets(self, span_words: Iterable[str]) -> set[str]:
         """Entities with an alias that contains all of these words and more."""
@@ -197,11 +211,14 @@ class CatalogIndex:
         mentions = self._devices(text)
         mentions += self._people(text, spans, requester)
         taken = [(m.start, m.end) for m in mentions]
-        for kind, table in (("software", self.software), ("group", self.groups)):
-            for mention in self._resolve(kind, table, spans, words):
-                if not any(mention.start < end and start < mention.end for start, end in taken):
-                    mentions.append(mention)
-                    taken.append((mention.start, mention.end))
+        # software and groups compete for the same words: the longer, surer name wins
+        names = self._resolve("software", self.software, spans, words)
+        names += self._resolve("group", self.groups, spans, words)
+        names.sort(key=lambda m: (m.score >= _FUZZY_CUTOFF, m.end - m.start, m.score), reverse=True)
+        for mention in names:
+            if not any(mention.start < end and start < mention.end for start, end in taken):
+                mentions.append(mention)
+                taken.append((mention.start, mention.end))
         return sorted(mentions, key=lambda m: m.start)
 
     def _devices(self, text: str) -> list[Mention]:
@@ -230,7 +247,9 @@ class CatalogIndex:
                 key = tuple(word.lower() for word, _, _ in window)
                 usernames = self.people.get(key)
                 possessive = text[window[-1][2] : window[-1][2] + 2].lower() == "'s"
-                if usernames and (size > 1 or possessive or _plausible_name(window[0][0])):
+                acted_on = index > 0 and spans[index - 1][0].lower() in PERSON_ACTIONS
+                named = size > 1 or possessive or acted_on or _plausible_name(window[0][0])
+                if usernames and named:
                     is_self = requester is not None and usernames == {requester.username}
                     found.append(
                         Mention(
@@ -274,10 +293,8 @@ class CatalogIndex:
                 ids += sorted(table.supersets(words[hit.start : hit.end]) - set(ids))
             size = max(h.size for h in same)
             followed = hit.end < len(words) and words[hit.end] in GROUP_CONTEXT
-            raw = spans[hit.start][0].lower()
-            maskable = (
-                kind == "software" and raw not in SIGNAL_APPS
-            ) or size > 1 or followed
+            signal = any(w.lower() in SIGNAL_APPS for w, _, _ in spans[hit.start : hit.end])
+            maskable = (kind == "software" and not signal) or size > 1 or followed
             chosen.append(
                 Mention(
                     kind,
@@ -326,9 +343,7 @@ def _partial_groups(
             continue
         ids = sorted(table.supersets([word]))
         if ids:
-            found.append(
-                Mention("group", tuple(ids), spans[i][1], spans[i][2], 70.0, False, False)
-            )
+            found.append(Mention("group", tuple(ids), spans[i][1], spans[i][2], 70.0, False, False))
             used.append((i, i + 1))
     return found
 

@@ -105,14 +105,19 @@
 
   const person = (username) => state.people.find((p) => p.username === username) || null;
 
+  // The desk's clock (the sandbox may run at another time than this computer): the phone and
+  // "Today" follow it.
+  let clockOffset = 0;
+  const deskNow = () => new Date(Date.now() + clockOffset);
+
   function time(iso) {
     const d = new Date(iso);
-    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return d.toLocaleTimeString([], { hour: "numeric", minute: "2-digit" });
   }
 
   function day(iso) {
     const d = new Date(iso);
-    const today = new Date();
+    const today = deskNow();
     if (d.toDateString() === today.toDateString()) return "Today";
     return d.toLocaleDateString([], { weekday: "long", day: "numeric", month: "long" });
   }
@@ -225,9 +230,7 @@
     const who = state.me.username;
     const data = await api("GET", mine("/conversation"));
     if (state.me.username !== who) return;
-    const local = state.messages.filter((m) => m.local);
-    state.messages = data.messages;
-    for (const m of local) if (!state.messages.some((s) => s.id === m.id)) state.messages.push(m);
+    state.messages = merged(data.messages, state.messages);
     renderMessages(true);
   }
 
@@ -237,6 +240,13 @@
     $("chat-sub").textContent = me
       ? `Direct message · you are ${me.name}${me.title ? " (" + me.title + ")" : ""}`
       : "Pick who you are to start";
+  }
+
+  // What the server sent, plus what arrived (or was typed) while the request was under way:
+  // messages are never deleted, so the union by id is always right.
+  function merged(fetched, current) {
+    const ids = new Set(fetched.map((m) => m.id));
+    return fetched.concat(current.filter((m) => !ids.has(m.id)));
   }
 
   function upsert(list, message) {
@@ -312,7 +322,7 @@
       h("header", { class: "card-title" }, c.title),
       c.text ? rich(c.text, "card-text") : null,
       c.fields && c.fields.length ? h("dl", { class: "card-fields" }, c.fields.map((f) =>
-        h("div", { class: "card-field" + (f.value.length > 40 ? " wide" : "") },
+        h("div", { class: "card-field" + (f.value.length > 24 ? " wide" : "") },
           h("dt", {}, f.label), h("dd", {}, ...inline(f.value))))) : null,
       buttons.length ? h("div", { class: "card-actions" }, buttons.map((b) =>
         h("button", {
@@ -409,10 +419,13 @@
   }
 
   // --- the phone ------------------------------------------------------------------------
+  let phoneLoads = 0;
   async function loadPhone() {
     const who = state.me.username;
+    const load = ++phoneLoads;
     const data = await api("GET", mine("/phone"));
-    if (state.me.username !== who) return;
+    if (state.me.username !== who || load !== phoneLoads) return;  // a newer load is under way
+    clockOffset = new Date(data.now).getTime() - Date.now();
     state.phone = data.items;
     renderPhone();
   }
@@ -430,12 +443,7 @@
   };
 
   function renderPhone() {
-    const now = new Date();
-    const clock = now.toLocaleTimeString([], { hour: "numeric", minute: "2-digit" });
-    $("phone-clock").textContent = clock;
-    $("phone-time").textContent = clock;
-    $("phone-date").textContent = now.toLocaleDateString([], { weekday: "long", day: "numeric",
-      month: "long" });
+    renderPhoneClock();
     const list = $("phone-items");
     if (!state.me) {
       list.replaceChildren(h("li", { class: "phone-empty" }, "Pick a person to see their phone"));
@@ -455,7 +463,7 @@
     const [app, appClass] = APPS[item.channel] || ["Notifications", "app-note"];
     const status = STATUS_LABELS[item.status];
     const isLink = item.kind === "reset_link" || item.kind === "enrolment_link";
-    return h("li", { class: `notif notif-${item.kind}` + (status ? " settled" : ""),
+    return h("li", { class: `notif kind-${item.kind}` + (status ? " settled" : ""),
       data: { id: item.id }, "aria-label": `${app}: ${KIND_TITLES[item.kind] || item.kind}` },
     h("div", { class: "notif-head" },
       h("span", { class: `app-icon ${appClass}`, "aria-hidden": "true" }, app[0]),
@@ -465,7 +473,7 @@
       status ? h("span", { class: `chip-status status-${item.status}` }, status) : null),
     item.text ? h("div", { class: "notif-text" }, item.text) : null,
     item.kind === "code" && item.secret
-      ? h("div", { class: "notif-code", "aria-label": "One-time code" }, item.secret) : null,
+      ? h("div", { class: "otp", "aria-label": "One-time code" }, item.secret) : null,
     isLink && item.secret ? h("div", { class: "notif-link", title: item.secret }, item.secret) : null,
     h("div", { class: "notif-to" }, "to ", item.address),
     item.answerable ? h("div", { class: "notif-actions" },
@@ -491,8 +499,12 @@
     const who = state.me.username;
     const data = await api("GET", mine("/oncall"));
     if (state.me.username !== who) return;
-    state.threads = data.threads;
-    state.channelMessages = data.messages;
+    const fetched = new Set(data.threads.map((t) => t.id));
+    state.threads = data.threads.map((t) => {
+      const mine = state.threads.find((c) => c.id === t.id);
+      return mine ? { id: t.id, messages: merged(t.messages, mine.messages) } : t;
+    }).concat(state.threads.filter((t) => !fetched.has(t.id)));
+    state.channelMessages = merged(data.messages, state.channelMessages);
     renderThreads();
   }
 
@@ -658,6 +670,8 @@
       const data = await api("GET", "/people");
       Object.assign(state, { people: data.people, org: data.org, desk: data.desk,
         channel: data.oncall_channel, maxText: data.max_text });
+      clockOffset = new Date(data.now).getTime() - Date.now();
+      renderPhone();
       $("org-name").textContent = data.org;
       document.title = `${data.desk} · ${data.org}`;
       renderPeople();
@@ -670,9 +684,12 @@
   }
 
   function renderPhoneClock() {
-    const clock = new Date().toLocaleTimeString([], { hour: "numeric", minute: "2-digit" });
+    const now = deskNow();
+    const clock = now.toLocaleTimeString([], { hour: "numeric", minute: "2-digit" });
     $("phone-clock").textContent = clock;
     $("phone-time").textContent = clock;
+    $("phone-date").textContent = now.toLocaleDateString([], { weekday: "long", day: "numeric",
+      month: "long" });
   }
 
   start();

@@ -1,0 +1,220 @@
+"""Slot filling: the details a message carries, as ids from the org's catalogue.
+
+Works on the `clean`ed text and the catalogue `Mention`s found in it. Which slots are filled
+depends on the intent: a group name only matters when someone asks to join or leave one
+("security" in "a security issue" is not the Security group), a duration only for access.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from bot.models import Person
+from bot.understanding.lexicon import KNOWN_APPS, PERSON_ACTIONS, STOPWORDS, SYSTEMS, word_set
+from bot.understanding.mentions import Mention
+from bot.understanding.model import Intent
+
+__all__ = ["fill_slots"]
+
+_GROUP_INTENTS = frozenset({"access_request", "access_removal", "onboarding"})
+_SOFTWARE_INTENTS = frozenset({"software_install", "software_issue"})
+_ABOUT_SOMEONE_INTENTS = frozenset({"onboarding", "offboarding"})
+
+
+def fill_slots(
+    intent: Intent, text: str, mentions: Sequence[Mention], requester: Person | None
+) -> dict[str, str]:
+    """The slots of one message (`text` as `clean` left it) for the given intent."""
+    slots: dict[str, str] = {}
+    if intent in _GROUP_INTENTS:
+        slots.update(_group(mentions))
+    if intent in _SOFTWARE_INTENTS:
+        slots.update(_software(text, mentions))
+    if intent == "access_request" and (days := duration_days(text)) is not None:
+        slots["duration"] = str(days)
+    devices = [m.ids[0] for m in mentions if m.kind == "device"]
+    if devices:
+        slots["device"] = devices[0]
+    if (target := _target_user(intent, text, mentions, requester)) is not None:
+        slots["target_user"] = target
+    if (app := _app(text)) is not None and app != slots.get("software"):
+        slots["app"] = app
+    if credentials_exposed(text):
+        slots["credentials_exposed"] = "yes"
+    return slots
+
+
+# --- groups and software ----------------------------------------------------------------
+
+
+def _group(mentions: Sequence[Mention]) -> dict[str, str]:
+    groups = [m for m in mentions if m.kind == "group"]
+    if not groups:
+        return {}
+    best = max(m.score for m in groups)
+    ids = list(dict.fromkeys(i for m in groups if m.score >= best - 2 for i in m.ids))
+    if len(ids) == 1:
+        return {"group": ids[0]}
+    return {"group_candidates": ",".join(ids)}
+
+
+_WANT = re.compile(
+    r"\b(?:install(?:ed|ing)?|instal+|get|need|want|download|licen[cs]es? (?:for|of)|"
+    r"copy of|version of|set ?up|put|have|request(?:ing)?|trial of)\s+"
+    r"(?:(?:the|a|an|some|me|latest|new|newest|full|pro)\s+)*"
+    r"([A-Za-z][\w.+#-]*(?:\s+[A-Z0-9][\w.+#-]*)?)"
+)
+_NOT_AN_APP = STOPWORDS | word_set(
+    """app apps application software program tool tools licence license version access it
+    this that something anything laptop computer pc mac machine device phone help rights
+    admin permission permissions installed installing work"""
+)
+
+
+def _software(text: str, mentions: Sequence[Mention]) -> dict[str, str]:
+    named = [m for m in mentions if m.kind == "software"]
+    if named:
+        return {"software": named[0].ids[0]}
+    lowered = text.lower()
+    for app in sorted(KNOWN_APPS, key=len, reverse=True):
+        pattern = r"(?<![\w-])" + re.escape(app).replace(r"\-", r"[\s-]?") + r"(?![\w-])"
+        if re.search(pattern, lowered):
+            return {"software_name": app}
+    for match in _WANT.finditer(text):
+        name = match.group(1).rstrip(".,!?")
+        words = name.split()
+        while words and words[-1].lower() in _NOT_AN_APP:
+            words.pop()
+        if words and words[0].lower() not in _NOT_AN_APP:
+            return {"software_name": " ".join(words).lower()}
+    return {}
+
+
+# --- people -----------------------------------------------------------------------------
+
+_NOT_TARGET_BEFORE = word_set("manager boss by cc ask asked with from thanks thank")
+_NOT_TARGET_AFTER = re.compile(
+    r"^\W*(?:approved|said|says|asked|okayed|agreed|told|suggested|recommended|has approved|"
+    r"is my manager)\b",
+    re.IGNORECASE,
+)
+_ABOUT_AFTER = re.compile(
+    r"^(?:'s\b|\s+(?:is|was|has|will be|'s)?\s*(?:leaving|left|quit|resigned|retir\w*|"
+    r"joining|joins|starts|starting|finish\w*|been (?:let go|terminated|dismissed)|"
+    r"no longer))",
+    re.IGNORECASE,
+)
+_MIRROR_BEFORE = re.compile(r"\b(?:same|like|as)\s+(?:\w+\s+){0,2}(?:as\s+)?$", re.IGNORECASE)
+_BREAK = re.compile(r"[.,;!?:]")
+
+
+def _target_user(
+    intent: Intent, text: str, mentions: Sequence[Mention], requester: Person | None
+) -> str | None:
+    """A person the request is about who is not the requester, when the text says so."""
+    for mention in mentions:
+        if mention.kind != "person" or mention.requester or len(mention.ids) != 1:
+            continue
+        username = mention.ids[0]
+        if requester is not None and username == requester.username:
+            continue
+        before, after = text[: mention.start], text[mention.end :]
+        if _excluded(before, after):
+            continue
+        if intent in _ABOUT_SOMEONE_INTENTS or _ABOUT_AFTER.match(after):
+            return username
+        clause = _BREAK.split(before)[-1].lower().split()
+        if any(word in PERSON_ACTIONS for word in clause[-5:]):
+            return username
+    return None
+
+
+def _excluded(before: str, after: str) -> bool:
+    previous = before.lower().split()[-1:] or [""]
+    return (
+        previous[0].strip(".,:;") in _NOT_TARGET_BEFORE
+        or bool(_NOT_TARGET_AFTER.match(after))
+        or bool(_MIRROR_BEFORE.search(before))
+    )
+
+
+# --- durations, apps, exposure ------------------------------------------------------------
+
+_NUMBERS = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
+    "a couple of": 2, "couple of": 2, "a few": 3, "few": 3,
+}  # fmt: skip
+_UNIT_DAYS = {"hour": 1 / 24, "day": 1, "week": 7, "fortnight": 14, "month": 30, "quarter": 90}
+_DURATION = re.compile(
+    r"\b(?:for\s+(?:the\s+)?(?:next\s+|another\s+|a\s+further\s+)?)?"
+    r"(\d{1,3}|a couple of|couple of|a few|few|an?|one|two|three|four|five|six|seven|eight|"
+    r"nine|ten|eleven|twelve)\s*[- ]?\s*(hour|day|week|fortnight|month|quarter)s?\b",
+    re.IGNORECASE,
+)
+
+
+def duration_days(text: str) -> int | None:
+    """Days asked for ("for 2 weeks" -> 14), rounded up to whole days; None when unsaid."""
+    for match in _DURATION.finditer(text):
+        amount, unit = match.group(1).lower(), match.group(2).lower()
+        # a bare "a day" / "a month" without "for" is usually not a duration ("once a day")
+        if amount in {"a", "an"} and not match.group(0).lower().startswith("for"):
+            continue
+        count = int(amount) if amount.isdigit() else _NUMBERS[amount]
+        days = count * _UNIT_DAYS[unit]
+        if days > 0:
+            return max(1, round(days + 0.49))
+    return None
+
+
+_SYSTEM = re.compile(
+    r"(?<![\w-])("
+    + "|".join(re.escape(s).replace(r"\-", r"[\s-]?") for s in sorted(SYSTEMS, key=len)[::-1])
+    + r")(?![\w-])",
+    re.IGNORECASE,
+)
+
+
+def _app(text: str) -> str | None:
+    match = _SYSTEM.search(text)
+    return re.sub(r"[\s-]+", "-", match.group(1).lower()) if match else None
+
+
+_NEGATION = re.compile(r"\b(?:not|never|didn't|did not|didnt|haven't|have not|without)\b\W*$")
+_EXPOSED = [
+    re.compile(
+        r"\b(?:typed|entered|put|gave|give|submitted|input|provided|shared|told|filled in|"
+        r"logged in with|signed in with|re-?entered)\s+(?:in\s+|out\s+|them\s+)?"
+        r"(?:my|our|the|all my)?\s*(?!wrong|old|new|incorrect)(?:\w+\s+)?(?:password|"
+        r"passwords|credentials|login|details|username and password|pin|passcode)\b"
+        r"(?!\s+(?:wrong|incorrectly|too many|a few|several|\d+ times|again))",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\b(?:account|email|mailbox|login|password)\s+(?:is|was|has been|got|been|may be|"
+        r"might be|is probably)\s+(?:hacked|compromised|breached|stolen|taken over|leaked)",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\b(?:someone|somebody|a hacker|hackers|they)\s+(?:has|have|knows?|got|stole|might "
+        r"have|may have)\s+(?:my|our)\s+(?:password|credentials|login)",
+        re.IGNORECASE,
+    ),
+    re.compile(r"\b(?:i(?:'ve| have)? been|got) hacked\b|\bhacked my account\b", re.IGNORECASE),
+    re.compile(
+        r"\bapproved\s+(?:an?|the|that)\s+(?:mfa|sign-?in|login|push)\s*(?:request|prompt|"
+        r"push|notification)?\b.{0,30}(?:mistake|accident|wasn't me|not me)",
+        re.IGNORECASE,
+    ),
+]
+
+
+def credentials_exposed(text: str) -> bool:
+    """The person says their password went somewhere it should not, or the account is taken."""
+    for pattern in _EXPOSED:
+        for match in pattern.finditer(text):
+            if not _NEGATION.search(text[max(0, match.start() - 30) : match.start()]):
+                return True
+    return False
