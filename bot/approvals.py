@@ -162,10 +162,13 @@ class Approvals:
     async def decide(
         self, approval: Approval, status: ApprovalStatus, by: str | None, at: datetime
     ) -> Approval:
+        """Record the decision and drop the reminder and expiry that no longer apply (the
+        expiry job itself decides "expired": it is not cancelled from inside its own run)."""
         approval = approval.model_copy(
             update={"status": status, "decided_by": by, "decided_at": at}
         )
         await self.save(approval)
         await self._desk.scheduler.cancel(f"remind:{approval.id}")
-        await self._desk.scheduler.cancel(f"expire:{approval.id}")
+        if status != "expired":
+            await self._desk.scheduler.cancel(f"expire:{approval.id}")
         return approval

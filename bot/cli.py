@@ -115,3 +115,59 @@ def audit_export(out: Path | None) -> None:
     from bot.auditcli import export
 
     sys.exit(asyncio.run(export(_settings(), out)))
+
+
+@main.group()
+def nlu() -> None:
+    """The understanding: intents, slots and confidence for messages in a file."""
+
+
+_ORG_OPTION = click.option(
+    "--org",
+    "org_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="org whose catalogue fills the slots (default: examples/acme.yaml)",
+)
+
+
+@nlu.command("predict")
+@click.argument("file", type=click.Path(path_type=Path))
+@_ORG_OPTION
+def nlu_predict(file: Path, org_file: Path | None) -> None:
+    """Read lines {"text": ...}; write {"text","intent","confidence","queue","slots"} lines."""
+    from bot.understanding.cli import predict_file
+
+    sys.exit(asyncio.run(predict_file(file, org_path=org_file or DEMO_ORG)))
+
+
+@nlu.command("eval")
+@click.argument("file", type=click.Path(path_type=Path))
+@_ORG_OPTION
+def nlu_eval(file: Path, org_file: Path | None) -> None:
+    """Accuracy, per-intent precision/recall and confusions on lines {"text","intent"}."""
+    from bot.understanding.cli import eval_file
+
+    sys.exit(eval_file(file, org_path=org_file or DEMO_ORG))
+
+
+@main.group()
+def policy() -> None:
+    """Policy as code: the Cedar files that decide what the desk may do."""
+
+
+@policy.command("check")
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+def policy_check(directory: Path | None) -> None:
+    """Validate the policy files against the Cedar schema and the desk's annotations."""
+    from bot.policy import check, default_policy_dir
+
+    folder = directory or default_policy_dir()
+    problems = check(folder)
+    if problems:
+        click.echo(f"{folder}: {len(problems)} problem(s)", err=True)
+        for problem in problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(1)
+    files = sorted(p.name for p in folder.glob("*.cedar"))
+    click.echo(f"{folder}: {len(files)} policy files valid against schema.cedarschema")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-import bm25s  # type: ignore[import-untyped]
+import bm25s
 
 from bot.understanding.lexicon import STOPWORDS, word_set
 

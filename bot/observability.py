@@ -180,6 +180,7 @@ def configure_logging(
     handler = logging.StreamHandler(out)
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(formatter)
+    handler.setLevel(level.upper())  # libraries that set their own loggers to DEBUG stay quiet
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
         root.removeHandler(old)

@@ -29,6 +29,7 @@ from bot.context import TurnContext
 from bot.handoff import Handoff
 from bot.models import Address, Button, Card, CardField, Effect, Reply, Send, Turn, TurnKind, Update
 from bot.org import load_org
+from bot.ports import OutboxKind
 from bot.scenarios.actions import ExecutedAction, actions_in
 from bot.scenarios.driver import Driver, wrong_code
 from bot.scenarios.expect import unexpected_actions
@@ -199,6 +200,17 @@ def test_a_scenario_file_is_read_into_typed_steps() -> None:
         "dave: claim",
     ]
     assert scenario.expect.outcome == [CaseStatus.RESOLVED]
+
+
+def test_an_outcome_needs_someone_to_ask(tmp_path: Path) -> None:
+    path = tmp_path / "only-admin.yaml"
+    org = SUITE / "orgs" / "tiny.yaml"
+    path.write_text(
+        f"id: x\norg: {org}\nsteps: [{{erin: /itdesk pause}}]\nexpect: {{outcome: resolved}}\n"
+    )
+    with pytest.raises(ScenarioFileError) as caught:
+        load_scenario(path)
+    assert [p.field for p in caught.value.problems] == ["expect.outcome"]
 
 
 def test_every_problem_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
@@ -388,7 +400,11 @@ async def test_verify_answers_the_newest_pending_check(store: Store) -> None:
     driver = Driver(desk, chat, clock, world.outbox)
     with pytest.raises(Exception, match="the desk has no pending check for alice"):
         await driver.run([Verify(1, "alice: verify", "alice", passes=True)])
-    for kind, ref, secret in (("push", "push-ref", None), ("code", None, "482910")):
+    checks: list[tuple[OutboxKind, str | None, str | None]] = [
+        ("push", "push-ref", None),
+        ("code", None, "482910"),
+    ]
+    for kind, ref, secret in checks:
         item = new_outbox_item(
             clock,
             to="alice",

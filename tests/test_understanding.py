@@ -86,9 +86,10 @@ def _first_messages() -> dict[str, tuple[str, str]]:
         for step in scenario["steps"]:
             ((who, what),) = step.items()
             if who != "wait" and isinstance(what, str) and not what.startswith("/"):
-                if what not in _STEP_WORDS:
-                    found[scenario["id"]] = (who, what)
-                    break
+                if what in _STEP_WORDS:
+                    continue
+                found[scenario["id"]] = (who, what)
+                break
     return found
 
 
@@ -295,3 +296,30 @@ def test_training_set_has_many_varied_phrasings_per_intent() -> None:
         counts[intent] = counts.get(intent, 0) + 1
     assert set(counts) == set(QUEUE_OF)
     assert min(counts.values()) >= 59, counts
+
+
+# --- no org baked in -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("org_path", [GLOBEX, ACME], ids=["globex", "acme"])
+def test_no_org_names_in_the_understanding(org_path: Path) -> None:
+    """An org's names come from its org file: none may be written into the code, the
+    training phrasings or the shipped runbooks."""
+    org = load_org(org_path)
+    distinctive = {user.name.lower() for user in org.users.values()}
+    distinctive |= {gid for gid in org.groups if "-" in gid}
+    distinctive |= {group.name.lower() for group in org.groups.values() if " " in group.name}
+    distinctive -= {"all staff", "finance team", "it team", "people team", "security team"}
+    distinctive |= {device.lower() for device in org.devices}
+    distinctive |= {title.lower() for title in org.knowledge}
+    code = [*(ROOT / "bot" / "understanding").rglob("*.py"), ROOT / "bot" / "knowledge.py"]
+    data = [*(ROOT / "bot" / "understanding" / "examples").glob("*.jsonl")]
+    data += [*(ROOT / "knowledge").glob("*.md")]
+    usernames = {re.compile(rf"\b{re.escape(u)}\b") for u in org.users}
+    for path in code + data:
+        text = path.read_text().lower()
+        for name in distinctive:
+            assert name not in text, (path.name, name)
+        if path in data:
+            for username in usernames:
+                assert not username.search(text), (path.name, username.pattern)

@@ -56,7 +56,10 @@ async def run_suite(
     try:
         async with suite_redis(settings.redis_url) as redis:
             runner = ScenarioRunner(
-                redis, namespace=settings.namespace, oncall_channel=settings.oncall_channel
+                redis,
+                namespace=settings.namespace,
+                oncall_channel=settings.oncall_channel,
+                threshold=settings.nlu_threshold,
             )
             results = await runner.run_all(scenarios, progress)
     except (EmbeddedRedisError, RedisConnectionError, OSError) as exc:

@@ -230,12 +230,11 @@ class Driver:
         chat_mark, audit_mark = self.chat.mark(), await self._audit_len()
         retry = await self.desk.handle(turn)
         self.chat.record(retry)
-        changed = await audit_records(self.desk.audit, audit_mark)
-        if self.chat.since(chat_mark) or changed:
+        said, changed = self.chat.since(chat_mark), await audit_records(self.desk.audit, audit_mark)
+        if said or changed:
             self.failures.append(
-                f"{step.label}: the same event delivered twice was handled "
-                f"twice ({len(self.chat.since(chat_mark))} message(s), "
-                f"{len(changed)} case event(s) the second time)"
+                f"{step.label}: the same event delivered twice was handled twice "
+                f"({len(said)} message(s), {len(changed)} case event(s) the second time)"
             )
         if turn.kind == TurnKind.CLICK:
             audit_mark = await self._audit_len()

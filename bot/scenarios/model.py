@@ -184,6 +184,16 @@ def load_scenario(path: Path, orgs: dict[Path, Org] | None = None) -> Scenario:
         except StepError as exc:
             loc: tuple[str | int, ...] = ("steps", index, *([exc.field] if exc.field else []))
             problems.append(Problem(path, _loc(loc), exc.message, document.line_of(loc)))
+    if steps and not any(isinstance(step, Say) for step in steps):
+        for name in ("outcome", "ticket"):
+            if getattr(raw.expect, name) is not None:
+                problems.append(
+                    Problem(
+                        path,
+                        f"expect.{name}",
+                        "no step sends the desk a message, so there is no requester's case",
+                    )
+                )
     for loc, message in _expect_problems(raw.expect, org):
         problems.append(Problem(path, _loc(loc), message, document.line_of(loc)))
     if problems:

@@ -121,11 +121,13 @@ class ScenarioRunner:
         *,
         namespace: str = "itdesk",
         oncall_channel: str = "oncall",
+        threshold: float = 0.55,
         timeout: float = SCENARIO_TIMEOUT,
     ) -> None:
         self._redis = redis
         self._prefix = f"{namespace}:scenarios:{secrets.token_hex(4)}"
         self._oncall_channel = oncall_channel
+        self._threshold = threshold
         self._timeout = timeout
         self._count = 0
 
@@ -161,7 +163,14 @@ class ScenarioRunner:
         clock = ManualClock(scenario.org.now or datetime.now(UTC))
         world = await SandboxWorld.create(store.child("world"), scenario.org, clock, reset=True)
         chat = RecordingChat(self._oncall_channel)
-        desk = build_desk(store, world, clock, oncall_channel=self._oncall_channel, outbound=chat)
+        desk = build_desk(
+            store,
+            world,
+            clock,
+            oncall_channel=self._oncall_channel,
+            outbound=chat,
+            threshold=self._threshold,
+        )
         driver = Driver(desk, chat, clock, world.outbox)
         try:
             async with asyncio.timeout(self._timeout):

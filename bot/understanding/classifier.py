@@ -1,10 +1,8 @@
-"""The intent classifier: TF-IDF over words (1-2-grams) and characters (3-5-grams, which
-absorb misspellings) into a linear SVM, calibrated by temperature scaling on grouped
-cross-validation so its probabilities mean what they say.
+"""The intent classifier at run time: calibrated probabilities per intent for one message.
 
-Trained from the example phrasings on first use (about two seconds) and cached per process;
-training is deterministic. `classifier_view` turns a cleaned message plus the catalogue
-names found in it into exactly the text the model was trained on.
+Trained from the example phrasings on first use (about two seconds, see `fitting.py`) and
+cached per process; training is deterministic. `classifier_view` turns a cleaned message
+plus the catalogue names found in it into exactly the text the model was trained on.
 """
 
 from __future__ import annotations
@@ -13,20 +11,18 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
+from bot.understanding.fitting import FittedModel, fit
 from bot.understanding.mentions import Mention
-from bot.understanding.model import Intent
+from bot.understanding.model import INTENTS, Intent
 from bot.understanding.text import MASK, clean, normalise
 from bot.understanding.training import training_set
 
 __all__ = ["IntentClassifier", "Scores", "classifier_view", "shared_classifier"]
 
-_RANDOM_STATE = 0
-_FOLDS = 5
 # a device id the catalogue does not know is still a device id
 _DEVICE_LIKE = re.compile(r"\b[A-Za-z]{2,4}-\d{3,6}\b")
 _WORD = re.compile(r"[a-z]{2,}")
@@ -49,14 +45,6 @@ def classifier_view(cleaned: str, mentions: Sequence[Mention] = ()) -> str:
     return normalise(_DEVICE_LIKE.sub(f" {MASK['device']} ", "".join(parts)))
 
 
-class _Model(Protocol):
-    """What the desk needs of a fitted scikit-learn classifier."""
-
-    classes_: NDArray[Any]
-
-    def predict_proba(self, texts: list[str]) -> NDArray[np.float64]: ...
-
-
 @dataclass(frozen=True)
 class Scores:
     """Calibrated probabilities, best first, and how much of the text the model knows."""
@@ -66,76 +54,72 @@ class Scores:
 
 
 class IntentClassifier:
-    """A fitted, calibrated intent model. Build with `IntentClassifier.train()`."""
+    """A fitted, calibrated intent model. Build with `IntentClassifier.train()`.
 
-    def __init__(self, model: _Model, vocabulary: frozenset[str]) -> None:
+    Inference is a few sparse dot products in numpy: the vectorisers' analyzers, their
+    vocabularies and idf weights, the SVM's weights and the temperature, applied exactly as
+    scikit-learn would, without its per-call validation overhead.
+    """
+
+    def __init__(self, model: FittedModel, vocabulary: frozenset[str]) -> None:
         self._model = model
         self._vocabulary = vocabulary
-        self.classes: list[Intent] = [str(c) for c in model.classes_]  # type: ignore[misc]
+        self.classes: list[Intent] = [_intent(c) for c in model.classes]
+        self.beta = model.beta
 
     @classmethod
     def train(cls) -> IntentClassifier:
         """Fit on the example phrasings; deterministic (fixed folds and seeds)."""
-        # imported here: scikit-learn takes a while to import and only training needs it
-        from sklearn.calibration import CalibratedClassifierCV  # type: ignore[import-untyped]
-        from sklearn.model_selection import StratifiedGroupKFold  # type: ignore[import-untyped]
-
         examples = training_set()
         texts = [classifier_view(clean(e.text)) for e in examples]
-        labels = np.array([e.intent for e in examples])
-        groups = np.array([e.phrasing for e in examples])
-        folds = StratifiedGroupKFold(_FOLDS, shuffle=True, random_state=_RANDOM_STATE)
-        model = CalibratedClassifierCV(
-            _pipeline(),
-            method="temperature",
-            cv=list(folds.split(texts, labels, groups)),
-            ensemble=False,
-        )
-        model.fit(texts, labels)
+        model = fit(texts, [e.intent for e in examples], [e.phrasing for e in examples])
         vocabulary = frozenset(w for text in texts for w in _WORD.findall(text))
-        fitted: _Model = model
-        return cls(fitted, vocabulary)
+        return cls(model, vocabulary)
+
+    def decision(self, view: str) -> NDArray[np.float64]:
+        """The SVM's raw scores for one `classifier_view` text, one per class."""
+        model = self._model
+        columns: list[int] = []
+        values: list[float] = []
+        for block in model.blocks:
+            counts: dict[int, int] = {}
+            for feature in block.analyzer(view):
+                index = block.vocabulary.get(feature)
+                if index is not None:
+                    counts[index] = counts.get(index, 0) + 1
+            if not counts:
+                continue
+            index_array = np.fromiter(counts, dtype=np.intp, count=len(counts))
+            tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
+            weights = tf * block.idf[index_array]
+            weights /= np.sqrt(weights @ weights)
+            columns += (index_array + block.offset).tolist()
+            values += weights.tolist()
+        if not columns:
+            return model.intercept.copy()
+        result: NDArray[np.float64] = model.coef[:, columns] @ np.array(values) + model.intercept
+        return result
 
     def scores(self, view: str) -> Scores:
         """Calibrated intent probabilities for one `classifier_view` text."""
-        return self.scores_many([view])[0]
+        logits = self.decision(view) * self.beta
+        probabilities = np.exp(logits - logits.max())
+        probabilities /= probabilities.sum()
+        order = np.argsort(-probabilities, kind="stable")
+        ranked = [(self.classes[i], float(probabilities[i])) for i in order]
+        words = _WORD.findall(view)
+        known = sum(w in self._vocabulary for w in words) / len(words) if words else 0.0
+        return Scores(ranked, known)
 
     def scores_many(self, views: Sequence[str]) -> list[Scores]:
-        """`scores` for several texts in one call."""
-        if not views:
-            return []
-        found = []
-        for view, probabilities in zip(views, self._model.predict_proba(list(views)), strict=True):
-            order = np.argsort(-probabilities, kind="stable")
-            ranked = [(self.classes[i], float(probabilities[i])) for i in order]
-            words = _WORD.findall(view)
-            known = sum(w in self._vocabulary for w in words) / len(words) if words else 0.0
-            found.append(Scores(ranked, known))
-        return found
+        """`scores` for several texts."""
+        return [self.scores(view) for view in views]
 
 
-def _pipeline() -> Any:
-    from sklearn.feature_extraction.text import TfidfVectorizer  # type: ignore[import-untyped]
-    from sklearn.pipeline import FeatureUnion, Pipeline  # type: ignore[import-untyped]
-    from sklearn.svm import LinearSVC  # type: ignore[import-untyped]
-
-    features = FeatureUnion(
-        [
-            (
-                "words",
-                TfidfVectorizer(
-                    ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b"
-                ),
-            ),
-            (
-                "chars",
-                TfidfVectorizer(
-                    analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2
-                ),
-            ),
-        ]
-    )
-    return Pipeline([("features", features), ("svm", LinearSVC(C=0.5, random_state=_RANDOM_STATE))])
+def _intent(name: str) -> Intent:
+    if name not in INTENTS:
+        raise ValueError(f"the model knows an intent the spec does not: {name!r}")
+    return name
 
 
 _shared: IntentClassifier | None = None
