@@ -4,9 +4,9 @@ Only people with the admin role may run them; the check is here, before anything
 from __future__ import annotations
 
 import shlex
-from datetime import datetime
 import statistics
 from collections import Counter
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot import texts
@@ -19,6 +19,7 @@ from bot.models import Card, CardField
 if TYPE_CHECKING:
     from bot.desk import Desk
 
+AUDIT_SCAN = 2000  # the newest cases `/itdesk audit` looks through
 QUEUES = ("access", "accounts", "software", "hardware", "network", "security", "other")
 HELP = (
     "/itdesk pause | resume — send every new request to a human, or stop doing so\n"
@@ -37,6 +38,15 @@ class Admin:
     async def run(self, ctx: TurnContext) -> None:
         d = self._desk
         if not ctx.person.has_role("admin"):
+            # a refused attempt to steer the desk is worth a line in the audit trail too
+            await d.audit.append(
+                {
+                    "type": "admin.refused",
+                    "by": ctx.person.username,
+                    "command": ctx.turn.text.strip()[:200],
+                    "at": d.clock.now().isoformat(),
+                }
+            )
             ctx.ephemeral(texts.ONLY_ADMINS)
             return
         try:
@@ -93,9 +103,14 @@ class Admin:
             roster = await d.gates.oncall()
             ctx.say("On call: " + (", ".join(roster) if roster else "nobody"))
             return
-        unknown = [a for a in args if await d.directory.person(a) is None]
+        people = {a: await d.directory.person(a) for a in args}
+        unknown = [a for a, p in people.items() if p is None]
         if unknown:
             ctx.ephemeral(f"Not in the directory: {', '.join(unknown)}. Nothing was changed.")
+            return
+        disabled = [a for a, p in people.items() if p is not None and p.disabled]
+        if disabled:
+            ctx.ephemeral(f"Disabled accounts: {', '.join(disabled)}. Nothing was changed.")
             return
         await d.control.set_roster(args)
         ctx.say("On call now: " + ", ".join(args))
@@ -155,13 +170,22 @@ class Admin:
             return
         user = args[0]
         lines = []
-        for case in await d.cases.of_requester(user):
+        # what they asked for, and what was done to their account at someone else's request
+        # (an offboarding by HR, an admin's undo)
+        for case_id in (await d.cases.all_ids())[-AUDIT_SCAN:]:
+            case = await d.cases.get(case_id)
+            if case is None:
+                continue
             for e in case.events:
-                if e.type == "action.executed":
+                if e.type == "action.executed" and (
+                    case.requester == user or e.data.get("args", {}).get("user") == user
+                ):
                     lines.append(
                         f"{e.at:%Y-%m-%d %H:%M} {e.data['action_id']} {e.data['skill']} "
-                        f"{_args(e.data['args'])} (case {case.id})"
+                        f"{_args(e.data['args'])} (case {case.id}, asked by "
+                        f"{e.data.get('requested_by') or case.requester})"
                     )
+        lines.sort()
         ctx.say("\n".join(lines[-15:]) if lines else f"No actions recorded for {user}.")
 
     async def _undo(self, ctx: TurnContext, args: list[str]) -> None:

@@ -14,19 +14,20 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from bot.clock import Clock, SystemClock
-from bot.desk import Desk, DeskDeps
+from bot.desk import Desk, DeskDeps, Understander
 from bot.knowledge import KnowledgeBase
-from bot.policy import PolicyEngine
-from bot.understanding.model import Catalog
-from bot.understanding.offline import OfflineUnderstanding
 from bot.observability import Metrics, configure_logging, health_routes
 from bot.org import Org, load_org
 from bot.outbound import FanOut, Outbound
+from bot.policy import PolicyEngine
 from bot.redis_server import EmbeddedRedis
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.store import Store
+from bot.understanding.model import Catalog
+from bot.understanding.offline import OfflineUnderstanding
 from bot.world import SandboxWorld
+from skills import default_skills
 
 log = structlog.get_logger("itdesk.app")
 
@@ -41,8 +42,15 @@ def build_desk(
     outbound: Outbound | None = None,
     threshold: float = 0.55,
     policy: PolicyEngine | None = None,
+    settings: Settings | None = None,
 ) -> Desk:
-    """A desk over a sandbox world (the demo, `serve` with an org file, and scenarios)."""
+    """A desk over a sandbox world (the demo, `serve` with an org file, and scenarios).
+
+    The understanding is Claude's when `settings` carry an Anthropic key, else offline."""
+    metrics = metrics or Metrics()
+    understanding = build_understanding(
+        Catalog.from_org(world.org), threshold=threshold, metrics=metrics, settings=settings
+    )
     return Desk(
         DeskDeps(
             store=store,
@@ -52,14 +60,33 @@ def build_desk(
             tickets=world.tickets,
             outbox=world.outbox,
             scheduler=Scheduler(store, clock),
-            metrics=metrics or Metrics(),
+            metrics=metrics,
             oncall_channel=oncall_channel,
-            understanding=OfflineUnderstanding(Catalog.from_org(world.org), threshold=threshold),
+            understanding=understanding,
             knowledge=KnowledgeBase.load(world.knowledge),
             policy=policy or PolicyEngine(),
             threshold=threshold,
             outbound=outbound,
         )
+    )
+
+
+def build_understanding(
+    catalog: Catalog, *, threshold: float, metrics: Metrics, settings: Settings | None = None
+) -> Understander:
+    """The offline understanding, behind Claude when an Anthropic key is configured."""
+    offline = OfflineUnderstanding(catalog, threshold=threshold)
+    if settings is None or settings.anthropic_api_key is None:
+        return offline
+    from bot.understanding.claude import ClaudeUnderstanding  # the only anthropic import
+
+    return ClaudeUnderstanding.from_settings(
+        settings,
+        catalog,
+        fallback=offline,
+        skills=default_skills(),
+        metrics=metrics,
+        threshold=threshold,
     )
 
 
@@ -117,6 +144,7 @@ class Runtime:
             oncall_channel=settings.oncall_channel,
             outbound=outbound,
             threshold=settings.nlu_threshold,
+            settings=settings,
         )
         await desk.warm_up()
         runtime = cls(settings, redis, embedded, store, clock, world, desk, metrics, outbound)
@@ -139,6 +167,17 @@ class Runtime:
             chat = WebChat(self.desk, self.world, self.store.child("web"))
             self.outbound.add(chat)
             chat.mount(app)
+        if self.settings.slack_bot_token is not None:
+            from adapters.chat.slack import SlackAdapter, SlackConfig
+
+            slack = SlackAdapter(
+                self.desk,
+                self.store.child("slack"),
+                SlackConfig.from_settings(self.settings),
+                outbound=self.outbound,
+            )
+            self.outbound.add(slack)
+            slack.install(app)
         app.on_startup.append(self._start_worker)
         app.on_cleanup.append(self._stop_worker)
         return app

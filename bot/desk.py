@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import structlog
 
@@ -219,17 +219,49 @@ class Desk:
                     await self.gates.on_check(ctx, case, check)
                     return
             current = await self.cases.latest_open(ctx.person.username)
-            if current is not None and current.status in {CaseStatus.ESCALATED, CaseStatus.CLAIMED}:
+            if current is not None and current.status == CaseStatus.CLAIMED:
                 await self.handoff.from_requester(ctx, current, text)
                 return
             if current is not None and open_question(current) is not None:
                 await self._answer_question(ctx, current, text)
                 return
+            if current is not None and current.status == CaseStatus.ESCALATED:
+                # Waiting for a technician: more about the same thing goes on the ticket; a
+                # new, clear request (or "what's the status?") is not trapped in that thread.
+                u = await self.understanding.understand(text, requester=ctx.person)
+                if not self._new_topic(u, current):
+                    await self.handoff.from_requester(ctx, current, text)
+                    ctx.say(texts.added_to_ticket(current.ticket_id or ""))
+                    return
+                await self.new_request(ctx, text, understood=u)
+                return
             await self.new_request(ctx, text)
 
-    async def new_request(self, ctx: TurnContext, text: str, *, intent: str | None = None) -> None:
+    def _new_topic(self, u: Understanding, case: Case) -> bool:
+        """Whether a message to a person with an escalated case is a request of its own: a
+        confident intent the desk can act on that differs from the case's, or the same
+        intent about a different group, application, device or person."""
+        if not u.confident or u.confidence < self.deps.threshold:
+            return False
+        if u.intent in {"other", "not_it"}:
+            return False
+        if u.intent != case.intent:
+            return True
+        return any(
+            u.slots.get(slot) and case.slots.get(slot) and u.slots[slot] != case.slots[slot]
+            for slot in ("group", "software", "software_name", "device", "target_user")
+        )
+
+    async def new_request(
+        self,
+        ctx: TurnContext,
+        text: str,
+        *,
+        intent: str | None = None,
+        understood: Understanding | None = None,
+    ) -> None:
         """Understand a first message and take it as far as policy allows."""
-        u = await self.understanding.understand(text, requester=ctx.person)
+        u = understood or await self.understanding.understand(text, requester=ctx.person)
         if intent is not None:
             u = u.model_copy(
                 update={
@@ -323,7 +355,7 @@ class Desk:
         if isinstance(outcome, Question):
             await self.conversation.ask(ctx, case, outcome)
         elif isinstance(outcome, Handoff):
-            await self.handoff.escalate(
+            case = await self.handoff.escalate(
                 ctx,
                 case,
                 queue=outcome.queue,
@@ -331,6 +363,10 @@ class Desk:
                 summary=case.text[:200],
                 checked=[outcome.note] if outcome.note else None,
             )
+            for role in outcome.notify_roles:
+                await self.gates.notify_role(
+                    ctx, role, case.requester, f"{u.intent.replace('_', ' ')}: {case.text[:160]}"
+                )
         else:
             case = await ctx.record(
                 case, "planned", actor="desk", data={"plan": outcome.model_dump(mode="json")}
@@ -392,14 +428,15 @@ class Desk:
     async def _answer_question(self, ctx: TurnContext, case: Case, text: str) -> None:
         question = open_question(case) or {}
         slot, options = str(question.get("slot")), [str(o) for o in question.get("options", [])]
-        value = _match_option(text, options)
+        labels = [str(label) for label in question.get("labels", [])]
+        value = _exact_option(text, options, labels)
         if value is None:
             heard = await self.understanding.understand(text, requester=ctx.person)
             value = heard.slots.get(slot)
             if value is None and slot == "software":
                 value = heard.slots.get("software_name")
             if options and value not in options:
-                value = None
+                value = _only_option_named(text, options, labels)
         if value is None:
             if options:
                 ctx.say(texts.CHOICE_UNCLEAR)
@@ -446,9 +483,20 @@ class Desk:
         if ref is None or ref.action != action or ref.action not in self._clicks:
             ctx.say(texts.BUTTON_UNKNOWN)
             return
-        if not _may_press(ref, ctx.person):
+        if not await self._may_press(ref, ctx.person):
+            # a forwarded or replayed button: refused, and kept in the audit trail
             log.warning("click.refused", action=ref.action, case=ref.case_id)
-            ctx.say(texts.BUTTON_NOT_YOURS)
+            await self.audit.append(
+                {
+                    "type": "click.refused",
+                    "by": ctx.person.username,
+                    "action": ref.action,
+                    "about_case": ref.case_id,
+                    "at": self.clock.now().isoformat(),
+                }
+            )
+            own = ref.action in {"approve", "deny"} and await self._requested_by(ref, ctx.person)
+            ctx.say(texts.NO_SELF_APPROVAL if own else texts.BUTTON_NOT_YOURS)
             return
         if ref.expires_at is not None and self.clock.now() >= ref.expires_at:
             ctx.say(texts.BUTTON_EXPIRED)
@@ -463,6 +511,27 @@ class Desk:
             if case is not None:
                 case = await self.cases.get(case.id)
             await self._clicks[ref.action](ctx, ref, case)
+
+    async def _may_press(self, ref: ButtonRef, person: Person) -> bool:
+        if ref.allowed is not None:
+            return person.username in ref.allowed
+        if ref.role == "oncall":
+            return await self.on_call(person)
+        if ref.role is not None:
+            return person.has_role(ref.role)
+        return True
+
+    async def _requested_by(self, ref: ButtonRef, person: Person) -> bool:
+        case = await self.cases.get(ref.case_id) if ref.case_id else None
+        return case is not None and case.requester == person.username
+
+    async def on_call(self, person: Person) -> bool:
+        """Whether a person may pick up escalations: the on-call role, or named on call by an
+        admin with `/itdesk oncall`."""
+        if person.has_role("oncall"):
+            return True
+        roster = await self.control.roster()
+        return roster is not None and person.username in roster
 
     async def _on_push(self, ctx: TurnContext, *, approve: bool) -> None:
         pending = await self.stepup.pending(ctx.person.username)
@@ -650,20 +719,35 @@ def _system_turn(job: Job, conversation: str, user: str = "system") -> Turn:
     )
 
 
-def _may_press(ref: ButtonRef, person: Person) -> bool:
-    if ref.allowed is not None:
-        return person.username in ref.allowed
-    if ref.role is not None:
-        return person.has_role(ref.role)
-    return True
-
-
-def _match_option(text: str, options: list[str]) -> str | None:
+def _exact_option(text: str, options: list[str], labels: list[str]) -> str | None:
+    """The option the answer names exactly, by its id or by its button label."""
     wanted = text.strip().strip(".!").lower()
-    for option in options:
-        if option.lower() == wanted or option.lower() in wanted.split():
+    for index, option in enumerate(options):
+        label = labels[index] if index < len(labels) else option
+        if wanted in {option.lower(), label.lower()}:
             return option
     return None
+
+
+def _only_option_named(text: str, options: list[str], labels: list[str]) -> str | None:
+    """The one option the answer names, by its id as a word or every word of its label
+    ("the tower, TW-4105"). When two are named and one's label is part of the other's
+    ("Engineering" in "Engineering Wiki Editors"), the longer one is meant; otherwise two
+    named is no answer: guessing would act on the wrong one."""
+    words = set(_words(text))
+    named: dict[str, set[str]] = {}
+    for index, option in enumerate(options):
+        label = set(_words(labels[index] if index < len(labels) else option))
+        if option.lower() in words or (label and label <= words):
+            named[option] = label
+    specific = [
+        o for o, label in named.items() if not any(label < other for other in named.values())
+    ]
+    return specific[0] if len(specific) == 1 else None
+
+
+def _words(text: str) -> list[str]:
+    return [w.strip(".,!?;:()'\"") for w in text.lower().split()]
 
 
 def _queue_of(intent: str) -> str | None:

@@ -40,9 +40,13 @@ class Question:
 
 @dataclass
 class Handoff:
+    """A case for a human: the queue and priority, what the desk found, and the roles to
+    tell at once (security hears of every security incident, acted on or not)."""
+
     queue: str
     priority: str = "normal"
     note: str = ""
+    notify_roles: list[str] = field(default_factory=list)
 
 
 class Planner:
@@ -102,7 +106,12 @@ class Planner:
             device_id = _pick_device(slots.get("device"), [x.id for x in devices])
             if device_id is None:
                 if not devices:
-                    return Handoff("security", "urgent", note="no registered device to lock")
+                    return Handoff(
+                        "security",
+                        "urgent",
+                        note="no registered device to lock",
+                        notify_roles=["security"],
+                    )
                 return Question("device", texts.ASK_DEVICE_LOST, [(x.id, x.id) for x in devices])
             return Plan(
                 **base,
@@ -143,7 +152,7 @@ class Planner:
                 ],
             )
         if intent == "security_incident":
-            return Handoff("security", "urgent")
+            return Handoff("security", "urgent", notify_roles=["security"])
         return Handoff(queue)
 
     async def _software(
@@ -242,7 +251,10 @@ class Conversation:
             ctx.say(texts.NO_OPEN_CASES)
             return
         fields = tuple(
-            CardField(label=c.ticket_id or c.id, value=f"{_describe(c)}: {_status_label(c)}")
+            CardField(
+                label=c.ticket_id or f"Asked {c.opened_at:%a %d %b %H:%M}",
+                value=f"{_describe(c)}: {_status_label(c)}",
+            )
             for c in reversed(recent)
         )
         ctx.say(
@@ -261,7 +273,13 @@ class Conversation:
             )
             buttons.append(Button(label=label, action="choose", ref=ref))
         case = await ctx.record(
-            case, "asked", data={"slot": question.slot, "options": [v for _, v in question.options]}
+            case,
+            "asked",
+            data={
+                "slot": question.slot,
+                "options": [v for _, v in question.options],
+                "labels": [label for label, _ in question.options],
+            },
         )
         card = (
             Card(

@@ -10,8 +10,8 @@ import structlog
 
 from bot import texts
 from bot.actions import Executed, Provenance, SagaFailed
-from bot.cases import Case, CaseStatus
 from bot.approvals import ApprovalStatus
+from bot.cases import Case, CaseStatus
 from bot.context import TurnContext
 from bot.models import Address, Button, Card, CardField, Device, Group, Person, Reply, SoftwareItem
 from bot.plans import Plan, approvals_of, approvers_of, plan_of, verification_of
@@ -37,7 +37,9 @@ class Gates:
         self._desk = desk
 
     # --- policy ---------------------------------------------------------------------
-    async def decide(self, case: Case, plan: Plan, action: str | None = None) -> Decision | None:
+    async def decide(
+        self, case: Case, plan: Plan, action: str | None = None, *, undo: bool = False
+    ) -> Decision | None:
         d = self._desk
         requester = await d.directory.person(case.requester)
         subject = await d.directory.person(plan.subject)
@@ -58,6 +60,7 @@ class Gates:
                 mode=await d.control.mode(plan.queue),
                 credentials_exposed=plan.credentials_exposed,
                 catalogued=plan.catalogued,
+                undo=undo,
             )
         )
 
@@ -291,10 +294,17 @@ class Gates:
             ]
         elif kind == "oncall":
             candidates = await self.oncall()
-        approvers = [c for c in candidates if c != requester.username]
-        if not approvers and candidates and requester.manager:
-            approvers = [requester.manager]  # no self-approval: one level up
+        # nobody approves their own request, and a disabled account approves nothing (a
+        # leaver's cards would wait unseen until they expire): either way, one level up
+        approvers = [c for c in candidates if c != requester.username and await self._active(c)]
+        up = requester.manager
+        if not approvers and candidates and up and up != requester.username:
+            approvers = [up] if await self._active(up) else []
         return approvers
+
+    async def _active(self, username: str) -> bool:
+        person = await self._desk.directory.person(username)
+        return person is not None and not person.disabled
 
     async def oncall(self) -> list[str]:
         d = self._desk
@@ -428,7 +438,13 @@ class Gates:
                 person = await d.directory.person(executed.args.get("user", ""))
                 if person is not None:
                     await notify_change(person, what, d.directory, d.outbox, d.clock)
-            if executed.skill == "add_to_group" and executed.args.get("days"):
+            # only a grant the desk made ends on its own: a membership the person already had
+            # (the add changed nothing) is not the desk's to take away
+            if (
+                executed.skill == "add_to_group"
+                and executed.args.get("days")
+                and executed.result.changed
+            ):
                 await d.access.schedule_expiry(case, executed)
         for role in plan.notify_roles:
             summary = "; ".join(_step_label(e.skill, e.args) for e in done) or plan.summary
@@ -492,7 +508,19 @@ class Gates:
             return case
         plan = plan_of(case)
         inverse = str(record["inverse"])
-        decision = await self.decide(case, plan, action=inverse) if plan else None
+        decision = await self.decide(case, plan, action=inverse, undo=True) if plan else None
+        if decision is not None and decision.route == "escalate" and plan is not None:
+            # policy wants a human for the reversal (paused, a privileged account...): hand it
+            # over with what to undo rather than leave the person with a dead button
+            await self._strip_undo(ctx, case)
+            return await d.handoff.escalate(
+                ctx,
+                case,
+                queue=decision.queue or plan.queue,
+                priority=decision.priority or "normal",
+                summary=f"Undo requested: {_step_label(str(record['skill']), record['args'])}",
+                checked=[f"policy: {', '.join(decision.policy_ids)}"],
+            )
         if decision is None or decision.route != "act":
             ctx.say(texts.refusal(decision.reason if decision else None))
             return case

@@ -76,7 +76,7 @@ class Handoff:
 
     async def claim(self, ctx: TurnContext, case: Case) -> Case:
         desk, tech = ctx.desk, ctx.person
-        if not tech.has_role("oncall"):
+        if not await desk.on_call(tech):
             ctx.say(texts.CLAIM_NEEDS_ONCALL)
             return case
         if case.status != CaseStatus.ESCALATED:

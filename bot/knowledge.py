@@ -21,7 +21,9 @@ from bot.understanding.lexicon import STOPWORDS, word_set
 
 __all__ = ["DEFAULT_DIR", "KnowledgeBase", "Runbook", "RunbookHit", "read_runbooks"]
 
-DEFAULT_DIR = Path(__file__).resolve().parents[1] / "knowledge"
+_BESIDE = Path(__file__).resolve().parents[1] / "knowledge"
+# The source tree's runbooks; an installed desk (the Docker image) reads ./knowledge instead.
+DEFAULT_DIR = _BESIDE if _BESIDE.is_dir() else Path.cwd() / "knowledge"
 DEFAULT_MIN_SCORE = 0.1
 _ORG_BOOST = 1.4
 _TITLE_WEIGHT = 2  # the title counts as if written this many times

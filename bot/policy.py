@@ -74,6 +74,7 @@ class PolicyRequest:
     mode: str = "autonomous"
     credentials_exposed: bool = False
     catalogued: bool = True
+    undo: bool = False  # reversing the desk's own earlier action for the requester
     people: dict[str, Person] = field(default_factory=dict)  # managers etc. referenced
 
 
@@ -287,5 +288,6 @@ def _request(req: PolicyRequest) -> dict[str, Any]:
             "paused": req.paused,
             "mode": req.mode,
             "credentials_exposed": req.credentials_exposed,
+            "undo": req.undo,
         },
     }

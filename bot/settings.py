@@ -56,6 +56,17 @@ class Settings(BaseSettings):
     teams_app_password: SecretStr | None = None
     teams_tenant_id: str | None = None
     teams_allow_unauthenticated: bool = False
+    teams_oncall_channel: str | None = Field(
+        default=None, description="Teams channel id (19:...@thread.tacv2) for escalation threads"
+    )
+    teams_service_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("https://smba.trafficmanager.net/teams/"),
+        description="Bot Connector for proactive messages before any activity names one",
+    )
+    teams_openid_metadata_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("https://login.botframework.com/v1/.well-known/openidconfiguration"),
+        description="where the Bot Framework publishes the keys that sign inbound activities",
+    )
 
     # Claude
     anthropic_api_key: SecretStr | None = None
@@ -70,8 +81,18 @@ class Settings(BaseSettings):
                 "ITDESK_SLACK_SIGNING_SECRET: required with ITDESK_SLACK_BOT_TOKEN in HTTP mode "
                 "(or set ITDESK_SLACK_APP_TOKEN for Socket Mode)"
             )
+        if (self.slack_signing_secret or self.slack_app_token) and not self.slack_bot_token:
+            problems.append(
+                "ITDESK_SLACK_BOT_TOKEN: required with ITDESK_SLACK_SIGNING_SECRET or "
+                "ITDESK_SLACK_APP_TOKEN (OAuth & Permissions > Bot User OAuth Token, xoxb-...)"
+            )
         if self.teams_app_id and not self.teams_app_password:
             problems.append("ITDESK_TEAMS_APP_PASSWORD: required with ITDESK_TEAMS_APP_ID")
+        if self.teams_app_id and self.teams_allow_unauthenticated:
+            problems.append(
+                "ITDESK_TEAMS_ALLOW_UNAUTHENTICATED: only for local use without "
+                "ITDESK_TEAMS_APP_ID; with an app id every activity is authenticated"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -26,6 +26,13 @@ def escalated(ticket_id: str, queue_label: str) -> str:
     )
 
 
+def added_to_ticket(ticket_id: str) -> str:
+    return (
+        f"I've added that to ticket {ticket_id}. The technician who picks it up will see it "
+        "and reply right here."
+    )
+
+
 def relayed_from_tech(tech_name: str, text: str) -> str:
     return f"{tech_name} (IT): {text}"
 

@@ -3,8 +3,12 @@ never trained on, calibrated and cautious confidence, determinism."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +19,9 @@ from rapidfuzz import fuzz
 from bot.models import Person
 from bot.org import load_org
 from bot.understanding import QUEUE_OF, Catalog, OfflineUnderstanding, Understanding
-from bot.understanding.classifier import IntentClassifier, classifier_view
-from bot.understanding.cli import evaluate, prediction_row
+from bot.understanding.classifier import IntentClassifier, classifier_view, shared_classifier
+from bot.understanding.cli import eval_file, evaluate, predict_file, prediction_row
+from bot.understanding.fitting import build_pipeline
 from bot.understanding.offline import looks_like_manipulation
 from bot.understanding.text import clean
 from bot.understanding.training import load_phrasings, training_set
@@ -172,6 +177,7 @@ def test_gibberish_is_not_confident(globex: OfflineUnderstanding, text: str) -> 
     result = globex.predict(text)
     assert result.confidence < 0.3
     assert not result.confident
+    assert result.intent == "other"
 
 
 @pytest.mark.parametrize("text", ["help", "I have a problem", "urgent!!", "question"])
@@ -323,3 +329,92 @@ def test_no_org_names_in_the_understanding(org_path: Path) -> None:
         if path in data:
             for username in usernames:
                 assert not username.search(text), (path.name, username.pattern)
+
+
+def test_fast_inference_equals_the_fitted_pipeline() -> None:
+    examples = training_set()
+    texts = [classifier_view(clean(e.text)) for e in examples]
+    pipeline = build_pipeline().fit(texts, [e.intent for e in examples])
+    classifier = shared_classifier()
+    views = [classifier_view(clean(t)) for t, _ in _eval_rows()] + ["", "zzzz qqqq"]
+    expected = pipeline.decision_function(views)
+    got = np.array([classifier.decision(view) for view in views])
+    assert np.allclose(got, expected, rtol=0, atol=1e-9)
+
+
+# --- the command-line functions ------------------------------------------------------------
+
+
+async def test_predict_file_writes_one_line_per_message(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        '{"text": "can I get zoom installed?"}\n\n'
+        '{"text": "reset alice\'s password", "user": "bob"}\n'
+        '{"text": "what is for lunch"}\n'
+    )
+    out, err = io.StringIO(), io.StringIO()
+    assert await predict_file(source, out, org_path=GLOBEX, err=err) == 0
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["intent"] for r in rows] == ["software_install", "password_reset", "not_it"]
+    assert rows[0]["slots"] == {"software": "zoom"}
+    assert rows[0]["queue"] == "software"
+    assert rows[1]["slots"]["target_user"] == "alice"
+    assert rows[2]["queue"] == "none"
+    assert all(set(r) == {"text", "intent", "confidence", "queue", "slots"} for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("not json\n", "in.jsonl:1: not JSON"), ('{"txt": "x"}\n', "in.jsonl:1: expected")],
+)
+async def test_predict_file_rejects_bad_input(tmp_path: Path, content: str, message: str) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(content)
+    err = io.StringIO()
+    assert await predict_file(source, io.StringIO(), org_path=GLOBEX, err=err) == 2
+    assert message in err.getvalue()
+    missing = tmp_path / "missing.yaml"
+    assert await predict_file(source, io.StringIO(), org_path=missing, err=err) == 2
+
+
+def test_eval_file_reports(tmp_path: Path) -> None:
+    source = tmp_path / "labelled.jsonl"
+    source.write_text(
+        '{"text": "vpn keeps dropping", "intent": "vpn_issue"}\n'
+        '{"text": "my printer is jammed", "intent": "vpn_issue"}\n'
+    )
+    out = io.StringIO()
+    assert eval_file(source, out, org_path=GLOBEX) == 0
+    report = out.getvalue()
+    assert "accuracy: 0.500" in report
+    assert "vpn_issue -> printer_issue: 1" in report
+    source.write_text('{"text": "x", "intent": "nonsense"}\n')
+    err = io.StringIO()
+    assert eval_file(source, io.StringIO(), org_path=GLOBEX, err=err) == 2
+    assert '"intent" must be one of' in err.getvalue()
+
+
+def test_same_answers_in_processes_with_different_hash_seeds(tmp_path: Path) -> None:
+    """Nothing may depend on set order, which Python varies between processes."""
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"text": t}) + "\n" for t, _ in _eval_rows()[::3]))
+    script = (
+        "import asyncio, sys; from pathlib import Path; "
+        "from bot.understanding.cli import predict_file; "
+        f"source, org = Path({str(source)!r}), Path({str(GLOBEX)!r}); "
+        "sys.exit(asyncio.run(predict_file(source, org_path=org)))"
+    )
+    outputs = []
+    for seed in ("1", "2"):
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            timeout=120,
+        )
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0].splitlines()) == len(source.read_text().splitlines())

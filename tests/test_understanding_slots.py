@@ -59,6 +59,7 @@ def acme() -> Desk:
         ("carol", "please add me to the finance archive group", "finance-archive"),
         ("alice", "I'd like to join the finance team", "finance"),
         ("carol", "add me to payroll-admin", "payroll-admin"),
+        ("carol", "I need payroll admin for a month", "payroll-admin"),
         ("bob", "please take me off finance-reports, no longer needed", "finance-reports"),
     ],
 )
@@ -94,6 +95,17 @@ def test_an_ambiguous_group_name_gives_candidates(globex: Desk, acme: Desk) -> N
     }
     slots = acme.slots("sofia", "add me to finance")
     assert set(slots["group_candidates"].split(",")) == {"finance", "finance-ledger"}
+
+
+def test_a_word_of_a_group_name_only_gives_candidates(globex: Desk, acme: Desk) -> None:
+    # "marketing" is one word of "Marketing Newsletter": ask, do not pick (an open list
+    # would be joined without anyone approving)
+    slots = globex.slots("alice", "add me to marketing")
+    assert "group" not in slots
+    assert slots["group_candidates"] == "marketing-news"
+    slots = acme.slots("sofia", "Can I get admin access to the staging server?")
+    assert "group" not in slots
+    assert "group_candidates" not in slots
 
 
 def test_group_words_outside_access_requests_are_not_groups(globex: Desk) -> None:

@@ -12,7 +12,6 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +20,12 @@ import pytest
 from aiohttp import test_utils, web
 
 from adapters.chat.web import WebChat
-from adapters.notify.sandbox import new_outbox_item
+from bot import texts
 from bot.app import build_desk
-from bot.cases import Case
 from bot.clock import ManualClock
-from bot.context import TurnContext
 from bot.desk import Desk
 from bot.models import Address, Button, Card, CardField, Reply, Send
 from bot.org import load_org
-from bot.ports import OutboxItem
-from bot.refs import ButtonRef
 from bot.store import Store
 from bot.world import SandboxWorld
 
@@ -193,14 +188,12 @@ async def chromium(profile: Path) -> AsyncIterator[Tab]:
 
 @dataclass
 class Demo:
-    """The page open in Chromium over a real desk, with alice's phone holding a code and a
-    push waiting for her answer."""
+    """The page open in Chromium over a real desk on a sandbox world."""
 
     tab: Tab
     desk: Desk
     world: SandboxWorld
     chat: WebChat
-    push: OutboxItem
 
 
 @pytest.fixture
@@ -211,22 +204,6 @@ async def demo(store: Store, tmp_path: Path) -> AsyncIterator[Demo]:
     world = await SandboxWorld.create(store.child("world"), org, clock)
     desk = build_desk(store, world, clock)
     chat = WebChat(desk, world, store.child("web"))
-    token = await desk.refs.mint("push.approve", allowed=["alice"])
-    await world.outbox.deliver(
-        new_outbox_item(
-            clock,
-            to="alice",
-            channel="sms",
-            address="+44 •••• ••12",
-            kind="code",
-            text="Your Globex verification code. It expires in 10 minutes.",
-            secret="482913",
-        )
-    )
-    push = await world.outbox.deliver(new_outbox_item(
-        clock, to="alice", channel="push", address="Alice's iPhone", kind="push",
-        text="Is this you signing in to the IT desk?", ref=token, status="pending",
-        ttl=timedelta(minutes=5)))  # fmt: skip
     app = web.Application()
     chat.mount(app)
     server = test_utils.TestServer(app, host="127.0.0.1")
@@ -236,7 +213,7 @@ async def demo(store: Store, tmp_path: Path) -> AsyncIterator[Demo]:
             await tab.send("Page.navigate", url=str(server.make_url("/")))
             people = len(org.users)
             await tab.until(f"document.querySelectorAll('#people .person').length === {people}")
-            yield Demo(tab, desk, world, chat, push)
+            yield Demo(tab, desk, world, chat)
             # no script errors, no blocked resources, nothing loaded from elsewhere
             assert tab.errors == []
             external = await tab.js(
@@ -254,19 +231,37 @@ async def pick(tab: Tab, username: str) -> None:
                     "document.querySelector('#connection').textContent === 'Live'")  # fmt: skip
 
 
-async def test_pick_send_claim_and_reply(demo: Demo) -> None:
+async def say(tab: Tab, text: str) -> None:
+    """Type into the composer and press Enter, as a person would."""
+    await tab.until("!document.querySelector('#composer-input').disabled")
+    await tab.type("#composer-input", text)
+    await tab.press_enter()
+    await tab.until(shows(".msg-own .bubble", text))
+    assert await tab.js("document.querySelector('#composer-input').value") == ""
+
+
+async def test_unlock_with_a_push_then_a_human_claims_and_replies(demo: Demo) -> None:
     tab = demo.tab
     assert await tab.js("document.querySelector('#org-name').textContent") == "Globex"
 
-    # alice sends with Enter: her bubble, then the desk's reply naming a ticket
+    # alice is locked out: the desk sends a push to her phone, she approves it there
     await pick(tab, "alice")
-    await tab.until("!document.querySelector('#composer-input').disabled")
-    await tab.type("#composer-input", "The screen of my laptop is cracked")
-    await tab.press_enter()
-    await tab.until(shows(".msg-own .bubble", "cracked"))
-    await tab.until(shows(".msg-desk .bubble", "ticket"))
-    assert await tab.js("document.querySelector('#composer-input').value") == ""
     assert await tab.js("document.querySelector('#tab-oncall').hidden") is True
+    await say(tab, "I'm locked out of my account")
+    await tab.until(shows(".msg-desk .bubble", "phone"))
+    await tab.click(".kind-push .btn-primary")
+    await tab.until("document.querySelector('.kind-push .status-approved')")
+    assert await tab.js("document.querySelectorAll('.kind-push button').length") == 0
+    await tab.until("document.querySelector('.msg-desk .card-status')")
+    person = await demo.world.directory.person("alice")
+    assert person is not None
+    assert not person.locked
+
+    # a request the desk hands to a human: the reply names the ticket
+    await say(tab, "The screen of my laptop is cracked")
+    await tab.until(shows(".msg-desk .bubble", "ticket"))
+    (ticket,) = await demo.world.tickets.of_requester("alice")
+    assert await tab.js(shows(".msg-desk .bubble", ticket.id)) is True
 
     # dave, on call: the escalation thread, claimed, and a reply in it
     await pick(tab, "dave")
@@ -284,43 +279,20 @@ async def test_pick_send_claim_and_reply(demo: Demo) -> None:
     # back to alice: the technician's words reached her
     await pick(tab, "alice")
     await tab.until(shows(".msg-desk .bubble", "Dave (IT): I have a spare screen"))
-    await tab.until("document.querySelector('.otp')?.textContent === '482913'")
     png = await tab.screenshot(SCREENSHOT)
     assert png.startswith(b"\x89PNG")
 
 
-async def test_phone_push_and_a_confirmed_card_button(demo: Demo) -> None:
-    tab, desk, world = demo.tab, demo.desk, demo.world
-    pressed: list[str] = []
-
-    async def on_push(ctx: TurnContext, ref: ButtonRef, case: Case | None) -> None:
-        # stands in for the desk's step-up check: it settles the push and carries on
-        await world.outbox.set_status(demo.push.id, "approved")
-        ctx.say("Thanks, that was you. Carrying on.")
-
-    async def on_undo(ctx: TurnContext, ref: ButtonRef, case: Case | None) -> None:
-        pressed.append(ctx.person.username)
-        ctx.say("Undone: you're out of Finance Reports again.")
-
-    desk.on_click("push.approve", on_push)
-    desk.on_click("sample.undo", on_undo)
-    undo = await desk.refs.mint("sample.undo", allowed=["alice"])
+async def test_a_button_with_a_confirmation_asks_first(demo: Demo) -> None:
+    tab = demo.tab
     card = Card(kind="status", title="Added to Finance Reports", text="Until **31 May**.",
                 fields=(CardField(label="Group", value="Finance Reports (read)"),),
-                buttons=(Button(label="Undo", action="sample.undo", ref=undo, style="danger",
-                                confirm="Remove your access again?"),),
-                context="Policy access-owner")  # fmt: skip
-    await demo.chat.deliver([Send(to=Address.dm("alice"), reply=Reply(id="M-1", card=card))])
-
-    await pick(tab, "alice")
-    await tab.until("document.querySelector('.otp')?.textContent === '482913'")
-    await tab.click(".kind-push .btn-primary")
-    await tab.until("document.querySelector('.kind-push .status-approved')")
-    assert await tab.js("document.querySelectorAll('.kind-push button').length") == 0
-    await tab.until(shows(".msg-desk .bubble", "that was you"))
-
-    assert await tab.js("document.querySelector('.card-status strong').textContent") == "31 May"
+                buttons=(Button(label="Undo", action="undo", ref="no-such-ref", style="danger",
+                                confirm="Remove your access again?"),))  # fmt: skip
+    await demo.chat.deliver([Send(to=Address.dm("bob"), reply=Reply(id="M-1", card=card))])
+    await pick(tab, "bob")
+    await tab.until("document.querySelector('.card-status strong')?.textContent === '31 May'")
     await tab.click(".card-status .btn-danger")
-    await tab.until(shows(".msg-desk .bubble", "Undone"))
+    # the dialog was accepted, so the click reached the desk, which knows no such button
+    await tab.until(shows(".msg-desk .bubble", texts.BUTTON_UNKNOWN))
     assert tab.dialogs == ["Remove your access again?"]
-    assert pressed == ["alice"]

@@ -18,13 +18,10 @@ from adapters.chat.web import MAX_TEXT, WebChat
 from adapters.notify.sandbox import new_outbox_item
 from bot import texts
 from bot.app import build_desk
-from bot.cases import Case
 from bot.clock import ManualClock
-from bot.context import TurnContext
 from bot.desk import Desk
 from bot.models import Address, Card, Ephemeral, Reply, Send, Update
 from bot.org import load_org
-from bot.refs import ButtonRef
 from bot.store import Store
 from bot.world import SandboxWorld
 
@@ -277,40 +274,43 @@ async def test_the_oncall_stream_carries_new_threads(page: Page) -> None:
 # --- the phone ----------------------------------------------------------------------------
 
 
-async def test_the_phone_shows_what_was_sent_and_answers_a_push(page: Page) -> None:
-    pressed: list[tuple[str, str | None, str]] = []
+async def test_a_step_up_push_is_answered_from_the_phone(page: Page) -> None:
+    await page.say("alice", "I'm locked out of my account")  # alice is locked in the org
+    assert "phone" in (await page.dm("alice"))[-1]["text"]
+    (push,) = (await page.get("/people/alice/phone"))["items"]
+    assert push["kind"] == "push"
+    assert push["answerable"] is True
+    assert "ref" not in push  # the push's token stays server-side
 
-    async def on_push(ctx: TurnContext, ref: ButtonRef, case: Case | None) -> None:
-        pressed.append((ctx.turn.action or "", ctx.turn.ref, ctx.person.username))
-        ctx.say("Thanks, that's you.")
+    # someone else's phone, and an answer that is not approve or deny, change nothing
+    await page.post(f"/people/bob/phone/{push['id']}/approve", {}, status=404)
+    await page.post(f"/people/alice/phone/{push['id']}/maybe", {}, status=404)
+    person = await page.world.directory.person("alice")
+    assert person is not None
+    assert person.locked
 
-    page.desk.on_click("push.approve", on_push)
-    token = await page.desk.refs.mint("push.approve", allowed=["alice"])
-    clock = page.desk.clock
-    push = new_outbox_item(clock, to="alice", channel="push", address="Alice's phone",
-                           kind="push", text="Approve sign-in to IT Desk?", ref=token,
-                           status="pending", ttl=timedelta(minutes=5))  # fmt: skip
-    code = new_outbox_item(clock, to="alice", channel="sms", address="+44 •••• ••12",
-                           kind="code", text="Your code", secret="482913")  # fmt: skip
-    await page.world.outbox.deliver(push)
-    await page.world.outbox.deliver(code)
-
+    await page.post(f"/people/alice/phone/{push['id']}/approve", {})
+    person = await page.world.directory.person("alice")
+    assert person is not None
+    assert not person.locked
+    status = (await page.dm("alice"))[-1]
+    assert status["card"]["kind"] == "status"
     phone = (await page.get("/people/alice/phone"))["items"]
-    by_kind = {item["kind"]: item for item in phone}
-    assert by_kind["push"]["answerable"] is True
-    assert by_kind["code"]["secret"] == "482913"
-    assert not by_kind["code"]["answerable"]
-    assert all("ref" not in item for item in phone)  # the button token stays server-side
+    assert phone[-1]["id"] == push["id"]  # newest first: the push came before the notices
+    assert phone[-1]["status"] == "approved"
+    data = await page.post(f"/people/alice/phone/{push['id']}/deny", {}, status=409)
+    assert data["error"] == "push_closed"
 
-    # someone else's phone, a code, and a wrong answer are refused; nothing is pressed
-    await page.post(f"/people/bob/phone/{push.id}/approve", {}, status=404)
-    await page.post(f"/people/alice/phone/{code.id}/approve", {}, status=409)
-    await page.post(f"/people/alice/phone/{push.id}/maybe", {}, status=404)
-    assert pressed == []
 
-    await page.post(f"/people/alice/phone/{push.id}/approve", {})
-    assert pressed == [("push.approve", token, "alice")]
-    assert (await page.dm("alice"))[-1]["text"] == "Thanks, that's you."
+async def test_the_phone_shows_codes_which_cannot_be_approved(page: Page) -> None:
+    code = new_outbox_item(page.desk.clock, to="alice", channel="sms", address="+44 •••• ••12",
+                           kind="code", text="Your code", secret="482913")  # fmt: skip
+    await page.world.outbox.deliver(code)
+    (item,) = (await page.get("/people/alice/phone"))["items"]
+    assert item["secret"] == "482913"
+    assert not item["answerable"]
+    data = await page.post(f"/people/alice/phone/{code.id}/approve", {}, status=409)
+    assert data["error"] == "not_a_push"
 
 
 async def test_an_expired_push_cannot_be_answered(page: Page) -> None:

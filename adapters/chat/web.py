@@ -294,7 +294,7 @@ class WebChat:
         ]
         for method, path, handler in routes:
             app.router.add_route(method, path, _guard(handler))
-        app.router.add_static("/web/static/", STATIC_DIR, append_version=True)
+        app.router.add_static("/web/static/", STATIC_DIR)
         app.on_shutdown.append(self._shutdown)
 
     async def _shutdown(self, app: web.Application) -> None:
@@ -436,10 +436,8 @@ class WebChat:
     async def _phone(self, request: web.Request) -> web.StreamResponse:
         person = await self._person(request)
         now = self.desk.clock.now()
-        items = sorted(await self.world.outbox.items(person.username),
-                       key=lambda i: i.created_at, reverse=True)  # fmt: skip
         out = []
-        for item in items:
+        for item in reversed(await self.world.outbox.items(person.username)):  # newest first
             expired = _expired(item.expires_at, now)
             out.append({
                 **item.model_dump(mode="json", exclude={"ref", "to"}),

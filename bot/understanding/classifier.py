@@ -11,6 +11,7 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -122,14 +123,15 @@ def _intent(name: str) -> Intent:
     return name
 
 
-_shared: IntentClassifier | None = None
-_shared_lock = threading.Lock()
+_training = threading.Lock()
 
 
 def shared_classifier() -> IntentClassifier:
-    """The process's fitted classifier, trained on first use (the model is read-only)."""
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = IntentClassifier.train()
-        return _shared
+    """The process's fitted classifier, trained on first use (it is read-only after)."""
+    with _training:  # two first callers must not both spend seconds training
+        return _trained()
+
+
+@cache
+def _trained() -> IntentClassifier:
+    return IntentClassifier.train()

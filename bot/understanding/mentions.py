@@ -1,11 +1,10 @@
 """Finding the org's names in a message: groups, software, people and devices.
 
-`CatalogIndex` is built once per catalogue. For groups and software it lists the ways people
-write each name (the id, the display name, without "(read)", without the vendor or the word
-"group", run together) and matches windows of the message against them, exactly or with
-rapidfuzz for typos. People are matched on username and names, devices on their ids. The
-result is a list of `Mention`s with character spans, so the classifier can see "add me to
-xxgroup" and the slot filler can pick ids.
+`CatalogIndex` is built once per catalogue. Groups and software are found through their
+aliases (`aliases.py`), people by username and names, devices by id. The result is a list
+of non-overlapping `Mention`s with character spans, so the classifier can see "add me to
+xxgroup" and the slot filler can pick ids. Single ordinary words ("it", "security",
+"access") are names only with something around them that makes them one.
 """
 
 from __future__ import annotations
@@ -15,33 +14,31 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from rapidfuzz import fuzz, process
-
 from bot.models import Person
+from bot.understanding.aliases import (
+    FUZZY_CUTOFF,
+    AliasTable,
+    Hit,
+    group_aliases,
+    software_aliases,
+)
 from bot.understanding.lexicon import (
     AMBIGUOUS_APP_WORDS,
     COMMON_WORD_NAMES,
-    EDITION_WORDS,
     GROUP_CONTEXT,
     GROUP_GENERIC,
-    NICKNAMES,
     PERSON_ACTIONS,
     SIGNAL_APPS,
     STOPWORDS,
     VENDOR_WORDS,
+    word_set,
 )
 from bot.understanding.model import Catalog
 from bot.understanding.text import stem, tokens
-from bot.understanding.training import ordinary_words
 
 __all__ = ["CatalogIndex", "Mention", "MentionKind"]
 
 MentionKind = Literal["group", "software", "person", "device"]
-
-_PARENS = re.compile(r"\([^)]*\)")
-_MAX_WINDOW = 6
-_FUZZY_CUTOFF = 88.0
-_FUZZY_MIN_CHARS = 6
 
 
 @dataclass(frozen=True)
@@ -64,128 +61,17 @@ class Mention:
     requester: bool = False
 
 
-@dataclass(frozen=True)
-class _Alias:
-    key: str  # stemmed tokens joined by one space
-    entity: str
-    size: int  # how many tokens the alias had before it was run together
-
-
-@dataclass(frozen=True)
-class _Hit:
-    entity: str
-    start: int  # token index
-    end: int
-    score: float
-    size: int
-
-
-def _words(text: str) -> list[str]:
-    return [stem(word) for word, _, _ in tokens(text)]
-
-
-class _AliasTable:
-    """Aliases of one kind of entity (groups or software) with exact and fuzzy lookup.
-
-    A fuzzy window never starts or ends on an `edge` word, so "to finance" or "newsletter
-    list" cannot win over the exact "finance" or "newsletter".
-    """
-
-    def __init__(self, aliases: Iterable[_Alias], edge: frozenset[str] = STOPWORDS) -> None:
-        self.edge = edge
-        self.exact: dict[str, list[_Alias]] = {}
-        for alias in aliases:
-            bucket = self.exact.setdefault(alias.key, [])
-            if all(a.entity != alias.entity for a in bucket):
-                bucket.append(alias)
-        self.fuzzy_keys = [key for key in self.exact if len(key) >= _FUZZY_MIN_CHARS]
-        self.token_sets: dict[str, list[frozenset[str]]] = {}
-        for key, bucket in self.exact.items():
-            for alias in bucket:
-                self.token_sets.setdefault(alias.entity, []).append(frozenset(key.split()))
-
-    def hits(self, words: Sequence[str]) -> list[_Hit]:
-        found: list[_Hit] = []
-        for i in range(len(words)):
-            for j in range(i + 1, min(len(words), i + _MAX_WINDOW) + 1):
-                window = words[i:j]
-                key = " ".join(window)
-                exact = self.exact.get(key)
-                if exact:
-                    found += [_Hit(a.entity, i, j, 100.0, a.size) for a in exact]
-                elif self._fuzzy_candidate(window, key):
-                    for match, score, _ in process.extract(
-                        key, self.fuzzy_keys, scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF
-                    ):
-                        if match[0] == key[0]:
-                            found += [
-                                _Hit(a.entity, i, j, score, a.size) for a in self.exact[match]
-                            ]
-        return found
-
-    def _fuzzy_candidate(self, window: Sequence[str], key: str) -> bool:
-        # A typo is looked for only where there can be one: not in a run of ordinary words
-        # ("password" is not a misspelt "1Password"), not starting or ending on a filler.
-        return (
-            len(key) >= _FUZZY_MIN_CHARS
-            and not {window[0], window[-1]} & self.edge
-            and not all(word in ordinary_words() for word in window)
-        )
-
-    def supersets(self, span_words: Iterable[str]) -> set[str]:
-        """Entities with an alias that contains all of these words and more."""
-        wanted = frozenset(span_words)
-        return {
-            entity
-            for entity, sets in self.token_sets.items()
-            if any(wanted < tokens_ for tokens_ in sets)
-        }
-
-
-def _group_aliases(group_id: str, name: str) -> list[_Alias]:
-    forms = [_words(group_id), _words(name), _words(_PARENS.sub(" ", name))]
-    aliases: list[_Alias] = []
-    for form in forms:
-        core = [w for w in form if w not in GROUP_GENERIC]
-        for variant in (form, core):
-            if variant:
-                aliases.append(_Alias(" ".join(variant), group_id, len(variant)))
-                if len(variant) > 1:
-                    aliases.append(_Alias("".join(variant), group_id, len(variant)))
-    return aliases
-
-
-def _software_aliases(software_id: str, name: str) -> list[_Alias]:
-    forms = [_words(software_id), _words(name)]
-    bare = [w for w in _words(name) if w not in VENDOR_WORDS]
-    forms.append(bare)
-    forms.append([w for w in bare if w not in EDITION_WORDS] or bare)
-    if len(bare) >= 3:  # "visual studio code" -> "vs code"
-        forms.append(["".join(w[0] for w in bare[:-1]), bare[-1]])
-    for product, nicknames in NICKNAMES.items():
-        product_words = _words(product)
-        if product_words in (forms[1], bare) or " ".join(bare) in nicknames:
-            forms += [_words(nick) for nick in nicknames] + [product_words]
-    aliases: list[_Alias] = []
-    for form in forms:
-        if form:
-            aliases.append(_Alias(" ".join(form), software_id, len(form)))
-            if len(form) > 1:
-                aliases.append(_Alias("".join(form), software_id, len(form)))
-    return aliases
-
-
 class CatalogIndex:
     """Everything needed to find an org's names in a message, built once per catalogue."""
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self.groups = _AliasTable(
-            (a for g in catalog.groups for a in _group_aliases(g.id, g.name)),
+        self.groups = AliasTable(
+            (a for g in catalog.groups for a in group_aliases(g.id, g.name)),
             STOPWORDS | GROUP_GENERIC,
         )
-        self.software = _AliasTable(
-            a for s in catalog.software for a in _software_aliases(s.id, s.name)
+        self.software = AliasTable(
+            a for s in catalog.software for a in software_aliases(s.id, s.name)
         )
         self.software_names = {s.id: s.name for s in catalog.software}
         self.people: dict[tuple[str, ...], set[str]] = {}
@@ -214,7 +100,7 @@ class CatalogIndex:
         # software and groups compete for the same words: the longer, surer name wins
         names = self._resolve("software", self.software, spans, words)
         names += self._resolve("group", self.groups, spans, words)
-        names.sort(key=lambda m: (m.score >= _FUZZY_CUTOFF, m.end - m.start, m.score), reverse=True)
+        names.sort(key=lambda m: (m.score >= FUZZY_CUTOFF, m.end - m.start, m.score), reverse=True)
         for mention in names:
             if not any(mention.start < end and start < mention.end for start, end in taken):
                 mentions.append(mention)
@@ -272,7 +158,7 @@ class CatalogIndex:
     def _resolve(
         self,
         kind: MentionKind,
-        table: _AliasTable,
+        table: AliasTable,
         spans: Sequence[tuple[str, int, int]],
         words: Sequence[str],
     ) -> list[Mention]:
@@ -313,7 +199,7 @@ class CatalogIndex:
 
 
 def _acceptable(
-    kind: MentionKind, hit: _Hit, spans: Sequence[tuple[str, int, int]], words: Sequence[str]
+    kind: MentionKind, hit: Hit, spans: Sequence[tuple[str, int, int]], words: Sequence[str]
 ) -> bool:
     """Single ordinary words ("it", "access", "word") need something that makes them a name."""
     if hit.end - hit.start > 1 or hit.size > 1:
@@ -328,8 +214,19 @@ def _acceptable(
     return True
 
 
+# words too general to point at a group on their own ("admin access to the server")
+_NOT_PARTIAL = (
+    STOPWORDS
+    | GROUP_GENERIC
+    | word_set(
+        """admin administration administrator user server system data file production prod
+        staging test dev general new report"""
+    )
+)
+
+
 def _partial_groups(
-    table: _AliasTable,
+    table: AliasTable,
     spans: Sequence[tuple[str, int, int]],
     words: Sequence[str],
     used: list[tuple[int, int]],
@@ -337,7 +234,7 @@ def _partial_groups(
     """A content word that is part of some groups' names ("marketing") is a weak mention."""
     found: list[Mention] = []
     for i, word in enumerate(words):
-        if any(s <= i < e for s, e in used) or word in STOPWORDS or word in GROUP_GENERIC:
+        if any(s <= i < e for s, e in used) or word in _NOT_PARTIAL:
             continue
         if len(word) < 4 or not word.isalpha():
             continue

@@ -59,7 +59,7 @@ _CLAUSE_BREAK = re.compile(
 )
 
 _MANIPULATION = re.compile(
-    r"\b(?:ignore|disregard|forget|override|bypass|skip)\s+(?:all\s+|any\s+|your\s+|the\s+|"
+    r"\b(?:ignore|disregard|override|bypass)\s+(?:all\s+|any\s+|your\s+|the\s+|"
     r"previous\s+|prior\s+|earlier\s+|above\s+)*(?:instructions|policies|policy|rules|"
     r"guidelines|prompts?|restrictions|approvals?|verification|checks)\b"
     r"|\bsystem\s+(?:override|prompt|instruction)s?\b"
@@ -120,6 +120,8 @@ class OfflineUnderstanding:
         view = classifier_view(cleaned, mentions)
         scores = self.classifier.scores(view)
         intent, confidence = scores.ranked[0]
+        if scores.known_share == 0.0:
+            intent = "other"  # not one known word: no evidence for any intent
         confidence = _tempered(confidence, scores, view)
         alternatives = [(i, round(p, 4)) for i, p in scores.ranked[1 : 1 + _ALTERNATIVES]]
         if (second := self._second_request(cleaned, mentions, intent)) is not None:
@@ -129,7 +131,8 @@ class OfflineUnderstanding:
         slots = fill_slots(intent, cleaned, mentions, requester)
         if looks_like_manipulation(cleaned):
             # An attempt to instruct the desk is itself the incident, whatever it asks for.
-            alternatives = [(intent, round(confidence, 4)), *alternatives[:-1]]
+            guessed = [(intent, round(confidence, 4)), *alternatives]
+            alternatives = [a for a in guessed if a[0] != "security_incident"][:_ALTERNATIVES]
             intent, confidence = "security_incident", _MANIPULATION_CONFIDENCE
             slots = fill_slots(intent, cleaned, mentions, requester) | {"manipulation": "yes"}
         return self._understanding(intent, confidence, slots, alternatives)

@@ -17,6 +17,7 @@ from bot.understanding.model import Intent
 
 __all__ = ["fill_slots"]
 
+_NAMED_SCORE = 88.0  # exact, or a typo in a name; a partial match only gives candidates
 _GROUP_INTENTS = frozenset({"access_request", "access_removal", "onboarding"})
 _SOFTWARE_INTENTS = frozenset({"software_install", "software_issue"})
 _ABOUT_SOMEONE_INTENTS = frozenset({"onboarding", "offboarding"})
@@ -49,21 +50,24 @@ def fill_slots(
 
 
 def _group(mentions: Sequence[Mention]) -> dict[str, str]:
+    """The group named, or the candidates when the name fits several or only partly (a
+    word of a group's name, "marketing"): then the desk asks rather than picks."""
     groups = [m for m in mentions if m.kind == "group"]
     if not groups:
         return {}
     best = max(m.score for m in groups)
     ids = list(dict.fromkeys(i for m in groups if m.score >= best - 2 for i in m.ids))
-    if len(ids) == 1:
+    if len(ids) == 1 and best >= _NAMED_SCORE:
         return {"group": ids[0]}
     return {"group_candidates": ",".join(ids)}
 
 
+# "install X", "need X", "licence for X": X is one word, or several capitalised ones
 _WANT = re.compile(
-    r"\b(?:install(?:ed|ing)?|instal+|get|need|want|download|licen[cs]es? (?:for|of)|"
+    r"\b(?i:install(?:ed|ing)?|instal+|get|need|want|download|licen[cs]es? (?:for|of)|"
     r"copy of|version of|set ?up|put|have|request(?:ing)?|trial of)\s+"
-    r"(?:(?:the|a|an|some|me|latest|new|newest|full|pro)\s+)*"
-    r"([A-Za-z][\w.+#-]*(?:\s+[A-Z0-9][\w.+#-]*)?)"
+    r"(?i:(?:the|a|an|some|me|latest|new|newest|full|pro)\s+)*"
+    r"([A-Za-z][\w.+#-]*(?:\s+[A-Z0-9][\w.+#-]*){0,2})"
 )
 _NOT_AN_APP = STOPWORDS | word_set(
     """app apps application software program tool tools licence license version access it
@@ -72,15 +76,26 @@ _NOT_AN_APP = STOPWORDS | word_set(
 )
 
 
+_KNOWN_APP_PATTERNS = {
+    app: re.compile(r"(?<![\w-])" + re.escape(app).replace(r"\-", r"[\s-]?") + r"(?![\w-])")
+    for app in sorted(KNOWN_APPS)
+}
+
+
+def _named(app: str, lowered: str) -> re.Match[str] | None:
+    return _KNOWN_APP_PATTERNS[app].search(lowered)
+
+
 def _software(text: str, mentions: Sequence[Mention]) -> dict[str, str]:
     named = [m for m in mentions if m.kind == "software"]
     if named:
         return {"software": named[0].ids[0]}
     lowered = text.lower()
-    for app in sorted(KNOWN_APPS, key=len, reverse=True):
-        pattern = r"(?<![\w-])" + re.escape(app).replace(r"\-", r"[\s-]?") + r"(?![\w-])"
-        if re.search(pattern, lowered):
-            return {"software_name": app}
+    found = [
+        (match.start(), -len(app), app) for app in KNOWN_APPS if (match := _named(app, lowered))
+    ]
+    if found:
+        return {"software_name": min(found)[2]}
     for match in _WANT.finditer(text):
         name = match.group(1).rstrip(".,!?")
         words = name.split()

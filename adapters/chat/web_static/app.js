@@ -436,7 +436,7 @@
   };
   const KIND_TITLES = {
     code: "Verification code", push: "Sign-in request", reset_link: "Password reset",
-    enrolment_link: "Set up sign-in", notification: "Notification",
+    enrolment_link: "Set up sign-in", notification: "From the IT desk",
   };
   const STATUS_LABELS = {
     approved: "Approved", denied: "Denied", used: "Used", expired: "Expired",

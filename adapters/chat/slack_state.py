@@ -1,0 +1,154 @@
+"""What the Slack adapter remembers, in Redis under its own namespace, so that any desk
+process can finish what another started:
+
+- where each desk message was posted (channel and ts), for `chat.update` after a decision and
+  so that a message delivered twice is posted once;
+- the thread of each case in the on-call channel (its root message), both ways: replies to a
+  case go into its thread, and a technician's reply in a thread comes back as that case;
+- people's Slack user ids and their DM channels with the desk;
+- the options of a choice offered as a modal;
+- the outbox: effects not yet posted, in order, so nothing is lost when Slack is slow or down.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from pydantic import TypeAdapter
+from redis.asyncio.lock import Lock
+
+from bot.models import Effect
+from bot.store import Store
+
+MESSAGE_TTL = timedelta(days=120)  # approval cards and escalation threads live this long
+USER_TTL = timedelta(days=1)
+CHOICE_TTL = timedelta(days=7)
+DEAD_LETTERS = 1000
+
+EFFECT: TypeAdapter[Effect] = TypeAdapter(Effect)
+
+
+@dataclass(frozen=True)
+class Posted:
+    """A message in Slack: its channel and timestamp (Slack's id for a message)."""
+
+    channel: str
+    ts: str
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of a choice offered in a modal: what the desk's button would have said."""
+
+    label: str
+    action: str
+    ref: str
+
+
+class SlackState:
+    """The Slack adapter's records in Redis."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.redis = store.redis
+
+    # --- messages ---------------------------------------------------------------------
+    async def posted(self, message_id: str) -> Posted | None:
+        raw = await self.redis.get(self.store.key("message", message_id))
+        return None if raw is None else Posted(**json.loads(raw))
+
+    async def remember_post(self, message_id: str, posted: Posted) -> None:
+        value = json.dumps({"channel": posted.channel, "ts": posted.ts})
+        await self.redis.set(self.store.key("message", message_id), value, ex=MESSAGE_TTL)
+
+    # --- case threads -----------------------------------------------------------------
+    async def thread_root(self, case_id: str) -> Posted | None:
+        raw = await self.redis.get(self.store.key("thread", case_id))
+        return None if raw is None else Posted(**json.loads(raw))
+
+    async def remember_thread(self, case_id: str, root: Posted) -> None:
+        value = json.dumps({"channel": root.channel, "ts": root.ts})
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self.store.key("thread", case_id), value, ex=MESSAGE_TTL)
+            pipe.set(self.store.key("case", root.channel, root.ts), case_id, ex=MESSAGE_TTL)
+            await pipe.execute()
+
+    async def case_of(self, channel: str, thread_ts: str) -> str | None:
+        """The case whose thread has this root, or None."""
+        found = await self.redis.get(self.store.key("case", channel, thread_ts))
+        return None if found is None else str(found)
+
+    # --- people -----------------------------------------------------------------------
+    async def user_id(self, username: str) -> str | None:
+        found = await self.redis.get(self.store.key("user", username))
+        return None if found is None else str(found)
+
+    async def remember_user_id(self, username: str, user_id: str) -> None:
+        await self.redis.set(self.store.key("user", username), user_id, ex=USER_TTL)
+
+    async def dm_channel(self, user_id: str) -> str | None:
+        found = await self.redis.get(self.store.key("dm", user_id))
+        return None if found is None else str(found)
+
+    async def remember_dm_channel(self, user_id: str, channel: str) -> None:
+        await self.redis.set(self.store.key("dm", user_id), channel, ex=MESSAGE_TTL)
+
+    # --- choices offered as a modal ---------------------------------------------------
+    async def choices(self, message_id: str) -> tuple[str, list[Option]] | None:
+        raw = await self.redis.get(self.store.key("choice", message_id))
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        return str(data["title"]), [Option(**o) for o in data["options"]]
+
+    async def remember_choices(self, message_id: str, title: str, options: list[Option]) -> None:
+        data = {"title": title, "options": [o.__dict__ for o in options]}
+        await self.redis.set(self.store.key("choice", message_id), json.dumps(data), ex=CHOICE_TTL)
+
+    # --- the outbox -------------------------------------------------------------------
+    @property
+    def outbox_key(self) -> str:
+        return self.store.key("outbox")
+
+    async def enqueue(self, effects: list[Effect]) -> None:
+        if effects:
+            await self.redis.rpush(
+                self.outbox_key, *(EFFECT.dump_json(e).decode() for e in effects)
+            )
+
+    async def head_raw(self) -> str | None:
+        """The oldest effect not yet posted, as queued (to remove it once done)."""
+        raw = await self.redis.lindex(self.outbox_key, 0)
+        return None if raw is None else str(raw)
+
+    @staticmethod
+    def parse(raw: str) -> Effect:
+        return EFFECT.validate_json(raw)
+
+    async def done(self, raw: str) -> None:
+        """Remove a handled effect from the head of the outbox."""
+        await self.redis.lrem(self.outbox_key, 1, raw)
+
+    async def pending(self) -> int:
+        return int(await self.redis.llen(self.outbox_key))
+
+    async def dead_letter(self, raw: str, error: str) -> None:
+        """Keep an effect Slack refused for good, for an operator to look at."""
+        entry = json.dumps({"effect": json.loads(raw), "error": error})
+        key = self.store.key("dead")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.lpush(key, entry)
+            pipe.ltrim(key, 0, DEAD_LETTERS - 1)
+            pipe.lrem(self.outbox_key, 1, raw)
+            await pipe.execute()
+
+    async def dead_letters(self) -> list[dict[str, Any]]:
+        raws = await self.redis.lrange(self.store.key("dead"), 0, -1)
+        return [json.loads(r) for r in raws]
+
+    def flush_lock(self, seconds: float) -> Lock:
+        """A lock so that one desk process at a time posts from the outbox (in order)."""
+        return self.redis.lock(self.store.key("outbox", "lock"), timeout=seconds, blocking=False)

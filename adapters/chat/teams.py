@@ -1,0 +1,626 @@
+"""Microsoft Teams: the desk as a Teams bot, on botbuilder-core with aiohttp.
+
+Inbound, `POST /api/messages` on the desk's own aiohttp app: the Bot Framework JWT is checked
+first (`teams_auth`: missing, forged, expired or foreign tokens get 401, never 500), then the
+activity is handed to botbuilder's `CloudAdapter.process_activity` in the background and the
+Bot Connector gets its answer at once, well inside Teams' 15 seconds. A message becomes a
+`Turn` (an `/itdesk ...` message a command, a submitted card a click attributed to the
+activity's sender); the sender's Teams account is looked up (`members/{id}`) and its e-mail or
+UPN names the directory person. Duplicate deliveries are dropped by the desk (the turn's event
+id is the activity id within its conversation).
+
+Outbound, the desk's effects: replies go to the conversation they answer, messages to a person
+go to their one-to-one chat with the bot (opened through the Bot Connector when they never
+wrote to it: approval cards to managers), messages for the on-call channel go to the case's
+thread there (created with the first message), and updates replace the posted activity in
+place. Cards are Adaptive Cards (`teams_cards`); conversation references and posted activity
+ids live in Redis (`teams_state`).
+
+With no app id the adapter refuses to start unless `ITDESK_TEAMS_ALLOW_UNAUTHENTICATED=true`
+asks for local, unauthenticated use, and then says so loudly: anyone who can reach the
+endpoint can then make the desk act for any Teams user and post to any `serviceUrl`.
+
+This is the only module that imports botbuilder: its Python SDK is archived in favour of the
+Microsoft 365 Agents SDK, and moving must stay a change to this one file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from aiohttp import web
+from botbuilder.core import TurnContext
+from botbuilder.core.teams import TeamsInfo
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    Attachment,
+    ChannelAccount,
+    ConversationAccount,
+    ConversationParameters,
+)
+from botbuilder.schema.teams import TeamsChannelAccount
+from botframework.connector.auth import (
+    AppCredentials,
+    AuthenticateRequestResult,
+    AuthenticationConstants,
+    BotFrameworkAuthentication,
+    BotFrameworkAuthenticationFactory,
+    ClaimsIdentity,
+    ConnectorFactory,
+    PasswordServiceClientCredentialFactory,
+)
+from botframework.connector.models import ErrorResponseException
+
+from adapters.chat.teams_auth import BotFrameworkTokens, KeysUnavailable, Unauthorized, bearer_token
+from adapters.chat.teams_cards import (
+    CONTENT_TYPE,
+    adaptive_card,
+    click_of,
+    command_of,
+    message_text,
+    plain_text,
+    summary,
+)
+from adapters.chat.teams_outbound import TeamsOutbound
+from adapters.chat.teams_state import (
+    ConversationKind,
+    ConversationRef,
+    Posted,
+    Service,
+    TeamsAccount,
+    TeamsState,
+)
+from bot.models import Effect, Person, Reply, Turn, TurnKind
+from bot.settings import Settings
+from bot.store import Store
+
+if TYPE_CHECKING:
+    from bot.desk import Desk
+
+log = structlog.get_logger("itdesk.teams")
+
+PLATFORM = "msteams"
+ROUTE = "/api/messages"
+HANDLED = frozenset(
+    {ActivityTypes.message, ActivityTypes.conversation_update, ActivityTypes.installation_update}
+)
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+TokenSource = Callable[[], str]
+
+
+class TeamsConfigError(Exception):
+    """The Teams adapter cannot run with this configuration."""
+
+
+# --- outbound credentials and connector clients --------------------------------------------
+
+
+class _FixedTokenCredentials(AppCredentials):  # type: ignore[misc]
+    """Credentials whose Bearer token comes from a callable instead of Microsoft Entra ID."""
+
+    def __init__(self, app_id: str, source: TokenSource) -> None:
+        super().__init__(app_id=app_id)
+        self._source = source
+
+    def get_access_token(self, force_refresh: bool = False) -> str:
+        return self._source()
+
+
+class _FixedTokenFactory(PasswordServiceClientCredentialFactory):  # type: ignore[misc]
+    def __init__(self, app_id: str, source: TokenSource) -> None:
+        super().__init__(app_id=app_id or None)
+        self._source = source
+
+    async def create_credentials(
+        self, app_id: str, oauth_scope: str, login_endpoint: str, validate_authority: bool
+    ) -> _FixedTokenCredentials:
+        return _FixedTokenCredentials(self.app_id or "", self._source)
+
+
+class _Connectors(ConnectorFactory):  # type: ignore[misc]
+    """One Bot Connector client per service URL, for the bot's own app id, reused across
+    turns and proactive messages (each holds an HTTP session and a cached token) and closed
+    with the app."""
+
+    def __init__(self, auth: BotFrameworkAuthentication, app_id: str) -> None:
+        self._factory = auth.create_connector_factory(_bot_identity(app_id))
+        self._clients: dict[tuple[str, str | None], Any] = {}
+
+    async def create(self, service_url: str, audience: str | None = None) -> Any:
+        key = (service_url, audience)
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients[key] = await self._factory.create(service_url, audience)
+        return client
+
+    async def close(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.__aexit__(None, None, None)
+
+
+def _bot_identity(app_id: str) -> Any:
+    if not app_id:
+        return ClaimsIdentity({}, True, AuthenticationConstants.ANONYMOUS_AUTH_TYPE)
+    claims = {
+        AuthenticationConstants.AUDIENCE_CLAIM: app_id,
+        AuthenticationConstants.APP_ID_CLAIM: app_id,
+    }
+    return ClaimsIdentity(claims, True)
+
+
+# --- the adapter --------------------------------------------------------------------------
+
+
+class TeamsChat:
+    """The Teams adapter: the `/api/messages` route on the desk's app, and an `Outbound` that
+    posts the desk's effects into Teams."""
+
+    def __init__(
+        self,
+        desk: Desk,
+        store: Store,
+        settings: Settings,
+        *,
+        outbound_token: TokenSource | None = None,
+    ) -> None:
+        """`outbound_token`, when given, supplies the Bearer token for calls to the Bot
+        Connector instead of Microsoft Entra ID (tests; tokens obtained elsewhere)."""
+        self.app_id = settings.teams_app_id or ""
+        if not self.app_id and not settings.teams_allow_unauthenticated:
+            raise TeamsConfigError(
+                "Teams needs ITDESK_TEAMS_APP_ID and ITDESK_TEAMS_APP_PASSWORD "
+                "(or ITDESK_TEAMS_ALLOW_UNAUTHENTICATED=true for local use only)"
+            )
+        self.desk = desk
+        self.state = TeamsState(store)
+        self.tenant_id = settings.teams_tenant_id
+        self.tokens: BotFrameworkTokens | None = None
+        if self.app_id:
+            metadata = str(settings.teams_openid_metadata_url)
+            self.tokens = BotFrameworkTokens(self.app_id, metadata)
+        password = settings.teams_app_password
+        credentials = (
+            _FixedTokenFactory(self.app_id, outbound_token)
+            if outbound_token is not None
+            else PasswordServiceClientCredentialFactory(
+                self.app_id or None,
+                password.get_secret_value() if password else None,
+                self.tenant_id,
+            )
+        )
+        auth = BotFrameworkAuthenticationFactory.create(credential_factory=credentials)
+        self.adapter = CloudAdapter(auth)
+        self.connectors = _Connectors(auth, self.app_id)
+        default_service = Service(
+            service_url=str(settings.teams_service_url),
+            tenant_id=self.tenant_id,
+            bot_id=f"28:{self.app_id}" if self.app_id else None,
+        )
+        self.outbound = TeamsOutbound(
+            self.state,
+            BotConnector(self.connectors),
+            desk.directory,
+            desk_channel=desk.oncall_channel,
+            teams_channel=settings.teams_oncall_channel,
+            default_service=default_service,
+            tenant_id=self.tenant_id,
+        )
+        self._tasks: set[asyncio.Task[None]] = set()
+        if not self.app_id:
+            log.warning(
+                "teams.UNAUTHENTICATED",
+                message="Teams adapter running WITHOUT authentication "
+                "(ITDESK_TEAMS_ALLOW_UNAUTHENTICATED=true): anyone who can reach "
+                f"{ROUTE} can act as any Teams user and make the desk post to any "
+                "serviceUrl. Local use only; set ITDESK_TEAMS_APP_ID/PASSWORD in production.",
+            )
+
+    def mount(self, app: web.Application) -> None:
+        """Add `POST /api/messages` to `app`; in-flight work finishes when the app stops."""
+        app.router.add_post(ROUTE, self._messages)
+        app.on_cleanup.append(self._cleanup)
+
+    async def idle(self) -> None:
+        """Wait until every activity accepted so far has been handled."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _cleanup(self, app: web.Application) -> None:
+        try:
+            async with asyncio.timeout(SHUTDOWN_GRACE_SECONDS):
+                await self.idle()
+        except TimeoutError:
+            log.warning("teams.shutdown_unfinished", activities=len(self._tasks))
+        await self.connectors.close()
+        if self.tokens is not None:
+            await self.tokens.close()
+
+    # --- inbound ----------------------------------------------------------------------
+    async def _messages(self, request: web.Request) -> web.StreamResponse:
+        authorization = request.headers.get("Authorization")
+        try:
+            if self.tokens is not None:
+                bearer_token(authorization)  # refuse token-less requests before reading them
+            activity = await _activity_of(request)
+            if isinstance(activity, web.Response):
+                return activity
+            claims = await self._authenticate(authorization, activity)
+        except Unauthorized as exc:
+            log.warning("teams.unauthorized", reason=exc.reason, remote=request.remote)
+            return _error(401, "unauthorized", "The request is not authenticated.")
+        except KeysUnavailable:
+            return _error(503, "keys_unavailable", "Cannot verify tokens right now; retry.")
+        tenant = _tenant_of(activity)
+        if self.tenant_id and tenant != self.tenant_id:
+            log.warning("teams.foreign_tenant", tenant=tenant)
+            return _error(403, "forbidden_tenant", "This bot serves another tenant.")
+        if activity.type == ActivityTypes.invoke:
+            return web.json_response({}, status=200)  # the desk's cards submit messages
+        if activity.type in HANDLED:
+            self._spawn(self._process(activity, claims))
+        return web.Response(status=202)
+
+    async def _authenticate(self, authorization: str | None, activity: Any) -> dict[str, Any]:
+        if self.tokens is None:
+            return {}
+        return await self.tokens.verify(
+            authorization,
+            channel_id=str(activity.channel_id or ""),
+            service_url=str(activity.service_url or ""),
+        )
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)  # a strong reference until it is done
+        task.add_done_callback(self._tasks.discard)
+
+    async def _process(self, activity: Any, claims: dict[str, Any]) -> None:
+        result = AuthenticateRequestResult()
+        result.claims_identity = (
+            ClaimsIdentity(claims, True) if claims else _bot_identity(self.app_id)
+        )
+        result.audience = AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE
+        result.connector_factory = self.connectors
+        try:
+            await self.adapter.process_activity(result, activity, self._on_turn)
+        except Exception:
+            log.exception("teams.activity_failed", type=activity.type, activity_id=activity.id)
+
+    async def _on_turn(self, context: TurnContext) -> None:
+        activity = context.activity
+        await self.state.remember_service(
+            Service(
+                service_url=activity.service_url,
+                tenant_id=_tenant_of(activity),
+                bot_id=activity.recipient.id if activity.recipient else None,
+                bot_name=activity.recipient.name if activity.recipient else None,
+            )
+        )
+        if activity.type == ActivityTypes.message:
+            await self._on_message(context)
+        else:
+            await self._on_install(context)
+
+    async def _on_message(self, context: TurnContext) -> None:
+        activity = context.activity
+        account = await self._sender(context)
+        person, email = await self._person(account)
+        ref = _reference_of(activity)
+        await self.state.remember_conversation(ref)
+        if account is not None and person is not None:
+            await self.state.remember_account(account, person.username)
+            if ref.kind == "personal":
+                await self.state.remember_dm(person.username, ref)
+        turn = await self._turn(activity, ref, email)
+        if turn is None:
+            return
+        effects = await self.desk.handle(turn)
+        await self.deliver(effects)
+
+    async def _on_install(self, context: TurnContext) -> None:
+        """The app added to someone's personal scope: keep the chat for proactive messages."""
+        activity = context.activity
+        ref = _reference_of(activity)
+        bot_id = activity.recipient.id if activity.recipient else None
+        added = activity.type == ActivityTypes.installation_update and activity.action in {
+            "add",
+            "add-upgrade",
+        }
+        added = added or any(m.id == bot_id for m in activity.members_added or [])
+        if ref.kind != "personal" or not added or activity.from_property is None:
+            return
+        account = await self._sender(context)
+        person, _ = await self._person(account)
+        if account is not None and person is not None:
+            await self.state.remember_account(account, person.username)
+            await self.state.remember_dm(person.username, ref)
+            log.info("teams.installed", person=person.username)
+
+    async def _sender(self, context: TurnContext) -> TeamsAccount | None:
+        """The sender's Teams account: cached, or from the `members/{id}` lookup."""
+        user = context.activity.from_property
+        if user is None or not user.id:
+            return None
+        cached = await self.state.account(user.id)
+        if cached is not None:
+            return cached
+        try:
+            member = await TeamsInfo.get_member(context, user.id)
+        except Exception as exc:
+            log.warning("teams.member_lookup_failed", error=type(exc).__name__)
+            return None
+        account = _account_of(_teams_member(member), _tenant_of(context.activity))
+        await self.state.remember_account(account)
+        return account
+
+    async def _person(self, account: TeamsAccount | None) -> tuple[Person | None, str | None]:
+        """The directory person of a Teams account, and the address that found them."""
+        for address in account.addresses() if account else []:
+            person = await self.desk.directory.person_by_email(address)
+            if person is not None:
+                return person, address
+        return None, None
+
+    async def _turn(self, activity: Any, ref: ConversationRef, email: str | None) -> Turn | None:
+        conversation_id = ref.conversation_id
+        thread = await self.state.case_of_thread(conversation_id)
+        fields: dict[str, Any] = {
+            "platform": PLATFORM,
+            # Teams activity ids are unique within a conversation, not across conversations
+            "event_id": f"{conversation_id}|{activity.id or uuid.uuid4().hex}",
+            "user_id": activity.from_property.id,
+            "user_email": email,
+            "conversation_id": conversation_id,
+            "thread": thread,
+            "received_at": self.desk.clock.now(),
+        }
+        click = click_of(activity.value)
+        if click is not None:
+            return Turn(kind=TurnKind.CLICK, action=click.action, ref=click.ref, **fields)
+        text = plain_text(activity.text or "", _bot_mentions(activity))
+        if not text:
+            return None
+        command = command_of(text)
+        if command is not None:
+            return Turn(kind=TurnKind.COMMAND, text=command, **fields)
+        if ref.kind != "personal" and thread is None:
+            # Requests are private: outside a case thread, channels only carry commands and
+            # clicks; a request typed in a channel is not read.
+            log.info("teams.channel_message_ignored", conversation_kind=ref.kind)
+            return None
+        return Turn(kind=TurnKind.MESSAGE, text=text, **fields)
+
+    # --- outbound ---------------------------------------------------------------------
+    async def deliver(self, effects: Sequence[Effect]) -> None:
+        """Post the desk's effects into Teams (see `teams_outbound`)."""
+        await self.outbound.deliver(effects)
+
+
+class BotConnector:
+    """The Bot Connector calls of `teams_outbound.Connector`, with botbuilder's client."""
+
+    def __init__(self, connectors: _Connectors) -> None:
+        self._connectors = connectors
+
+    async def send(self, ref: ConversationRef, reply: Reply) -> str:
+        client = await self._connectors.create(ref.service_url)
+        response = await client.conversations.send_to_conversation(
+            ref.conversation_id, _outgoing(reply, ref)
+        )
+        return str(response.id)
+
+    async def update(self, posted: Posted, reply: Reply) -> None:
+        ref = posted.conversation
+        activity = _outgoing(reply, ref)
+        activity.id = posted.activity_id
+        client = await self._connectors.create(ref.service_url)
+        await client.conversations.update_activity(
+            ref.conversation_id, posted.activity_id, activity
+        )
+
+    async def member(
+        self, service: Service, conversation_id: str, user: str
+    ) -> TeamsAccount | None:
+        client = await self._connectors.create(service.service_url)
+        try:
+            member = await client.conversations.get_conversation_member(conversation_id, user)
+        except ErrorResponseException as exc:
+            log.info("teams.member_not_found", status=_status_of(exc))
+            return None
+        return _account_of(_teams_member(member), service.tenant_id)
+
+    async def open_dm(
+        self, service: Service, account: TeamsAccount, tenant_id: str | None
+    ) -> ConversationRef | None:
+        params = ConversationParameters(
+            is_group=False,
+            bot=_bot_account(service),
+            members=[ChannelAccount(id=account.id)],
+            tenant_id=tenant_id,
+            channel_data={"tenant": {"id": tenant_id}} if tenant_id else None,
+        )
+        client = await self._connectors.create(service.service_url)
+        created = await client.conversations.create_conversation(params)
+        if not created or not created.id:
+            return None
+        return ConversationRef(
+            conversation_id=created.id,
+            service_url=created.service_url or service.service_url,
+            kind="personal",
+            tenant_id=tenant_id,
+            bot_id=service.bot_id,
+            bot_name=service.bot_name,
+        )
+
+    async def open_thread(
+        self, service: Service, channel: str, tenant_id: str | None, reply: Reply
+    ) -> Posted:
+        ref = ConversationRef(
+            conversation_id=channel,
+            service_url=service.service_url,
+            kind="channel",
+            tenant_id=tenant_id,
+            bot_id=service.bot_id,
+            bot_name=service.bot_name,
+        )
+        channel_data: dict[str, Any] = {"channel": {"id": channel}}
+        if tenant_id:
+            channel_data["tenant"] = {"id": tenant_id}
+        params = ConversationParameters(
+            is_group=True,
+            bot=_bot_account(service),
+            channel_data=channel_data,
+            activity=_outgoing(reply, ref),
+            tenant_id=tenant_id,
+        )
+        client = await self._connectors.create(service.service_url)
+        created = await client.conversations.create_conversation(params)
+        root = str(created.activity_id)
+        # a reply in the thread is posted to "<channel>;messageid=<root activity id>"
+        thread_id = created.id if created.id and ";messageid=" in created.id else None
+        thread = ref.model_copy(
+            update={"conversation_id": thread_id or f"{channel};messageid={root}"}
+        )
+        return Posted(conversation=thread, activity_id=root)
+
+
+# --- translation helpers --------------------------------------------------------------------
+
+
+async def _activity_of(request: web.Request) -> Any:
+    """The request's activity, or the error response for a body that is not one."""
+    if request.content_type != "application/json":
+        return _error(415, "unsupported_media_type", "Send the activity as application/json.")
+    try:
+        body = json.loads(await request.read())
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, "malformed_json", "The body is not valid JSON.")
+    if not isinstance(body, dict):
+        return _error(400, "invalid_activity", "The body must be an activity object.")
+    try:
+        activity = Activity.deserialize(body)
+    except Exception:
+        return _error(400, "invalid_activity", "The body is not a Bot Framework activity.")
+    complete = (
+        activity.type
+        and activity.service_url
+        and activity.channel_id
+        and activity.conversation is not None
+        and activity.conversation.id
+        and activity.from_property is not None
+        and activity.from_property.id
+    )
+    if not complete:
+        return _error(
+            400,
+            "invalid_activity",
+            "The activity lacks type, serviceUrl, channelId, conversation or from.",
+        )
+    return activity
+
+
+def _error(status: int, error: str, message: str) -> web.Response:
+    return web.json_response({"error": error, "message": message}, status=status)
+
+
+def _tenant_of(activity: Any) -> str | None:
+    data = activity.channel_data
+    if isinstance(data, dict):
+        tenant = data.get("tenant")
+        if isinstance(tenant, dict) and tenant.get("id"):
+            return str(tenant["id"])
+    conversation = activity.conversation
+    return str(conversation.tenant_id) if conversation and conversation.tenant_id else None
+
+
+def _reference_of(activity: Any) -> ConversationRef:
+    conversation = activity.conversation
+    kind: ConversationKind = "personal"
+    if conversation.conversation_type in {"channel", "groupChat"}:
+        kind = conversation.conversation_type
+    elif conversation.is_group:
+        kind = "groupChat"
+    recipient = activity.recipient
+    return ConversationRef(
+        conversation_id=conversation.id,
+        service_url=activity.service_url,
+        kind=kind,
+        tenant_id=_tenant_of(activity),
+        channel_id=activity.channel_id or PLATFORM,
+        bot_id=recipient.id if recipient else None,
+        bot_name=recipient.name if recipient else None,
+    )
+
+
+def _account_of(member: Any, tenant_id: str | None) -> TeamsAccount:
+    return TeamsAccount(
+        id=member.id,
+        name=member.name,
+        aad_object_id=member.aad_object_id,
+        user_principal_name=member.user_principal_name,
+        email=member.email,
+        tenant_id=member.tenant_id or tenant_id,
+    )
+
+
+def _teams_member(member: Any) -> Any:
+    """A members lookup result with its Teams fields (UPN, e-mail, Entra object id)."""
+    extra = member.additional_properties or {}
+    return TeamsChannelAccount.deserialize(dict(member.serialize(), **extra))
+
+
+def _status_of(exc: Any) -> int | None:
+    response = getattr(exc, "response", None)
+    return getattr(response, "status_code", None)
+
+
+def _bot_mentions(activity: Any) -> list[str]:
+    """The texts of the activity's @mentions of the bot itself."""
+    bot_id = activity.recipient.id if activity.recipient else None
+    found = []
+    for entity in activity.entities or []:
+        props = entity.additional_properties or {}
+        mentioned = props.get("mentioned")
+        is_bot = isinstance(mentioned, dict) and mentioned.get("id") == bot_id
+        if entity.type == "mention" and is_bot:
+            found.append(str(props.get("text") or ""))
+    return [text for text in found if text]
+
+
+def _bot_account(service: Service) -> Any:
+    return ChannelAccount(id=service.bot_id, name=service.bot_name) if service.bot_id else None
+
+
+def _outgoing(reply: Reply, ref: ConversationRef) -> Any:
+    """The desk's reply as a Teams message activity addressed to `ref`'s conversation."""
+    activity = Activity(
+        type=ActivityTypes.message,
+        text=message_text(reply),
+        text_format="markdown",
+        summary=summary(reply),
+        channel_id=ref.channel_id,
+        service_url=ref.service_url,
+        conversation=ConversationAccount(
+            id=ref.conversation_id,
+            tenant_id=ref.tenant_id,
+            conversation_type=ref.kind,
+            is_group=ref.kind != "personal",
+        ),
+        from_property=ChannelAccount(id=ref.bot_id, name=ref.bot_name) if ref.bot_id else None,
+    )
+    if reply.card is not None:
+        activity.attachments = [
+            Attachment(content_type=CONTENT_TYPE, content=adaptive_card(reply.card))
+        ]
+    return activity
+
+
+__all__ = ["PLATFORM", "ROUTE", "TeamsChat", "TeamsConfigError"]

@@ -1,0 +1,165 @@
+"""The ways people write a group's or an app's name, and finding them in a message.
+
+`group_aliases` and `software_aliases` list the forms of one name: the id, the display name,
+without "(read)", without the vendor or the word "group", initials ("vs code"), run
+together ("vscode"). An `AliasTable` finds them in the words of a message: exactly, as a
+word-by-word abbreviation ("firmware repos"), or with rapidfuzz for a typo ("finanse").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+
+from bot.understanding.lexicon import (
+    EDITION_WORDS,
+    GROUP_GENERIC,
+    NICKNAMES,
+    STOPWORDS,
+    VENDOR_WORDS,
+)
+from bot.understanding.text import stem, tokens
+from bot.understanding.training import ordinary_words
+
+__all__ = ["FUZZY_CUTOFF", "Alias", "AliasTable", "Hit", "group_aliases", "software_aliases"]
+
+_PARENS = re.compile(r"\([^)]*\)")
+_MAX_WINDOW = 6
+FUZZY_CUTOFF = 88.0
+_FUZZY_MIN_CHARS = 6
+_ABBREVIATION_SCORE = 90.0
+
+
+@dataclass(frozen=True)
+class Alias:
+    """One way of writing an entity's name."""
+
+    key: str  # stemmed tokens joined by one space
+    entity: str
+    size: int  # how many tokens the alias had before it was run together
+
+
+@dataclass(frozen=True)
+class Hit:
+    """An alias found in a message, by token positions."""
+
+    entity: str
+    start: int  # token index
+    end: int
+    score: float
+    size: int
+
+
+def _words(text: str) -> list[str]:
+    return [stem(word) for word, _, _ in tokens(text)]
+
+
+class AliasTable:
+    """Aliases of one kind of entity (groups or software) with exact and fuzzy lookup.
+
+    A fuzzy window never starts or ends on an `edge` word, so "to finance" or "newsletter
+    list" cannot win over the exact "finance" or "newsletter".
+    """
+
+    def __init__(self, aliases: Iterable[Alias], edge: frozenset[str] = STOPWORDS) -> None:
+        self.edge = edge
+        self.exact: dict[str, list[Alias]] = {}
+        for alias in aliases:
+            bucket = self.exact.setdefault(alias.key, [])
+            if all(a.entity != alias.entity for a in bucket):
+                bucket.append(alias)
+        self.fuzzy_keys = [key for key in self.exact if len(key) >= _FUZZY_MIN_CHARS]
+        # multi-word aliases by (word count, first three letters), for abbreviations
+        self.by_start: dict[tuple[int, str], list[str]] = {}
+        for key in self.exact:
+            parts = key.split()
+            if len(parts) > 1:
+                self.by_start.setdefault((len(parts), parts[0][:3]), []).append(key)
+        self.token_sets: dict[str, list[frozenset[str]]] = {}
+        for key, bucket in self.exact.items():
+            for alias in bucket:
+                self.token_sets.setdefault(alias.entity, []).append(frozenset(key.split()))
+
+    def hits(self, words: Sequence[str]) -> list[Hit]:
+        found: list[Hit] = []
+        for i in range(len(words)):
+            for j in range(i + 1, min(len(words), i + _MAX_WINDOW) + 1):
+                window = words[i:j]
+                key = " ".join(window)
+                exact = self.exact.get(key)
+                if exact:
+                    found += [Hit(a.entity, i, j, 100.0, a.size) for a in exact]
+                elif abbreviated := self._abbreviations(window):
+                    found += [Hit(a.entity, i, j, _ABBREVIATION_SCORE, a.size) for a in abbreviated]
+                elif self._fuzzy_candidate(window, key):
+                    for match, score, _ in process.extract(
+                        key, self.fuzzy_keys, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF
+                    ):
+                        if match[0] == key[0]:
+                            found += [Hit(a.entity, i, j, score, a.size) for a in self.exact[match]]
+        return found
+
+    def _abbreviations(self, window: Sequence[str]) -> list[Alias]:
+        """Aliases this window abbreviates word by word ("firmware repos", "payroll admin")."""
+        if len(window) < 2 or any(len(word) < 3 for word in window):
+            return []
+        found: list[Alias] = []
+        for key in self.by_start.get((len(window), window[0][:3]), []):
+            parts = key.split()
+            if all(part.startswith(word) for part, word in zip(parts, window, strict=True)):
+                found += self.exact[key]
+        return found
+
+    def _fuzzy_candidate(self, window: Sequence[str], key: str) -> bool:
+        # A typo is looked for only where there can be one: not in a run of ordinary words
+        # ("password" is not a misspelt "1Password"), not starting or ending on a filler.
+        return (
+            len(key) >= _FUZZY_MIN_CHARS
+            and not {window[0], window[-1]} & self.edge
+            and not all(word in ordinary_words() for word in window)
+        )
+
+    def supersets(self, span_words: Iterable[str]) -> set[str]:
+        """Entities with an alias that contains all of these words and more."""
+        wanted = frozenset(span_words)
+        return {
+            entity
+            for entity, sets in self.token_sets.items()
+            if any(wanted < tokens_ for tokens_ in sets)
+        }
+
+
+def group_aliases(group_id: str, name: str) -> list[Alias]:
+    forms = [_words(group_id), _words(name), _words(_PARENS.sub(" ", name))]
+    aliases: list[Alias] = []
+    for form in forms:
+        core = [w for w in form if w not in GROUP_GENERIC]
+        for variant in (form, core):
+            if variant:
+                aliases.append(Alias(" ".join(variant), group_id, len(variant)))
+                if len(variant) > 1:
+                    aliases.append(Alias("".join(variant), group_id, len(variant)))
+    return aliases
+
+
+def software_aliases(software_id: str, name: str) -> list[Alias]:
+    forms = [_words(software_id), _words(name)]
+    bare = [w for w in _words(name) if w not in VENDOR_WORDS]
+    forms.append(bare)
+    forms.append([w for w in bare if w not in EDITION_WORDS] or bare)
+    if len(bare) >= 3:  # "visual studio code" -> "vs code"
+        forms.append(["".join(w[0] for w in bare[:-1]), bare[-1]])
+    for product, nicknames in NICKNAMES.items():
+        product_words = _words(product)
+        if product_words in (forms[1], bare) or " ".join(bare) in nicknames:
+            forms += [_words(nick) for nick in nicknames] + [product_words]
+    aliases: list[Alias] = []
+    for form in forms:
+        if form:
+            aliases.append(Alias(" ".join(form), software_id, len(form)))
+            if len(form) > 1:
+                aliases.append(Alias("".join(form), software_id, len(form)))
+    return aliases

@@ -1,0 +1,750 @@
+"""The desk end to end where a scenario file cannot say it: replayed and forged clicks, buttons
+that expired or never existed, a saga that fails half-way, retries, every admin command's role
+check and results, unknown people, duplicate deliveries, and the safety invariants (no secret
+in chat, every action's provenance, an intact audit chain).
+
+Every test drives `Desk.handle` with real turns over a sandbox world (the Initech org of the
+desk's acceptance suite) on a real Redis; `desk.say("peter", "I'm locked out")` is one turn."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from adapters.chat.recording import Message, RecordingChat, find_button, shown_text
+from bot import texts
+from bot.app import build_desk
+from bot.cases import Case, CaseStatus
+from bot.cli import main
+from bot.clock import ManualClock
+from bot.desk import Desk
+from bot.models import Button, Effect, Turn, TurnKind
+from bot.org import load_org
+from bot.scheduler import advance
+from bot.store import Store
+from bot.world import SandboxWorld
+from skills.access import RemoveFromGroup
+
+ORG = load_org(Path(__file__).resolve().parent / "desk_scenarios" / "orgs" / "initech.yaml")
+PLATFORM = "scenario"  # a trusted local front end: the user id is the directory username
+
+
+class Conversation:
+    """A desk, its sandbox world and a recording chat, driven one turn per call."""
+
+    def __init__(self, desk: Desk, world: SandboxWorld, chat: RecordingChat) -> None:
+        self.desk = desk
+        self.world = world
+        self.chat = chat
+        assert isinstance(desk.clock, ManualClock)
+        self.clock: ManualClock = desk.clock
+        self._ids = itertools.count(1)
+
+    # --- turns ---------------------------------------------------------------------------
+    def turn(self, user: str, kind: TurnKind = TurnKind.MESSAGE, **fields: Any) -> Turn:
+        fields.setdefault("conversation_id", f"dm:{user}")
+        fields.setdefault("event_id", f"ev-{next(self._ids)}")
+        return Turn(platform=PLATFORM, user_id=user, kind=kind, **fields)
+
+    async def send(self, turn: Turn) -> list[Effect]:
+        effects = await self.desk.handle(turn)
+        self.chat.record(effects)
+        await self.desk.scheduler.run_due()
+        return effects
+
+    async def say(self, user: str, text: str) -> list[Effect]:
+        return await self.send(self.turn(user, text=text))
+
+    async def command(self, user: str, text: str) -> list[Effect]:
+        return await self.send(self.turn(user, TurnKind.COMMAND, text=text))
+
+    async def click(self, user: str, button: Button, **fields: Any) -> list[Effect]:
+        turn = self.turn(user, TurnKind.CLICK, action=button.action, ref=button.ref, **fields)
+        return await self.send(turn)
+
+    async def press(self, user: str, word: str, *, on: str | None = None) -> list[Effect]:
+        """`user` presses the `word` button on the newest card in `on`'s DM (their own)."""
+        return await self.click(user, self.button(on or user, word))
+
+    async def verify(self, user: str, *, passes: bool = True) -> list[Effect]:
+        """Answer the pending out-of-band check as the person would on their phone."""
+        pending = [i for i in await self.world.outbox.items(user) if i.kind in ("push", "code")]
+        item = next(i for i in reversed(pending) if i.status == "pending")
+        if item.kind == "push":
+            action = "push.approve" if passes else "push.deny"
+            return await self.send(self.turn(user, TurnKind.CLICK, action=action, ref=item.ref))
+        code = item.secret or ""
+        wrong = "".join(str((int(c) + 1) % 10) for c in code)
+        return await self.say(user, code if passes else wrong)
+
+    async def wait(self, **delta: float) -> None:
+        await advance(self.clock, self.desk.scheduler, timedelta(**delta))
+
+    # --- what happened -------------------------------------------------------------------
+    def card_with(self, person: str, word: str) -> Message:
+        for message in reversed(self.chat.dm(person)):
+            if message.card is not None and find_button(message.card, word) is not None:
+                return message
+        raise AssertionError(f"no card in {person}'s DM offers {word}")
+
+    def button(self, person: str, word: str) -> Button:
+        card = self.card_with(person, word).card
+        assert card is not None
+        button = find_button(card, word)
+        assert button is not None
+        return button
+
+    def said(self, effects: list[Effect]) -> list[str]:
+        return [e.reply.text for e in effects]
+
+    def dm_texts(self, person: str) -> list[str]:
+        return [m.latest.text for m in self.chat.dm(person)]
+
+    async def case(self, requester: str) -> Case:
+        ids = await self.desk.cases.ids_of(requester)
+        case = await self.desk.cases.get(ids[-1])
+        assert case is not None
+        return case
+
+    async def actions(self) -> list[dict[str, Any]]:
+        return [
+            dict(r.record["data"])
+            async for r in self.desk.audit.records()
+            if r.record.get("type") == "action.executed"
+        ]
+
+    async def executed(self) -> list[tuple[str, dict[str, Any]]]:
+        return [(a["skill"], a["args"]) for a in await self.actions()]
+
+    async def groups_of(self, user: str) -> set[str]:
+        person = await self.world.directory.person(user)
+        assert person is not None
+        return set(person.groups)
+
+
+@pytest.fixture
+async def desk(store: Store) -> Conversation:
+    clock = ManualClock(ORG.now)  # type: ignore[arg-type]
+    world = await SandboxWorld.create(store.child("world"), ORG, clock, reset=True)
+    chat = RecordingChat()
+    return Conversation(build_desk(store, world, clock, outbound=chat), world, chat)
+
+
+async def pipeline_request(desk: Conversation, user: str = "joanna") -> None:
+    """`user` asks for Pipeline Reports (owner nina) and passes the check: a card waits."""
+    await desk.say(user, "could I get read access to pipeline reports? I'm helping with a forecast")
+    await desk.verify(user)
+    assert (await desk.case(user)).status == CaseStatus.AWAITING_APPROVAL
+
+
+# --- approvals ---------------------------------------------------------------------------
+
+
+async def test_the_same_approve_click_replayed_with_new_event_ids_acts_once(
+    desk: Conversation,
+) -> None:
+    await pipeline_request(desk)
+    approve = desk.button("nina", "approve")
+    await desk.click("nina", approve)
+    again = await desk.click("nina", approve)
+    third = await desk.click("nina", approve)
+    assert await desk.executed() == [
+        ("add_to_group", {"user": "joanna", "group": "pipeline-reports", "days": 90})
+    ]
+    assert "already approved" in desk.said(again)[0]
+    assert desk.said(third) == desk.said(again)
+    assert (await desk.case("joanna")).status == CaseStatus.RESOLVED
+
+
+async def test_approve_then_deny_on_the_same_card_keeps_the_first_decision(
+    desk: Conversation,
+) -> None:
+    await pipeline_request(desk)
+    deny = desk.button("nina", "deny")
+    await desk.press("nina", "approve")
+    said = await desk.click("nina", deny)
+    assert "already approved by Nina Osei" in desk.said(said)[0]
+    assert "pipeline-reports" in await desk.groups_of("joanna")
+
+
+async def test_requester_cannot_approve_their_own_request(desk: Conversation) -> None:
+    # Nina owns Pipeline Reports: her own request goes up to her manager, Victor
+    await desk.say("nina", "please add me to the pipeline reports group")
+    await desk.verify("nina")
+    card = desk.card_with("victor", "approve")
+    approve = desk.button("victor", "approve")
+    said = await desk.click("nina", approve)
+    assert desk.said(said) == [texts.NO_SELF_APPROVAL]
+    assert await desk.executed() == []
+    assert (await desk.case("nina")).status == CaseStatus.AWAITING_APPROVAL
+    assert card.card is not None
+    assert card.card.about == "nina"
+    await desk.click("victor", approve)
+    assert [s for s, _ in await desk.executed()] == ["add_to_group"]
+
+
+async def test_security_approval_for_a_security_person_goes_to_their_manager(
+    desk: Conversation,
+) -> None:
+    # Omar is the only person with the security role: he may not approve his own tool
+    await desk.say("omar", "can you install burp suite on NB-4111 for the pen test training")
+    assert not [m for m in desk.chat.dm("omar") if m.card and m.card.kind == "approval"]
+    await desk.press("tom", "approve")
+    assert await desk.executed() == [
+        ("install_software", {"software": "burp-suite", "device": "NB-4111", "user": "omar"})
+    ]
+
+
+async def test_a_forwarded_approval_click_by_someone_else_changes_nothing(
+    desk: Conversation,
+) -> None:
+    await pipeline_request(desk)
+    said = await desk.click("samir", desk.button("nina", "approve"))
+    assert desk.said(said) == [texts.BUTTON_NOT_YOURS]
+    assert await desk.executed() == []
+    assert (await desk.case("joanna")).status == CaseStatus.AWAITING_APPROVAL
+    refused = [r.record async for r in desk.desk.audit.records()][-1]
+    assert (refused["type"], refused["by"], refused["action"]) == (
+        "click.refused",
+        "samir",
+        "approve",
+    )
+
+
+@pytest.mark.parametrize("ref", ["", "nope", "x" * 65, "../../etc/passwd", "🙂"])
+async def test_a_click_with_an_unknown_ref_says_so_and_changes_nothing(
+    desk: Conversation, ref: str
+) -> None:
+    await pipeline_request(desk)
+    before = [r async for r in desk.desk.audit.records()]
+    said = await desk.click("nina", Button(label="Approve", action="approve", ref=ref))
+    assert desk.said(said) == [texts.BUTTON_UNKNOWN]
+    assert [r async for r in desk.desk.audit.records()] == before
+
+
+async def test_a_real_ref_under_another_action_is_refused(desk: Conversation) -> None:
+    await pipeline_request(desk)
+    deny = desk.button("nina", "deny")
+    said = await desk.click("nina", Button(label="Approve", action="approve", ref=deny.ref))
+    assert desk.said(said) == [texts.BUTTON_UNKNOWN]
+    assert (await desk.case("joanna")).status == CaseStatus.AWAITING_APPROVAL
+
+
+async def test_an_approval_that_expired_cannot_be_approved(desk: Conversation) -> None:
+    await pipeline_request(desk)
+    approve = desk.button("nina", "approve")
+    await desk.wait(hours=72)
+    case = await desk.case("joanna")
+    assert case.status == CaseStatus.CANCELLED
+    assert any("wasn't approved within 3 days" in t for t in desk.dm_texts("joanna"))
+    said = await desk.click("nina", approve)
+    assert desk.said(said) == [texts.BUTTON_EXPIRED]
+    assert await desk.executed() == []
+
+
+async def test_an_expired_card_is_refused_even_when_its_expiry_job_has_not_run(
+    desk: Conversation,
+) -> None:
+    await pipeline_request(desk)
+    approve = desk.button("nina", "approve")
+    desk.clock.advance(timedelta(hours=73))  # the worker is down: nothing ran
+    said = await desk.click("nina", approve)
+    assert desk.said(said) == [texts.BUTTON_EXPIRED]
+    assert await desk.executed() == []
+
+
+async def test_the_reminder_reaches_the_approver_after_a_day_and_only_then(
+    desk: Conversation,
+) -> None:
+    await pipeline_request(desk)
+    reminder = texts.approval_reminder("Joanna Brandt")
+    await desk.wait(hours=23)
+    assert reminder not in desk.dm_texts("nina")
+    await desk.wait(hours=2)
+    assert desk.dm_texts("nina").count(reminder) == 1
+    assert (await desk.case("joanna")).status == CaseStatus.AWAITING_APPROVAL
+
+
+async def test_a_decided_approval_sends_no_reminder_and_never_expires(desk: Conversation) -> None:
+    await pipeline_request(desk)
+    await desk.press("nina", "approve")
+    await desk.wait(days=4)
+    assert texts.approval_reminder("Joanna Brandt") not in desk.dm_texts("nina")
+    assert (await desk.case("joanna")).status == CaseStatus.RESOLVED
+
+
+async def test_an_undo_button_expires_after_a_day(desk: Conversation) -> None:
+    await desk.say("samir", "I don't need pipeline reports anymore, please remove me")
+    undo = desk.button("samir", "undo")
+    await desk.wait(hours=25)
+    said = await desk.click("samir", undo)
+    assert desk.said(said) == [texts.BUTTON_EXPIRED]
+    assert "pipeline-reports" not in await desk.groups_of("samir")
+
+
+async def test_undo_pressed_twice_undoes_once(desk: Conversation) -> None:
+    await desk.say("mateo", "get me Notion please")
+    undo = desk.button("mateo", "undo")
+    await desk.click("mateo", undo)
+    said = await desk.click("mateo", undo)
+    assert desk.said(said) == [texts.BUTTON_USED]
+    assert [s for s, _ in await desk.executed()] == ["install_software", "uninstall_software"]
+
+
+# --- clarifying questions ----------------------------------------------------------------
+
+
+async def test_which_device_answered_by_clicking_its_button(desk: Conversation) -> None:
+    await desk.say("samir", "please install postman")
+    choice = next(m for m in reversed(desk.chat.dm("samir")) if m.card and m.card.kind == "choice")
+    assert choice.card is not None
+    tower = next(b for b in choice.card.buttons if b.label == "TW-4105")
+    await desk.click("samir", tower)
+    again = await desk.click("samir", tower)
+    assert desk.said(again) == [texts.BUTTON_USED]
+    assert await desk.executed() == [
+        ("install_software", {"software": "postman", "device": "TW-4105", "user": "samir"})
+    ]
+
+
+async def test_a_choice_button_is_only_for_the_person_asked(desk: Conversation) -> None:
+    await desk.say("samir", "please install postman")
+    choice = next(m for m in reversed(desk.chat.dm("samir")) if m.card and m.card.kind == "choice")
+    assert choice.card is not None
+    said = await desk.click("zoe", choice.card.buttons[0])
+    assert desk.said(said) == [texts.BUTTON_NOT_YOURS]
+    assert await desk.executed() == []
+
+
+async def test_a_typed_answer_is_matched_to_the_option_it_names_not_guessed(
+    desk: Conversation,
+) -> None:
+    await desk.say("samir", "please give me edit rights on the engineering wiki")
+    said = await desk.say("samir", "not sure, whichever you think")
+    assert desk.said(said) == [texts.CHOICE_UNCLEAR]
+    # "Engineering" is also an option, and a word of this answer: the answer names the wiki
+    await desk.say("samir", "Engineering Wiki Editors please")
+    case = await desk.case("samir")
+    assert case.status == CaseStatus.VERIFYING
+    assert case.slots["group"] == "eng-wiki"
+
+
+# --- sagas and retries -------------------------------------------------------------------
+
+
+async def offboard_samir(desk: Conversation) -> None:
+    await desk.say("rita", "Samir Haddad leaves us on Friday, please offboard him")
+    await desk.verify("rita")
+    await desk.press("nina", "approve")
+
+
+async def test_a_saga_whose_second_step_fails_undoes_the_first_and_escalates(
+    desk: Conversation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def directory_down(username: str) -> int:
+        raise ConnectionError("identity provider timed out")
+
+    monkeypatch.setattr(desk.world.directory, "revoke_sessions", directory_down)
+    await offboard_samir(desk)
+    assert await desk.executed() == [
+        ("disable_account", {"user": "samir"}),
+        ("enable_account", {"user": "samir"}),
+    ]
+    samir = await desk.world.directory.person("samir")
+    assert samir is not None
+    assert not samir.disabled
+    case = await desk.case("rita")
+    assert case.status == CaseStatus.ESCALATED
+    compensated = next(e for e in case.events if e.type == "saga.compensated")
+    assert compensated.data["failed_step"] == "revoke_sessions"
+    assert compensated.data["undone"] == ["disable_account"]
+    ticket = await desk.world.tickets.get(case.ticket_id or "")
+    assert ticket is not None
+    assert (ticket.queue, ticket.priority) == ("accounts", "high")
+    assert "undid disable_account" in ticket.details
+    assert texts.ACTION_FAILED in desk.dm_texts("rita")
+    assert all("timed out" not in t for t in desk.dm_texts("rita"))  # no internals to the user
+    undone = (await desk.actions())[-1]
+    assert undone["undo_of"] == (await desk.actions())[0]["action_id"]
+    assert undone["approved_by"] == ["nina"]
+    assert undone["verification"] is not None
+
+
+async def test_a_saga_that_fails_on_its_first_step_undoes_nothing(
+    desk: Conversation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def refuse(username: str, disabled: bool) -> None:
+        raise ConnectionError("directory is read-only")
+
+    monkeypatch.setattr(desk.world.directory, "set_disabled", refuse)
+    await offboard_samir(desk)
+    assert await desk.executed() == []
+    assert (await desk.case("rita")).status == CaseStatus.ESCALATED
+
+
+async def test_a_retried_removal_after_a_partial_failure_does_not_act_twice(
+    desk: Conversation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The end of a time-bound grant: the removal lands but its check fails once; the
+    scheduler runs the job again, which finds the work done and records one removal."""
+    await pipeline_request(desk, "zoe")
+    await desk.press("nina", "approve")
+    calls: list[str] = []
+    real_remove = desk.world.directory.remove_member
+    real_verify = RemoveFromGroup.verify
+
+    async def remove_member(username: str, group_id: str) -> None:
+        calls.append(group_id)
+        await real_remove(username, group_id)
+
+    async def flaky_verify(self: RemoveFromGroup, ctx: Any, params: Any) -> bool:
+        if len(calls) == 1 and not getattr(flaky_verify, "failed", False):
+            flaky_verify.failed = True  # type: ignore[attr-defined]
+            raise ConnectionError("read-after-write timed out")
+        return await real_verify(self, ctx, params)
+
+    monkeypatch.setattr(desk.world.directory, "remove_member", remove_member)
+    monkeypatch.setattr(RemoveFromGroup, "verify", flaky_verify)
+    await desk.wait(days=91)
+    assert calls == ["pipeline-reports"]  # written once, although the job ran twice
+    removals = [a for a in await desk.actions() if a["skill"] == "remove_from_group"]
+    assert len(removals) == 1
+    assert removals[0]["changed"] is False
+    assert "pipeline-reports" not in await desk.groups_of("zoe")
+    assert await desk.desk.scheduler.dead_letters() == []
+
+
+async def test_the_same_step_run_again_under_its_key_returns_the_first_result(
+    desk: Conversation,
+) -> None:
+    await desk.say("peter", "my account got locked after too many wrong passwords")
+    await desk.verify("peter")
+    case = await desk.case("peter")
+    first = (await desk.actions())[0]
+    ctx_case, executed = await desk.desk.actions.run(
+        _system_ctx(desk, "peter"),
+        case,
+        _step("unlock_account", {"user": "peter"}),
+        _why("peter"),
+        key=first["idempotency_key"],
+    )
+    assert executed.action_id == first["action_id"]
+    assert len(await desk.actions()) == 1
+    assert ctx_case.id == case.id
+
+
+def _system_ctx(desk: Conversation, user: str) -> Any:
+    from bot.context import TurnContext
+    from bot.models import Person
+
+    person = Person(username=user, name=user, email=f"{user}@initech.test")
+    return TurnContext(desk=desk.desk, turn=desk.turn(user), person=person)
+
+
+def _step(skill: str, params: dict[str, Any]) -> Any:
+    from bot.plans import PlanStep
+
+    return PlanStep(skill=skill, params=params)
+
+
+def _why(user: str) -> Any:
+    from bot.actions import Provenance
+
+    return Provenance(requested_by=user, approved_by=(), policy=("test",), verification=None)
+
+
+async def test_an_already_held_membership_is_not_taken_away_when_a_grant_ends(
+    desk: Conversation,
+) -> None:
+    """Samir is a permanent member; asking again grants nothing, so nothing is removed."""
+    await pipeline_request(desk, "samir")
+    await desk.press("nina", "approve")
+    await desk.wait(days=91)
+    assert "pipeline-reports" in await desk.groups_of("samir")
+    assert [s for s, _ in await desk.executed()] == ["add_to_group"]
+
+
+# --- admin commands ----------------------------------------------------------------------
+
+ADMIN_COMMANDS = [
+    "/itdesk pause",
+    "/itdesk resume",
+    "/itdesk mode accounts off",
+    "/itdesk mode software shadow",
+    "/itdesk stats",
+    "/itdesk audit peter",
+    "/itdesk undo A-00000000",
+    "/itdesk oncall samir",
+    "/itdesk oncall",
+    "/itdesk help",
+    "/itdesk",
+    "/itdesk frobnicate",
+]
+
+
+@pytest.mark.parametrize("command", ADMIN_COMMANDS)
+@pytest.mark.parametrize("who", ["samir", "lucy", "omar", "rita", "victor"])
+async def test_only_admins_may_run_any_itdesk_command(
+    desk: Conversation, command: str, who: str
+) -> None:
+    await desk.say("samir", "I don't need pipeline reports anymore, please remove me")
+    before = await desk.world.snapshot()
+    said = await desk.command(who, command)
+    assert [(e.kind, e.reply.text) for e in said] == [("ephemeral", texts.ONLY_ADMINS)]
+    assert await desk.world.snapshot() == before
+    assert not await desk.desk.control.paused()
+    assert await desk.desk.control.modes() == {}
+    assert await desk.desk.control.roster() is None
+    assert [s for s, _ in await desk.executed()] == ["remove_from_group"]
+    refused = [r.record async for r in desk.desk.audit.records()]
+    assert refused[-1]["type"] == "admin.refused"
+    assert refused[-1]["by"] == who
+
+
+@pytest.mark.parametrize("command", [c for c in ADMIN_COMMANDS if c != "/itdesk undo A-00000000"])
+async def test_an_admin_may_run_every_itdesk_command(desk: Conversation, command: str) -> None:
+    said = await desk.command("tom", command)
+    assert said
+    assert texts.ONLY_ADMINS not in desk.said(said)
+    assert all(t != texts.TRY_AGAIN for t in desk.said(said))
+
+
+async def test_pause_and_resume(desk: Conversation) -> None:
+    await desk.command("tom", "/itdesk pause")
+    await desk.say("peter", "I'm locked out")
+    assert (await desk.case("peter")).status == CaseStatus.ESCALATED
+    await desk.command("tom", "/itdesk resume")
+    await desk.say("joanna", "could you put Notion on my laptop?")
+    assert (await desk.case("joanna")).status == CaseStatus.RESOLVED
+
+
+async def test_a_new_request_is_not_trapped_in_an_unclaimed_escalation(desk: Conversation) -> None:
+    await desk.say("joanna", "my monitor flickers and then goes black")
+    escalated = await desk.case("joanna")
+    said = await desk.say("joanna", "it also flickers when I move the cable")
+    assert any(escalated.ticket_id or "?" in t for t in desk.said(said))
+    thread = desk.chat.thread(escalated.id)
+    assert any("move the cable" in m.latest.text for m in thread)
+    await desk.say("joanna", "could you put Notion on my laptop?")
+    assert (await desk.case("joanna")).status == CaseStatus.RESOLVED
+    assert (await desk.desk.cases.get(escalated.id)).status == CaseStatus.ESCALATED  # type: ignore[union-attr]
+
+
+async def test_stats_count_cases_outcomes_escalations_and_approvals(desk: Conversation) -> None:
+    await desk.say("peter", "my account got locked after too many wrong passwords")
+    await desk.verify("peter")  # resolved by the desk alone
+    await desk.say("zoe", "AnyConnect won't connect from the hotel")
+    await desk.press("zoe", "helpful")  # answered by a runbook
+    await desk.say("omar", "my monitor flickers and then goes black")  # escalated, hardware
+    await pipeline_request(desk)  # waiting for nina
+    await desk.say("nina", "what time does the cafeteria close today?")  # no case at all
+    await desk.wait(minutes=5)
+    said = await desk.command("tom", "/itdesk stats")
+    card = said[0].reply.card
+    assert card is not None
+    fields = {f.label: f.value for f in card.fields}
+    assert fields["Requests"] == "4"
+    assert fields["Automation rate"] == "67%"  # 2 of the 3 finished without a human
+    assert fields["Escalations by queue"] == "hardware: 1"
+    assert fields["Approvals pending"] == "1"
+    assert fields["Feedback"] == "1 helped, 0 didn't"
+    assert fields["Paused"] == "no"
+    assert fields["Median time to resolution"] != "n/a"
+
+
+async def test_audit_lists_a_persons_actions_and_undo_reverses_one(desk: Conversation) -> None:
+    await desk.say("samir", "I don't need pipeline reports anymore, please remove me")
+    action = (await desk.actions())[0]
+    said = await desk.command("tom", "/itdesk audit samir")
+    assert action["action_id"] in said[0].reply.text
+    assert "remove_from_group" in said[0].reply.text
+    said = await desk.command("tom", f"/itdesk undo {action['action_id'].lower()}")
+    assert said[0].reply.text.startswith("Undone: remove_from_group")
+    assert "pipeline-reports" in await desk.groups_of("samir")
+    undone = (await desk.actions())[-1]
+    assert (undone["skill"], undone["requested_by"], undone["policy"], undone["undo_of"]) == (
+        "add_to_group",
+        "tom",
+        ["admin.undo"],
+        action["action_id"],
+    )
+    again = await desk.command("tom", f"/itdesk undo {action['action_id']}")
+    assert again
+    assert len(await desk.actions()) == 2
+    said = await desk.command("tom", "/itdesk undo A-DEADBEEF")
+    assert "Nothing was changed" in said[0].reply.text
+
+
+async def test_audit_shows_what_was_done_to_an_account_at_someone_elses_request(
+    desk: Conversation,
+) -> None:
+    await offboard_samir(desk)
+    said = await desk.command("tom", "/itdesk audit samir")
+    text = said[0].reply.text
+    assert "disable_account" in text
+    assert "revoke_sessions" in text
+    assert "asked by rita" in text
+
+
+async def test_oncall_roster_decides_who_approves_shadow_mode(desk: Conversation) -> None:
+    await desk.command("tom", "/itdesk mode software shadow")
+    said = await desk.command("tom", "/itdesk oncall omar")
+    assert desk.said(said) == ["On call now: omar"]
+    await desk.say("joanna", "could you put Notion on my laptop?")
+    assert not [m for m in desk.chat.dm("lucy") if m.card and m.card.kind == "approval"]
+    approve = desk.button("omar", "approve")
+    refused = await desk.click("lucy", approve)
+    assert desk.said(refused) == [texts.BUTTON_NOT_YOURS]
+    assert await desk.executed() == []
+    await desk.click("omar", approve)
+    assert [s for s, _ in await desk.executed()] == ["install_software"]
+    said = await desk.command("tom", "/itdesk oncall milton")
+    assert "Nothing was changed" in said[0].reply.text
+    said = await desk.command("tom", "/itdesk oncall nobody-here")
+    assert "Nothing was changed" in said[0].reply.text
+    assert await desk.desk.control.roster() == ["omar"]
+
+
+async def test_someone_put_on_call_may_claim_escalations(desk: Conversation) -> None:
+    await desk.command("tom", "/itdesk oncall omar")
+    await desk.say("joanna", "my monitor flickers and then goes black")
+    claim = next(
+        b
+        for m in desk.chat.messages()
+        if m.card and m.card.kind == "escalation"
+        for b in m.card.buttons
+        if b.action == "claim"
+    )
+    refused = await desk.click("samir", claim)
+    assert desk.said(refused) == [texts.BUTTON_NOT_YOURS]
+    await desk.click("omar", claim)
+    assert (await desk.case("joanna")).claimed_by == "omar"
+
+
+# --- identity, delivery, invariants ------------------------------------------------------
+
+
+async def test_an_unknown_person_gets_a_polite_refusal(desk: Conversation) -> None:
+    said = await desk.say("mallory", "I'm locked out, please reset everything")
+    assert desk.said(said) == [texts.UNKNOWN_PERSON]
+    slack = Turn(
+        platform="slack",
+        event_id="Ev1",
+        user_id="U123",
+        user_email="stranger@elsewhere.test",
+        conversation_id="D1",
+        text="reset victor's password",
+    )
+    assert desk.said(await desk.send(slack)) == [texts.UNKNOWN_PERSON]
+    assert await desk.desk.cases.all_ids() == []
+
+
+async def test_a_person_found_by_email_on_another_platform_is_served(desk: Conversation) -> None:
+    teams = Turn(
+        platform="teams",
+        event_id="a1",
+        user_id="29:abc",
+        user_email="Peter@Initech.test",
+        conversation_id="teams:peter",
+        text="I'm locked out",
+    )
+    await desk.send(teams)
+    assert (await desk.case("peter")).status == CaseStatus.VERIFYING
+
+
+@pytest.mark.parametrize("kind", ["message", "click", "command"])
+async def test_a_duplicate_event_id_gets_no_second_reply(desk: Conversation, kind: str) -> None:
+    if kind == "message":
+        turn = desk.turn("peter", text="I'm locked out")
+    elif kind == "command":
+        turn = desk.turn("tom", TurnKind.COMMAND, text="/itdesk pause")
+    else:
+        await pipeline_request(desk)
+        button = desk.button("nina", "approve")
+        turn = desk.turn("nina", TurnKind.CLICK, action="approve", ref=button.ref)
+    first = await desk.send(turn)
+    records = [r async for r in desk.desk.audit.records()]
+    second = await desk.send(turn)
+    assert first
+    assert second == []
+    assert [r async for r in desk.desk.audit.records()] == records
+
+
+async def test_no_chat_message_ever_shows_a_minted_secret(desk: Conversation) -> None:
+    await desk.say("peter", "my account got locked after too many wrong passwords")
+    await desk.verify("peter", passes=False)
+    await desk.verify("peter")
+    await desk.say("zoe", "forgot my password, can you send me a reset?")
+    await desk.verify("zoe")
+    await desk.say("joanna", "I wiped my phone and lost the authenticator app")
+    await desk.press("nina", "approve")
+    secrets = [s for s in await desk.world.outbox.secrets() if len(s) >= 4]
+    assert len(secrets) >= 3  # a code, a reset link and an enrolment link were minted
+    shown = "\n".join(t for d in desk.chat.deliveries for t in shown_text(d.effect.reply))
+    assert not [s for s in secrets if s in shown]
+
+
+async def test_every_executed_action_records_its_provenance(desk: Conversation) -> None:
+    await desk.say("peter", "my account got locked after too many wrong passwords")
+    await desk.verify("peter")
+    await desk.say("mateo", "get me Notion please")
+    await desk.press("mateo", "undo")
+    await offboard_samir(desk)
+    await desk.say("joanna", "I entered my password on a fake login page from an email")
+    actions = await desk.actions()
+    assert [a["skill"] for a in actions] == [
+        "unlock_account",
+        "install_software",
+        "uninstall_software",
+        "disable_account",
+        "revoke_sessions",
+        "revoke_sessions",
+    ]
+    for action in actions:
+        assert {"requested_by", "approved_by", "policy", "verification"} <= action.keys()
+        assert action["requested_by"]
+        assert action["policy"]
+        assert all(isinstance(p, str) for p in action["policy"])
+    by_skill = {a["skill"]: a for a in actions}
+    assert by_skill["unlock_account"]["verification"]["factor"] == "sms"
+    assert by_skill["disable_account"]["approved_by"] == ["nina"]
+    assert by_skill["disable_account"]["requested_by"] == "rita"
+    assert by_skill["install_software"]["verification"] is None
+
+
+async def test_the_audit_chain_verifies_with_the_cli_after_a_busy_day(
+    desk: Conversation, redis_url: str
+) -> None:
+    await offboard_samir(desk)
+    await pipeline_request(desk)
+    await desk.press("nina", "deny")
+    await desk.say("victor", "I can't get into my account, it says it is locked")
+    await desk.command("tom", "/itdesk stats")
+    await desk.wait(days=2)
+    assert (await desk.desk.audit.verify()).ok
+    result = await verify_audit_with_cli(redis_url, desk.desk.store.namespace)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("audit chain intact")
+
+
+async def test_a_tampered_audit_chain_fails_the_cli(desk: Conversation, redis_url: str) -> None:
+    await desk.say("mateo", "get me Notion please")
+    store = desk.desk.store
+    assert (await verify_audit_with_cli(redis_url, store.namespace)).exit_code == 0
+    rows = await store.redis.xrange(store.key("audit"))
+    await store.redis.xdel(store.key("audit"), rows[len(rows) // 2][0])  # a record goes missing
+    result = await verify_audit_with_cli(redis_url, store.namespace)
+    assert result.exit_code == 1
+    assert "audit chain broken" in result.output
+
+
+async def verify_audit_with_cli(redis_url: str, namespace: str) -> Result:
+    """`itdesk audit verify` as an operator runs it (its own event loop, so in a thread)."""
+    env = {"ITDESK_REDIS_URL": redis_url, "ITDESK_NAMESPACE": namespace}
+    return await asyncio.to_thread(CliRunner().invoke, main, ["audit", "verify"], env=env)
