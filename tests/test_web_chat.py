@@ -136,6 +136,12 @@ async def test_people_lists_the_org_with_roles(page: Page) -> None:
     assert people["dave"]["sees_oncall"]
     assert people["erin"]["roles"] == ["admin"]
     assert people["erin"]["sees_oncall"]
+    # the starter suggestions name this org's own groups and catalogue, never a fixed list
+    names = {g.name for g in await page.world.directory.groups() if not g.sensitive}
+    apps = {s.name for s in await page.world.devices.catalogue()}
+    suggestions = " ".join(data["suggestions"])
+    assert any(name in suggestions for name in names)
+    assert any(app in suggestions for app in apps)
 
 
 async def test_unknown_person_is_404_everywhere(page: Page) -> None:

@@ -423,7 +423,20 @@ class WebChat:
             "oncall_channel": self.desk.oncall_channel,
             "max_text": MAX_TEXT,
             "people": [_person_json(p) for p in people],
+            "suggestions": await self._suggestions(),
         })  # fmt: skip
+
+    async def _suggestions(self) -> list[str]:
+        """Things people ask, named from this org's own catalogue (never from code)."""
+        groups = [g for g in await self.desk.directory.groups() if not g.sensitive]
+        apps = [s for s in await self.desk.devices.catalogue() if s.approval == "none"]
+        asks = ["I'm locked out of my account"]
+        if groups:
+            asks.append(f"Can you add me to {groups[len(groups) // 2].name}?")
+        asks.append("My VPN keeps disconnecting")
+        if apps:
+            asks.append(f"Please install {apps[0].name} on my laptop")
+        return asks
 
     async def _conversation(self, request: web.Request) -> web.StreamResponse:
         person = await self._person(request)

@@ -7,15 +7,10 @@
   const API = "/web/api";
   const ROLE_LABELS = { oncall: "On call", admin: "Admin", hr: "HR", security: "Security" };
   const GROUP_GAP_MS = 5 * 60 * 1000;
-  const SUGGESTIONS = [
-    "I'm locked out of my account",
-    "Can you add me to Finance Reports?",
-    "My VPN keeps disconnecting",
-    "Please install Zoom on my laptop",
-  ];
 
   const state = {
     people: [],
+    suggestions: [],
     me: null,
     org: "",
     desk: "IT Desk",
@@ -374,7 +369,7 @@
       deskAvatar("avatar-lg"),
       h("h2", {}, `Hi ${me.name.split(" ")[0]}, what can IT help with?`),
       h("p", {}, "Ask in your own words. A few things people ask:"),
-      h("div", { class: "chips" }, SUGGESTIONS.map((s) =>
+      h("div", { class: "chips" }, state.suggestions.map((s) =>
         h("button", { type: "button", class: "chip", onclick: () => send(s) }, s))));
   }
 
@@ -669,6 +664,7 @@
     try {
       const data = await api("GET", "/people");
       Object.assign(state, { people: data.people, org: data.org, desk: data.desk,
+        suggestions: data.suggestions || [],
         channel: data.oncall_channel, maxText: data.max_text });
       clockOffset = new Date(data.now).getTime() - Date.now();
       renderPhone();
