@@ -34,6 +34,7 @@ from tests.fakes.anthropic_api import Answer, FakeMessagesAPI, Received, Text, T
 
 ROOT = Path(__file__).resolve().parents[1]
 RESOLVED = {"resolved", "answered"}
+_PLAIN_SLOTS = ("group", "software", "software_name", "device", "app", "target_user")
 _MESSAGE = re.compile(r"Requester: (\S+).*?<message>\n(.*)\n</message>", re.DOTALL)
 _REQUEST = re.compile(r"Intent: (\w+).*?<request>\n(.*)\n</request>", re.DOTALL)
 
@@ -60,9 +61,7 @@ class StandIn:
 
 def _proposal(u: Understanding) -> dict[str, Any]:
     s = u.slots
-    slots: dict[str, Any] = {k: s[k] for k in ("group", "software", "device", "app") if k in s}
-    if "target_user" in s:
-        slots["target_user"] = s["target_user"]
+    slots: dict[str, Any] = {k: s[k] for k in _PLAIN_SLOTS if k in s}
     if "group_candidates" in s and 2 <= len(s["group_candidates"].split(",")) <= 5:
         slots["group_candidates"] = s["group_candidates"].split(",")
     if s.get("duration", "").isdigit():

@@ -178,6 +178,14 @@ class Runtime:
             )
             self.outbound.add(slack)
             slack.install(app)
+        if self.settings.teams_app_id or self.settings.teams_allow_unauthenticated:
+            from adapters.chat.teams import TeamsChat
+
+            teams = TeamsChat(
+                self.desk, self.store.child("teams"), self.settings, outbound=self.outbound
+            )
+            self.outbound.add(teams)
+            teams.mount(app)
         app.on_startup.append(self._start_worker)
         app.on_cleanup.append(self._stop_worker)
         return app
@@ -192,6 +200,7 @@ class Runtime:
             await self._worker
 
     async def close(self) -> None:
+        await self.desk.close()
         await self.redis.aclose()
         if self.embedded is not None:
             await self.embedded.stop()

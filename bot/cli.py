@@ -138,7 +138,11 @@ def nlu_predict(file: Path, org_file: Path | None) -> None:
     """Read lines {"text": ...}; write {"text","intent","confidence","queue","slots"} lines."""
     from bot.understanding.cli import predict_file
 
-    sys.exit(asyncio.run(predict_file(file, org_path=org_file or DEMO_ORG)))
+    from bot.observability import configure_logging
+
+    settings = _settings(log_level="ERROR")
+    configure_logging("ERROR", "console", stream=sys.stderr)  # stdout carries the JSON lines
+    sys.exit(asyncio.run(predict_file(file, org_path=org_file or DEMO_ORG, settings=settings)))
 
 
 @nlu.command("eval")

@@ -151,6 +151,12 @@ class Desk:
         if warm is not None:
             await warm()
 
+    async def close(self) -> None:
+        """Release what the understanding holds open (Claude's HTTP client)."""
+        close = getattr(self.understanding, "aclose", None)
+        if close is not None:
+            await close()
+
     @staticmethod
     def new_message_id() -> str:
         return "M-" + secrets.token_hex(6)
@@ -441,10 +447,11 @@ class Desk:
             if options:
                 ctx.say(texts.CHOICE_UNCLEAR)
                 return
+            u = understood_of(case)
             await self.handoff.escalate(
                 ctx,
                 case,
-                queue=case.slots.get("queue") or "other",
+                queue=(u.queue if u and u.queue else "other"),
                 summary=case.text[:200],
                 checked=[f"asked for {slot}, got: {text[:80]}"],
             )

@@ -229,6 +229,10 @@ class Metrics:
             "itdesk_llm_calls_total", "Calls to the language model, by result.",
             ["result"], registry=r,
         )  # fmt: skip
+        self.llm_tokens = Counter(
+            "itdesk_llm_tokens_total", "Tokens the language model read and wrote, by kind.",
+            ["kind"], registry=r,
+        )  # fmt: skip
         self.duplicates = Counter(
             "itdesk_duplicates_dropped_total", "Platform events dropped as redeliveries.",
             ["platform"], registry=r,

@@ -6,11 +6,13 @@ adapter's background work by awaiting `settled()`, never by sleeping."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 import hmac
 import itertools
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -20,6 +22,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+import structlog
+import yaml
 from aiohttp import ClientResponse, test_utils, web
 from fakes.slack_api import (
     APP_ID,
@@ -33,9 +37,10 @@ from fakes.slack_api import (
 
 from adapters.chat.slack import EVENTS_PATH, SlackAdapter, SlackConfig, SlackConfigError
 from bot import texts
-from bot.app import build_desk
+from bot.app import Runtime, build_desk
 from bot.clock import ManualClock
 from bot.desk import Desk
+from bot.models import Address, Card, Reply, Send, Update
 from bot.org import load_org
 from bot.outbound import FanOut
 from bot.settings import SettingsError, load_settings
@@ -78,6 +83,59 @@ def workspace() -> list[SlackUserRecord]:
     ]
 
 
+async def signed_post(
+    http: test_utils.TestClient[web.Request, web.Application],
+    body: str,
+    content_type: str,
+    *,
+    timestamp: int | None = None,
+    secret: str = SECRET,
+    headers: dict[str, str] | None = None,
+) -> ClientResponse:
+    """A request to /slack/events signed the way Slack signs it."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    return await http.post(
+        EVENTS_PATH,
+        data=body.encode(),
+        headers={
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": sign(body, ts, secret),
+            **(headers or {}),
+        },
+    )
+
+
+def envelope(event: dict[str, Any], event_id: str | None = None) -> str:
+    """An Events API delivery of `event`."""
+    return json.dumps(
+        {
+            "token": "legacy-verification-token",
+            "team_id": TEAM_ID,
+            "api_app_id": APP_ID,
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{next(_seq):08d}",
+            "event_time": int(time.time()),
+            "event": event,
+            "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
+        }
+    )
+
+
+def dm_event(who: str, text: str) -> dict[str, Any]:
+    """`who` writing `text` in their DM with the desk."""
+    ts = next_ts()
+    return {
+        "type": "message",
+        "channel": dm(who),
+        "channel_type": "im",
+        "user": uid(who),
+        "text": text,
+        "ts": ts,
+        "event_ts": ts,
+    }
+
+
 @dataclass
 class SlackDesk:
     """A desk in a fake Slack workspace, driven the way Slack drives the app."""
@@ -90,40 +148,14 @@ class SlackDesk:
     clock: ManualClock
 
     # --- requests as Slack sends them -------------------------------------------------
-    async def post(
-        self,
-        body: str,
-        content_type: str,
-        *,
-        timestamp: int | None = None,
-        secret: str = SECRET,
-        headers: dict[str, str] | None = None,
-    ) -> ClientResponse:
-        ts = str(int(time.time()) if timestamp is None else timestamp)
-        return await self.http.post(
-            EVENTS_PATH,
-            data=body.encode(),
-            headers={
-                "Content-Type": content_type,
-                "X-Slack-Request-Timestamp": ts,
-                "X-Slack-Signature": sign(body, ts, secret),
-                **(headers or {}),
-            },
-        )
+    async def post(self, body: str, content_type: str, **options: Any) -> ClientResponse:
+        return await signed_post(self.http, body, content_type, **options)
 
     def envelope(self, event: dict[str, Any], event_id: str | None = None) -> str:
-        return json.dumps(
-            {
-                "token": "legacy-verification-token",
-                "team_id": TEAM_ID,
-                "api_app_id": APP_ID,
-                "type": "event_callback",
-                "event_id": event_id or f"Ev{next(_seq):08d}",
-                "event_time": int(time.time()),
-                "event": event,
-                "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
-            }
-        )
+        return envelope(event, event_id)
+
+    def dm_event(self, who: str, text: str) -> dict[str, Any]:
+        return dm_event(who, text)
 
     async def event(
         self, event: dict[str, Any], *, event_id: str | None = None, retry: int | None = None
@@ -134,18 +166,6 @@ class SlackDesk:
         )
         assert resp.status == 200, await resp.text()
         return resp
-
-    def dm_event(self, who: str, text: str) -> dict[str, Any]:
-        ts = next_ts()
-        return {
-            "type": "message",
-            "channel": dm(who),
-            "channel_type": "im",
-            "user": uid(who),
-            "text": text,
-            "ts": ts,
-            "event_ts": ts,
-        }
 
     async def say(self, who: str, text: str, *, event_id: str | None = None) -> None:
         """`who` writes to the desk in their DM; returns once the desk has answered."""
@@ -213,9 +233,7 @@ class SlackDesk:
             }
         )
 
-    async def command(
-        self, who: str, text: str, *, channel: str | None = None
-    ) -> ClientResponse:
+    async def command(self, who: str, text: str, *, channel: str | None = None) -> ClientResponse:
         body = urlencode(
             {
                 "token": "legacy-verification-token",
@@ -320,14 +338,14 @@ async def test_a_dm_unlocks_an_account_after_step_up(slack: SlackDesk) -> None:
     await slack.say("alice", await slack.sms_code("alice"))
 
     alice = await slack.world.directory.person("alice")
-    assert alice is not None and not alice.locked
-    print([(m.text, [b["text"]["text"] for b in m.buttons()]) for m in slack.dm("alice")])
+    assert alice is not None
+    assert not alice.locked
     status = slack.last_dm("alice")
+    assert "unlocked" in status.words()
     assert "header" in [b["type"] for b in status.blocks]
-    undo = status.button("Undo")
-    assert undo["confirm"]["text"]["text"] == "Undo this change?"
-    assert undo["confirm"]["deny"]["text"] == "Cancel"
-    assert "alice" not in undo["value"]  # the value is the desk's opaque ref, nothing else
+    helped = status.button("Helped")
+    assert "alice" not in helped["value"]  # the value is the desk's opaque ref, nothing else
+    assert await slack.desk.refs.get(helped["value"]) is not None
     assert all(c.token == slack.fake.bot_token for c in slack.fake.calls)
     # the e-mail came from users.info, once for the two messages
     assert [c.args["user"] for c in slack.fake.calls_of("users.info")] == [uid("alice")]
@@ -335,7 +353,8 @@ async def test_a_dm_unlocks_an_account_after_step_up(slack: SlackDesk) -> None:
 
 async def test_slack_is_acknowledged_before_the_work_is_done(slack: SlackDesk) -> None:
     release = slack.fake.hold("users.info")
-    resp = await slack.event(slack.dm_event("bob", "my docking station is physically broken"))
+    async with asyncio.timeout(10):  # work done before answering would hang here
+        resp = await slack.event(slack.dm_event("bob", "my docking station is physically broken"))
     assert resp.status == 200  # answered while the work is still waiting on Slack
     await slack.fake.held("users.info")
     assert slack.dm("bob") == []
@@ -365,8 +384,15 @@ async def test_people_not_in_the_directory_are_refused_politely(slack: SlackDesk
     for user, channel in (("UMALLORY", "DMALLORY"), ("UCONNECT", "DCONNECT")):
         ts = next_ts()
         await slack.event(
-            {"type": "message", "channel": channel, "channel_type": "im", "user": user,
-             "text": "I'm locked out", "ts": ts, "event_ts": ts}  # fmt: skip
+            {
+                "type": "message",
+                "channel": channel,
+                "channel_type": "im",
+                "user": user,
+                "text": "I'm locked out",
+                "ts": ts,
+                "event_ts": ts,
+            }
         )
     await slack.adapter.settled()
 
@@ -380,18 +406,44 @@ async def test_people_not_in_the_directory_are_refused_politely(slack: SlackDesk
 
 async def test_bots_edits_and_stray_messages_are_not_turns(slack: SlackDesk) -> None:
     ts = next_ts()
-    other_bot = {"type": "message", "subtype": "bot_message", "bot_id": "B0BUILD",
-                 "channel": dm("bob"), "channel_type": "im", "text": "build passed", "ts": ts}  # fmt: skip
-    own = {"type": "message", "bot_id": BOT_ID, "user": BOT_USER_ID, "channel": dm("bob"),
-           "channel_type": "im", "text": "I'm locked out", "ts": next_ts()}  # fmt: skip
+    other_bot = {
+        "type": "message",
+        "subtype": "bot_message",
+        "bot_id": "B0BUILD",
+        "channel": dm("bob"),
+        "channel_type": "im",
+        "text": "build passed",
+        "ts": ts,
+    }
+    own = {
+        "type": "message",
+        "bot_id": BOT_ID,
+        "user": BOT_USER_ID,
+        "channel": dm("bob"),
+        "channel_type": "im",
+        "text": "I'm locked out",
+        "ts": next_ts(),
+    }
     bot_user = {**slack.dm_event("bob", "I'm locked out"), "user": "UOTHERBOT"}
-    edited = {"type": "message", "subtype": "message_changed", "channel": dm("bob"),
-              "channel_type": "im", "message": {"user": uid("bob"), "text": "locked out"},
-              "ts": next_ts()}  # fmt: skip
-    channel_chat = {**slack.dm_event("dave", "anyone seen my mug?"), "channel": ONCALL,
-                    "channel_type": "channel"}  # fmt: skip
-    elsewhere = {**slack.dm_event("bob", "hello"), "channel": GENERAL, "channel_type": "channel",
-                 "thread_ts": "1772440000.000001"}  # fmt: skip
+    edited = {
+        "type": "message",
+        "subtype": "message_changed",
+        "channel": dm("bob"),
+        "channel_type": "im",
+        "message": {"user": uid("bob"), "text": "locked out"},
+        "ts": next_ts(),
+    }
+    channel_chat = {
+        **slack.dm_event("dave", "anyone seen my mug?"),
+        "channel": ONCALL,
+        "channel_type": "channel",
+    }
+    elsewhere = {
+        **slack.dm_event("bob", "hello"),
+        "channel": GENERAL,
+        "channel_type": "channel",
+        "thread_ts": "1772440000.000001",
+    }
     for event in (other_bot, own, bot_user, edited, channel_chat, elsewhere):
         await slack.event(event)
     await slack.adapter.settled()
@@ -435,13 +487,15 @@ async def test_an_approval_clicked_by_the_wrong_person_then_the_approver(
     # says who pressed: the button's value is the desk's ref and names nobody)
     await slack.click("bob", card, "Approve", channel=dm("bob"))
     alice = await slack.world.directory.person("alice")
-    assert alice is not None and "finance-reports" not in alice.groups
+    assert alice is not None
+    assert "finance-reports" not in alice.groups
     assert slack.last_dm("bob").text == texts.BUTTON_NOT_YOURS
     assert slack.fake.message(card.channel, card.ts).edits == 0
 
     await slack.click("carol", card, "Approve")
     alice = await slack.world.directory.person("alice")
-    assert alice is not None and "finance-reports" in alice.groups
+    assert alice is not None
+    assert "finance-reports" in alice.groups
     decided = slack.fake.message(card.channel, card.ts)  # the same message, edited in place
     assert decided.edits == 1
     assert decided.buttons() == []
@@ -451,7 +505,8 @@ async def test_an_approval_clicked_by_the_wrong_person_then_the_approver(
     await slack.click("carol", as_first_posted, "Approve")
     assert slack.fake.message(card.channel, card.ts).edits == 1
     alice = await slack.world.directory.person("alice")
-    assert alice is not None and alice.groups.count("finance-reports") == 1
+    assert alice is not None
+    assert alice.groups.count("finance-reports") == 1
 
 
 # --- escalations in the on-call channel ------------------------------------------------------
@@ -555,18 +610,25 @@ async def test_unsigned_forged_and_stale_requests_are_refused(
     elif forgery == "body changed":
         body = body.replace("domain admin", "all the access")
     headers = {"Content-Type": "application/json", "X-Slack-Request-Timestamp": ts}
+    calls_before = list(slack.fake.calls)  # the start-up check of the token
     if forgery != "no signature":
         headers["X-Slack-Signature"] = signature
     resp = await slack.http.post(EVENTS_PATH, data=body.encode(), headers=headers)
     await slack.adapter.settled()
 
     assert resp.status == 401
-    assert slack.fake.calls == []
+    assert slack.fake.calls == calls_before
     assert slack.fake.messages == []
 
 
 async def test_slacks_url_check_is_answered(slack: SlackDesk) -> None:
-    body = json.dumps({"token": "t", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"})  # fmt: skip
+    body = json.dumps(
+        {
+            "token": "t",
+            "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+            "type": "url_verification",
+        }
+    )
     resp = await slack.post(body, "application/json")
     assert resp.status == 200
     assert (await resp.json())["challenge"].startswith("3eZbrw1aBm2")
@@ -635,6 +697,37 @@ async def test_blocks_slack_refuses_still_deliver_the_words(slack: SlackDesk) ->
     assert "could not be shown" in root.text
 
 
+async def test_deliver_posts_once_updates_in_place_and_keeps_to_its_own_addresses(
+    slack: SlackDesk,
+) -> None:
+    first = Reply(id="M-1", text="Working on it", card=Card(title="Unlock", text="pending"))
+    send = Send(to=Address.dm("bob"), reply=first)
+    await slack.adapter.deliver([send])
+    await slack.adapter.deliver([send])  # delivered again (a retried turn): posted once
+    (posted,) = slack.dm("bob")
+
+    done = first.model_copy(update={"card": Card(title="Unlock", text="done")})
+    await slack.adapter.deliver([Update(to=Address.dm("bob"), reply=done)])
+    assert slack.dm("bob") == [posted]
+    assert posted.edits == 1
+    assert "done" in posted.words()
+
+    # an update of a message Slack never saw is posted, not lost
+    await slack.adapter.deliver([Update(to=Address.dm("bob"), reply=Reply(id="M-2", text="new"))])
+    assert [m.text for m in slack.dm("bob")] == ["Working on it", "new"]
+
+    # other platforms' conversations, and an unknown channel, are not Slack's to post to
+    await slack.adapter.deliver(
+        [
+            Send(to=Address(conversation="dm:bob", person="bob"), reply=Reply(id="M-3", text="w")),
+            Send(to=Address(channel="marketing"), reply=Reply(id="M-4", text="x")),
+            Send(to=Address.dm("zed"), reply=Reply(id="M-5", text="nobody")),
+        ]
+    )
+    assert len(slack.fake.messages) == 2
+    assert await slack.adapter.state.pending() == 0
+
+
 # --- choices and modals ----------------------------------------------------------------------
 
 
@@ -644,7 +737,8 @@ async def test_a_choice_is_buttons_and_the_click_answers_it(slack: SlackDesk) ->
     assert {b["text"]["text"] for b in question.buttons()} >= {"LT-2002", "DT-2003"}
     await slack.click("bob", question, "LT-2002")
     laptop = await slack.world.devices.device("LT-2002")
-    assert laptop is not None and "visual-studio-code" in laptop.installed
+    assert laptop is not None
+    assert "visual-studio-code" in laptop.installed
 
 
 async def test_a_choice_with_many_options_is_a_modal(make_desk: MakeDesk) -> None:
@@ -674,22 +768,32 @@ async def test_a_choice_with_many_options_is_a_modal(make_desk: MakeDesk) -> Non
                 "type": "modal",
                 "callback_id": view["callback_id"],
                 "private_metadata": view["private_metadata"],
-                "state": {"values": {"choice": {"option": {
-                    "type": "static_select",
-                    "selected_option": {"text": {"type": "plain_text", "text": "LT-2002"},
-                                        "value": labels["LT-2002"]},
-                }}}},
+                "state": {
+                    "values": {
+                        "choice": {
+                            "option": {
+                                "type": "static_select",
+                                "selected_option": {
+                                    "text": {"type": "plain_text", "text": "LT-2002"},
+                                    "value": labels["LT-2002"],
+                                },
+                            }
+                        }
+                    }
+                },
             },
-        }  # fmt: skip
+        }
 
     # someone else submitting bob's choice is refused; bob's own is taken
     await slack.interact(submission(uid("alice")))
     laptop = await slack.world.devices.device("LT-2002")
-    assert laptop is not None and "visual-studio-code" not in laptop.installed
+    assert laptop is not None
+    assert "visual-studio-code" not in laptop.installed
     resp = await slack.interact(submission(uid("bob")))
     assert await resp.text() == ""  # an empty acknowledgement closes the modal
     laptop = await slack.world.devices.device("LT-2002")
-    assert laptop is not None and "visual-studio-code" in laptop.installed
+    assert laptop is not None
+    assert "visual-studio-code" in laptop.installed
 
 
 # --- configuration ------------------------------------------------------------------------------
@@ -705,6 +809,15 @@ async def test_a_missing_signing_secret_fails_at_start_up(slack: SlackDesk, stor
     )
     with pytest.raises(SlackConfigError, match="ITDESK_SLACK_SIGNING_SECRET"):
         socket_only.mount(web.Application())
+
+
+async def test_a_refused_bot_token_stops_start_up(slack: SlackDesk, store: Store) -> None:
+    config = SlackConfig(
+        bot_token="xoxb-revoked", signing_secret=SECRET, api_url=slack.fake.api_url
+    )
+    adapter = SlackAdapter(slack.desk, store.child("s4"), config)
+    with pytest.raises(SlackConfigError, match="ITDESK_SLACK_BOT_TOKEN was refused"):
+        await adapter.start()
 
 
 def test_settings_name_what_slack_needs() -> None:
@@ -725,3 +838,85 @@ def test_settings_name_what_slack_needs() -> None:
     assert "xoxb-1" not in repr(settings)
     with pytest.raises(SettingsError, match="ITDESK_SLACK_BOT_TOKEN"):
         load_settings(slack_app_token="xapp-1", _env_file=None)
+
+
+async def test_the_runtime_serves_slack_when_configured(redis_url: str, store: Store) -> None:
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        async with FakeSlack(users=workspace(), channels={ONCALL: True, dm("bob"): True}) as fake:
+            settings = load_settings(
+                redis_url=redis_url,
+                namespace="slack-runtime",
+                web_chat=False,
+                slack_bot_token=fake.bot_token,
+                slack_signing_secret=SECRET,
+                slack_api_url=fake.api_url,
+                slack_oncall_channel=ONCALL,
+                _env_file=None,
+            )
+            runtime = await Runtime.start(settings, org=load_org(GLOBEX))
+            try:
+                async with test_utils.TestClient(test_utils.TestServer(runtime.app)) as http:
+                    event = dm_event("bob", "my mouse is physically broken")
+                    resp = await signed_post(http, envelope(event), "application/json")
+                    assert resp.status == 200
+                    async with asyncio.timeout(10):
+                        (notice,) = await fake.wait_for_messages(dm("bob"), 1)
+                    (ticket,) = await runtime.world.tickets.of_requester("bob")
+                    assert ticket.id in notice.text
+            finally:
+                await runtime.close()
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        structlog.reset_defaults()
+
+
+# --- installing it ---------------------------------------------------------------------------
+
+MANIFEST = Path(__file__).resolve().parents[1] / "adapters" / "chat" / "slack-manifest.yaml"
+# the scope each Web API method the adapter calls needs (auth.test needs none)
+SCOPE_OF = {
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "chat.postEphemeral": "chat:write",
+    "conversations.open": "im:write",
+    "users.info": "users:read",
+    "users.lookupByEmail": "users:read.email",
+    "views.open": "commands",  # any interactivity; the slash command brings it
+}
+
+
+async def test_the_manifest_grants_what_the_adapter_uses(make_desk: MakeDesk) -> None:
+    manifest = yaml.safe_load(MANIFEST.read_text())
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    settings, features = manifest["settings"], manifest["features"]
+
+    # every method the adapter called through this module's tests is granted
+    slack = await make_desk(choice_inline_max=1)
+    await slack.sms_only("alice")
+    await slack.say("alice", "can you give me access to the finance reports group?")
+    await slack.say("alice", await slack.sms_code("alice"))
+    await slack.click("carol", slack.last_dm("carol"), "Approve")
+    await slack.command("bob", "pause")
+    await slack.say("bob", "please install visual studio code")
+    await slack.click("bob", slack.last_dm("bob"), "Choose…")
+    called = {c.method for c in slack.fake.calls} - {"auth.test"}
+    assert called == set(SCOPE_OF)
+    assert {SCOPE_OF[m] for m in called} <= scopes
+    assert {"im:history", "channels:history", "groups:history"} <= scopes  # the events below
+
+    assert {"message.im", "message.channels", "message.groups"} <= set(
+        settings["event_subscriptions"]["bot_events"]
+    )
+    urls = [
+        settings["event_subscriptions"]["request_url"],
+        settings["interactivity"]["request_url"],
+        *(c["url"] for c in features["slash_commands"]),
+    ]
+    assert all(url.endswith(EVENTS_PATH) for url in urls)
+    assert settings["interactivity"]["is_enabled"] is True
+    assert [c["command"] for c in features["slash_commands"]] == ["/itdesk"]
+    assert features["app_home"]["messages_tab_enabled"] is True  # people can DM the desk
+    assert len(manifest["display_information"]["long_description"]) >= 174  # Slack's minimum

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,10 @@ from fakes.bot_connector import BOT, FakeBotConnector, Member, Posted
 
 from adapters.chat.teams import TeamsChat
 from bot import texts
-from bot.app import build_desk
+from bot.app import Runtime, build_desk
 from bot.clock import ManualClock
 from bot.desk import Desk
-from bot.models import Address, Card, Reply, Send, Update
+from bot.models import Address, Card, Effect, Reply, Send, Update
 from bot.org import load_org
 from bot.settings import Settings
 from bot.store import Store
@@ -155,18 +156,27 @@ async def connector() -> AsyncIterator[FakeBotConnector]:
         await fake.close()
 
 
-@pytest.fixture
-async def bot(store: Store, connector: FakeBotConnector) -> AsyncIterator[Harness]:
+@asynccontextmanager
+async def running(
+    store: Store, connector: FakeBotConnector, settings: Settings, **options: Any
+) -> AsyncIterator[Harness]:
+    """A desk over Globex with the Teams adapter mounted on an app served on a free port."""
     org = load_org(GLOBEX)
     assert org.now is not None
     clock = ManualClock(org.now)
     world = await SandboxWorld.create(store.child("world"), org, clock)
     desk = build_desk(store, world, clock)
-    teams = TeamsChat(desk, store.child("teams"), teams_settings(connector.url))
+    teams = TeamsChat(desk, store.child("teams"), settings, **options)
     app = web.Application()
     teams.mount(app)
     async with test_utils.TestClient(test_utils.TestServer(app, host="127.0.0.1")) as client:
         yield Harness(client, connector, teams, desk, world)
+
+
+@pytest.fixture
+async def bot(store: Store, connector: FakeBotConnector) -> AsyncIterator[Harness]:
+    async with running(store, connector, teams_settings(connector.url)) as harness:
+        yield harness
 
 
 # --- a request resolved after step-up ------------------------------------------------------
@@ -176,6 +186,7 @@ async def test_a_dm_resolves_a_request_after_step_up(bot: Harness) -> None:
     await bot.say("bob", "forgot my password, can you reset it?")
     (ask,) = bot.dm("bob")
     assert "code" in ask.text
+    assert ask.latest["textFormat"] == "plain"  # shown as written, never as markup
     assert bot.connector.calls("GET", "/members/29:bob")  # who is typing: the members lookup
 
     await bot.say("bob", await bot.code_for("bob"))
@@ -255,6 +266,24 @@ async def test_an_approval_card_reaches_a_manager_who_never_wrote_and_is_decided
     assert bot.connector.calls("PUT", f"/activities/{approval.id}")
     assert any("Carol Nguyen" in m.text for m in bot.dm("bob")[-3:])
     assert len(bot.connector.created) == 1  # carol's chat is remembered, not opened again
+
+
+async def test_an_approver_is_looked_up_in_every_team_the_app_is_in(bot: Harness) -> None:
+    everyone = "19:everyone@thread.tacv2"  # an org-wide team
+    bot.connector.memberships[ONCALL] = {"29:dave", "29:erin"}  # carol is not in IT's team
+    added = bot.activity("erin", thread=everyone, team=everyone)
+    added.update(type="conversationUpdate", membersAdded=[BOT])
+    await bot.send(added)  # the app was added to the org-wide team
+
+    await bot.say("bob", "can I get access to finance archive?")
+    await bot.say("bob", await bot.code_for("bob"))
+    lookups = [r.path for r in bot.connector.calls("GET", "/members/carol@globex.test")]
+    assert lookups == [
+        f"/v3/conversations/{ONCALL}/members/carol@globex.test",
+        f"/v3/conversations/{everyone}/members/carol@globex.test",
+    ]
+    (approval,) = bot.dm("carol")
+    assert approval.card is not None
 
 
 async def test_an_install_keeps_the_chat_for_proactive_messages(bot: Harness) -> None:
@@ -367,6 +396,13 @@ async def test_admin_commands_are_messages_starting_with_itdesk(bot: Harness) ->
     assert await bot.world.tickets.of_requester("erin") == []  # commands are not requests
 
 
+async def test_a_command_refused_in_a_channel_is_answered_in_private(bot: Harness) -> None:
+    await bot.say_in_thread("alice", ONCALL, "/itdesk pause")
+    assert bot.dm("alice")[-1].text == texts.ONLY_ADMINS  # Teams has no ephemeral messages
+    assert not [c for c in bot.connector.posted if c.startswith(ONCALL)]
+    assert not await bot.desk.control.paused()
+
+
 # --- delivery semantics --------------------------------------------------------------------------
 
 
@@ -381,9 +417,12 @@ async def test_a_duplicate_activity_is_handled_once(bot: Harness) -> None:
 async def test_the_connector_is_answered_before_the_desk_is_done(bot: Harness) -> None:
     gate = asyncio.Event()
     bot.connector.member_gate = gate  # the members lookup hangs until released
-    await bot.post(bot.activity("alice", text="my laptop screen is cracked"))
-    assert bot.dm("alice") == []  # answered; the desk is still waiting for the lookup
-    gate.set()
+    try:
+        async with asyncio.timeout(10):
+            await bot.post(bot.activity("alice", text="my laptop screen is cracked"))
+        assert bot.dm("alice") == []  # answered; the desk is still waiting for the lookup
+    finally:
+        gate.set()
     await bot.teams.idle()
     assert bot.dm("alice")
 
@@ -392,6 +431,14 @@ async def test_a_teams_user_outside_the_directory_is_told_so(bot: Harness) -> No
     await bot.say("zed", "I'm locked out")
     (reply,) = bot.dm("zed")
     assert reply.text == texts.UNKNOWN_PERSON
+
+
+async def test_a_failed_members_lookup_asks_to_try_again(bot: Harness) -> None:
+    bot.connector.member_status = 403
+    await bot.say("alice", "my laptop screen is cracked")
+    (reply,) = bot.dm("alice")
+    assert reply.text == texts.TRY_AGAIN  # not "you are not in the directory"
+    assert await bot.world.tickets.of_requester("alice") == []
 
 
 async def test_an_email_different_from_the_upn_still_finds_the_person(bot: Harness) -> None:
@@ -427,3 +474,42 @@ async def test_invokes_and_other_activities_change_nothing(bot: Harness) -> None
     typing["type"] = "typing"
     await bot.send(typing)
     assert bot.connector.requests == []
+
+
+@dataclass
+class Recorder:
+    effects: list[Effect] = field(default_factory=list)
+
+    async def deliver(self, effects: Sequence[Effect]) -> None:
+        self.effects.extend(effects)
+
+
+async def test_turn_effects_go_to_the_runtimes_outbound(
+    store: Store, connector: FakeBotConnector
+) -> None:
+    recorder = Recorder()  # the runtime passes its fan-out to every platform
+    async with running(store, connector, teams_settings(connector.url), outbound=recorder) as bot:
+        await bot.say("alice", "my laptop screen is cracked")
+    assert {e.to.channel for e in recorder.effects} == {"oncall", None}
+    assert connector.posted == {}  # the fan-out, not the adapter, delivers them
+
+
+# --- wiring ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+async def test_the_app_serves_teams_only_when_configured(
+    redis_url: str, redis: object, monkeypatch: pytest.MonkeyPatch, enabled: bool
+) -> None:
+    monkeypatch.setattr("bot.app.configure_logging", lambda *args, **kwargs: None)
+    settings = Settings(
+        _env_file=None, redis_url=redis_url, web_chat=False, teams_allow_unauthenticated=enabled
+    )
+    runtime = await Runtime.start(settings, org=load_org(GLOBEX))
+    try:
+        routes = {
+            (r.method, r.resource.canonical) for r in runtime.app.router.routes() if r.resource
+        }
+        assert (("POST", "/api/messages") in routes) is enabled
+    finally:
+        await runtime.close()

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import structlog
 from aiohttp import web
 from slack_bolt.app.async_app import AsyncApp
@@ -69,6 +70,9 @@ PLATFORM = "slack"
 EVENTS_PATH = "/slack/events"
 DEFAULT_API_URL = "https://slack.com/api/"
 KINDS = {"message": TurnKind.MESSAGE, "command": TurnKind.COMMAND}
+REFUSED_TOKEN = frozenset(
+    {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
+)
 
 
 class SlackConfigError(SettingsError):
@@ -95,6 +99,7 @@ class SlackConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SlackConfig:
+        """The Slack part of the desk's settings (`ITDESK_SLACK_*`)."""
         if settings.slack_bot_token is None:
             raise SlackConfigError("ITDESK_SLACK_BOT_TOKEN is not set: the Slack app needs it")
         secret, app = settings.slack_signing_secret, settings.slack_app_token
@@ -190,7 +195,9 @@ class SlackAdapter:
         await self.stop()
 
     async def start(self) -> None:
-        """Connect Socket Mode (with an app token) and post what a previous run left queued."""
+        """Check the bot token, connect Socket Mode (with an app token), and post what a
+        previous run left queued."""
+        await self.check()
         if self.config.app_token and self._socket is None:
             self._socket = SocketModeClient(
                 app_token=self.config.app_token,
@@ -363,16 +370,24 @@ class SlackAdapter:
         """Post the effects this adapter can reach (the `Outbound` protocol)."""
         await self.delivery.deliver(effects)
 
-    async def check(self) -> str:
-        """Ask Slack who the desk is (`auth.test`); a bad token is an operator's problem and
-        is said so."""
+    async def check(self) -> None:
+        """Ask Slack who the desk is (`auth.test`). A refused token is the operator's to fix
+        and stops start-up saying so; Slack being unreachable only delays the first turn."""
         try:
             answer = await self.client.auth_test()
         except SlackApiError as exc:
-            raise SlackConfigError(
-                f"ITDESK_SLACK_BOT_TOKEN was refused by Slack: {exc.response.get('error')}"
-            ) from None
-        return str(answer.get("user_id") or "")
+            error = str(exc.response.get("error") or "")
+            if error in REFUSED_TOKEN:
+                raise SlackConfigError(
+                    f"ITDESK_SLACK_BOT_TOKEN was refused by Slack ({error}): use the Bot User "
+                    "OAuth Token (xoxb-...) from OAuth & Permissions after installing the app"
+                ) from None
+            log.warning("slack.check_failed", error=error)
+            return
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("slack.unreachable", api_url=self.config.api_url, error=str(exc))
+            return
+        log.info("slack.ready", bot_user=answer.get("user_id"), team=answer.get("team_id"))
 
 
 def web_client(config: SlackConfig) -> AsyncWebClient:

@@ -58,6 +58,7 @@ def escape(text: str) -> str:
 
 
 def plain(text: str, limit: int) -> dict[str, Any]:
+    """A plain_text object (Slack shows it as it is: no escaping needed), cut to `limit`."""
     return {"type": "plain_text", "text": clip(text, limit) or " ", "emoji": True}
 
 
@@ -106,10 +107,12 @@ def _fit(text: str, limit: int) -> int:
 
 
 def text_sections(text: str) -> list[Block]:
+    """`text` as as many mrkdwn sections as it takes."""
     return [{"type": "section", "text": mrkdwn(p, MAX_SECTION)} for p in split_text(text)]
 
 
 def action_id(action: str, index: int) -> str:
+    """The action_id of a card's `index`-th button: the desk action, unique in the block."""
     return f"{ACTION_PREFIX}|{action}|{index}"[:255]
 
 
@@ -150,6 +153,7 @@ def confirm_dialog(button: Button) -> Block:
 
 
 def actions_blocks(elements: Sequence[Block]) -> list[Block]:
+    """Buttons in actions blocks of at most 25 elements each."""
     return [
         {"type": "actions", "elements": list(elements[i : i + MAX_ACTIONS])}
         for i in range(0, len(elements), MAX_ACTIONS)

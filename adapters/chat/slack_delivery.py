@@ -75,6 +75,7 @@ class Place:
 
 
 def error_of(exc: SlackApiError) -> str:
+    """Slack's error code of a failed call ("ratelimited", "channel_not_found", ...)."""
     return str(exc.response.get("error") or "")
 
 

@@ -13,7 +13,7 @@ process can finish what another started:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -57,19 +57,23 @@ class SlackState:
 
     # --- messages ---------------------------------------------------------------------
     async def posted(self, message_id: str) -> Posted | None:
+        """Where a desk message was posted, or None when it has not been."""
         raw = await self.redis.get(self.store.key("message", message_id))
         return None if raw is None else Posted(**json.loads(raw))
 
     async def remember_post(self, message_id: str, posted: Posted) -> None:
+        """Record where a desk message was posted (for updates, and to never post it twice)."""
         value = json.dumps({"channel": posted.channel, "ts": posted.ts})
         await self.redis.set(self.store.key("message", message_id), value, ex=MESSAGE_TTL)
 
     # --- case threads -----------------------------------------------------------------
     async def thread_root(self, case_id: str) -> Posted | None:
+        """The first message of a case's thread, or None before there is one."""
         raw = await self.redis.get(self.store.key("thread", case_id))
         return None if raw is None else Posted(**json.loads(raw))
 
     async def remember_thread(self, case_id: str, root: Posted) -> None:
+        """Record a case's thread root, both ways (case -> root, root -> case)."""
         value = json.dumps({"channel": root.channel, "ts": root.ts})
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(self.store.key("thread", case_id), value, ex=MESSAGE_TTL)
@@ -83,21 +87,26 @@ class SlackState:
 
     # --- people -----------------------------------------------------------------------
     async def user_id(self, username: str) -> str | None:
+        """A directory person's Slack user id, if looked up lately."""
         found = await self.redis.get(self.store.key("user", username))
         return None if found is None else str(found)
 
     async def remember_user_id(self, username: str, user_id: str) -> None:
+        """Record a person's Slack user id for a day (people do change accounts)."""
         await self.redis.set(self.store.key("user", username), user_id, ex=USER_TTL)
 
     async def dm_channel(self, user_id: str) -> str | None:
+        """The DM channel between the desk and a Slack user, if opened before."""
         found = await self.redis.get(self.store.key("dm", user_id))
         return None if found is None else str(found)
 
     async def remember_dm_channel(self, user_id: str, channel: str) -> None:
+        """Record the DM channel with a Slack user."""
         await self.redis.set(self.store.key("dm", user_id), channel, ex=MESSAGE_TTL)
 
     # --- choices offered as a modal ---------------------------------------------------
     async def choices(self, message_id: str) -> tuple[str, list[Option]] | None:
+        """The question and options of a choice offered as a modal, by its desk message id."""
         raw = await self.redis.get(self.store.key("choice", message_id))
         if raw is None:
             return None
@@ -105,15 +114,18 @@ class SlackState:
         return str(data["title"]), [Option(**o) for o in data["options"]]
 
     async def remember_choices(self, message_id: str, title: str, options: list[Option]) -> None:
-        data = {"title": title, "options": [o.__dict__ for o in options]}
+        """Keep a choice's options for its modal (the button only carries the message id)."""
+        data = {"title": title, "options": [asdict(o) for o in options]}
         await self.redis.set(self.store.key("choice", message_id), json.dumps(data), ex=CHOICE_TTL)
 
     # --- the outbox -------------------------------------------------------------------
     @property
     def outbox_key(self) -> str:
+        """The Redis list of effects waiting to be posted, oldest first."""
         return self.store.key("outbox")
 
     async def enqueue(self, effects: list[Effect]) -> None:
+        """Add effects at the end of the outbox."""
         if effects:
             await self.redis.rpush(
                 self.outbox_key, *(EFFECT.dump_json(e).decode() for e in effects)
@@ -126,6 +138,7 @@ class SlackState:
 
     @staticmethod
     def parse(raw: str) -> Effect:
+        """An effect as queued, read back (a `ValidationError` when it cannot be)."""
         return EFFECT.validate_json(raw)
 
     async def done(self, raw: str) -> None:
@@ -133,6 +146,7 @@ class SlackState:
         await self.redis.lrem(self.outbox_key, 1, raw)
 
     async def pending(self) -> int:
+        """How many effects wait in the outbox."""
         return int(await self.redis.llen(self.outbox_key))
 
     async def dead_letter(self, raw: str, error: str) -> None:
@@ -146,6 +160,7 @@ class SlackState:
             await pipe.execute()
 
     async def dead_letters(self) -> list[dict[str, Any]]:
+        """Effects Slack refused for good, newest first, with the error."""
         raws = await self.redis.lrange(self.store.key("dead"), 0, -1)
         return [json.loads(r) for r in raws]
 

@@ -76,7 +76,9 @@ from adapters.chat.teams_state import (
     TeamsAccount,
     TeamsState,
 )
-from bot.models import Effect, Person, Reply, Turn, TurnKind
+from bot import texts
+from bot.models import Address, Effect, Person, Reply, Send, Turn, TurnKind
+from bot.outbound import Outbound
 from bot.settings import Settings
 from bot.store import Store
 
@@ -97,6 +99,10 @@ TokenSource = Callable[[], str]
 
 class TeamsConfigError(Exception):
     """The Teams adapter cannot run with this configuration."""
+
+
+class _LookupFailed(Exception):
+    """The Bot Connector could not say who sent an activity (unreachable, or an error)."""
 
 
 # --- outbound credentials and connector clients --------------------------------------------
@@ -169,10 +175,14 @@ class TeamsChat:
         store: Store,
         settings: Settings,
         *,
+        outbound: Outbound | None = None,
         outbound_token: TokenSource | None = None,
     ) -> None:
-        """`outbound_token`, when given, supplies the Bearer token for calls to the Bot
-        Connector instead of Microsoft Entra ID (tests; tokens obtained elsewhere)."""
+        """`outbound` receives the effects of Teams turns (the runtime passes its fan-out, so
+        that an approval card for someone on another platform reaches them there); by default
+        this adapter delivers them itself. `outbound_token`, when given, supplies the Bearer
+        token for calls to the Bot Connector instead of Microsoft Entra ID (tests; tokens
+        obtained elsewhere)."""
         self.app_id = settings.teams_app_id or ""
         if not self.app_id and not settings.teams_allow_unauthenticated:
             raise TeamsConfigError(
@@ -204,7 +214,7 @@ class TeamsChat:
             tenant_id=self.tenant_id,
             bot_id=f"28:{self.app_id}" if self.app_id else None,
         )
-        self.outbound = TeamsOutbound(
+        self.delivery = TeamsOutbound(
             self.state,
             BotConnector(self.connectors),
             desk.directory,
@@ -213,6 +223,7 @@ class TeamsChat:
             default_service=default_service,
             tenant_id=self.tenant_id,
         )
+        self._turn_effects: Outbound = outbound or self
         self._tasks: set[asyncio.Task[None]] = set()
         if not self.app_id:
             log.warning(
@@ -304,6 +315,9 @@ class TeamsChat:
                 bot_name=activity.recipient.name if activity.recipient else None,
             )
         )
+        team = _team_of(activity)
+        if team is not None:
+            await self.state.remember_team(team)
         if activity.type == ActivityTypes.message:
             await self._on_message(context)
         else:
@@ -311,10 +325,18 @@ class TeamsChat:
 
     async def _on_message(self, context: TurnContext) -> None:
         activity = context.activity
-        account = await self._sender(context)
-        person, email = await self._person(account)
         ref = _reference_of(activity)
         await self.state.remember_conversation(ref)
+        try:
+            account = await self._sender(context)
+        except _LookupFailed:
+            # Not knowing who wrote is not "you are not in the directory": ask for a retry.
+            reply = Reply(id=self.desk.new_message_id(), text=texts.TRY_AGAIN)
+            await self.delivery.deliver(
+                [Send(to=Address(conversation=ref.conversation_id), reply=reply)]
+            )
+            return
+        person, email = await self._person(account)
         if account is not None and person is not None:
             await self.state.remember_account(account, person.username)
             if ref.kind == "personal":
@@ -323,7 +345,7 @@ class TeamsChat:
         if turn is None:
             return
         effects = await self.desk.handle(turn)
-        await self.deliver(effects)
+        await self._turn_effects.deliver(effects)
 
     async def _on_install(self, context: TurnContext) -> None:
         """The app added to someone's personal scope: keep the chat for proactive messages."""
@@ -337,7 +359,10 @@ class TeamsChat:
         added = added or any(m.id == bot_id for m in activity.members_added or [])
         if ref.kind != "personal" or not added or activity.from_property is None:
             return
-        account = await self._sender(context)
+        try:
+            account = await self._sender(context)
+        except _LookupFailed:
+            return  # the person is remembered when they first write instead
         person, _ = await self._person(account)
         if account is not None and person is not None:
             await self.state.remember_account(account, person.username)
@@ -345,7 +370,8 @@ class TeamsChat:
             log.info("teams.installed", person=person.username)
 
     async def _sender(self, context: TurnContext) -> TeamsAccount | None:
-        """The sender's Teams account: cached, or from the `members/{id}` lookup."""
+        """The sender's Teams account: cached, or from the `members/{id}` lookup; None for
+        someone the lookup does not know, `_LookupFailed` when it could not be made."""
         user = context.activity.from_property
         if user is None or not user.id:
             return None
@@ -354,9 +380,14 @@ class TeamsChat:
             return cached
         try:
             member = await TeamsInfo.get_member(context, user.id)
+        except ErrorResponseException as exc:
+            if _status_of(exc) == 404:
+                return None
+            log.warning("teams.member_lookup_failed", status=_status_of(exc))
+            raise _LookupFailed from exc
         except Exception as exc:
             log.warning("teams.member_lookup_failed", error=type(exc).__name__)
-            return None
+            raise _LookupFailed from exc
         account = _account_of(_teams_member(member), _tenant_of(context.activity))
         await self.state.remember_account(account)
         return account
@@ -401,7 +432,7 @@ class TeamsChat:
     # --- outbound ---------------------------------------------------------------------
     async def deliver(self, effects: Sequence[Effect]) -> None:
         """Post the desk's effects into Teams (see `teams_outbound`)."""
-        await self.outbound.deliver(effects)
+        await self.delivery.deliver(effects)
 
 
 class BotConnector:
@@ -541,6 +572,12 @@ def _tenant_of(activity: Any) -> str | None:
     return str(conversation.tenant_id) if conversation and conversation.tenant_id else None
 
 
+def _team_of(activity: Any) -> str | None:
+    data = activity.channel_data
+    team = data.get("team") if isinstance(data, dict) else None
+    return str(team["id"]) if isinstance(team, dict) and team.get("id") else None
+
+
 def _reference_of(activity: Any) -> ConversationRef:
     conversation = activity.conversation
     kind: ConversationKind = "personal"
@@ -604,7 +641,7 @@ def _outgoing(reply: Reply, ref: ConversationRef) -> Any:
     activity = Activity(
         type=ActivityTypes.message,
         text=message_text(reply),
-        text_format="markdown",
+        text_format="plain",  # desk texts and relayed words, shown as written
         summary=summary(reply),
         channel_id=ref.channel_id,
         service_url=ref.service_url,

@@ -160,16 +160,21 @@ class TeamsOutbound:
         return ref
 
     async def _find_account(self, username: str) -> TeamsAccount | None:
-        """Look a person up by e-mail (UPN) among the members of the on-call channel's team,
-        where the app is installed."""
+        """Look a person up by e-mail (UPN) among the members of the teams the app is in:
+        the on-call channel's team first, then every team the bot has heard from (an
+        org-wide team reaches everyone)."""
         person = await self.directory.person(username)
-        if person is None or not self.teams_channel:
+        if person is None:
             return None
+        places = [self.teams_channel] if self.teams_channel else []
+        places += [team for team in await self.state.teams() if team not in places]
         service = await self.service()
-        account = await self.connector.member(service, self.teams_channel, person.email)
-        if account is not None:
-            await self.state.remember_account(account, username)
-        return account
+        for place in places:
+            account = await self.connector.member(service, place, person.email)
+            if account is not None:
+                await self.state.remember_account(account, username)
+                return account
+        return None
 
 
 __all__ = ["Connector", "TeamsOutbound"]

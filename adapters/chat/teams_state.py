@@ -5,7 +5,8 @@
 - Teams accounts as the members lookup described them (by Teams user id, and by the username
   they resolved to, so the desk can open a chat with someone who never wrote to it);
 - where each desk message was posted (conversation and activity id), to update it in place;
-- the on-call channel thread of each case, and the case of each thread.
+- the on-call channel thread of each case, and the case of each thread;
+- the teams the app is installed in, whose members the desk can look people up among.
 
 No botbuilder here: a conversation reference is kept as the handful of fields the desk needs."""
 
@@ -152,6 +153,14 @@ class TeamsState:
         """The case whose thread a channel conversation is, if any."""
         found = await self._redis.get(self._store.key("thread-case", conversation_id))
         return None if found is None else str(found)
+
+    # --- teams the app is installed in ----------------------------------------------
+    async def remember_team(self, team_id: str) -> None:
+        await self._redis.sadd(self._store.key("teams"), team_id)
+
+    async def teams(self) -> list[str]:
+        """The teams the bot has heard from, where people can be looked up by e-mail."""
+        return sorted(str(team) for team in await self._redis.smembers(self._store.key("teams")))
 
     # --- the service ------------------------------------------------------------------
     async def remember_service(self, service: Service) -> None:

@@ -408,6 +408,7 @@ class Claude:
                         model=self.model, timeout=self.attempt_timeout, **request.body()
                     )
                 self.usage.add(message.usage)
+                self._count_tokens(message.usage)
                 result = _tool_input(message, request.tool)
             # Whatever goes wrong with an optional proposer, the offline answer stands.
             except Exception as exc:
@@ -423,6 +424,13 @@ class Claude:
             self._count("ok" if parsed is not None else "invalid")
             return parsed
         return None
+
+    def _count_tokens(self, usage: anthropic.types.Usage) -> None:
+        tokens = self.metrics.llm_tokens
+        tokens.labels(kind="input").inc(usage.input_tokens)
+        tokens.labels(kind="output").inc(usage.output_tokens)
+        tokens.labels(kind="cache_write").inc(usage.cache_creation_input_tokens or 0)
+        tokens.labels(kind="cache_read").inc(usage.cache_read_input_tokens or 0)
 
     def _count(self, outcome: str) -> None:
         self.usage.calls += 1
@@ -518,6 +526,10 @@ class ClaudeUnderstanding:
         """The understanding `build_desk` uses when an API key is configured."""
         claude = Claude.from_settings(settings, metrics=metrics)
         return cls(claude, catalog, fallback=fallback, skills=skills, threshold=threshold)
+
+    async def aclose(self) -> None:
+        """Close the HTTP client (the desk calls it on shutdown)."""
+        await self.claude.aclose()
 
     async def warm_up(self) -> None:
         """Warm the fallback (it trains its classifier); Claude needs nothing."""

@@ -24,7 +24,8 @@ from typing import TextIO
 
 from bot.models import Person
 from bot.org import Org, OrgFileError, load_org
-from bot.understanding.model import INTENTS, Catalog, Understanding
+from bot.settings import Settings
+from bot.understanding.model import DEFAULT_THRESHOLD, INTENTS, Catalog, Understanding
 from bot.understanding.offline import OfflineUnderstanding
 
 __all__ = ["DEFAULT_ORG", "EvalReport", "eval_file", "evaluate", "predict_file"]
@@ -89,20 +90,48 @@ def prediction_row(text: str, understanding: Understanding) -> dict[str, object]
 
 
 async def predict_file(
-    path: Path, out: TextIO = sys.stdout, *, org_path: Path = DEFAULT_ORG, err: TextIO = sys.stderr
+    path: Path,
+    out: TextIO = sys.stdout,
+    *,
+    org_path: Path = DEFAULT_ORG,
+    err: TextIO = sys.stderr,
+    settings: Settings | None = None,
 ) -> int:
-    """Understand every line of `path` and write one JSON line per input to `out`."""
+    """Understand every line of `path` with the understanding the settings select (Claude
+    when an Anthropic key is configured, else the offline one) and write one JSON line per
+    input to `out`."""
+    from bot.app import build_understanding  # wiring lives in bot.app
+    from bot.observability import Metrics
+
     try:
         lines = _read(path, need_intent=False)
-        understanding, org = _understanding(org_path)
+        org = load_org(org_path)
     except (InputError, OrgFileError) as exc:
         print(exc, file=err)
         return 2
-    await understanding.warm_up()
-    for line in lines:
-        result = understanding.predict(line.text, requester=_requester(org, line.user))
-        out.write(json.dumps(prediction_row(line.text, result), ensure_ascii=False) + "\n")
+    understanding = build_understanding(
+        Catalog.from_org(org),
+        threshold=settings.nlu_threshold if settings else DEFAULT_THRESHOLD,
+        metrics=Metrics(),
+        settings=settings,
+    )
+    warm = getattr(understanding, "warm_up", None)
+    if warm is not None:
+        await warm()
+    try:
+        for line in lines:
+            requester = _requester(org, line.user) or _SOMEONE
+            result = await understanding.understand(line.text, requester=requester)
+            out.write(json.dumps(prediction_row(line.text, result), ensure_ascii=False) + "\n")
+    finally:
+        close = getattr(understanding, "aclose", None)
+        if close is not None:
+            await close()
     return 0
+
+
+# Who is asking, when the file does not say: nobody in the directory (so never a target).
+_SOMEONE = Person(username="someone", name="Someone", email="someone@invalid")
 
 
 @dataclass(frozen=True)

@@ -102,10 +102,13 @@ class FakeBotConnector:
     team_id: str = "19:globex-it@thread.tacv2"
     token: str | None = None  # when set, the Bearer token every call must carry
     roster: dict[str, Member] = field(default_factory=dict)
+    # conversation (team or channel) -> Teams ids of its members; unlisted: the whole roster
+    memberships: dict[str, set[str]] = field(default_factory=dict)
     posted: dict[str, list[Posted]] = field(default_factory=dict)  # conversation -> messages
     requests: list[Request] = field(default_factory=list)
     created: list[dict[str, Any]] = field(default_factory=list)  # create-conversation bodies
     member_gate: asyncio.Event | None = None  # when set, members lookups wait for it
+    member_status: int | None = None  # when set, members lookups fail with this status
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1_700_000_000_001))
     _server: TestServer | None = None
 
@@ -147,10 +150,13 @@ class FakeBotConnector:
         text: str | None = None,
         value: Any = None,
         thread: str | None = None,
+        team: str | None = None,
         **extra: Any,
     ) -> dict[str, Any]:
         """A message activity from `user` (a Teams id) to the bot, as this service posts it
-        to the bot's endpoint: in the user's chat with the bot, or in a channel `thread`."""
+        to the bot's endpoint: in the user's chat with the bot, or in a channel `thread` (of
+        `team`, by default the fake's one team)."""
+        team = team or self.team_id
         who = self.roster[user]
         tenant = {"id": self.tenant_id}
         if thread is None:
@@ -171,9 +177,9 @@ class FakeBotConnector:
             channel_data = {
                 "tenant": tenant,
                 "channel": {"id": channel},
-                "team": {"id": self.team_id},
+                "team": {"id": team},
                 "teamsChannelId": channel,
-                "teamsTeamId": self.team_id,
+                "teamsTeamId": team,
             }
         activity: dict[str, Any] = {
             "type": "message",
@@ -279,8 +285,12 @@ class FakeBotConnector:
     async def _member(self, request: web.Request) -> web.StreamResponse:
         if self.member_gate is not None:
             await self.member_gate.wait()
+        if self.member_status is not None:
+            return _error(self.member_status, "Forbidden", "The bot may not read members.")
         member = self._find(request.match_info["user"])
-        if member is None:
+        conversation = request.match_info["conversation"].split(";", 1)[0]
+        members = self.memberships.get(conversation)
+        if member is None or (members is not None and member.id not in members):
             return _error(404, "MemberNotFoundInConversation", "The member was not found.")
         return web.json_response(member.json(self.tenant_id))
 

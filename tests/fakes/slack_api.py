@@ -142,6 +142,7 @@ class FakeSlack:
     _sockets: list[_Socket] = field(default_factory=list)
     _socket_opened: asyncio.Condition = field(default_factory=asyncio.Condition)
     _acked: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _posted: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     # --- life -----------------------------------------------------------------------
     async def __aenter__(self) -> FakeSlack:
@@ -202,6 +203,13 @@ class FakeSlack:
     def in_channel(self, channel: str, thread_ts: str | None = None) -> list[Message]:
         """Top-level messages of a channel, or the replies of one thread."""
         return [m for m in self.messages if m.channel == channel and m.thread_ts == thread_ts]
+
+    async def wait_for_messages(self, channel: str, count: int) -> list[Message]:
+        """Wait until `channel` has at least `count` top-level messages (for an app whose
+        background work a test cannot await directly)."""
+        async with self._posted:
+            await self._posted.wait_for(lambda: len(self.in_channel(channel)) >= count)
+        return self.in_channel(channel)
 
     def message(self, channel: str, ts: str) -> Message:
         found = [m for m in self.messages if m.channel == channel and m.ts == ts]
@@ -319,7 +327,9 @@ class FakeSlack:
             return _error("thread_not_found")
         ts = f"1772442000.{next(self._ts):06d}"
         message = Message(channel, ts, text, blocks, str(thread_ts) if thread_ts else None)
-        self.messages.append(message)
+        async with self._posted:
+            self.messages.append(message)
+            self._posted.notify_all()
         return {"ok": True, "channel": channel, "ts": ts, "message": {"text": text, "ts": ts}}
 
     async def _chat_update(self, args: dict[str, Any], request: web.Request) -> dict[str, Any]:
@@ -396,6 +406,10 @@ class FakeSlack:
     async def send_envelope(self, envelope: dict[str, Any]) -> None:
         """Send a frame on the newest Socket Mode connection."""
         await self._sockets[-1].ws.send_json(envelope)
+
+    async def drop_socket(self) -> None:
+        """Close the newest Socket Mode connection from Slack's side, without warning."""
+        await self._sockets[-1].ws.close()
 
     async def acked(self, envelope_id: str) -> dict[str, Any]:
         """Wait for the app's acknowledgement of an envelope."""
