@@ -44,13 +44,18 @@ class Executed:
 
 
 class SagaFailed(Exception):
-    """A step failed; the steps before it were compensated (undone)."""
+    """A step failed; the steps before it were compensated (undone) where they could be.
+    `left` names those still in effect (no inverse, or the undo itself failed): a human must
+    look at them."""
 
-    def __init__(self, step: str, cause: Exception, compensated: list[str]) -> None:
+    def __init__(
+        self, step: str, cause: Exception, compensated: list[str], left: list[str] | None = None
+    ) -> None:
         super().__init__(f"{step} failed: {cause}")
         self.step = step
         self.cause = cause
         self.compensated = compensated
+        self.left = left or []
 
 
 class ActionRunner:
@@ -150,7 +155,7 @@ class ActionRunner:
             try:
                 case, executed = await self.run(ctx, case, step, why, key=f"{case.id}:{index}")
             except Exception as exc:
-                compensated = await self._compensate(ctx, case, done, why)
+                compensated, left = await self._compensate(ctx, case, done, why)
                 case = await ctx.record(
                     case,
                     "saga.compensated",
@@ -159,22 +164,34 @@ class ActionRunner:
                         "failed_step": step.skill,
                         "error": str(exc)[:200],
                         "undone": compensated,
+                        "left": left,
                     },
                 )
-                raise SagaFailed(step.skill, exc, compensated) from exc
+                raise SagaFailed(step.skill, exc, compensated, left) from exc
             done.append(executed)
         return case, done
 
     async def _compensate(
         self, ctx: TurnContext, case: Case, done: list[Executed], why: Provenance
-    ) -> list[str]:
+    ) -> tuple[list[str], list[str]]:
+        """Undo what the saga did, newest first: (undone, still in effect). One undo that
+        fails does not stop the others; what it leaves behind is reported, never hidden."""
         undone: list[str] = []
+        left: list[str] = []
         for executed in reversed(done):
-            if executed.inverse is None or not executed.result.changed:
+            if not executed.result.changed:
                 continue
-            case, _ = await self.undo(ctx, case, executed.action_id, why)
+            if executed.inverse is None:
+                left.append(executed.skill)
+                continue
+            try:
+                case, _ = await self.undo(ctx, case, executed.action_id, why)
+            except Exception:
+                log.exception("saga.compensation_failed", skill=executed.skill, case=case.id)
+                left.append(executed.skill)
+                continue
             undone.append(executed.skill)
-        return undone
+        return undone, left
 
     async def undo(
         self, ctx: TurnContext, case: Case, action_id: str, why: Provenance

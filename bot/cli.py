@@ -136,9 +136,8 @@ _ORG_OPTION = click.option(
 @_ORG_OPTION
 def nlu_predict(file: Path, org_file: Path | None) -> None:
     """Read lines {"text": ...}; write {"text","intent","confidence","queue","slots"} lines."""
-    from bot.understanding.cli import predict_file
-
     from bot.observability import configure_logging
+    from bot.understanding.cli import predict_file
 
     settings = _settings(log_level="ERROR")
     configure_logging("ERROR", "console", stream=sys.stderr)  # stdout carries the JSON lines

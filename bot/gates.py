@@ -388,7 +388,9 @@ class Gates:
         try:
             case, done = await d.actions.run_saga(ctx, case, plan.steps, why)
         except SagaFailed as exc:
-            if isinstance(exc.cause, PreconditionFailed):
+            # a request that cannot be done as asked is refused, if nothing was done for it
+            # yet; half-way through, a human looks at what the saga did and undid
+            if isinstance(exc.cause, PreconditionFailed) and not (exc.compensated or exc.left):
                 case = await ctx.record(
                     case,
                     "refused",
@@ -409,6 +411,7 @@ class Gates:
                 checked=[
                     f"{exc.step} failed: {str(exc.cause)[:120]}",
                     *(f"undid {s}" for s in exc.compensated),
+                    *(f"still in effect, check by hand: {s}" for s in exc.left),
                 ],
                 next_step=_next_step(plan),
             )

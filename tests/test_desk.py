@@ -26,9 +26,10 @@ from bot.cli import main
 from bot.clock import ManualClock
 from bot.context import TurnContext
 from bot.desk import Desk
-from bot.models import Button, Effect, Turn, TurnKind
+from bot.models import Button, Effect, Group, Person, Turn, TurnKind
 from bot.org import load_org
 from bot.plans import PlanStep
+from bot.policy import PolicyRequest
 from bot.scheduler import advance
 from bot.store import Store
 from bot.world import SandboxWorld
@@ -350,6 +351,32 @@ async def test_didnt_help_on_a_status_card_reopens_the_case_to_a_human(
     assert [s for s, _ in await desk.executed()] == ["unlock_account"]
 
 
+async def test_undo_skips_step_up_and_approval_but_not_what_always_needs_a_human(
+    desk: Conversation,
+) -> None:
+    engine = desk.desk.policy
+    samir = await desk.world.directory.person("samir")
+    victor = await desk.world.directory.person("victor")
+    reports = await desk.world.directory.group("pipeline-reports")
+    hr_records = await desk.world.directory.group("hr-records")
+    assert samir is not None
+    assert victor is not None
+    assert reports is not None
+    assert hr_records is not None
+
+    def ask(who: Person, group: Group, **context: Any) -> str:
+        return engine.decide(
+            PolicyRequest(who, "add_to_group", group, who, "access_request", "access", **context)
+        ).route
+
+    assert ask(samir, reports) == "step_up"
+    assert ask(samir, reports, undo=True) == "act"
+    assert ask(samir, reports, undo=True, mode="shadow") == "act"
+    assert ask(samir, hr_records, undo=True) == "escalate"  # sensitive: never by the desk
+    assert ask(victor, reports, undo=True) == "escalate"  # privileged
+    assert ask(samir, reports, undo=True, paused=True) == "escalate"
+
+
 # --- clarifying questions ----------------------------------------------------------------
 
 
@@ -459,6 +486,33 @@ async def test_a_saga_whose_second_step_fails_undoes_the_first_and_escalates(
     assert undone["undo_of"] == (await desk.actions())[0]["action_id"]
     assert undone["approved_by"] == ["nina"]
     assert undone["verification"] is not None
+
+
+async def test_a_saga_whose_compensation_also_fails_still_escalates_with_what_is_left(
+    desk: Conversation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = desk.world.directory.set_disabled
+
+    async def one_way(username: str, disabled: bool) -> None:
+        if not disabled:
+            raise ConnectionError("directory is read-only")
+        await real(username, disabled)
+
+    async def directory_down(username: str) -> int:
+        raise ConnectionError("identity provider timed out")
+
+    monkeypatch.setattr(desk.world.directory, "set_disabled", one_way)
+    monkeypatch.setattr(desk.world.directory, "revoke_sessions", directory_down)
+    await offboard_samir(desk)
+    case = await desk.case("rita")
+    assert case.status == CaseStatus.ESCALATED
+    assert [s for s, _ in await desk.executed()] == ["disable_account"]
+    compensated = next(e for e in case.events if e.type == "saga.compensated")
+    assert (compensated.data["undone"], compensated.data["left"]) == ([], ["disable_account"])
+    ticket = await desk.world.tickets.get(case.ticket_id or "")
+    assert ticket is not None
+    assert "still in effect, check by hand: disable_account" in ticket.details
+    assert texts.TRY_AGAIN not in desk.dm_texts("rita")
 
 
 async def test_a_saga_that_fails_on_its_first_step_undoes_nothing(

@@ -728,6 +728,23 @@ async def test_deliver_posts_once_updates_in_place_and_keeps_to_its_own_addresse
     assert await slack.adapter.state.pending() == 0
 
 
+async def test_a_message_slack_refuses_for_good_does_not_block_the_others(
+    slack: SlackDesk,
+) -> None:
+    slack.fake.fail("chat.postMessage", "restricted_action")
+    await slack.adapter.deliver(
+        [
+            Send(to=Address.dm("bob"), reply=Reply(id="M-1", text="refused")),
+            Send(to=Address.dm("bob"), reply=Reply(id="M-2", text="after it")),
+        ]
+    )
+    assert [m.text for m in slack.dm("bob")] == ["after it"]
+    (dead,) = await slack.adapter.state.dead_letters()
+    assert dead["effect"]["reply"]["id"] == "M-1"
+    assert "restricted_action" in dead["error"]
+    assert await slack.adapter.state.pending() == 0
+
+
 # --- choices and modals ----------------------------------------------------------------------
 
 
