@@ -433,6 +433,15 @@ async def test_a_teams_user_outside_the_directory_is_told_so(bot: Harness) -> No
     assert reply.text == texts.UNKNOWN_PERSON
 
 
+async def test_a_sender_the_members_lookup_does_not_know_is_told_so(bot: Harness) -> None:
+    activity = bot.activity("zed", text="I'm locked out")
+    chat = bot.dm_of("zed")
+    del bot.connector.roster["29:zed"]  # the lookup answers 404
+    await bot.send(activity)
+    (reply,) = bot.connector.messages(chat)
+    assert reply.text == texts.UNKNOWN_PERSON
+
+
 async def test_a_failed_members_lookup_asks_to_try_again(bot: Harness) -> None:
     bot.connector.member_status = 403
     await bot.say("alice", "my laptop screen is cracked")

@@ -1,24 +1,21 @@
 """Microsoft Teams: the desk as a Teams bot, on botbuilder-core with aiohttp.
 
 Inbound, `POST /api/messages` on the desk's own aiohttp app: the Bot Framework JWT is checked
-first (`teams_auth`: missing, forged, expired or foreign tokens get 401, never 500), then the
-activity is handed to botbuilder's `CloudAdapter.process_activity` in the background and the
-Bot Connector gets its answer at once, well inside Teams' 15 seconds. A message becomes a
-`Turn` (an `/itdesk ...` message a command, a submitted card a click attributed to the
-activity's sender); the sender's Teams account is looked up (`members/{id}`) and its e-mail or
-UPN names the directory person. Duplicate deliveries are dropped by the desk (the turn's event
-id is the activity id within its conversation).
+first (`teams_auth`: a missing, forged, expired or foreign token gets 401, never 500), then the
+activity goes to botbuilder's `CloudAdapter.process_activity` in the background and the Bot
+Connector gets its answer at once, well inside Teams' 15 seconds. A message becomes a `Turn`
+(an `/itdesk ...` message a command, a submitted card a click attributed to the activity's
+sender); the sender's Teams account (`members/{id}`) names the directory person by its e-mail
+or UPN. The desk drops duplicate deliveries: a turn's event id is the activity's id within its
+conversation.
 
-Outbound, the desk's effects: replies go to the conversation they answer, messages to a person
-go to their one-to-one chat with the bot (opened through the Bot Connector when they never
-wrote to it: approval cards to managers), messages for the on-call channel go to the case's
-thread there (created with the first message), and updates replace the posted activity in
-place. Cards are Adaptive Cards (`teams_cards`); conversation references and posted activity
-ids live in Redis (`teams_state`).
+Outbound, the desk's effects go where `teams_outbound` decides, as Adaptive Cards
+(`teams_cards`), through botbuilder's Bot Connector client (`BotConnector`); conversation
+references and posted activity ids are kept in Redis (`teams_state`).
 
 With no app id the adapter refuses to start unless `ITDESK_TEAMS_ALLOW_UNAUTHENTICATED=true`
 asks for local, unauthenticated use, and then says so loudly: anyone who can reach the
-endpoint can then make the desk act for any Teams user and post to any `serviceUrl`.
+endpoint can make the desk act for any Teams user and post to any `serviceUrl`.
 
 This is the only module that imports botbuilder: its Python SDK is archived in favour of the
 Microsoft 365 Agents SDK, and moving must stay a change to this one file."""

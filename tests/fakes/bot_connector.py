@@ -26,6 +26,7 @@ from aiohttp.test_utils import TestServer
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 BOT = {"id": "28:itdesk-bot", "name": "IT Desk"}  # the bot as activities name it
+BODY = web.RequestKey("body", object)  # the parsed JSON body of a call
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,7 @@ class FakeBotConnector:
             body = await request.json() if request.can_read_body else None
         except ValueError:
             return _error(400, "BadSyntax", "The body is not JSON.")
-        request["body"] = body
+        request[BODY] = body
         authorization = request.headers.get("Authorization")
         self.requests.append(Request(request.method, request.path, authorization, body))
         if self.token is not None and authorization != f"Bearer {self.token}":
@@ -237,7 +238,7 @@ class FakeBotConnector:
         return posted
 
     async def _create(self, request: web.Request) -> web.StreamResponse:
-        body = request["body"]
+        body = request[BODY]
         if not isinstance(body, dict):
             return _error(400, "BadSyntax", "Expected a ConversationParameters object.")
         self.created.append(body)
@@ -263,7 +264,7 @@ class FakeBotConnector:
         return web.json_response({"id": self.personal_conversation(member)}, status=201)
 
     async def _send(self, request: web.Request) -> web.StreamResponse:
-        body = request["body"]
+        body = request[BODY]
         if not isinstance(body, dict) or body.get("type") != "message":
             return _error(400, "BadSyntax", "Expected a message activity.")
         conversation = request.match_info["conversation"]
@@ -271,7 +272,7 @@ class FakeBotConnector:
         return web.json_response({"id": posted.id}, status=201)
 
     async def _update(self, request: web.Request) -> web.StreamResponse:
-        body = request["body"]
+        body = request[BODY]
         conversation = request.match_info["conversation"]
         activity_id = request.match_info["activity"]
         found = [m for m in self.posted.get(conversation, []) if m.id == activity_id]
