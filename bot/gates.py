@@ -415,7 +415,12 @@ class Gates:
                 ],
                 next_step=_next_step(plan),
             )
-        await self._after_actions(ctx, case, plan, done)
+        try:
+            await self._after_actions(ctx, case, plan, done)
+        except Exception:
+            # The actions ran and are recorded; a failed notice or schedule must not leave the
+            # case stuck in "executing". The log names it for an operator.
+            log.exception("after_actions.failed", case=case.id)
         if plan.then == "escalate":
             checked = [f"{_step_label(e.skill, e.args)}: done" for e in done]
             return await d.handoff.escalate(

@@ -800,6 +800,22 @@ async def test_a_duplicate_event_id_gets_no_second_reply(desk: Conversation, kin
     assert [r async for r in desk.desk.audit.records()] == records
 
 
+async def test_a_failing_notice_after_the_action_does_not_leave_the_case_executing(
+    desk: Conversation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def mail_down(item: Any) -> Any:
+        if item.kind == "notification":
+            raise ConnectionError("mail relay down")
+        return await real(item)
+
+    real = desk.world.outbox.deliver
+    monkeypatch.setattr(desk.world.outbox, "deliver", mail_down)
+    await desk.say("zoe", "forgot my password, can you send me a reset?")
+    await desk.verify("zoe")
+    assert [s for s, _ in await desk.executed()] == ["reset_password"]
+    assert (await desk.case("zoe")).status == CaseStatus.RESOLVED
+
+
 async def test_no_chat_message_ever_shows_a_minted_secret(desk: Conversation) -> None:
     await desk.say("peter", "my account got locked after too many wrong passwords")
     await desk.verify("peter", passes=False)

@@ -507,3 +507,16 @@ async def test_snapshot_loads_back_as_the_same_org(store: Store, clock: ManualCl
     assert reloaded.phone_of("lena") == "+44 7700 900456"
     assert world.knowledge == ACME.knowledge
     assert world.org is ACME
+
+
+async def test_enrolment_links_go_by_email_even_with_sms_registered(
+    store: Store, clock: ManualClock
+) -> None:
+    world = await SandboxWorld.create(store, GLOBEX, clock)
+    person = await world.directory.person("bob")
+    assert person is not None
+    assert "sms" in person.factors  # a reset link would go by SMS ...
+    reset = await world.directory.send_reset_link("bob")
+    assert reset.channel == "sms"
+    enrol = await world.directory.send_enrolment_link("bob")  # ... the enrolment link never
+    assert (enrol.channel, enrol.address) == ("email", "b\u2022\u2022\u2022@globex.test")

@@ -210,6 +210,7 @@ class SandboxDirectory:
             "(valid for 24 hours).",
             ENROLMENT_LINK_TTL,
             ref,
+            email_only=True,
         )
 
     async def _send_link(
@@ -219,8 +220,10 @@ class SandboxDirectory:
         template: str,
         ttl: timedelta,
         ref: str | None = None,
+        *,
+        email_only: bool = False,
     ) -> OutboxItem:
-        route = await self._recovery_route(username)
+        route = await self._recovery_route(username, email_only=email_only)
         if route is None:
             raise NotFoundError("person", username)
         channel, _, masked = route
@@ -239,14 +242,15 @@ class SandboxDirectory:
         return await self._outbox.deliver(item)
 
     async def _recovery_route(
-        self, username: str
+        self, username: str, *, email_only: bool = False
     ) -> tuple[Literal["sms", "email"], str, str] | None:
         """(channel, address, masked address) for links: an explicit recovery e-mail, else
-        the phone when SMS is registered, else the work e-mail."""
+        the phone when SMS is registered, else the work e-mail. Enrolment links after an MFA
+        reset always go by e-mail: the phone may be the very factor that was lost."""
         person, contact = await self.person(username), await self.contact(username)
         if person is None or contact is None:
             return None
-        if contact.recovery_email is None and "sms" in person.factors:
+        if not email_only and contact.recovery_email is None and "sms" in person.factors:
             return "sms", contact.phone, mask_phone(contact.phone)
         address = contact.recovery_email or person.email
         return "email", address, mask_email(address)
