@@ -24,6 +24,7 @@ from bot.redis_server import EmbeddedRedis
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.store import Store
+from bot.summaries import Summaries
 from bot.understanding.model import Catalog
 from bot.understanding.offline import OfflineUnderstanding
 from bot.world import SandboxWorld
@@ -63,6 +64,7 @@ def build_desk(
             metrics=metrics,
             oncall_channel=oncall_channel,
             understanding=understanding,
+            summaries=Summaries(getattr(understanding, "claude", None)),
             knowledge=KnowledgeBase.load(world.knowledge),
             policy=policy or PolicyEngine(),
             threshold=threshold,

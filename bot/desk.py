@@ -47,6 +47,7 @@ from bot.ports import Devices, Directory, Outbox, Tickets
 from bot.refs import ButtonRef, ButtonRefs
 from bot.scheduler import Job, Scheduler
 from bot.store import Store
+from bot.summaries import Summaries
 from bot.understanding import Understanding
 from bot.understanding.model import QUEUE_OF
 from skills import default_skills
@@ -90,6 +91,7 @@ class DeskDeps:
     knowledge: Runbooks
     policy: PolicyEngine
     skills: SkillRegistry = field(default_factory=default_skills)
+    summaries: Summaries = field(default_factory=Summaries)
     oncall_channel: str = "oncall"
     threshold: float = 0.55
     outbound: Outbound | None = None
@@ -121,6 +123,7 @@ class Desk:
         self.control = DeskControl(deps.store)
         self.stepup = StepUp(deps.store, deps.clock, deps.directory, deps.outbox)
         self.handoff = HandoffService()
+        self.summaries = deps.summaries
         self.approvals = Approvals(self)
         self.actions = ActionRunner(self)
         self.gates = Gates(self)

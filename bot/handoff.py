@@ -30,6 +30,20 @@ class Handoff:
         queue = _queue(queue)
         priority = _priority(priority)
         requester = await desk.directory.person(case.requester)
+        checked = list(checked or [])
+        # A caller's own headline ("Undo requested: ...", "Three failed checks ...") stands;
+        # a plain copy of the person's words is replaced by a summary written for the tech.
+        specific = not case.text.strip().startswith(summary.strip().rstrip("…"))
+        written, suggested = await desk.summaries.summarise(
+            case.text,
+            case.intent or "other",
+            checked,
+            slots={k: str(v) for k, v in case.slots.items()},
+            requester=requester,
+            confident=case.intent is not None,
+        )
+        summary = summary if specific else written
+        next_step = next_step or suggested
         ticket = await desk.tickets.open(
             NewTicket(
                 case_id=case.id,
