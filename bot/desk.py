@@ -41,6 +41,7 @@ from bot.gates import Gates
 from bot.handoff import Handoff as HandoffService
 from bot.models import Address, Button, Card, Effect, Person, Reply, Send, Turn, TurnKind
 from bot.observability import Metrics, bind_correlation, new_correlation_id
+from bot.onboarding import match_person
 from bot.outbound import Outbound
 from bot.policy import PolicyEngine, PolicyRequest
 from bot.ports import Devices, Directory, Outbox, Tickets
@@ -439,7 +440,9 @@ class Desk:
         slot, options = str(question.get("slot")), [str(o) for o in question.get("options", [])]
         labels = [str(label) for label in question.get("labels", [])]
         value = _exact_option(text, options, labels)
-        if value is None:
+        if value is None and slot in {"joiner_name", "manager"}:
+            value = await _joiner_answer(slot, text, await self.directory.people())
+        elif value is None:
             heard = await self.understanding.understand(text, requester=ctx.person)
             value = heard.slots.get(slot)
             if value is None and slot == "software":
@@ -763,3 +766,13 @@ def _words(text: str) -> list[str]:
 def _queue_of(intent: str) -> str | None:
     queues: dict[str, str | None] = {str(k): v for k, v in QUEUE_OF.items()}
     return queues.get(intent)
+
+
+async def _joiner_answer(slot: str, text: str, people: list[Person]) -> str | None:
+    """A typed answer to "what's their name?" or "who will be their manager?"."""
+    if slot == "manager":
+        found = match_person(text, people)
+        return found.username if found else None
+    name = " ".join(w for w in text.strip(" .!?").split() if w[:1].isalpha())
+    name = name.title() if name.islower() else name
+    return name if 2 <= len(name.split()) <= 4 and len(name) <= 80 else None

@@ -10,8 +10,9 @@ from bot import texts
 from bot.cases import Case, CaseStatus
 from bot.context import TurnContext
 from bot.models import Button, Card, CardField, Person
+from bot.onboarding import looks_like_name, read_joiner, username_for
 from bot.plans import Plan, PlanStep
-from bot.understanding import Understanding
+from bot.understanding import UNKNOWN_PERSON, Understanding
 
 if TYPE_CHECKING:
     from bot.desk import Desk
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 KNOWLEDGE_INTENTS = frozenset(
     {"vpn_issue", "wifi_issue", "email_issue", "printer_issue", "software_issue"}
 )
-HANDOFF_INTENTS = frozenset({"hardware_issue", "other", "onboarding"})
+HANDOFF_INTENTS = frozenset({"hardware_issue", "other"})
 MENU_ITEMS = (
     ("I'm locked out", "account_unlock"),
     ("Reset my password", "password_reset"),
@@ -60,6 +61,12 @@ class Planner:
     ) -> Plan | Question | Handoff:
         d = self._desk
         subject = str(slots.get("target_user") or person.username)
+        if (
+            intent != "onboarding"  # a joiner is not in the directory yet
+            and subject != person.username
+            and (subject.startswith(UNKNOWN_PERSON) or await d.directory.person(subject) is None)
+        ):
+            return _about_someone_unknown(intent, queue, subject)
         base = {"intent": intent, "queue": queue, "subject": subject, "summary": text[:300]}
         if intent in {"account_unlock", "password_reset", "mfa_reset"}:
             skill = {
@@ -151,9 +158,39 @@ class Planner:
                     PlanStep(skill="revoke_sessions", params={"user": target}),
                 ],
             )
+        if intent == "onboarding":
+            return await self._onboarding(person, base, slots, text)
         if intent == "security_incident":
             return Handoff("security", "urgent", notify_roles=["security"])
         return Handoff(queue)
+
+    async def _onboarding(
+        self, person: Person, base: dict[str, Any], slots: dict[str, Any], text: str
+    ) -> Plan | Question:
+        """A new joiner's account: HR (or the future manager) asks; the other approves."""
+        people = await self._desk.directory.people()
+        joiner = read_joiner(text, people, person)
+        named = str(slots.get("target_user") or "")
+        unknown = named.removeprefix("unknown:") if named.startswith("unknown:") else ""
+        if not looks_like_name(unknown):
+            unknown = ""
+        name = str(slots.get("joiner_name") or joiner.name or unknown)
+        if not name:
+            return Question("joiner_name", texts.ASK_JOINER_NAME)
+        manager = slots.get("manager") or joiner.manager
+        if not manager and not person.has_role("hr"):
+            manager = person.username  # a manager asking for their own new hire
+        if not manager:
+            return Question("manager", texts.ask_joiner_manager(name))
+        username = username_for(name, {p.username for p in people})
+        domain = person.email.rpartition("@")[2]
+        params = {"username": username, "name": name, "email": f"{username}@{domain}",
+                  "manager": str(manager), "department": joiner.department or "",
+                  "title": joiner.title or ""}  # fmt: skip
+        base = {**base, "subject": username}
+        return Plan(**base, action="create_account", resource_kind="person",
+                    resource_id=username, new_person=params,
+                    steps=[PlanStep(skill="create_account", params=params)])  # fmt: skip
 
     async def _software(
         self, person: Person, base: dict[str, Any], slots: dict[str, Any]
@@ -199,6 +236,24 @@ class Planner:
                 )
             ],
         )
+
+
+def _about_someone_unknown(intent: str, queue: str, subject: str) -> Question | Handoff:
+    """A request about someone the directory does not know ("add dan to...", "reset her
+    password"): never acted on, and never turned into a request for the requester.
+
+    A leaver is asked about (which person?); a lost device or a security incident goes to
+    security at once, as the desk's own incidents do; anything else is another person's
+    account, which the desk does not change (policy refuse.someone-elses-account): a human
+    tells the requester that each employee asks for themselves, and sees who was named.
+    """
+    if intent == "offboarding":
+        return Question("target_user", texts.ASK_PERSON)
+    named = subject.removeprefix(UNKNOWN_PERSON)
+    note = f"asked about someone else ({named}), not found in the directory"
+    if intent in {"device_lost", "security_incident"}:
+        return Handoff("security", "urgent", note=note, notify_roles=["security"])
+    return Handoff(queue, note=f"{note}: not acted on, each employee must ask for themselves")
 
 
 def _pick_device(named: object, devices: list[str]) -> str | None:

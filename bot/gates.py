@@ -14,7 +14,7 @@ from bot.approvals import ApprovalStatus
 from bot.cases import Case, CaseStatus
 from bot.context import TurnContext
 from bot.models import Address, Button, Card, CardField, Device, Group, Person, Reply, SoftwareItem
-from bot.plans import Plan, approvals_of, approvers_of, plan_of, verification_of
+from bot.plans import Plan, approvals_of, approvers_of, plan_of, subject_of, verification_of
 from bot.policy import Decision, PolicyRequest, Resource
 from skills.base import PreconditionFailed
 from verification.notify import notify_change
@@ -42,7 +42,7 @@ class Gates:
     ) -> Decision | None:
         d = self._desk
         requester = await d.directory.person(case.requester)
-        subject = await d.directory.person(plan.subject)
+        subject = await d.directory.person(plan.subject) or subject_of(plan)
         resource = await self._resource(plan, subject)
         if requester is None or subject is None or resource is None:
             return None
@@ -275,7 +275,7 @@ class Gates:
         requester, the request goes to the requester's manager."""
         d = self._desk
         requester = await d.directory.person(case.requester)
-        subject = await d.directory.person(plan.subject)
+        subject = await d.directory.person(plan.subject) or subject_of(plan)
         if requester is None:
             return []
         candidates: list[str] = []

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.cases import Case
+from bot.models import Person
 
 ResourceKind = Literal["person", "group", "software", "device"]
 
@@ -39,6 +40,17 @@ class Plan(BaseModel):
     escalate_priority: str = "normal"
     notify_roles: list[str] = Field(default_factory=list)
     summary: str = ""
+    new_person: dict[str, str] | None = None  # onboarding: the account to be created
+
+
+def subject_of(plan: Plan) -> Person | None:
+    """The person a plan is about when they are not in the directory yet (a new joiner)."""
+    if plan.new_person is None:
+        return None
+    p = plan.new_person
+    return Person(username=p["username"], name=p["name"], email=p["email"],
+                  manager=p.get("manager") or None, department=p.get("department", ""),
+                  title=p.get("title", ""))  # fmt: skip
 
 
 def plan_of(case: Case) -> Plan | None:

@@ -93,6 +93,13 @@ ASK_DEVICE = "Which device should I use?"
 ASK_DEVICE_LOST = "Which device is missing? I'll lock it straight away."
 ASK_SOFTWARE = "Which application do you need?"
 ASK_PERSON = "Who is this about? Give me their username or full name."
+ASK_JOINER_NAME = "What's the new joiner's full name?"
+
+
+def ask_joiner_manager(name: str) -> str:
+    return f"Who will be {name}'s manager? Give me their username or full name."
+
+
 CHOICE_UNCLEAR = "Sorry, I didn't catch which one. Please pick one of the options."
 
 # --- step-up --------------------------------------------------------------------------------
