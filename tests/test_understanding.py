@@ -14,17 +14,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from fakes.anthropic_api import FakeMessagesAPI, ToolUse
 from rapidfuzz import fuzz
 
 from bot.models import Person
 from bot.org import load_org
 from bot.understanding import QUEUE_OF, Catalog, OfflineUnderstanding, Understanding
 from bot.understanding.classifier import IntentClassifier, classifier_view, shared_classifier
+from bot.understanding.claude import Claude, ClaudeUnderstanding
 from bot.understanding.cli import eval_file, evaluate, predict_file, prediction_row
 from bot.understanding.fitting import build_pipeline
 from bot.understanding.offline import looks_like_manipulation
 from bot.understanding.text import clean
 from bot.understanding.training import load_phrasings, training_set
+from skills import default_skills
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -214,6 +217,36 @@ def test_single_requests_with_and_stay_confident(globex: OfflineUnderstanding) -
         "outlook is slow and keeps asking for my password",
     ]:
         assert globex.predict(text).confident, text
+
+
+async def test_claude_cannot_drop_a_third_party_the_offline_understanding_found() -> None:
+    """Claude names only catalogue people: "add dan to..." (dan unknown to the org) keeps the
+    offline "unknown:dan", so the desk never adds the requester instead."""
+    org = load_org(GLOBEX)
+    catalog = Catalog.from_org(org)
+    alice = next(p for p in org.people() if p.username == "alice")
+    async with FakeMessagesAPI() as api:
+        api.script(
+            ToolUse(
+                {
+                    "intent": "access_request",
+                    "confidence": 0.95,
+                    "slots": {"group": "finance-reports"},
+                }
+            )
+        )
+        claude = Claude.connect("test-key", model="claude-test", base_url=api.base_url)
+        try:
+            understanding = ClaudeUnderstanding(
+                claude, catalog, fallback=OfflineUnderstanding(catalog), skills=default_skills()
+            )
+            u = await understanding.understand(
+                "can you add dan to the finance reports group", requester=alice
+            )
+        finally:
+            await claude.aclose()
+    assert u.source == "claude"
+    assert u.slots["target_user"] == "unknown:dan"
 
 
 def test_threshold_is_exposed_and_applied(globex: OfflineUnderstanding) -> None:

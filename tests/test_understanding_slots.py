@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 GLOBEX = SHARED / "scenarios" / "orgs" / "globex.yaml"
 ACME = ROOT / "examples" / "acme.yaml"
+INITECH = ROOT / "tests" / "desk_scenarios" / "orgs" / "initech.yaml"
 
 
 class Desk:
@@ -41,6 +42,11 @@ def globex() -> Desk:
 @pytest.fixture(scope="module")
 def acme() -> Desk:
     return Desk(ACME)
+
+
+@pytest.fixture(scope="module")
+def initech() -> Desk:
+    return Desk(INITECH)
 
 
 # --- groups -------------------------------------------------------------------------------
@@ -240,6 +246,232 @@ def test_acme_target_user(acme: Desk) -> None:
     assert acme.slots("sofia", "reset tomas's password")["target_user"] == "tomas"
     assert acme.slots("hana", "Please offboard noah")["target_user"] == "noah"
     assert "target_user" not in acme.slots("noah", "noah here, reset my password")
+
+
+# --- requests about someone else ----------------------------------------------------------
+# "install zoom for bob" must never become an install for the requester: the third party is
+# the subject, a username when the org knows them, "unknown:<as typed>" when it does not.
+
+ORGS = {"globex": "globex", "acme": "acme", "initech": "initech"}
+
+
+@pytest.fixture(scope="module")
+def desks(globex: Desk, acme: Desk, initech: Desk) -> dict[str, Desk]:
+    return {"globex": globex, "acme": acme, "initech": initech}
+
+
+@pytest.mark.parametrize(
+    ("org", "who", "text", "target"),
+    [
+        # "for <name>"
+        ("globex", "alice", "install zoom for bob please", "bob"),
+        ("globex", "alice", "can you install tableau for Grace", "grace"),
+        ("globex", "alice", "unlock the account for bob please", "bob"),
+        ("acme", "sofia", "install matlab for tomas", "tomas"),
+        ("initech", "peter", "please install figma for joanna", "joanna"),
+        ("initech", "peter", "install zoom for zoe please", "zoe"),
+        # "add <name> to", "give <name> access"
+        ("globex", "alice", "give bob access to the finance archive", "bob"),
+        ("globex", "alice", "add frank to domain-admins", "frank"),
+        ("globex", "alice", "take bob off finance reports", "bob"),
+        ("acme", "sofia", "please add tomas to the firmware repositories group", "tomas"),
+        ("initech", "peter", "add zoe to the pipeline reports group", "zoe"),
+        # "<name>'s <thing>", "on <name>'s laptop"
+        ("globex", "alice", "install slack on bob's laptop", "bob"),
+        ("initech", "peter", "reset mateo's password", "mateo"),
+        # "<name> needs / is locked out / can't log in"
+        ("globex", "alice", "bob needs tableau on his laptop", "bob"),
+        ("globex", "alice", "bob lost his phone and needs mfa reset", "bob"),
+        ("acme", "sofia", "lena needs zoom on her laptop", "lena"),
+        ("initech", "peter", "zoe can't sign in", "zoe"),
+        # "my colleague / manager / teammate <name>"
+        ("globex", "bob", "my colleague alice is locked out", "alice"),
+        ("globex", "alice", "my boss frank can't log in", "frank"),
+        ("globex", "alice", "my manager carol is locked out", "carol"),
+        ("globex", "alice", "my teammate bob wants excel", "bob"),
+        ("globex", "alice", "for my colleague bob, please install zoom", "bob"),
+        ("acme", "sofia", "my colleague Tomas is locked out", "tomas"),
+        ("initech", "peter", "my teammate samir needs slack", "samir"),
+        # "on behalf of", and "him"/"her" after a name
+        ("globex", "alice", "I'm asking on behalf of bob: he needs finance reports", "bob"),
+        ("globex", "alice", "bob asked me to add him to finance reports", "bob"),
+    ],
+)
+def test_a_third_party_the_org_knows(
+    desks: dict[str, Desk], org: str, who: str, text: str, target: str
+) -> None:
+    assert desks[org].slots(who, text).get("target_user") == target
+
+
+@pytest.mark.parametrize(
+    ("org", "who", "text", "target"),
+    [
+        ("globex", "alice", "please install figma for joanna", "unknown:joanna"),
+        ("globex", "alice", "can you add dan to the finance reports group", "unknown:dan"),
+        ("globex", "alice", "Please add Dan Smith to finance reports", "unknown:Dan Smith"),
+        ("globex", "alice", "give dan access to the finance archive", "unknown:dan"),
+        ("globex", "alice", "grant Priya read access to finance reports", "unknown:Priya"),
+        ("globex", "alice", "please give Dan admin rights", "unknown:Dan"),
+        ("globex", "alice", "can you let dan into the finance team", "unknown:dan"),
+        ("globex", "alice", "get dan access to finance reports", "unknown:dan"),
+        ("globex", "alice", "set dan up with zoom", "unknown:dan"),
+        ("globex", "alice", "remove dan from the finance team", "unknown:dan"),
+        ("globex", "alice", "can you reset Dan's password", "unknown:Dan"),
+        ("globex", "alice", "dan's password has expired, can you reset it", "unknown:dan"),
+        ("globex", "alice", "install slack on dan's laptop", "unknown:dan"),
+        ("globex", "alice", "reset the password of dan", "unknown:dan"),
+        ("globex", "alice", "dan needs tableau", "unknown:dan"),
+        ("globex", "alice", "dan is locked out", "unknown:dan"),
+        ("globex", "alice", "Dan can't log in to his account", "unknown:Dan"),
+        ("globex", "alice", "dan lost his phone, can you reset his mfa", "unknown:dan"),
+        ("globex", "alice", "my colleague dan is locked out", "unknown:dan"),
+        ("globex", "alice", "our new hire Sam needs zoom", "unknown:Sam"),
+        ("globex", "alice", "on behalf of dan, please reset his password", "unknown:dan"),
+        (
+            "globex",
+            "alice",
+            "dan started today, can you add him to the finance team",
+            "unknown:dan",
+        ),
+        (
+            "globex",
+            "alice",
+            "Sarah from accounts called, can you reset her password",
+            "unknown:Sarah",
+        ),
+        ("globex", "alice", "he can't log in, can you help? it's my colleague Dan", "unknown:Dan"),
+        # someone else, unnamed
+        ("globex", "alice", "my colleague is locked out", "unknown:my colleague"),
+        ("globex", "alice", "my manager can't log in", "unknown:my manager"),
+        (
+            "globex",
+            "alice",
+            "add my colleague to the finance reports group",
+            "unknown:my colleague",
+        ),
+        ("globex", "alice", "install zoom for my colleague", "unknown:my colleague"),
+        ("globex", "alice", "please install slack for our intern", "unknown:our intern"),
+        (
+            "globex",
+            "alice",
+            "one of my colleagues forgot her password",
+            "unknown:one of my colleagues",
+        ),
+        ("globex", "alice", "can you reset her password", "unknown:her"),
+        ("globex", "alice", "please unlock his account", "unknown:his"),
+        # another org's people are strangers here
+        ("acme", "sofia", "install solidworks for joanna", "unknown:joanna"),
+        ("acme", "sofia", "add dan to the firmware group", "unknown:dan"),
+        ("initech", "peter", "add alice to the sales team", "unknown:alice"),
+    ],
+)
+def test_a_third_party_the_org_does_not_know(
+    desks: dict[str, Desk], org: str, who: str, text: str, target: str
+) -> None:
+    assert desks[org].slots(who, text).get("target_user") == target
+
+
+@pytest.mark.parametrize(
+    ("org", "who", "text"),
+    [
+        ("globex", "alice", "install zoom for my laptop"),
+        ("globex", "alice", "I need access to the dashboards for the dashboards project"),
+        ("globex", "alice", "add me to finance reports for 2 weeks"),
+        ("globex", "alice", "I need finance reports access for quarter close"),
+        ("globex", "alice", "add me to the finance team"),
+        ("globex", "alice", "I need zoom for zoom calls"),
+        ("globex", "alice", "please install slack for the team"),
+        ("globex", "alice", "I need a charger for my new phone"),
+        ("globex", "alice", "install excel for work"),
+        ("globex", "alice", "need zoom for a client demo"),
+        ("globex", "alice", "I need access for Finance Reports"),
+        ("globex", "alice", "reset my password for outlook"),
+        ("globex", "alice", "I need tableau for reporting"),
+        ("globex", "alice", "can I get figma for design work"),
+        ("globex", "alice", "I need a licence for Procreate"),
+        ("globex", "alice", "I need access to the finance reports for the audit"),
+        ("globex", "alice", "I need slack for sales"),
+        ("globex", "alice", "install slack for testing"),
+        ("globex", "alice", "please install zoom for me"),
+        ("globex", "alice", "Please install Zoom for Monday's meeting"),
+        ("globex", "alice", "need tableau for dashboards"),
+        ("globex", "alice", "please add Procreate to my ipad"),
+        ("globex", "alice", "can you install zoom for me on my laptop for tomorrow"),
+        ("globex", "alice", "I need power bi for the Q3 forecast"),
+        ("globex", "alice", "what's for lunch in the canteen today?"),
+        ("globex", "alice", "I need the bowling league list for fun"),
+        # the writer, named or described
+        ("globex", "alice", "please install zoom, thanks Dan"),
+        ("globex", "alice", "Hi, this is Dan, I'm locked out"),
+        ("globex", "alice", "I'm a new hire and need zoom"),
+        ("globex", "alice", "I'm the new starter, please set up my laptop"),
+        ("globex", "alice", "could you please unlock my user account"),
+        ("globex", "alice", "bob and I need access to finance reports"),
+        # approvers, models, owners
+        ("globex", "alice", "my manager needs me to have access to finance reports"),
+        ("globex", "alice", "my manager wants me in the finance team"),
+        ("globex", "alice", "my manager approved, please add me to finance reports"),
+        ("globex", "alice", "I need access for my manager's review"),
+        ("globex", "alice", "I'm waiting for bob to approve my request"),
+        ("globex", "alice", "add me to bob's team channel"),
+        ("globex", "alice", "can I get access to bob's calendar"),
+        ("globex", "alice", "add me to the finance team so I can help carol"),
+        ("globex", "alice", "I need the same access as my colleague dan"),
+        ("globex", "alice", "I need access to finance reports like my teammate bob"),
+        ("globex", "alice", "my colleague dan told me to ask you to add me to finance reports"),
+        ("globex", "alice", "I got an email from Dan asking for my password"),
+        # things, not people
+        ("globex", "alice", "Outlook can't connect"),
+        ("globex", "alice", "Figma needs an update"),
+        ("globex", "alice", "please give it a try"),
+        ("globex", "alice", "let me know when it's done"),
+        ("acme", "sofia", "install matlab for my thesis"),
+        ("acme", "sofia", "I need solidworks for the robot project"),
+        ("acme", "sofia", "add me to the firmware repositories for 3 months"),
+        ("initech", "peter", "install zoom for my laptop please"),
+        ("initech", "peter", "add me to the sales forecasts group for quarter close"),
+    ],
+)
+def test_a_request_for_oneself_has_no_third_party(
+    desks: dict[str, Desk], org: str, who: str, text: str
+) -> None:
+    assert "target_user" not in desks[org].slots(who, text)
+
+
+def test_a_joiner_is_named_not_described(initech: Desk) -> None:
+    """For onboarding the slot carries the joiner's name, so "a new hire" is not one."""
+    slots = initech.slots("rita", "new starter Dana Whitfield begins on Monday, set her up")
+    assert slots.get("target_user") == "unknown:Dana Whitfield"
+    assert "target_user" not in initech.slots("rita", "please set up accounts for a new hire")
+
+
+def test_the_requester_is_never_their_own_third_party(globex: Desk, initech: Desk) -> None:
+    assert "target_user" not in globex.slots("bob", "install zoom for bob please")
+    assert "target_user" not in globex.slots("bob", "bob needs tableau on his laptop")
+    assert "target_user" not in initech.slots("joanna", "please install figma for joanna")
+
+
+def test_the_same_words_read_the_same_in_a_made_up_org() -> None:
+    """No names live in the code: a catalogue built here works like the org files."""
+    catalog = Catalog.build(
+        people=[
+            Person(username="kpatel", name="Kiran Patel", email="k@x.test"),
+            Person(username="me", name="Sam Example", email="me@x.test"),
+        ],
+        groups=[Group(id="ops", name="Operations")],
+        software=[SoftwareItem(id="notion", name="Notion")],
+    )
+    desk = OfflineUnderstanding(catalog)
+    me = catalog.people[1]
+    assert desk.predict("add kiran to operations", requester=me).slots["target_user"] == "kpatel"
+    assert desk.predict("install notion for Kiran Patel", requester=me).slots.get(
+        "target_user"
+    ) == ("kpatel")
+    assert desk.predict("install notion for jo", requester=me).slots.get("target_user") is None
+    assert desk.predict("install notion for joss", requester=me).slots["target_user"] == (
+        "unknown:joss"
+    )
+    assert "target_user" not in desk.predict("install notion for sam", requester=me).slots
 
 
 # --- apps and exposed credentials ----------------------------------------------------------

@@ -571,6 +571,12 @@ class ClaudeUnderstanding:
     def _reconciled(
         self, claude: Understanding, offline: Understanding, text: str
     ) -> Understanding:
+        if "target_user" in offline.slots and "target_user" not in claude.slots:
+            # Claude may only name people from the catalogue: someone else the offline
+            # understanding found ("add dan to..."), known or not, still makes the request
+            # about them and never about the requester.
+            slots = {**claude.slots, "target_user": offline.slots["target_user"]}
+            claude = claude.model_copy(update={"slots": slots})
         if offline.slots.get("manipulation") or looks_like_manipulation(text):
             if claude.intent != "security_incident":
                 log.warning("claude.overruled", reason="manipulation", proposed=claude.intent)

@@ -5,6 +5,7 @@ org's own names always come from its catalogue."""
 from __future__ import annotations
 
 __all__ = [
+    "ACCOUNT_THINGS",
     "AMBIGUOUS_APP_WORDS",
     "COMMON_WORD_NAMES",
     "EDITION_WORDS",
@@ -12,7 +13,10 @@ __all__ = [
     "GROUP_GENERIC",
     "KNOWN_APPS",
     "NICKNAMES",
+    "NOT_PERSON_WORDS",
     "PERSON_ACTIONS",
+    "RELATIONS",
+    "RELATIONS_WEAK",
     "SIGNAL_APPS",
     "STOPWORDS",
     "SYSTEMS",
@@ -125,4 +129,79 @@ SYSTEMS = word_set(
     hubspot zendesk intranet wiki concur coupa successfactors bamboohr adp xero quickbooks
     tableau powerbi citrix rdp remote-desktop jenkins databricks snowflake docusign dropbox
     gmail"""
+)
+
+# --- whose request is it ----------------------------------------------------------------
+
+# People a message may name by their relation to the writer ("my colleague", "a new hire").
+# `RELATIONS` always point at someone else; `RELATIONS_WEAK` are also the usual approvers
+# ("my manager said..."), so only the shape of the sentence makes them the subject.
+RELATIONS = word_set(
+    """colleague coworker workmate teammate intern assistant contractor consultant employee
+    apprentice trainee secretary friend wife husband son daughter mum mom dad mother father
+    sister brother hire starter joiner newbie report member mate"""
+)
+RELATIONS_WEAK = word_set(
+    """manager boss supervisor lead director ceo cfo cto coo cio ciso vp user"""
+)
+
+# Words that are not a person's name, on top of the function words, the training vocabulary
+# and the app and system names above: teams and functions, times, things people ask for.
+NOT_PERSON_WORDS = word_set(
+    """everyone everybody someone somebody anyone anybody nobody noone whoever each every
+    either neither none another others other yourself ourselves themselves yourselves ya ye
+    ur today tonight tomorrow yesterday now later soon asap eod eow cob tonite tmrw tmr
+    morning afternoon evening night weekend week month year quarter q1 q2 q3 q4 h1 h2 fy
+    monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs
+    fri sat sun january february march april may june july august september october november
+    december feb mar apr jun jul aug sep sept oct nov dec christmas xmas easter holiday
+    summer winter spring autumn fall ages hour day minute while ever good sure real instance
+    example reference free nothing anything everything something whatever reason personal
+    business internal external remote home office wfh onsite offsite travel sales legal
+    accounting account accounts finance hr ops operation support helpdesk procurement
+    purchasing logistics warehouse shipping inventory payroll benefit compliance audit
+    research engineering dev development devops prod production staging qa uat test design
+    ux ui product admin management leadership exec executive board infosec analytics bi
+    recruitment recruiting hiring talent facilities reception partner vendor supplier student
+    visitor guest staff people squad org organisation organization company firm corp inc ltd
+    llc gmbh plc demo presentation meeting call conference webinar interview workshop course
+    exam class lecture event launch release deploy deployment migration upgrade update report
+    dashboard analysis forecast budget invoice expense timesheet tax contract document pdf
+    spreadsheet slide deck note diagram wireframe prototype mockup drawing video photo image
+    picture audio music podcast recording screenshot content writing translation chat
+    messaging collaboration planning scheduling task sprint roadmap coding programming
+    scripting automation python java javascript typescript sql html css golang rust ruby php
+    kotlin swift scala windows linux ubuntu macos ios android chromebook surface dell lenovo
+    hp thinkpad monitor headset keyboard mouse server cloud kubernetes k8s container database
+    db api network networking internet editing modelling modeling simulation cad 3d rendering
+    animation seo ads social media again instead cheers regards best sincerely hiya yo ty
+    thx cc fyi btw np ok okay yes yeah yep nope lol sorry oops hmm um uh ah oh wow great
+    cool nice awesome kindly whole entire lot lots bit kind sort type way purpose seat
+    subscription plan license licence key token certificate cert plugin extension addon
+    add-on installer trial version edition copy project client customer manager user
+    airtable zapier calendly looker mural pipedrive intercom greenhouse rippling gusto
+    expensify gong figjam procreate basecamp wrike coda retool vercel netlify heroku datadog
+    splunk grafana sentry pagerduty opsgenie newrelic cloudflare twilio stripe shopify
+    mailchimp marketo pardot mixpanel amplitude hotjar gitkraken dashlane teamviewer anydesk
+    logmein parsec linkedin facebook instagram twitter youtube tiktok reddit google apple
+    amazon netflix uber airbnb ikea visa mastercard paypal fun kicks curiosity science
+    posterity convenience backup archive archiving safekeeping emergency emergencies
+    contingency redundancy consistency pilot poc trial evaluation eval assessment review
+    reviews approval approvals signoff onboarding offboarding handover coverage cover
+    holidays vacation leave lunch dinner breakfast brunch snack snacks drinks party sake
+    kafka redis postgres postgresql mysql mongo mongodb elastic elasticsearch spark hadoop
+    airflow dbt bigquery redshift athena lambda vault consul ansible puppet chef helm argo
+    istio nginx apache tomcat iis git gitlab jenkins bamboo circleci travis sonarqube nexus
+    artifactory npm pip maven gradle conda venv node react angular vue django flask rails
+    dotnet unity unreal godot figma delegate delegated shared full temporary temp readonly
+    elevated"""
+)
+
+# What a request about a person's account is about ("dan's password", "on his laptop").
+ACCOUNT_THINGS = word_set(
+    """password passwords account accounts login logins signin credentials mfa authenticator
+    laptop computer pc mac macbook machine desktop workstation device phone mobile iphone
+    tablet ipad access permissions permission rights mailbox email inbox profile username
+    vpn pin token yubikey badge licence license software apps app setup calendar drive
+    onedrive files folder home"""
 )

@@ -28,6 +28,8 @@ from bot.understanding.lexicon import (
     GROUP_CONTEXT,
     GROUP_GENERIC,
     PERSON_ACTIONS,
+    RELATIONS,
+    RELATIONS_WEAK,
     SIGNAL_APPS,
     STOPWORDS,
     VENDOR_WORDS,
@@ -133,7 +135,7 @@ class CatalogIndex:
                 key = tuple(word.lower() for word, _, _ in window)
                 usernames = self.people.get(key)
                 possessive = text[window[-1][2] : window[-1][2] + 2].lower() == "'s"
-                acted_on = index > 0 and spans[index - 1][0].lower() in PERSON_ACTIONS
+                acted_on = index > 0 and spans[index - 1][0].lower() in _NAMING_WORDS
                 named = size > 1 or possessive or acted_on or _plausible_name(window[0][0])
                 if usernames and named:
                     is_self = requester is not None and usernames == {requester.username}
@@ -243,6 +245,11 @@ def _partial_groups(
             found.append(Mention("group", tuple(ids), spans[i][1], spans[i][2], 70.0, False, False))
             used.append((i, i + 1))
     return found
+
+
+# Words after which a name that is also an everyday word is a name ("add frank", "for
+# grace", "my colleague mark").
+_NAMING_WORDS = PERSON_ACTIONS | RELATIONS | RELATIONS_WEAK | word_set("for")
 
 
 def _plausible_name(word: str) -> bool:

@@ -20,6 +20,7 @@ __all__ = [
     "INTENTS",
     "INTENT_DESCRIPTIONS",
     "QUEUE_OF",
+    "UNKNOWN_PERSON",
     "Catalog",
     "Intent",
     "Understanding",
@@ -51,6 +52,9 @@ INTENTS: tuple[Intent, ...] = get_args(Intent)
 
 # Below this confidence the desk asks or escalates instead of acting on a guess.
 DEFAULT_THRESHOLD = 0.55
+
+# `target_user` of a request about someone the directory does not know: "unknown:dan".
+UNKNOWN_PERSON = "unknown:"
 
 INTENT_DESCRIPTIONS: dict[Intent, str] = {
     "account_unlock": "their own account is locked out",
@@ -104,8 +108,10 @@ class Understanding(BaseModel):
     it clears the threshold of the understanding that produced it (below it the desk asks or
     escalates, never guesses). `slots` holds what the message names: `group`,
     `group_candidates` (comma-separated ids when a group name is ambiguous), `software`,
-    `software_name` (an app outside the catalogue), `device`, `target_user`, `duration`
-    (days), `app`, `credentials_exposed`. `alternatives` are the runner-up intents.
+    `software_name` (an app outside the catalogue), `device`, `target_user` (a username, or
+    `UNKNOWN_PERSON` + the name as written when the request is about someone the org does
+    not know: never the requester), `duration` (days), `app`, `credentials_exposed`.
+    `alternatives` are the runner-up intents.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

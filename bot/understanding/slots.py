@@ -11,16 +11,16 @@ import re
 from collections.abc import Sequence
 
 from bot.models import Person
-from bot.understanding.lexicon import KNOWN_APPS, PERSON_ACTIONS, STOPWORDS, SYSTEMS, word_set
+from bot.understanding.lexicon import KNOWN_APPS, STOPWORDS, SYSTEMS, word_set
 from bot.understanding.mentions import Mention
 from bot.understanding.model import Intent
+from bot.understanding.subjects import third_party
 
 __all__ = ["fill_slots"]
 
 _NAMED_SCORE = 88.0  # exact, or a typo in a name; a partial match only gives candidates
 _GROUP_INTENTS = frozenset({"access_request", "access_removal", "onboarding"})
 _SOFTWARE_INTENTS = frozenset({"software_install", "software_issue"})
-_ABOUT_SOMEONE_INTENTS = frozenset({"onboarding", "offboarding"})
 
 
 def fill_slots(
@@ -37,7 +37,7 @@ def fill_slots(
     devices = [m.ids[0] for m in mentions if m.kind == "device"]
     if devices:
         slots["device"] = devices[0]
-    if (target := _target_user(intent, text, mentions, requester)) is not None:
+    if (target := third_party(intent, text, mentions, requester)) is not None:
         slots["target_user"] = target
     if (app := _app(text)) is not None and app != slots.get("software"):
         slots["app"] = app
@@ -104,54 +104,6 @@ def _software(text: str, mentions: Sequence[Mention]) -> dict[str, str]:
         if words and words[0].lower() not in _NOT_AN_APP:
             return {"software_name": " ".join(words).lower()}
     return {}
-
-
-# --- people -----------------------------------------------------------------------------
-
-_NOT_TARGET_BEFORE = word_set("manager boss by cc ask asked with from thanks thank")
-_NOT_TARGET_AFTER = re.compile(
-    r"^\W*(?:approved|said|says|asked|okayed|agreed|told|suggested|recommended|has approved|"
-    r"is my manager)\b",
-    re.IGNORECASE,
-)
-_ABOUT_AFTER = re.compile(
-    r"^(?:'s\b|\s+(?:is|was|has|will be|'s)?\s*(?:leaving|left|quit|resigned|retir\w*|"
-    r"joining|joins|starts|starting|finish\w*|been (?:let go|terminated|dismissed)|"
-    r"no longer))",
-    re.IGNORECASE,
-)
-_MIRROR_BEFORE = re.compile(r"\b(?:same|like|as)\s+(?:\w+\s+){0,2}(?:as\s+)?$", re.IGNORECASE)
-_BREAK = re.compile(r"[.,;!?:]")
-
-
-def _target_user(
-    intent: Intent, text: str, mentions: Sequence[Mention], requester: Person | None
-) -> str | None:
-    """A person the request is about who is not the requester, when the text says so."""
-    for mention in mentions:
-        if mention.kind != "person" or mention.requester or len(mention.ids) != 1:
-            continue
-        username = mention.ids[0]
-        if requester is not None and username == requester.username:
-            continue
-        before, after = text[: mention.start], text[mention.end :]
-        if _excluded(before, after):
-            continue
-        if intent in _ABOUT_SOMEONE_INTENTS or _ABOUT_AFTER.match(after):
-            return username
-        clause = _BREAK.split(before)[-1].lower().split()
-        if any(word in PERSON_ACTIONS for word in clause[-5:]):
-            return username
-    return None
-
-
-def _excluded(before: str, after: str) -> bool:
-    previous = before.lower().split()[-1:] or [""]
-    return (
-        previous[0].strip(".,:;") in _NOT_TARGET_BEFORE
-        or bool(_NOT_TARGET_AFTER.match(after))
-        or bool(_MIRROR_BEFORE.search(before))
-    )
 
 
 # --- durations, apps, exposure ------------------------------------------------------------
