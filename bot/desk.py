@@ -49,7 +49,7 @@ from bot.refs import ButtonRef, ButtonRefs
 from bot.scheduler import Job, Scheduler
 from bot.store import Store
 from bot.summaries import Summaries
-from bot.understanding import Understanding
+from bot.understanding import UNKNOWN_PERSON, Understanding
 from bot.understanding.model import QUEUE_OF
 from skills import default_skills
 from skills.base import SkillRegistry
@@ -309,7 +309,7 @@ class Desk:
                 principal=ctx.person,
                 action="open_case",
                 resource=ctx.person,
-                subject=ctx.person,
+                subject=await self._named_subject(ctx.person, u),
                 intent=u.intent,
                 queue=queue,
                 paused=await self.control.paused(),
@@ -347,6 +347,18 @@ class Desk:
             )
             return
         await self._route(ctx, case, u)
+
+    async def _named_subject(self, person: Person, u: Understanding) -> Person:
+        """Whom the request is about: the requester, a directory person it names, or a
+        stand-in for someone the directory does not know ("add dan to ...")."""
+        target = u.slots.get("target_user")
+        if not target or target == person.username:
+            return person
+        known = await self.directory.person(target)
+        if known is not None:
+            return known
+        named = target.removeprefix(UNKNOWN_PERSON)
+        return Person(username=target, name=named, email="unknown@invalid")
 
     async def _route(self, ctx: TurnContext, case: Case, u: Understanding) -> None:
         queue = u.queue or "other"

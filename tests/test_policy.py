@@ -155,3 +155,17 @@ def test_check_reports_invalid_files(tmp_path: Path) -> None:
     assert any("@route" in p for p in check(folder))
     with pytest.raises(PolicyError):
         PolicyEngine(folder)
+
+
+def test_a_self_service_request_about_someone_else_is_refused_when_it_opens(
+    engine: PolicyEngine,
+) -> None:
+    dan = Person(username="unknown:dan", name="dan", email="unknown@invalid")
+    for intent in ("password_reset", "access_request", "software_install"):
+        d = ask(engine, ALICE, "open_case", ALICE, subject=dan, intent=intent)
+        assert (d.route, d.reason) == ("refuse", "ask_for_themselves")
+        assert d.policy_ids == ("refuse.request-for-someone-else",)
+    # a leaver or a lost device about someone else is not refused here: later gates decide
+    assert ask(engine, GRACE, "open_case", GRACE, subject=CAROL, intent="offboarding").route == (
+        "act"
+    )
