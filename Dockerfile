@@ -14,7 +14,8 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim AS run
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
-    ITDESK_HOST=0.0.0.0 ITDESK_PORT=8080 ITDESK_DATA_DIR=/var/lib/itdesk
+    ITDESK_HOST=0.0.0.0 ITDESK_PORT=8080 ITDESK_DATA_DIR=/var/lib/itdesk \
+    ITDESK_WEB_CHAT=false
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin itdesk \
     && mkdir -p /var/lib/itdesk && chown itdesk /var/lib/itdesk
 WORKDIR /app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -93,9 +94,24 @@ class Settings(BaseSettings):
                 "ITDESK_TEAMS_ALLOW_UNAUTHENTICATED: only for local use without "
                 "ITDESK_TEAMS_APP_ID; with an app id every activity is authenticated"
             )
+        if self.web_chat and not _loopback(self.host):
+            problems.append(
+                f"ITDESK_WEB_CHAT: the web chat has no sign-in (anyone can act as anyone), so it "
+                f"only listens on a loopback address; set ITDESK_WEB_CHAT=false to serve on "
+                f"{self.host}"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def load_settings(**overrides: object) -> Settings:
