@@ -291,7 +291,8 @@ class Desk:
         if sure and u.intent == "ticket_status":
             await self.conversation.ticket_status(ctx)
             return
-        if not sure and await self._first_unclear(ctx.person.username):
+        incident = not sure and _possible_incident(u)
+        if not sure and not incident and await self._first_unclear(ctx.person.username):
             await self.conversation.menu(ctx)
             return
         case = await self.cases.open(
@@ -338,13 +339,19 @@ class Desk:
             )
             return
         if not sure:
-            await self.handoff.escalate(
+            # Unsure, but it may be an incident: a menu would waste the minutes that count, so
+            # security gets it at once (nothing is done to any account or device).
+            case = await self.handoff.escalate(
                 ctx,
                 case,
-                queue=queue if u.intent != "not_it" else "other",
+                queue="security" if incident else queue if u.intent != "not_it" else "other",
+                priority="urgent" if incident else "normal",
                 summary=text[:200],
                 checked=[f"the desk was unsure (best guess {u.intent}, {u.confidence:.0%})"],
             )
+            if incident:
+                what = f"possible {_described(u.intent)}: {text[:160]}"
+                await self.gates.notify_role(ctx, "security", case.requester, what)
             return
         await self._route(ctx, case, u)
 
@@ -773,6 +780,20 @@ def _only_option_named(text: str, options: list[str], labels: list[str]) -> str 
 
 def _words(text: str) -> list[str]:
     return [w.strip(".,!?;:()'\"") for w in text.lower().split()]
+
+
+# Best guesses that are worth a human's attention at once even when the desk is unsure.
+_INCIDENT_GUESSES = frozenset({"security_incident", "device_lost"})
+_INCIDENT_GUESS_FLOOR = 0.3
+
+
+def _possible_incident(u: Understanding) -> bool:
+    """An unsure understanding whose best guess is a security incident or a lost device."""
+    return u.intent in _INCIDENT_GUESSES and u.confidence >= _INCIDENT_GUESS_FLOOR
+
+
+def _described(intent: str) -> str:
+    return intent.replace("_", " ")
 
 
 def _queue_of(intent: str) -> str | None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from bot import texts
 from bot.cases import Case, CaseStatus
 from bot.context import TurnContext
-from bot.models import Button, Card, CardField, Person
+from bot.models import Button, Card, CardField, Device, Person
 from bot.onboarding import looks_like_name, read_joiner, username_for
 from bot.plans import Plan, PlanStep
 from bot.understanding import UNKNOWN_PERSON, Understanding
@@ -109,14 +109,14 @@ class Planner:
         if intent == "software_install":
             return await self._software(person, base, slots)
         if intent == "device_lost":
-            devices = await d.devices.devices_of(subject)
+            devices = _of_kind(await d.devices.devices_of(subject), slots)
             device_id = _pick_device(slots.get("device"), [x.id for x in devices])
             if device_id is None:
                 if not devices:
                     return Handoff(
                         "security",
                         "urgent",
-                        note="no registered device to lock",
+                        note="no registered device of that kind to lock",
                         notify_roles=["security"],
                     )
                 return Question("device", texts.ASK_DEVICE_LOST, [(x.id, x.id) for x in devices])
@@ -179,8 +179,11 @@ class Planner:
             return Question("joiner_name", texts.ASK_JOINER_NAME)
         manager = slots.get("manager") or joiner.manager
         if not manager and not person.has_role("hr"):
-            manager = person.username  # a manager asking for their own new hire
-        if not manager:
+            # A manager asking for their own new hire. Someone who manages nobody is neither
+            # HR nor a manager: the plan names no manager, and policy turns it down.
+            manages = any(p.manager == person.username for p in people)
+            manager = person.username if manages else ""
+        elif not manager:
             return Question("manager", texts.ask_joiner_manager(name))
         username = username_for(name, {p.username for p in people})
         domain = person.email.rpartition("@")[2]
@@ -200,6 +203,10 @@ class Planner:
         software_id = slots.get("software")
         catalogue = {item.id: item for item in await d.devices.catalogue()}
         if not software_id:
+            options = str(slots.get("software_candidates") or "").split(",")
+            labelled = [(catalogue[o].name, o) for o in options if o in catalogue]
+            if labelled:
+                return Question("software", texts.ASK_WHICH_SOFTWARE, labelled)
             name = slots.get("software_name")
             if name:  # named, but not in the catalogue: policy decides (a human, by default)
                 return Plan(
@@ -218,11 +225,11 @@ class Planner:
             return Question("software", texts.ASK_SOFTWARE)
         if software_id not in catalogue:
             return Handoff("software", note=f"{software_id} is not in the catalogue")
-        devices = [x.id for x in await d.devices.devices_of(subject)]
+        devices = [x.id for x in _of_kind(await d.devices.devices_of(subject), slots)]
         device_id = _pick_device(slots.get("device"), devices)
         if device_id is None:
             if not devices:
-                return Handoff("software", note="no managed device to install on")
+                return Handoff("software", note="no managed device of that kind to install on")
             return Question("device", texts.ASK_DEVICE, [(x, x) for x in devices])
         return Plan(
             **base,
@@ -254,6 +261,19 @@ def _about_someone_unknown(intent: str, queue: str, subject: str) -> Question | 
     if intent in {"device_lost", "security_incident"}:
         return Handoff("security", "urgent", note=note, notify_roles=["security"])
     return Handoff(queue, note=f"{note}: not acted on, each employee must ask for themselves")
+
+
+_MOBILE_OS = frozenset({"ios", "ipados", "android"})
+
+
+def _of_kind(devices: list[Device], slots: dict[str, Any]) -> list[Device]:
+    """The devices that can be what the message speaks of: a phone is never the laptop,
+    even when the laptop is the only device the directory has. A device named by its id
+    is taken as named."""
+    kind = slots.get("device_kind")
+    if slots.get("device") or kind not in {"mobile", "computer"}:
+        return devices
+    return [x for x in devices if (x.os.lower() in _MOBILE_OS) == (kind == "mobile")]
 
 
 def _pick_device(named: object, devices: list[str]) -> str | None:

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import bm25s
 
-from bot.understanding.lexicon import STOPWORDS, word_set
+from bot.understanding.lexicon import KNOWN_APPS, STOPWORDS, SYSTEMS, word_set
 
 __all__ = ["DEFAULT_DIR", "KnowledgeBase", "Runbook", "RunbookHit", "read_runbooks"]
 
@@ -54,6 +54,26 @@ _INTENT_WORDS: dict[str, str] = {
     "mfa_reset": "mfa",
     "password_reset": "password",
 }
+
+
+# Applications and systems a question may name. When a question about an application names
+# one, a runbook that never mentions it is about something else ("RStudio crashes" is not
+# answered by the Outlook page, however many words they share).
+_PRODUCT = re.compile(
+    r"(?<![\w-])("
+    + "|".join(
+        re.escape(name).replace(r"\-", r"[\s-]?")
+        for name in sorted((KNOWN_APPS | SYSTEMS) - {"vpn"}, key=len, reverse=True)
+    )
+    + r")(?![\w-])",
+    re.IGNORECASE,
+)
+_PRODUCT_INTENTS = frozenset({"software_issue"})
+
+
+def _named_products(text: str) -> set[str]:
+    """The known applications and systems `text` names, in one spelling each."""
+    return {re.sub(r"[\s-]+", "", m.group(1).lower()) for m in _PRODUCT.finditer(text)}
 
 
 def _stem(word: str) -> str:
@@ -112,6 +132,7 @@ class KnowledgeBase:
         self.min_score = min_score
         self._titles = [set(terms(r.title)) for r in self.runbooks]
         self._terms = [set(terms(f"{r.title} {r.body}")) for r in self.runbooks]
+        self._products = [_named_products(f"{r.title} {r.body}") for r in self.runbooks]
         self._retriever: bm25s.BM25 | None = None
         if self.runbooks:
             self._retriever = bm25s.BM25()
@@ -141,7 +162,8 @@ class KnowledgeBase:
         not depend on how many runbooks there are: its title must share a word with the
         question (or with the intent's topic, when the caller knows the intent), because the
         title says what a runbook is about; and it must contain two of the question's words,
-        or half of them.
+        or half of them. A question about an application that names one only gets a runbook
+        that mentions it.
         """
         if self._retriever is None or k < 1:
             return []
@@ -151,11 +173,14 @@ class KnowledgeBase:
         if not asked:
             return []
         scores = self._retriever.get_scores(sorted(wanted))
+        named = _named_products(text) if intent in _PRODUCT_INTENTS else set()
         ranked: list[tuple[float, int]] = []
         for index, (runbook, score) in enumerate(zip(self.runbooks, scores, strict=True)):
             title, words = self._titles[index], self._terms[index]
             matched = len(wanted & words)
             if not title & wanted or (matched < 2 and matched < len(wanted) / 2):
+                continue
+            if named and not named & self._products[index]:
                 continue
             weight = _ORG_BOOST if runbook.source == "org" else 1.0
             if title & topic:

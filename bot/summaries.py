@@ -142,8 +142,8 @@ async def summarise(
 
 _ABOUT = {str(intent): about for intent, about in INTENT_DESCRIPTIONS.items()}
 _DETAILS = frozenset(
-    {"group", "group_candidates", "software", "software_name", "device", "target_user",
-     "duration", "app", "credentials_exposed", "manipulation"}
+    {"group", "group_candidates", "software", "software_candidates", "software_name", "device",
+     "target_user", "duration", "app", "credentials_exposed", "manipulation"}
 )  # fmt: skip
 
 _HEADLINES: dict[str, str] = {
@@ -233,7 +233,11 @@ def templated(
 
 def _fillers(slots: Mapping[str, str]) -> dict[str, str]:
     group = slots.get("group") or slots.get("group_candidates", "").replace(",", " or ")
-    software = slots.get("software") or slots.get("software_name")
+    software = (
+        slots.get("software")
+        or slots.get("software_name")
+        or slots.get("software_candidates", "").replace(",", " or ")
+    )
     days = slots.get("duration")
     return {
         "to": f" to {group}" if group else (f" to {slots['app']}" if slots.get("app") else ""),

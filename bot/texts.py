@@ -92,6 +92,7 @@ def asked_group(options: list[str]) -> str:
 ASK_DEVICE = "Which device should I use?"
 ASK_DEVICE_LOST = "Which device is missing? I'll lock it straight away."
 ASK_SOFTWARE = "Which application do you need?"
+ASK_WHICH_SOFTWARE = "Which of these do you mean?"
 ASK_PERSON = "Who is this about? Give me their username or full name."
 ASK_JOINER_NAME = "What's the new joiner's full name?"
 

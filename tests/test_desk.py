@@ -32,6 +32,7 @@ from bot.plans import PlanStep
 from bot.policy import PolicyRequest
 from bot.scheduler import advance
 from bot.store import Store
+from bot.understanding import Understanding
 from bot.world import SandboxWorld
 from skills.access import RemoveFromGroup
 
@@ -888,3 +889,61 @@ async def verify_audit_with_cli(redis_url: str, namespace: str) -> Result:
     """`itdesk audit verify` as an operator runs it (its own event loop, so in a thread)."""
     env = {"ITDESK_REDIS_URL": redis_url, "ITDESK_NAMESPACE": namespace}
     return await asyncio.to_thread(CliRunner().invoke, main, ["audit", "verify"], env=env)
+
+
+# --- caution where the desk is unsure or the request does not fit -------------------------
+
+
+class _Unsure:
+    """An understanding that is not sure what it read (below any threshold)."""
+
+    def __init__(self, intent: str, confidence: float) -> None:
+        self.intent, self.confidence = intent, confidence
+
+    async def understand(self, text: str, *, requester: Person) -> Understanding:
+        return Understanding(
+            intent=self.intent,  # type: ignore[arg-type]
+            confidence=self.confidence,
+            queue="security" if self.intent == "security_incident" else "other",
+            confident=False,
+        )
+
+
+async def test_a_possible_incident_goes_to_security_at_once_not_to_the_menu(
+    desk: Conversation,
+) -> None:
+    desk.desk.understanding = _Unsure("security_incident", 0.4)
+    said = await desk.say("zoe", "a weird window appeared and now my files have odd names")
+    assert texts.MENU not in desk.said(said)
+    case = await desk.case("zoe")
+    ticket = await desk.world.tickets.get(case.ticket_id or "")
+    assert ticket is not None
+    assert (ticket.queue, ticket.priority) == ("security", "urgent")
+    assert desk.dm_texts("omar")  # the security role heard of it
+    assert await desk.executed() == []
+
+
+async def test_an_unsure_guess_of_anything_else_still_gets_the_menu(desk: Conversation) -> None:
+    desk.desk.understanding = _Unsure("hardware_issue", 0.4)
+    said = await desk.say("zoe", "it is doing that thing again")
+    assert desk.said(said) == [texts.MENU]
+    assert await desk.desk.cases.all_ids() == []
+
+
+async def test_someone_who_manages_nobody_cannot_onboard(desk: Conversation) -> None:
+    await desk.say("zoe", "please set up an account for Dana Smith, she starts on monday")
+    assert (await desk.case("zoe")).status == CaseStatus.REFUSED
+    assert await desk.executed() == []
+
+
+async def test_a_lost_phone_never_locks_the_only_laptop(desk: Conversation) -> None:
+    await desk.say("peter", "I lost my work phone on the train")
+    case = await desk.case("peter")
+    assert case.status == CaseStatus.ESCALATED
+    ticket = await desk.world.tickets.get(case.ticket_id or "")
+    assert ticket is not None
+    assert (ticket.queue, ticket.priority) == ("security", "urgent")
+    assert await desk.executed() == []
+    device = await desk.world.devices.device("NB-4103")
+    assert device is not None
+    assert not device.locked

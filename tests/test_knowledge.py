@@ -107,3 +107,15 @@ def test_org_only_knowledge_base() -> None:
     kb = KnowledgeBase([Runbook("Badge printer jams", "1. Open the tray.", "org")])
     assert kb.search("the badge printer jammed")[0].title == "Badge printer jams"
     assert kb.search("vpn keeps dropping") == []
+
+
+def test_an_app_question_only_gets_a_runbook_that_names_the_app() -> None:
+    kb = KnowledgeBase.load(
+        {"Dragon dictation does not hear the microphone": "1. Replug the microphone.\n"}
+    )
+    # the shipped Outlook page shares words ("opening", "crashes") but is about another app
+    assert kb.search("RStudio crashes when opening my project", intent="software_issue") == []
+    (hit,) = kb.search("dragon stopped hearing my microphone", intent="software_issue")
+    assert hit.title.startswith("Dragon")
+    # other topics are not narrowed: an Outlook question still finds the mail runbook
+    assert kb.search("outlook crashes when opening", intent="email_issue")

@@ -215,8 +215,24 @@ def test_single_requests_with_and_stay_confident(globex: OfflineUnderstanding) -
         "I dropped my laptop and the screen is cracked",
         "I got a new phone and the authenticator app is empty",
         "outlook is slow and keeps asking for my password",
+        # what still works is context, not a second request
+        "mail stopped arriving on my phone since monday. the laptop is fine",
+        # a file extension is not a word of the request ("locked")
+        "all my documents were renamed to .locked and there is a ransom note",
     ]:
         assert globex.predict(text).confident, text
+
+
+def test_an_email_footer_is_not_part_of_the_request(globex: OfflineUnderstanding) -> None:
+    footer = (
+        "\n\nKind regards\nCONFIDENTIALITY NOTICE: This e-mail and any attachments are "
+        "confidential. If you have received this e-mail in error, please delete it and do "
+        "not open attachments."
+    )
+    assert clean("my account is locked" + footer) == "my account is locked Kind regards"
+    assert clean("vpn broken\n\nSent from my iPhone") == "vpn broken"
+    result = globex.predict("I'm locked out since this morning" + footer)
+    assert (result.intent, result.confident) == ("account_unlock", True)
 
 
 async def test_claude_cannot_drop_a_third_party_the_offline_understanding_found() -> None:

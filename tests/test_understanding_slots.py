@@ -536,3 +536,97 @@ def test_a_made_up_catalogue(globex: Desk) -> None:
     result = desk.predict("add me to vpn users", requester=me)
     assert result.slots.get("group") == "vpn-users"
     assert "target_user" not in desk.predict("will you reset my password?", requester=me).slots
+
+
+# --- names written the way people write them ----------------------------------------------
+
+_ME = Person(username="me", name="Sam Example", email="me@x.test")
+
+
+@pytest.fixture(scope="module")
+def clinic() -> OfflineUnderstanding:
+    """A made-up clinic: acronyms and brands inside longer names, underscore ids."""
+    return OfflineUnderstanding(
+        Catalog.build(
+            groups=[
+                Group(id="lims_users", name="LIMS Sample Tracker"),
+                Group(id="lab_team", name="Laboratory"),
+                Group(id="protocol_editors", name="Lab Protocol Library Editors"),
+                Group(id="sop_archive", name="Quality SOP Archive"),
+                Group(id="lab_admins", name="LIMS Admins", sensitive=True),
+                Group(id="patient_exports", name="Patient Data Exports", sensitive=True),
+            ],
+            software=[
+                SoftwareItem(id="webex-suite", name="Webex Suite"),
+                SoftwareItem(id="sas-ent", name="SAS Enterprise Guide"),
+                SoftwareItem(id="ibm-minitab", name="IBM Minitab"),
+                SoftwareItem(id="acrobat-reader", name="Adobe Acrobat Reader"),
+                SoftwareItem(id="acrobat-pro", name="Adobe Acrobat Pro"),
+            ],
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "group"),
+    [
+        ("can I get access to SOP please", "sop_archive"),  # an acronym of one name
+        ("need edit rights on the protocol library", "protocol_editors"),  # a run inside it
+        ("need the LIMS admins group to fix the lab export", "lab_admins"),  # full name wins
+    ],
+)
+def test_group_named_by_part_of_its_name(
+    clinic: OfflineUnderstanding, text: str, group: str
+) -> None:
+    assert clinic.predict(text, requester=_ME).slots.get("group") == group
+
+
+def test_an_acronym_in_two_names_is_asked_about(clinic: OfflineUnderstanding) -> None:
+    slots = clinic.predict("please add me to LIMS", requester=_ME).slots
+    assert "group" not in slots
+    assert set(slots["group_candidates"].split(",")) == {"lims_users", "lab_admins"}
+
+
+@pytest.mark.parametrize(
+    ("text", "software"),
+    [
+        ("could you install webex for me", "webex-suite"),  # the brand of "Webex Suite"
+        ("I need minitab on my laptop", "ibm-minitab"),  # the id without the vendor
+        ("please install SAS", "sas-ent"),  # an acronym leading the name
+    ],
+)
+def test_software_named_by_its_brand(
+    clinic: OfflineUnderstanding, text: str, software: str
+) -> None:
+    assert clinic.predict(text, requester=_ME).slots.get("software") == software
+
+
+def test_a_brand_two_items_share_is_asked_about(clinic: OfflineUnderstanding) -> None:
+    slots = clinic.predict("can you install acrobat please", requester=_ME).slots
+    assert "software" not in slots
+    assert set(slots["software_candidates"].split(",")) == {"acrobat-reader", "acrobat-pro"}
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("I lost my work phone on the tram", "mobile"),
+        ("my ipad was stolen from the car", "mobile"),
+        ("left my laptop in a taxi", "computer"),
+        ("my laptop and my phone were in the bag that was stolen", None),
+    ],
+)
+def test_the_kind_of_device(clinic: OfflineUnderstanding, text: str, kind: str | None) -> None:
+    assert clinic.predict(text, requester=_ME).slots.get("device_kind") == kind
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "someone is sending emails from my account to my contacts",
+        "somebody logged into my account from another country last night",
+        "emails are being sent from my mailbox that I never wrote",
+    ],
+)
+def test_someone_else_in_the_account_is_exposure(text: str) -> None:
+    assert credentials_exposed(text)

@@ -260,8 +260,9 @@ class Driver:
         return case.status.value if case else None
 
     async def _on_call(self, user: str) -> bool:
+        """On call by role, or named on call by an admin with `/itdesk oncall`."""
         person = await self.directory.person(user)
-        return person is not None and person.has_role("oncall")
+        return person is not None and await self.desk.on_call(person)
 
 
 def _pending_check(items: Sequence[OutboxItem]) -> OutboxItem | None:

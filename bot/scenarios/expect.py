@@ -62,7 +62,8 @@ async def observe(
     mine = [case for case in cases if case.requester == first_requester]
     case = mine[-1] if mine else None
     ticket = await world.tickets.get(case.ticket_id) if case and case.ticket_id else None
-    oncall = {p.username for p in people if p.has_role("oncall")}
+    # the on-call channel reaches whoever is on call: the role, and anyone an admin named
+    oncall = {p.username for p in people if p.has_role("oncall")} | set(await desk.gates.oncall())
     notified = chat.dm_recipients() | {i.to for i in outbox if i.kind in NOTIFYING}
     if chat.posted_in(desk.oncall_channel):
         notified |= oncall

@@ -2,8 +2,12 @@
 
 `group_aliases` and `software_aliases` list the forms of one name: the id, the display name,
 without "(read)", without the vendor or the word "group", initials ("vs code"), run
-together ("vscode"). An `AliasTable` finds them in the words of a message: exactly, as a
-word-by-word abbreviation ("firmware repos"), or with rapidfuzz for a typo ("finanse").
+together ("vscode"), an acronym the name carries ("PACS" of "PACS Image Viewer"), and an
+app's brand alone ("zoom" of "Zoom Workplace", "spss" of "IBM SPSS Statistics"). An
+`AliasTable` finds them in the words of a message: exactly, as a word-by-word abbreviation
+("firmware repos"), as a run of words from inside a longer name ("clinical guidelines wiki"
+of "Clinical Guidelines Wiki Editors", when enabled), or with rapidfuzz for a typo
+("finanse").
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from rapidfuzz import fuzz, process
 from bot.understanding.lexicon import (
     EDITION_WORDS,
     GROUP_GENERIC,
+    KNOWN_APPS,
     NICKNAMES,
     STOPWORDS,
     VENDOR_WORDS,
@@ -31,6 +36,11 @@ _MAX_WINDOW = 6
 FUZZY_CUTOFF = 88.0
 _FUZZY_MIN_CHARS = 6
 _ABBREVIATION_SCORE = 90.0
+# A run of words from inside one longer name: a name, but less sure than the whole of it.
+_RUN_SCORE = 89.0
+# An acronym or a brand taken from a longer name: sure, yet the whole name wins a tie.
+_PART_SCORE = 96.0
+_ACRONYM = re.compile(r"^[A-Z][A-Z0-9]{2,}$")
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,7 @@ class Alias:
     key: str  # stemmed tokens joined by one space
     entity: str
     size: int  # how many tokens the alias had before it was run together
+    score: float = 100.0  # what an exact match of this alias is worth
 
 
 @dataclass(frozen=True)
@@ -61,16 +72,35 @@ class AliasTable:
     """Aliases of one kind of entity (groups or software) with exact and fuzzy lookup.
 
     A fuzzy window never starts or ends on an `edge` word, so "to finance" or "newsletter
-    list" cannot win over the exact "finance" or "newsletter".
+    list" cannot win over the exact "finance" or "newsletter". With `runs`, a run of two or
+    more words from inside a longer alias names its entity too ("guidelines wiki"), unless a
+    word of the run is on its own the name of another entity ("engineering wiki" when there
+    is an Engineering group): then the run names both, and the desk asks.
     """
 
-    def __init__(self, aliases: Iterable[Alias], edge: frozenset[str] = STOPWORDS) -> None:
+    def __init__(
+        self, aliases: Iterable[Alias], edge: frozenset[str] = STOPWORDS, *, runs: bool = False
+    ) -> None:
         self.edge = edge
         self.exact: dict[str, list[Alias]] = {}
         for alias in aliases:
             bucket = self.exact.setdefault(alias.key, [])
-            if all(a.entity != alias.entity for a in bucket):
+            same = [a for a in bucket if a.entity == alias.entity]
+            if not same:
                 bucket.append(alias)
+            elif alias.score > same[0].score:
+                bucket[bucket.index(same[0])] = alias
+        # runs of words from inside longer multi-word aliases -> the entities they belong to
+        self.runs: dict[str, set[str]] = {}
+        if runs:
+            for key, bucket in self.exact.items():
+                parts = key.split()
+                for size in range(2, len(parts)):
+                    for start in range(len(parts) - size + 1):
+                        run = parts[start : start + size]
+                        if run[0] in edge or run[-1] in edge:
+                            continue
+                        self.runs.setdefault(" ".join(run), set()).update(a.entity for a in bucket)
         self.fuzzy_keys = [key for key in self.exact if len(key) >= _FUZZY_MIN_CHARS]
         # multi-word aliases by (word count, first three letters), for abbreviations
         self.by_start: dict[tuple[int, str], list[str]] = {}
@@ -91,9 +121,11 @@ class AliasTable:
                 key = " ".join(window)
                 exact = self.exact.get(key)
                 if exact:
-                    found += [Hit(a.entity, i, j, 100.0, a.size) for a in exact]
+                    found += [Hit(a.entity, i, j, a.score, a.size) for a in exact]
                 elif abbreviated := self._abbreviations(window):
                     found += [Hit(a.entity, i, j, _ABBREVIATION_SCORE, a.size) for a in abbreviated]
+                elif key in self.runs:
+                    found += [Hit(e, i, j, _RUN_SCORE, 1) for e in self._run(window, key)]
                 elif self._fuzzy_candidate(window, key):
                     for match, score, _ in process.extract(
                         key, self.fuzzy_keys, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF
@@ -101,6 +133,17 @@ class AliasTable:
                         if match[0] == key[0]:
                             found += [Hit(a.entity, i, j, score, a.size) for a in self.exact[match]]
         return found
+
+    def _run(self, window: Sequence[str], key: str) -> list[str]:
+        """The entities a run of words from inside longer names points at: those names, and
+        any entity a part of the run names on its own (then the run is ambiguous)."""
+        entities = set(self.runs[key])
+        for i in range(len(window)):
+            for j in range(i + 1, len(window) + 1):
+                if (i, j) != (0, len(window)):
+                    part = self.exact.get(" ".join(window[i:j]), [])
+                    entities.update(a.entity for a in part if a.score >= 100.0)
+        return sorted(entities)
 
     def _abbreviations(self, window: Sequence[str]) -> list[Alias]:
         """Aliases this window abbreviates word by word ("firmware repos", "payroll admin")."""
@@ -132,6 +175,11 @@ class AliasTable:
         }
 
 
+def _acronyms(name: str) -> list[str]:
+    """Words a display name writes in capitals ("PACS", "EHR"): distinctive on their own."""
+    return [stem(word) for word, _, _ in tokens(name) if _ACRONYM.match(word)]
+
+
 def group_aliases(group_id: str, name: str) -> list[Alias]:
     forms = [_words(group_id), _words(name), _words(_PARENS.sub(" ", name))]
     aliases: list[Alias] = []
@@ -142,11 +190,19 @@ def group_aliases(group_id: str, name: str) -> list[Alias]:
                 aliases.append(Alias(" ".join(variant), group_id, len(variant)))
                 if len(variant) > 1:
                     aliases.append(Alias("".join(variant), group_id, len(variant)))
+    whole = _words(name)
+    for acronym in _acronyms(name):
+        if len(whole) > 1 and acronym not in GROUP_GENERIC:
+            aliases.append(Alias(acronym, group_id, 1, _PART_SCORE))
     return aliases
+
+
+_KNOWN_APP_WORDS = frozenset(stem(app) for app in KNOWN_APPS if app.isalnum())
 
 
 def software_aliases(software_id: str, name: str) -> list[Alias]:
     forms = [_words(software_id), _words(name)]
+    forms.append([w for w in _words(software_id) if w not in VENDOR_WORDS])
     bare = [w for w in _words(name) if w not in VENDOR_WORDS]
     forms.append(bare)
     forms.append([w for w in bare if w not in EDITION_WORDS] or bare)
@@ -162,4 +218,10 @@ def software_aliases(software_id: str, name: str) -> list[Alias]:
             aliases.append(Alias(" ".join(form), software_id, len(form)))
             if len(form) > 1:
                 aliases.append(Alias("".join(form), software_id, len(form)))
+    if len(bare) > 1:  # the brand of a longer name: "zoom" of "Zoom Workplace"
+        brands = [w for w in bare if w in _KNOWN_APP_WORDS]
+        brands += [w for w in _acronyms(name) if w == bare[0]]  # "SPSS", not "SSH" of PuTTY
+        for brand in dict.fromkeys(brands):
+            if brand not in VENDOR_WORDS:
+                aliases.append(Alias(brand, software_id, 1, _PART_SCORE))
     return aliases

@@ -119,7 +119,8 @@ KNOWN_APPS = word_set(
     webex skype discord telegram whatsapp dropbox onedrive firefox brave opera chrome safari
     1password lastpass bitwarden keepass grammarly loom camtasia snagit greenshot autocad revit
     solidworks sketchup fusion360 quickbooks xero bloomberg refinitiv wireshark nmap excel
-    powerpoint onenote"""
+    powerpoint onenote dragon endnote zotero mendeley nvivo arcgis qgis minitab mathematica
+    labview teamviewer anydesk"""
 )
 
 # Named systems a message may be about when it is not the directory account itself.

@@ -71,6 +71,7 @@ class CatalogIndex:
         self.groups = AliasTable(
             (a for g in catalog.groups for a in group_aliases(g.id, g.name)),
             STOPWORDS | GROUP_GENERIC,
+            runs=True,
         )
         self.software = AliasTable(
             a for s in catalog.software for a in software_aliases(s.id, s.name)

@@ -108,7 +108,8 @@ class Understanding(BaseModel):
     it clears the threshold of the understanding that produced it (below it the desk asks or
     escalates, never guesses). `slots` holds what the message names: `group`,
     `group_candidates` (comma-separated ids when a group name is ambiguous), `software`,
-    `software_name` (an app outside the catalogue), `device`, `target_user` (a username, or
+    `software_candidates` (the same for an app name), `software_name` (an app outside the
+    catalogue), `device`, `target_user` (a username, or
     `UNKNOWN_PERSON` + the name as written when the request is about someone the org does
     not know: never the requester), `duration` (days), `app`, `credentials_exposed`.
     `alternatives` are the runner-up intents.

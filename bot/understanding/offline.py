@@ -58,6 +58,13 @@ _CLAUSE_BREAK = re.compile(
     re.IGNORECASE,
 )
 
+# "laptop is fine", "the rest works ok": context about what does work, never a request
+_FINE = re.compile(
+    r"\b(?:is|are|seems?|looks?|works?|working|runs?|running)\s+(?:\w+\s+)?(?:fine|ok|okay|"
+    r"good|normal|normally|perfectly)\b|\bno\s+(?:problems?|issues?)\b",
+    re.IGNORECASE,
+)
+
 _MANIPULATION = re.compile(
     r"\b(?:ignore|disregard|override|bypass)\s+(?:all\s+|any\s+|your\s+|the\s+|"
     r"previous\s+|prior\s+|earlier\s+|above\s+)*(?:instructions|policies|policy|rules|"
@@ -146,6 +153,8 @@ class OfflineUnderstanding:
             return None
         views = []
         for clause in clauses:
+            if _FINE.search(clause):
+                continue
             start = cleaned.find(clause)
             inside = [
                 replace(m, start=m.start - start, end=m.end - start)

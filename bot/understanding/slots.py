@@ -37,6 +37,8 @@ def fill_slots(
     devices = [m.ids[0] for m in mentions if m.kind == "device"]
     if devices:
         slots["device"] = devices[0]
+    elif (kind := device_kind(text)) is not None:
+        slots["device_kind"] = kind
     if (target := third_party(intent, text, mentions, requester)) is not None:
         slots["target_user"] = target
     if (app := _app(text)) is not None and app != slots.get("software"):
@@ -51,10 +53,13 @@ def fill_slots(
 
 def _group(mentions: Sequence[Mention]) -> dict[str, str]:
     """The group named, or the candidates when the name fits several or only partly (a
-    word of a group's name, "marketing"): then the desk asks rather than picks."""
+    word of a group's name, "marketing"): then the desk asks rather than picks. A name
+    written out in full ("EHR System Administrators", "the finance group") outweighs a
+    single word that merely is a group's name too ("... to fix the radiology order sets")."""
     groups = [m for m in mentions if m.kind == "group"]
     if not groups:
         return {}
+    groups = [m for m in groups if m.maskable] or groups
     best = max(m.score for m in groups)
     ids = list(dict.fromkeys(i for m in groups if m.score >= best - 2 for i in m.ids))
     if len(ids) == 1 and best >= _NAMED_SCORE:
@@ -89,7 +94,9 @@ def _named(app: str, lowered: str) -> re.Match[str] | None:
 def _software(text: str, mentions: Sequence[Mention]) -> dict[str, str]:
     named = [m for m in mentions if m.kind == "software"]
     if named:
-        return {"software": named[0].ids[0]}
+        ids = named[0].ids
+        # one name that fits two catalogue items ("acrobat" for Reader and Pro): ask
+        return {"software": ids[0]} if len(ids) == 1 else {"software_candidates": ",".join(ids)}
     lowered = text.lower()
     found = [
         (match.start(), -len(app), app) for app in KNOWN_APPS if (match := _named(app, lowered))
@@ -104,6 +111,27 @@ def _software(text: str, mentions: Sequence[Mention]) -> dict[str, str]:
         if words and words[0].lower() not in _NOT_AN_APP:
             return {"software_name": " ".join(words).lower()}
     return {}
+
+
+# --- the kind of device a message is about -------------------------------------------------
+
+_MOBILE = re.compile(
+    r"\b(?:(?:work|mobile|smart)\s*phone|phone|iphone|android|smartphone|mobile|tablet|ipad)s?\b",
+    re.IGNORECASE,
+)
+_COMPUTER = re.compile(
+    r"\b(?:laptop|notebook|desktop|pc|computer|macbook|imac|mac|workstation|tower|thinkpad|"
+    r"surface)s?\b",
+    re.IGNORECASE,
+)
+
+
+def device_kind(text: str) -> str | None:
+    """The kind of device the message speaks of, "mobile" or "computer", if only one."""
+    mobile, computer = bool(_MOBILE.search(text)), bool(_COMPUTER.search(text))
+    if mobile == computer:
+        return None
+    return "mobile" if mobile else "computer"
 
 
 # --- durations, apps, exposure ------------------------------------------------------------
@@ -170,6 +198,20 @@ _EXPOSED = [
         re.IGNORECASE,
     ),
     re.compile(r"\b(?:i(?:'ve| have)? been|got) hacked\b|\bhacked my account\b", re.IGNORECASE),
+    # someone else is in the account: "someone is sending emails from my account"
+    re.compile(
+        r"\b(?:someone|somebody|a hacker|hackers|an attacker|a stranger|they)\s+(?:else\s+)?"
+        r"(?:is\s+|was\s+|has\s+been\s+|have\s+been\s+|has\s+|had\s+)?(?:sending|sent|using|"
+        r"used|logged\s+in(?:to)?|logging\s+in(?:to)?|signed\s+in(?:to)?|signing\s+in(?:to)?|"
+        r"accessing|accessed|reading|read|got\s+into|broke\s+into|is\s+in)\b.{0,30}?"
+        r"\b(?:my|our)\s+(?:account|mailbox|email|e-?mail\s+account|inbox|login|onedrive)\b",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\b(?:e-?mails?|messages?)\s+(?:are|were|is|was|being|have\s+been|got)\s+(?:being\s+)?"
+        r"sent\s+from\s+my\s+(?:account|mailbox|email|address)\b",
+        re.IGNORECASE,
+    ),
     re.compile(
         r"\bapproved\s+(?:an?|the|that)\s+(?:mfa|sign-?in|login|push)\s*(?:request|prompt|"
         r"push|notification)?\b.{0,30}(?:mistake|accident|wasn't me|not me)",

@@ -30,6 +30,23 @@ _HEX_CODE = re.compile(r"\b0x[0-9a-f]{4,8}\b", re.IGNORECASE)
 _TICKET = re.compile(
     r"\b(?:inc|req|ritm|task|chg|tkt|sr|ticket|case)[-#: ]?\d{3,}\b|#\d{3,}\b", re.IGNORECASE
 )
+# a file extension written on its own (".locked", ".exe"): it is about files, and its letters
+# ("locked") must not be read as words of the request; ".NET" is a product, not an extension
+_FILE_EXTENSION = re.compile(r"(?<![\w.])\.(?!net\b)[A-Za-z][A-Za-z0-9]{1,7}\b", re.IGNORECASE)
+# The boilerplate an e-mail client or a legal department appends: everything from it on is
+# about e-mail in general, never about the request ("...delete it. Do not open attachments").
+_BOILERPLATE = re.compile(
+    r"(?:\b(?:confidentiality|privileged|legal)\s+(?:notice|warning|statement)\b|"
+    r"\bdisclaimer\s*:|"
+    r"\bthis\s+(?:e-?mail|message|communication)\s+(?:message\s+)?(?:\(?(?:and|including)\s+any\s+"
+    r"(?:attachments?|files?)[^.]{0,40}\)?\s+)?(?:is|are|may\s+be|may\s+contain|contains?)\s+"
+    r"(?:strictly\s+)?(?:confidential|privileged|intended)|"
+    r"\bif\s+you\s+(?:have\s+)?received\s+this\s+(?:e-?mail|message|communication)\s+in\s+error|"
+    r"\bsent\s+from\s+my\s+(?:iphone|ipad|android|samsung|mobile|galaxy|phone)\b|"
+    r"\bget\s+outlook\s+for\s+(?:ios|android)\b|"
+    r"\bplease\s+consider\s+the\s+environment\s+before\s+printing)",
+    re.IGNORECASE,
+)
 _EMOTICON = re.compile(r"(?:^|(?<=\s))[:;=8][-']?[()\[\]dDpP/\\|*]+(?=\s|$)|<3")
 _SPACES = re.compile(r"\s+")
 
@@ -62,15 +79,20 @@ def clean(text: str) -> str:
     """Unicode-normalised text without markup, URLs, addresses, emoji, in its original case.
 
     URLs, e-mail addresses, error codes and ticket numbers become placeholder words: that a
-    message carries a link or a ticket number is a signal, which link or number is not.
+    message carries a link or a ticket number is a signal, which link or number is not. A
+    bare file extension becomes the word "file"; a legal footer or a "Sent from my iPhone"
+    line ends the text.
     """
     text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    if (boilerplate := _BOILERPLATE.search(text)) is not None and boilerplate.start() > 0:
+        text = text[: boilerplate.start()]
     text = _SLACK_LINK.sub(r" \2 xxurl ", text)
     text = _SLACK_MARKUP.sub(" ", text)
     text = _URL.sub(" xxurl ", text)
     text = _EMAIL.sub(" xxemail ", text)
     text = _HEX_CODE.sub(" xxerrcode ", text)
     text = _TICKET.sub(" xxticket ", text)
+    text = _FILE_EXTENSION.sub(" file ", text)
     text = _EMOTICON.sub(" ", text)
     text = "".join(" " if _is_emoji(char) else char for char in text)
     return _SPACES.sub(" ", text).strip()
