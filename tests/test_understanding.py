@@ -467,3 +467,34 @@ def test_same_answers_in_processes_with_different_hash_seeds(tmp_path: Path) -> 
         outputs.append(done.stdout)
     assert outputs[0] == outputs[1]
     assert len(outputs[0].splitlines()) == len(source.read_text().splitlines())
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("please let me join the finance reports group", "access_request"),
+        ("let me into finance reports please", "access_request"),
+        ("please let me leave the finance reports group", "access_removal"),
+        ("take me off finance reports, no longer need it", "access_removal"),
+    ],
+)
+def test_the_verb_decides_between_joining_and_leaving(
+    globex: OfflineUnderstanding, text: str, intent: str
+) -> None:
+    u = globex.predict(text)
+    assert u.intent == intent
+    assert u.confidence >= globex.threshold
+    assert u.slots.get("group") == "finance-reports"
+
+
+def test_both_verbs_leave_the_choice_to_the_classifier() -> None:
+    from bot.understanding.classifier import Scores
+    from bot.understanding.offline import _direction
+
+    scores = Scores(ranked=[("access_request", 0.6), ("access_removal", 0.4)], known_share=1.0)
+    both = "remove bob and add me to finance reports"
+    assert _direction("access_request", 0.6, scores, both) == ("access_request", 0.6)
+    leave = "please remove me from finance reports"
+    assert _direction("access_request", 0.6, scores, leave) == ("access_removal", 0.99)
+    weak = Scores(ranked=[("access_request", 0.9), ("access_removal", 0.05)], known_share=1.0)
+    assert _direction("access_request", 0.9, weak, leave) == ("access_request", 0.9)

@@ -129,8 +129,11 @@ class OfflineUnderstanding:
         intent, confidence = scores.ranked[0]
         if scores.known_share == 0.0:
             intent = "other"  # not one known word: no evidence for any intent
+        intent, confidence = _direction(intent, confidence, scores, cleaned)
         confidence = _tempered(confidence, scores, view)
-        alternatives = [(i, round(p, 4)) for i, p in scores.ranked[1 : 1 + _ALTERNATIVES]]
+        alternatives = [
+            (i, round(p, 4)) for i, p in scores.ranked[: 1 + _ALTERNATIVES] if i != intent
+        ][:_ALTERNATIVES]
         if (second := self._second_request(cleaned, mentions, intent)) is not None:
             confidence = min(confidence, _TWO_REQUESTS_CAP)
             alternatives = [second, *(a for a in alternatives if a[0] != second[0])]
@@ -193,6 +196,44 @@ class OfflineUnderstanding:
             confident=confidence >= self.threshold,
             source="offline",
         )
+
+
+# Joining and leaving a group read alike to the classifier ("let me join" / "let me leave");
+# the verb says which. Only an unambiguous verb decides, and only between the two.
+_SIBLING: dict[str, Intent] = {
+    "access_request": "access_removal",
+    "access_removal": "access_request",
+}
+_JOINING = re.compile(
+    r"\b(?:join|joining|add(?:ed)?\s+me|add\s+myself|give\s+me|grant(?:ed)?|be\s+added|"
+    r"subscribe|get\s+access|need\s+access|want\s+access|permission|rights|"
+    r"let\s+me\s+(?:in|into|join|see|access|use|edit|view))\b",
+    re.IGNORECASE,
+)
+_LEAVING = re.compile(
+    r"\b(?:leave|leaving|remove|removed|take\s+me\s+(?:off|out)|unsubscribe|drop\s+me|"
+    r"no\s+longer\s+need|don'?t\s+need|revoke|opt\s+out|get\s+me\s+(?:off|out))\b",
+    re.IGNORECASE,
+)
+_SIBLING_FLOOR = 0.2  # the other reading must be a real contender before a verb flips it
+
+
+def _direction(
+    intent: Intent, confidence: float, scores: Scores, cleaned: str
+) -> tuple[Intent, float]:
+    """Between joining and leaving, let an unambiguous verb decide, with their joint weight."""
+    sibling = _SIBLING.get(intent)
+    if sibling is None:
+        return intent, confidence
+    joining, leaving = bool(_JOINING.search(cleaned)), bool(_LEAVING.search(cleaned))
+    if joining == leaving:
+        return intent, confidence
+    wanted: Intent = "access_request" if joining else "access_removal"
+    weights: dict[str, float] = dict(scores.ranked)
+    other = weights.get(sibling, 0.0)
+    if wanted != intent and other < _SIBLING_FLOOR:
+        return intent, confidence
+    return wanted, min(0.99, weights.get(intent, 0.0) + other)
 
 
 def _tempered(confidence: float, scores: Scores, view: str) -> float:
