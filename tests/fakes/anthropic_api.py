@@ -28,6 +28,8 @@ from typing import Any
 
 from aiohttp import web
 
+from .local import serve_locally
+
 __all__ = [
     "Answer",
     "Failure",
@@ -156,12 +158,7 @@ class FakeMessagesAPI:
     async def __aenter__(self) -> FakeMessagesAPI:
         app = web.Application()
         app.router.add_post("/v1/messages", self._messages)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
+        self._runner, self.base_url = await serve_locally(app)
         return self
 
     async def __aexit__(

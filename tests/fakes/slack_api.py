@@ -26,6 +26,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from .local import serve_locally
+
 __all__ = ["Call", "FakeSlack", "Message", "SlackUserRecord", "invalid_blocks"]
 
 TEAM_ID = "T0GLOBEX"
@@ -149,12 +151,8 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/link", self._link)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.api_url = f"http://{host}:{port}/api/"
+        self._runner, base = await serve_locally(app)
+        self.api_url = f"{base}/api/"
         return self
 
     async def __aexit__(
