@@ -394,6 +394,20 @@ async def test_the_requester_is_not_their_own_target(api: FakeMessagesAPI, claud
     assert "target_user" not in u.slots
 
 
+@pytest.mark.parametrize(
+    ("slot", "value"), [("target_user", "unknown:dan"), ("device_kind", "phone")]
+)
+async def test_what_only_the_offline_reading_finds_is_kept(
+    api: FakeMessagesAPI, claude: Claude, slot: str, value: str
+) -> None:
+    api.script(ToolUse({"intent": "device_lost", "confidence": 0.95}))
+    offline = StubOffline("device_lost", 0.9)
+    offline.answer = offline.answer.model_copy(update={"slots": {slot: value}})
+    u = await understanding(claude, offline).understand("lost it", requester=ALICE)
+    assert u.source == "claude"
+    assert u.slots[slot] == value
+
+
 # --- secrets and prompt injection -----------------------------------------------------------
 
 

@@ -483,6 +483,9 @@ class Fallback(Protocol):
     async def understand(self, text: str, *, requester: Person) -> Understanding: ...
 
 
+_OFFLINE_ONLY = ("target_user", "device_kind")
+
+
 class ClaudeUnderstanding:
     """Understands first messages with Claude, with the offline understanding as its floor.
 
@@ -571,12 +574,13 @@ class ClaudeUnderstanding:
     def _reconciled(
         self, claude: Understanding, offline: Understanding, text: str
     ) -> Understanding:
-        if "target_user" in offline.slots and "target_user" not in claude.slots:
-            # Claude may only name people from the catalogue: someone else the offline
-            # understanding found ("add dan to..."), known or not, still makes the request
-            # about them and never about the requester.
-            slots = {**claude.slots, "target_user": offline.slots["target_user"]}
-            claude = claude.model_copy(update={"slots": slots})
+        # Claude may only name catalogue ids: what the offline reading found beyond them
+        # still counts. Someone else ("add dan to..."), known or not, keeps the request about
+        # them and never about the requester; the kind of device spoken of ("my phone")
+        # keeps a lost phone from locking the laptop.
+        kept = {k: offline.slots[k] for k in _OFFLINE_ONLY if k in offline.slots}
+        if any(k not in claude.slots for k in kept):
+            claude = claude.model_copy(update={"slots": {**kept, **claude.slots}})
         if offline.slots.get("manipulation") or looks_like_manipulation(text):
             if claude.intent != "security_incident":
                 log.warning("claude.overruled", reason="manipulation", proposed=claude.intent)
