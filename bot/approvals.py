@@ -11,7 +11,10 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot import texts
+from bot.cases import CaseStatus
 from bot.models import Address, Button, Card, CardField, Reply
+from bot.scheduler import Job
 
 if TYPE_CHECKING:
     from bot.desk import Desk
@@ -172,3 +175,38 @@ class Approvals:
         if status != "expired":
             await self._desk.scheduler.cancel(f"expire:{approval.id}")
         return approval
+
+    # --- scheduled: the 24-hour reminder and the 72-hour expiry ---------------------
+    async def on_remind(self, job: Job) -> None:
+        approval = await self.get(job.payload["approval"])
+        if approval is None or approval.status != "pending":
+            return
+        async with self._desk.system_turn(job, approval.case_id) as (ctx, _case):
+            requester = await self._desk.directory.person(approval.requester)
+            for approver in approval.approvers:
+                ctx.send(
+                    Address.dm(approver),
+                    ctx.text_reply(
+                        texts.approval_reminder(requester.name if requester else approval.requester)
+                    ),
+                )
+
+    async def on_expire(self, job: Job) -> None:
+        approval = await self.get(job.payload["approval"])
+        if approval is None or approval.status != "pending":
+            return
+        async with self._desk.system_turn(job, approval.case_id) as (ctx, case):
+            approval = await self.decide(approval, "expired", None, self._desk.clock.now())
+            for to, reply in self.updates(approval, None):
+                ctx.update(to, reply)
+            if case is not None and case.status == CaseStatus.AWAITING_APPROVAL:
+                case = await ctx.record(
+                    case,
+                    "approval.expired",
+                    actor="system",
+                    status=CaseStatus.CANCELLED,
+                    data={"approval": approval.id},
+                )
+                ctx.send(
+                    self._desk.requester_address(case), ctx.text_reply(texts.approval_expired())
+                )

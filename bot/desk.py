@@ -20,6 +20,7 @@ from bot import texts
 from bot.access import TimeBoundAccess
 from bot.actions import ActionRunner
 from bot.admin import Admin
+from bot.answers import Answers
 from bot.approvals import Approvals
 from bot.audit import AuditLog
 from bot.cases import Case, CaseStatus, CaseStore
@@ -39,7 +40,7 @@ from bot.flow import (
 )
 from bot.gates import Gates
 from bot.handoff import Handoff as HandoffService
-from bot.models import Address, Button, Card, Effect, Person, Reply, Send, Turn, TurnKind
+from bot.models import Address, Effect, Person, Reply, Send, Turn, TurnKind
 from bot.observability import Metrics, bind_correlation, new_correlation_id
 from bot.onboarding import match_person
 from bot.outbound import Outbound
@@ -132,22 +133,23 @@ class Desk:
         self.conversation = Conversation(self)
         self.access = TimeBoundAccess(self)
         self.admin = Admin(self)
+        self.answers = Answers(self)
         self._clicks: dict[str, ClickHandler] = {
             "claim": self._on_claim,
             "resolve": self._on_resolve,
             "approve": self._on_approval,
             "deny": self._on_approval,
             "undo": self._on_undo,
-            "helpful": self._on_runbook_feedback,
-            "not_helpful": self._on_runbook_feedback,
-            "helped": self._on_feedback,
-            "didnt_help": self._on_feedback,
+            "helpful": self.answers.on_runbook_feedback,
+            "not_helpful": self.answers.on_runbook_feedback,
+            "helped": self.answers.on_feedback,
+            "didnt_help": self.answers.on_feedback,
             "choose": self._on_choose,
             "menu": self._on_menu,
         }
         self.access.register_jobs()
-        self.scheduler.register("approval.remind", self._on_approval_remind)
-        self.scheduler.register("approval.expire", self._on_approval_expire)
+        self.scheduler.register("approval.remind", self.approvals.on_remind)
+        self.scheduler.register("approval.expire", self.approvals.on_expire)
 
     async def warm_up(self) -> None:
         """Load what the first turn would otherwise wait for (the trained understanding)."""
@@ -370,7 +372,7 @@ class Desk:
     async def _route(self, ctx: TurnContext, case: Case, u: Understanding) -> None:
         queue = u.queue or "other"
         if u.intent in KNOWLEDGE_INTENTS:
-            await self._runbook(ctx, case, queue, u.intent)
+            await self.answers.runbook(ctx, case, queue, u.intent)
             return
         if u.intent in HANDOFF_INTENTS:
             await self.handoff.escalate(
@@ -407,52 +409,6 @@ class Desk:
         menu; a second unclear message goes to a human instead of another menu."""
         key = self.store.key("unclear", username)
         return bool(await self.store.redis.set(key, "1", nx=True, ex=3600))
-
-    async def _runbook(self, ctx: TurnContext, case: Case, queue: str, intent: str) -> None:
-        hits = self.knowledge.search(case.text, k=1, intent=intent)
-        if not hits:
-            await self.handoff.escalate(
-                ctx,
-                case,
-                queue=queue,
-                summary=case.text[:200],
-                checked=["no matching runbook"],
-            )
-            return
-        title, body, _ = hits[0]
-        buttons = []
-        for label, action in (("That fixed it", "helpful"), ("Still broken", "not_helpful")):
-            ref = await self.refs.mint(
-                action, case_id=case.id, allowed=[case.requester], data={"runbook": title}
-            )
-            buttons.append(
-                Button(
-                    label=label,
-                    action=action,
-                    ref=ref,
-                    style="primary" if action == "helpful" else "default",
-                )
-            )
-        card = Card(
-            kind="runbook",
-            title=title,
-            text=body,
-            buttons=tuple(buttons),
-            context=f"From the IT knowledge base: {title}",
-            case_id=case.id,
-            about=case.requester,
-        )
-        message_id = self.new_message_id()
-        case = await ctx.record(
-            case,
-            "runbook",
-            actor="desk",
-            status=CaseStatus.ANSWERED,
-            data={"title": title, "message": message_id, "card": card.model_dump(mode="json")},
-        )
-        ctx.send(
-            self.requester_address(case), Reply(id=message_id, text=texts.RUNBOOK_INTRO, card=card)
-        )
 
     async def _answer_question(self, ctx: TurnContext, case: Case, text: str) -> None:
         question = open_question(case) or {}
@@ -586,7 +542,7 @@ class Desk:
         if case is not None:
             case = await self.handoff.resolve(ctx, case)
             if case.status == CaseStatus.RESOLVED:
-                await self._ask_feedback(ctx, case)
+                await self.answers.ask_feedback(ctx, case)
 
     async def _on_approval(self, ctx: TurnContext, ref: ButtonRef, case: Case | None) -> None:
         if case is not None:
@@ -597,80 +553,6 @@ class Desk:
     async def _on_undo(self, ctx: TurnContext, ref: ButtonRef, case: Case | None) -> None:
         if case is not None:
             await self.gates.on_undo(ctx, case, str(ref.data.get("action")))
-
-    async def _on_runbook_feedback(
-        self, ctx: TurnContext, ref: ButtonRef, case: Case | None
-    ) -> None:
-        if case is None:
-            return
-        title = str(ref.data.get("runbook", ""))
-        helped = ref.action == "helpful"
-        self._strip_buttons(ctx, case, "runbook", "Thanks for letting me know.")
-        if helped:
-            case = await ctx.record(
-                case, "feedback", data={"helped": True, "runbook": title, "human": False}
-            )
-            ctx.say(texts.HELPED_THANKS)
-            return
-        case = await ctx.record(
-            case, "feedback", data={"helped": False, "runbook": title, "human": False}
-        )
-        u = understood_of(case)
-        await self.handoff.escalate(
-            ctx,
-            case,
-            queue=(u.queue if u and u.queue else "other"),
-            summary=case.text[:200],
-            checked=[f"runbook '{title}' did not fix it"],
-        )
-
-    async def _on_feedback(self, ctx: TurnContext, ref: ButtonRef, case: Case | None) -> None:
-        if case is None:
-            return
-        helped = ref.action == "helped"
-        case = await ctx.record(case, "feedback", data={"helped": helped, "human": False})
-        if helped or case.status not in {CaseStatus.RESOLVED, CaseStatus.ANSWERED}:
-            ctx.say(texts.HELPED_THANKS if helped else texts.REOPENED)
-            return
-        u = understood_of(case)
-        ctx.say(texts.REOPENED)
-        await self.handoff.escalate(
-            ctx,
-            case,
-            queue=(u.queue if u and u.queue else "other"),
-            summary=f"Reopened: {case.text[:180]}",
-            checked=["the person said the fix didn't help"],
-        )
-
-    async def _ask_feedback(self, ctx: TurnContext, case: Case) -> None:
-        buttons = []
-        for label, action in (("Helped", "helped"), ("Didn't help", "didnt_help")):
-            ref = await self.refs.mint(action, case_id=case.id, allowed=[case.requester])
-            buttons.append(Button(label=label, action=action, ref=ref))
-        ctx.send(
-            self.requester_address(case),
-            ctx.text_reply(
-                texts.FEEDBACK_ASK,
-                Card(
-                    kind="info",
-                    title=texts.FEEDBACK_ASK,
-                    buttons=tuple(buttons),
-                    case_id=case.id,
-                    about=case.requester,
-                ),
-            ),
-        )
-
-    def _strip_buttons(self, ctx: TurnContext, case: Case, event_type: str, context: str) -> None:
-        for event in reversed(case.events):
-            if event.type == event_type and "card" in event.data:
-                card = Card.model_validate(event.data["card"])
-                card = card.model_copy(update={"buttons": (), "context": context})
-                ctx.update(
-                    self.requester_address(case),
-                    Reply(id=str(event.data["message"]), text=card.title, card=card),
-                )
-                return
 
     async def _on_choose(self, ctx: TurnContext, ref: ButtonRef, case: Case | None) -> None:
         if case is None or open_question(case) is None:
@@ -701,38 +583,6 @@ class Desk:
             ctx.fence = fence
             yield ctx, await self.cases.get(case_id)
         await self.deliver(ctx.effects)
-
-    async def _on_approval_remind(self, job: Job) -> None:
-        approval = await self.approvals.get(job.payload["approval"])
-        if approval is None or approval.status != "pending":
-            return
-        async with self.system_turn(job, approval.case_id) as (ctx, _case):
-            requester = await self.directory.person(approval.requester)
-            for approver in approval.approvers:
-                ctx.send(
-                    Address.dm(approver),
-                    ctx.text_reply(
-                        texts.approval_reminder(requester.name if requester else approval.requester)
-                    ),
-                )
-
-    async def _on_approval_expire(self, job: Job) -> None:
-        approval = await self.approvals.get(job.payload["approval"])
-        if approval is None or approval.status != "pending":
-            return
-        async with self.system_turn(job, approval.case_id) as (ctx, case):
-            approval = await self.approvals.decide(approval, "expired", None, self.clock.now())
-            for to, reply in self.approvals.updates(approval, None):
-                ctx.update(to, reply)
-            if case is not None and case.status == CaseStatus.AWAITING_APPROVAL:
-                case = await ctx.record(
-                    case,
-                    "approval.expired",
-                    actor="system",
-                    status=CaseStatus.CANCELLED,
-                    data={"approval": approval.id},
-                )
-                ctx.send(self.requester_address(case), ctx.text_reply(texts.approval_expired()))
 
     async def run_due_jobs(self) -> int:
         """Run every scheduled job that is due by the desk's clock."""

@@ -1,0 +1,145 @@
+"""Answers that need no action: a runbook from the knowledge base with "That fixed it" /
+"Still broken", and the one-tap satisfaction question after a case is resolved ("Helped" /
+"Didn't help", the second of which reopens the case to a human)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot import texts
+from bot.cases import Case, CaseStatus
+from bot.context import TurnContext
+from bot.flow import understood_of
+from bot.models import Button, Card, Reply
+from bot.refs import ButtonRef
+
+if TYPE_CHECKING:
+    from bot.desk import Desk
+
+
+class Answers:
+    """Runbook answers and feedback on them."""
+
+    def __init__(self, desk: Desk) -> None:
+        self._desk = desk
+
+    async def runbook(self, ctx: TurnContext, case: Case, queue: str, intent: str) -> None:
+        hits = self._desk.knowledge.search(case.text, k=1, intent=intent)
+        if not hits:
+            await self._desk.handoff.escalate(
+                ctx,
+                case,
+                queue=queue,
+                summary=case.text[:200],
+                checked=["no matching runbook"],
+            )
+            return
+        title, body, _ = hits[0]
+        buttons = []
+        for label, action in (("That fixed it", "helpful"), ("Still broken", "not_helpful")):
+            ref = await self._desk.refs.mint(
+                action, case_id=case.id, allowed=[case.requester], data={"runbook": title}
+            )
+            buttons.append(
+                Button(
+                    label=label,
+                    action=action,
+                    ref=ref,
+                    style="primary" if action == "helpful" else "default",
+                )
+            )
+        card = Card(
+            kind="runbook",
+            title=title,
+            text=body,
+            buttons=tuple(buttons),
+            context=f"From the IT knowledge base: {title}",
+            case_id=case.id,
+            about=case.requester,
+        )
+        message_id = self._desk.new_message_id()
+        case = await ctx.record(
+            case,
+            "runbook",
+            actor="desk",
+            status=CaseStatus.ANSWERED,
+            data={"title": title, "message": message_id, "card": card.model_dump(mode="json")},
+        )
+        ctx.send(
+            self._desk.requester_address(case),
+            Reply(id=message_id, text=texts.RUNBOOK_INTRO, card=card),
+        )
+
+    async def on_runbook_feedback(
+        self, ctx: TurnContext, ref: ButtonRef, case: Case | None
+    ) -> None:
+        if case is None:
+            return
+        title = str(ref.data.get("runbook", ""))
+        helped = ref.action == "helpful"
+        self.strip_buttons(ctx, case, "runbook", "Thanks for letting me know.")
+        if helped:
+            case = await ctx.record(
+                case, "feedback", data={"helped": True, "runbook": title, "human": False}
+            )
+            ctx.say(texts.HELPED_THANKS)
+            return
+        case = await ctx.record(
+            case, "feedback", data={"helped": False, "runbook": title, "human": False}
+        )
+        u = understood_of(case)
+        await self._desk.handoff.escalate(
+            ctx,
+            case,
+            queue=(u.queue if u and u.queue else "other"),
+            summary=case.text[:200],
+            checked=[f"runbook '{title}' did not fix it"],
+        )
+
+    async def on_feedback(self, ctx: TurnContext, ref: ButtonRef, case: Case | None) -> None:
+        if case is None:
+            return
+        helped = ref.action == "helped"
+        case = await ctx.record(case, "feedback", data={"helped": helped, "human": False})
+        if helped or case.status not in {CaseStatus.RESOLVED, CaseStatus.ANSWERED}:
+            ctx.say(texts.HELPED_THANKS if helped else texts.REOPENED)
+            return
+        u = understood_of(case)
+        ctx.say(texts.REOPENED)
+        await self._desk.handoff.escalate(
+            ctx,
+            case,
+            queue=(u.queue if u and u.queue else "other"),
+            summary=f"Reopened: {case.text[:180]}",
+            checked=["the person said the fix didn't help"],
+        )
+
+    async def ask_feedback(self, ctx: TurnContext, case: Case) -> None:
+        buttons = []
+        for label, action in (("Helped", "helped"), ("Didn't help", "didnt_help")):
+            ref = await self._desk.refs.mint(action, case_id=case.id, allowed=[case.requester])
+            buttons.append(Button(label=label, action=action, ref=ref))
+        ctx.send(
+            self._desk.requester_address(case),
+            ctx.text_reply(
+                texts.FEEDBACK_ASK,
+                Card(
+                    kind="info",
+                    title=texts.FEEDBACK_ASK,
+                    buttons=tuple(buttons),
+                    case_id=case.id,
+                    about=case.requester,
+                ),
+            ),
+        )
+
+    def strip_buttons(self, ctx: TurnContext, case: Case, event_type: str, context: str) -> None:
+        for event in reversed(case.events):
+            if event.type == event_type and "card" in event.data:
+                card = Card.model_validate(event.data["card"])
+                card = card.model_copy(update={"buttons": (), "context": context})
+                ctx.update(
+                    self._desk.requester_address(case),
+                    Reply(id=str(event.data["message"]), text=card.title, card=card),
+                )
+                return
