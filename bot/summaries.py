@@ -23,7 +23,7 @@ from bot.understanding.model import INTENT_DESCRIPTIONS, INTENTS
 if TYPE_CHECKING:
     from bot.understanding.claude import Claude
 
-__all__ = ["Summaries", "summarise", "templated"]
+__all__ = ["Summaries", "templated"]
 
 SUMMARY_TOOL = "escalation_summary"
 _QUOTE_LIMIT = 120
@@ -120,22 +120,6 @@ class Summaries:
             return fallback
         who = f"{requester.name}: " if requester else ""
         return who + redact_for_model(proposal.summary), redact_for_model(proposal.next_step)
-
-
-async def summarise(
-    case_text: str,
-    intent: str,
-    checked: Sequence[str] = (),
-    *,
-    slots: Mapping[str, str] | None = None,
-    requester: Person | None = None,
-    confident: bool = True,
-    claude: Claude | None = None,
-) -> tuple[str, str]:
-    """(summary, suggested next step) for an escalated case; see `Summaries`."""
-    return await Summaries(claude).summarise(
-        case_text, intent, checked, slots=slots, requester=requester, confident=confident
-    )
 
 
 # --- templates ----------------------------------------------------------------------------

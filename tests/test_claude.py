@@ -31,7 +31,7 @@ from bot.observability import Metrics
 from bot.org import load_org
 from bot.settings import Settings
 from bot.store import Store
-from bot.summaries import Summaries, summarise, templated
+from bot.summaries import Summaries, templated
 from bot.understanding import Catalog, OfflineUnderstanding, Understanding
 from bot.understanding.claude import (
     Claude,
@@ -607,13 +607,12 @@ async def test_claude_words_the_summary_without_names_or_secrets(
             name="escalation_summary",
         )
     )
-    summary, step = await summarise(
+    summary, step = await Summaries(claude).summarise(
         f"dropped my laptop, screen cracked. code {CODE}",
         "hardware_issue",
         ["no matching runbook"],
         slots={"device": "LT-2001"},
         requester=ALICE,
-        claude=claude,
     )
     assert summary == (
         "Alice Moreau: Laptop screen cracked after a fall; the device LT-2001 still boots."
