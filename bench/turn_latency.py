@@ -21,13 +21,13 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from adapters.chat.recording import RecordingChat
-from bot.app import build_desk
 from bot.clock import ManualClock
 from bot.models import Turn, TurnKind
 from bot.observability import configure_logging
 from bot.org import load_org
 from bot.redis_server import EmbeddedRedis
 from bot.store import Store
+from bot.wiring import sandbox_desk
 from bot.world import SandboxWorld
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +59,7 @@ async def _run(rounds: int) -> None:
                 clock = ManualClock(org.now or datetime.now(UTC))
                 world = await SandboxWorld.create(store.child("world"), org, clock, reset=True)
                 chat = RecordingChat()
-                desk = build_desk(store, world, clock, outbound=chat)
+                desk = sandbox_desk(store, world, clock, outbound=chat)
                 await desk.warm_up()
                 started = time.perf_counter()
                 await desk.handle(_turn(locked, f"u{n}", "I'm locked out of my account"))

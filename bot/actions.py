@@ -3,22 +3,21 @@ every executed action, sagas with compensation, and Undo."""
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 
 from bot.cases import Case
+from bot.clock import Clock
 from bot.context import TurnContext
+from bot.observability import Metrics
 from bot.plans import PlanStep
-from skills.base import PreconditionFailed, SkillContext, SkillFailed, SkillResult
-
-if TYPE_CHECKING:
-    from bot.desk import Desk
+from bot.ports import Devices, Directory, Outbox, Tickets
+from bot.state.actions import ActionRecord, ActionRepository, StoredAction
+from skills.base import PreconditionFailed, SkillContext, SkillFailed, SkillRegistry, SkillResult
 
 log = structlog.get_logger("itdesk.actions")
 
@@ -58,14 +57,26 @@ class SagaFailed(Exception):
         self.left = left or []
 
 
+@dataclass(frozen=True)
+class ActionDeps:
+    skills: SkillRegistry
+    actions: ActionRepository
+    directory: Directory
+    devices: Devices
+    outbox: Outbox
+    tickets: Tickets
+    clock: Clock
+    metrics: Metrics
+
+
 class ActionRunner:
     """Executes plan steps through the skill registry."""
 
-    def __init__(self, desk: Desk) -> None:
-        self._desk = desk
+    def __init__(self, deps: ActionDeps) -> None:
+        self._d = deps
 
     async def _skill_context(self, case: Case, key: str, requester: str) -> SkillContext:
-        d = self._desk
+        d = self._d
         person = await d.directory.person(requester)
         if person is None:
             raise PreconditionFailed("unknown_user", f"no directory user {requester}")
@@ -91,11 +102,10 @@ class ActionRunner:
         undo_of: str | None = None,
     ) -> tuple[Case, Executed]:
         """Run one step once: a repeated key returns the first run's record, no second act."""
-        d = self._desk
-        done = await d.store.redis.get(d.store.key("idem", key))
+        d = self._d
+        done = await d.actions.done_under(key)
         if done is not None:
-            record = json.loads(done)
-            return case, _executed(record)
+            return case, _executed(done)
         skill = d.skills.get(step.skill)
         params = skill.Params.model_validate(step.params)
         sctx = await self._skill_context(case, key, why.requested_by)
@@ -116,27 +126,23 @@ class ActionRunner:
         d.metrics.actions.labels(skill=skill.name, result="ok").inc()
         action_id = "A-" + secrets.token_hex(4).upper()
         inverse_params = skill.undo_params(params) if skill.inverse else None
-        record = {
-            "action_id": action_id,
-            "skill": skill.name,
-            "args": skill.args(params),
-            "requested_by": why.requested_by,
-            "approved_by": list(why.approved_by),
-            "policy": list(why.policy),
-            "verification": why.verification,
-            "idempotency_key": key,
-            "changed": result.changed,
-            "summary": result.summary,
-            "undo_of": undo_of,
-            "inverse": skill.inverse,
-            "inverse_params": inverse_params.model_dump(mode="json") if inverse_params else None,
-        }
-        case = await ctx.record(case, "action.executed", data=record, actor="desk")
-        await d.store.redis.set(d.store.key("idem", key), json.dumps(record), ex=30 * 86400)
-        await d.store.redis.set(
-            d.store.key("action", action_id),
-            json.dumps({**record, "case_id": case.id, "at": _iso(d.clock.now())}),
+        record = ActionRecord(
+            action_id=action_id,
+            skill=skill.name,
+            args=skill.args(params),
+            requested_by=why.requested_by,
+            approved_by=list(why.approved_by),
+            policy=list(why.policy),
+            verification=why.verification,
+            idempotency_key=key,
+            changed=result.changed,
+            summary=result.summary,
+            undo_of=undo_of,
+            inverse=skill.inverse,
+            inverse_params=inverse_params.model_dump(mode="json") if inverse_params else None,
         )
+        case = await ctx.record(case, "action.executed", data=record.event_data(), actor="desk")
+        await d.actions.save(record, case_id=case.id, at=d.clock.now())
         log.info(
             "action.executed",
             skill=skill.name,
@@ -197,25 +203,21 @@ class ActionRunner:
         self, ctx: TurnContext, case: Case, action_id: str, why: Provenance
     ) -> tuple[Case, Executed]:
         record = await self.record(action_id)
-        if record is None or not record.get("inverse"):
+        if record is None or not record.inverse:
             raise LookupError(f"no undoable action {action_id}")
-        step = PlanStep(skill=record["inverse"], params=record["inverse_params"])
+        step = PlanStep(skill=record.inverse, params=record.inverse_params or {})
         return await self.run(ctx, case, step, why, key=f"undo:{action_id}", undo_of=action_id)
 
-    async def record(self, action_id: str) -> dict[str, Any] | None:
-        raw = await self._desk.store.redis.get(self._desk.store.key("action", action_id))
-        return None if raw is None else dict(json.loads(raw))
+    async def record(self, action_id: str) -> StoredAction | None:
+        """An executed action's record, by its id."""
+        return await self._d.actions.get(action_id)
 
 
-def _executed(record: dict[str, Any]) -> Executed:
+def _executed(record: ActionRecord) -> Executed:
     return Executed(
-        action_id=record["action_id"],
-        skill=record["skill"],
-        args=record["args"],
-        result=SkillResult(changed=record["changed"], summary=record["summary"]),
-        inverse=record.get("inverse"),
+        action_id=record.action_id,
+        skill=record.skill,
+        args=record.args,
+        result=SkillResult(changed=record.changed, summary=record.summary),
+        inverse=record.inverse,
     )
-
-
-def _iso(when: datetime) -> str:
-    return when.isoformat()

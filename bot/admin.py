@@ -6,18 +6,23 @@ from __future__ import annotations
 import shlex
 import statistics
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from bot import texts
-from bot.actions import Provenance
+from bot.access import TimeBoundAccess
+from bot.actions import ActionRunner, Provenance
 from bot.cases import Case, CaseStatus
+from bot.clock import Clock
 from bot.context import TurnContext
-from bot.control import MODES
+from bot.handoff import Handoff
 from bot.models import Card, CardField
-
-if TYPE_CHECKING:
-    from bot.desk import Desk
+from bot.ports import Directory
+from bot.state.approvals import ApprovalRepository
+from bot.state.audit import AuditLog
+from bot.state.cases import CaseRepository
+from bot.state.control import MODES, DeskControl
+from bot.state.conversations import ConversationLocks
 
 AUDIT_SCAN = 2000  # the newest cases `/itdesk audit` looks through
 QUEUES = ("access", "accounts", "software", "hardware", "network", "security", "other")
@@ -31,12 +36,26 @@ HELP = (
 )
 
 
+@dataclass(frozen=True)
+class AdminDeps:
+    control: DeskControl
+    cases: CaseRepository
+    approvals: ApprovalRepository
+    audit: AuditLog
+    actions: ActionRunner
+    access: TimeBoundAccess
+    handoff: Handoff
+    directory: Directory
+    locks: ConversationLocks
+    clock: Clock
+
+
 class Admin:
-    def __init__(self, desk: Desk) -> None:
-        self._desk = desk
+    def __init__(self, deps: AdminDeps) -> None:
+        self._d = deps
 
     async def run(self, ctx: TurnContext) -> None:
-        d = self._desk
+        d = self._d
         if not ctx.person.has_role("admin"):
             # a refused attempt to steer the desk is worth a line in the audit trail too
             await d.audit.append(
@@ -94,13 +113,13 @@ class Admin:
                 + "."
             )
             return
-        await self._desk.control.set_mode(args[0], args[1])
+        await self._d.control.set_mode(args[0], args[1])
         ctx.say(f"The {args[0]} queue is now in {args[1]} mode.")
 
     async def _oncall(self, ctx: TurnContext, args: list[str]) -> None:
-        d = self._desk
+        d = self._d
         if not args:
-            roster = await d.gates.oncall()
+            roster = await d.handoff.oncall_people()
             ctx.say("On call: " + (", ".join(roster) if roster else "nobody"))
             return
         people = {a: await d.directory.person(a) for a in args}
@@ -116,7 +135,7 @@ class Admin:
         ctx.say("On call now: " + ", ".join(args))
 
     async def _stats(self, ctx: TurnContext) -> None:
-        d = self._desk
+        d = self._d
         cases = [c for c in [await d.cases.get(i) for i in await d.cases.all_ids()] if c]
         closed = [
             c
@@ -164,7 +183,7 @@ class Admin:
         ctx.say("Desk statistics", Card(kind="info", title="Desk statistics", fields=fields))
 
     async def _audit(self, ctx: TurnContext, args: list[str]) -> None:
-        d = self._desk
+        d = self._d
         if len(args) != 1:
             ctx.ephemeral("Usage: /itdesk audit <username>")
             return
@@ -189,15 +208,15 @@ class Admin:
         ctx.say("\n".join(lines[-15:]) if lines else f"No actions recorded for {user}.")
 
     async def _undo(self, ctx: TurnContext, args: list[str]) -> None:
-        d = self._desk
+        d = self._d
         if len(args) != 1:
             ctx.ephemeral("Usage: /itdesk undo <action-id>")
             return
         record = await d.actions.record(args[0].upper())
-        if record is None or not record.get("inverse"):
+        if record is None or not record.inverse:
             ctx.ephemeral(f"No action {args[0]} that can be undone. Nothing was changed.")
             return
-        case = await d.cases.get(record["case_id"])
+        case = await d.cases.get(record.case_id)
         if case is None:
             ctx.ephemeral("That action's case is gone. Nothing was changed.")
             return
@@ -209,9 +228,9 @@ class Admin:
                 policy=("admin.undo",),
                 verification=None,
             )
-            case, done = await d.actions.undo(ctx, case, record["action_id"], why)
+            case, done = await d.actions.undo(ctx, case, record.action_id, why)
             await d.access.cancel_expiry(case.id)
-        ctx.say(f"Undone: {record['skill']} {_args(record['args'])} ({done.action_id}).")
+        ctx.say(f"Undone: {record.skill} {_args(record.args)} ({done.action_id}).")
 
 
 def _touched_by_human(case: Case) -> bool:

@@ -4,29 +4,35 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from bot import texts
 from bot.cases import Case, CaseStatus
-from bot.context import TurnContext
-from bot.flow import understood_of
-from bot.models import Button, Card, Reply
-from bot.refs import ButtonRef
+from bot.context import TurnContext, requester_address
+from bot.conversation import understood_of
+from bot.handoff import Handoff
+from bot.knowledge import Runbooks
+from bot.models import Button, Card, Reply, new_message_id
+from bot.state.refs import ButtonRef, ButtonRefs
 
-if TYPE_CHECKING:
-    from bot.desk import Desk
+
+@dataclass(frozen=True)
+class AnswerDeps:
+    knowledge: Runbooks
+    refs: ButtonRefs
+    handoff: Handoff
 
 
 class Answers:
     """Runbook answers and feedback on them."""
 
-    def __init__(self, desk: Desk) -> None:
-        self._desk = desk
+    def __init__(self, deps: AnswerDeps) -> None:
+        self._d = deps
 
     async def runbook(self, ctx: TurnContext, case: Case, queue: str, intent: str) -> None:
-        hits = self._desk.knowledge.search(case.text, k=1, intent=intent)
+        hits = self._d.knowledge.search(case.text, k=1, intent=intent)
         if not hits:
-            await self._desk.handoff.escalate(
+            await self._d.handoff.escalate(
                 ctx,
                 case,
                 queue=queue,
@@ -37,7 +43,7 @@ class Answers:
         title, body, _ = hits[0]
         buttons = []
         for label, action in (("That fixed it", "helpful"), ("Still broken", "not_helpful")):
-            ref = await self._desk.refs.mint(
+            ref = await self._d.refs.mint(
                 action, case_id=case.id, allowed=[case.requester], data={"runbook": title}
             )
             buttons.append(
@@ -57,7 +63,7 @@ class Answers:
             case_id=case.id,
             about=case.requester,
         )
-        message_id = self._desk.new_message_id()
+        message_id = new_message_id()
         case = await ctx.record(
             case,
             "runbook",
@@ -66,7 +72,7 @@ class Answers:
             data={"title": title, "message": message_id, "card": card.model_dump(mode="json")},
         )
         ctx.send(
-            self._desk.requester_address(case),
+            requester_address(case),
             Reply(id=message_id, text=texts.RUNBOOK_INTRO, card=card),
         )
 
@@ -88,7 +94,7 @@ class Answers:
             case, "feedback", data={"helped": False, "runbook": title, "human": False}
         )
         u = understood_of(case)
-        await self._desk.handoff.escalate(
+        await self._d.handoff.escalate(
             ctx,
             case,
             queue=(u.queue if u and u.queue else "other"),
@@ -106,7 +112,7 @@ class Answers:
             return
         u = understood_of(case)
         ctx.say(texts.REOPENED)
-        await self._desk.handoff.escalate(
+        await self._d.handoff.escalate(
             ctx,
             case,
             queue=(u.queue if u and u.queue else "other"),
@@ -117,10 +123,10 @@ class Answers:
     async def ask_feedback(self, ctx: TurnContext, case: Case) -> None:
         buttons = []
         for label, action in (("Helped", "helped"), ("Didn't help", "didnt_help")):
-            ref = await self._desk.refs.mint(action, case_id=case.id, allowed=[case.requester])
+            ref = await self._d.refs.mint(action, case_id=case.id, allowed=[case.requester])
             buttons.append(Button(label=label, action=action, ref=ref))
         ctx.send(
-            self._desk.requester_address(case),
+            requester_address(case),
             ctx.text_reply(
                 texts.FEEDBACK_ASK,
                 Card(
@@ -139,7 +145,7 @@ class Answers:
                 card = Card.model_validate(event.data["card"])
                 card = card.model_copy(update={"buttons": (), "context": context})
                 ctx.update(
-                    self._desk.requester_address(case),
+                    requester_address(case),
                     Reply(id=str(event.data["message"]), text=card.title, card=card),
                 )
                 return

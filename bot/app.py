@@ -15,82 +15,16 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from bot.clock import Clock, SystemClock
-from bot.desk import Desk, DeskDeps, Understander
-from bot.knowledge import KnowledgeBase
 from bot.observability import Metrics, configure_logging, health_routes
 from bot.org import Org, load_org
-from bot.outbound import FanOut, Outbound
-from bot.policy import PolicyEngine
+from bot.outbound import FanOut
 from bot.redis_server import EmbeddedRedis
-from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.store import Store
-from bot.summaries import Summaries
-from bot.understanding.model import Catalog
-from bot.understanding.offline import OfflineUnderstanding
+from bot.wiring import WiredDesk, sandbox_desk
 from bot.world import SandboxWorld
-from skills import default_skills
 
 log = structlog.get_logger("itdesk.app")
-
-
-def build_desk(
-    store: Store,
-    world: SandboxWorld,
-    clock: Clock,
-    *,
-    metrics: Metrics | None = None,
-    oncall_channel: str = "oncall",
-    outbound: Outbound | None = None,
-    threshold: float = 0.55,
-    policy: PolicyEngine | None = None,
-    settings: Settings | None = None,
-) -> Desk:
-    """A desk over a sandbox world (the demo, `serve` with an org file, and scenarios).
-
-    The understanding is Claude's when `settings` carry an Anthropic key, else offline."""
-    metrics = metrics or Metrics()
-    understanding = build_understanding(
-        Catalog.from_org(world.org), threshold=threshold, metrics=metrics, settings=settings
-    )
-    return Desk(
-        DeskDeps(
-            store=store,
-            clock=clock,
-            directory=world.directory,
-            devices=world.devices,
-            tickets=world.tickets,
-            outbox=world.outbox,
-            scheduler=Scheduler(store, clock),
-            metrics=metrics,
-            oncall_channel=oncall_channel,
-            understanding=understanding,
-            summaries=Summaries(getattr(understanding, "claude", None)),
-            knowledge=KnowledgeBase.load(world.knowledge),
-            policy=policy or PolicyEngine(),
-            threshold=threshold,
-            outbound=outbound,
-        )
-    )
-
-
-def build_understanding(
-    catalog: Catalog, *, threshold: float, metrics: Metrics, settings: Settings | None = None
-) -> Understander:
-    """The offline understanding, behind Claude when an Anthropic key is configured."""
-    offline = OfflineUnderstanding(catalog, threshold=threshold)
-    if settings is None or settings.anthropic_api_key is None:
-        return offline
-    from bot.understanding.claude import ClaudeUnderstanding  # the only anthropic import
-
-    return ClaudeUnderstanding.from_settings(
-        settings,
-        catalog,
-        fallback=offline,
-        skills=default_skills(),
-        metrics=metrics,
-        threshold=threshold,
-    )
 
 
 async def connect_redis(settings: Settings) -> tuple[Redis, EmbeddedRedis | None]:
@@ -116,7 +50,7 @@ class Runtime:
     store: Store
     clock: Clock
     world: SandboxWorld
-    desk: Desk
+    desk: WiredDesk
     metrics: Metrics
     outbound: FanOut
     app: web.Application = field(init=False)
@@ -139,7 +73,7 @@ class Runtime:
         world = await SandboxWorld.create(store.child("world"), org, clock)
         metrics = Metrics()
         outbound = FanOut()
-        desk = build_desk(
+        desk = sandbox_desk(
             store,
             world,
             clock,
@@ -166,8 +100,16 @@ class Runtime:
         app.add_routes(health_routes(self.metrics, ping))
         if self.settings.web_chat:
             from adapters.chat.web import WebChat
+            from adapters.chat.web_sandbox import SandboxPanel
 
-            chat = WebChat(self.desk, self.world, self.store.child("web"))
+            chat = WebChat(
+                self.desk,
+                self.desk.directory,
+                SandboxPanel(self.world, self.clock),
+                self.store.child("web"),
+                clock=self.clock,
+                oncall_channel=self.desk.oncall_channel,
+            )
             self.outbound.add(chat)
             chat.mount(app)
         if self.settings.slack_bot_token is not None:
@@ -175,8 +117,11 @@ class Runtime:
 
             slack = SlackAdapter(
                 self.desk,
+                self.desk.directory,
                 self.store.child("slack"),
                 SlackConfig.from_settings(self.settings),
+                clock=self.clock,
+                oncall_alias=self.desk.oncall_channel,
                 outbound=self.outbound,
             )
             self.outbound.add(slack)
@@ -185,7 +130,13 @@ class Runtime:
             from adapters.chat.teams import TeamsChat
 
             teams = TeamsChat(
-                self.desk, self.store.child("teams"), self.settings, outbound=self.outbound
+                self.desk,
+                self.desk.directory,
+                self.store.child("teams"),
+                self.settings,
+                clock=self.clock,
+                oncall_alias=self.desk.oncall_channel,
+                outbound=self.outbound,
             )
             self.outbound.add(teams)
             teams.mount(app)

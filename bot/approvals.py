@@ -4,71 +4,47 @@ decision checked server-side against the approvers recorded for that request; a 
 
 from __future__ import annotations
 
-import json
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from bot import texts
 from bot.cases import CaseStatus
-from bot.models import Address, Button, Card, CardField, Reply
-from bot.scheduler import Job
-
-if TYPE_CHECKING:
-    from bot.desk import Desk
+from bot.clock import Clock
+from bot.context import requester_address
+from bot.models import Address, Button, Card, CardField, Reply, new_message_id
+from bot.ports import Directory
+from bot.scheduler import Job, Scheduler
+from bot.state.approvals import Approval, ApprovalRepository, ApprovalStatus
+from bot.state.refs import ButtonRefs
+from bot.systemturns import SystemTurns
 
 REMIND_AFTER = timedelta(hours=24)
 EXPIRE_AFTER = timedelta(hours=72)
-ApprovalStatus = Literal["pending", "approved", "denied", "expired"]
 
 
-class Approval(BaseModel):
-    """One approval request for one case, addressed to named approvers."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: str
-    case_id: str
-    requester: str
-    kind: str  # the approver kind policy asked for: group_owner, manager, hr, security...
-    approvers: list[str]
-    status: ApprovalStatus = "pending"
-    decided_by: str | None = None
-    decided_at: datetime | None = None
-    created_at: datetime
-    expires_at: datetime
-    title: str
-    fields: list[tuple[str, str]] = Field(default_factory=list)
-    messages: dict[str, str] = Field(default_factory=dict)  # approver -> message id
-    refs: dict[str, str] = Field(default_factory=dict)  # "approve"/"deny" -> button ref
+@dataclass(frozen=True)
+class ApprovalDeps:
+    approvals: ApprovalRepository
+    refs: ButtonRefs
+    scheduler: Scheduler
+    directory: Directory
+    system: SystemTurns
+    clock: Clock
 
 
 class Approvals:
-    """Approval records in Redis and the cards that show them."""
+    """Approval requests, the cards that show them, and their reminder and expiry."""
 
-    def __init__(self, desk: Desk) -> None:
-        self._desk = desk
+    def __init__(self, deps: ApprovalDeps) -> None:
+        self._d = deps
 
-    def _key(self, approval_id: str) -> str:
-        return self._desk.store.key("approval", approval_id)
+    def register_jobs(self) -> None:
+        self._d.scheduler.register("approval.remind", self.on_remind)
+        self._d.scheduler.register("approval.expire", self.on_expire)
 
     async def get(self, approval_id: str) -> Approval | None:
-        raw = await self._desk.store.redis.get(self._key(approval_id))
-        return None if raw is None else Approval.model_validate(json.loads(raw))
-
-    async def save(self, approval: Approval) -> None:
-        await self._desk.store.redis.set(self._key(approval.id), approval.model_dump_json())
-        pending = self._desk.store.key("approvals", "pending")
-        if approval.status == "pending":
-            await self._desk.store.redis.sadd(pending, approval.id)
-        else:
-            await self._desk.store.redis.srem(pending, approval.id)
-
-    async def pending_count(self) -> int:
-        key = self._desk.store.key("approvals", "pending")
-        return int(await self._desk.store.redis.scard(key))
+        return await self._d.approvals.get(approval_id)
 
     async def open(
         self,
@@ -81,8 +57,8 @@ class Approvals:
         fields: list[tuple[str, str]],
     ) -> tuple[Approval, list[tuple[str, Reply]]]:
         """Create the request and the card for each approver (returned, not yet sent)."""
-        desk = self._desk
-        now = desk.clock.now()
+        d = self._d
+        now = d.clock.now()
         approval = Approval(
             id="AP-" + secrets.token_hex(4).upper(),
             case_id=case_id,
@@ -95,7 +71,7 @@ class Approvals:
             fields=fields,
         )
         for action in ("approve", "deny"):
-            approval.refs[action] = await desk.refs.mint(
+            approval.refs[action] = await d.refs.mint(
                 action,
                 case_id=case_id,
                 allowed=list(approvers),
@@ -104,17 +80,17 @@ class Approvals:
             )
         cards = []
         for approver in approvers:
-            message_id = desk.new_message_id()
+            message_id = new_message_id()
             approval.messages[approver] = message_id
             cards.append((approver, Reply(id=message_id, text=title, card=self.card(approval))))
-        await self.save(approval)
-        await desk.scheduler.schedule(
+        await d.approvals.save(approval)
+        await d.scheduler.schedule(
             "approval.remind",
             now + REMIND_AFTER,
             {"approval": approval.id},
             job_id=f"remind:{approval.id}",
         )
-        await desk.scheduler.schedule(
+        await d.scheduler.schedule(
             "approval.expire",
             approval.expires_at,
             {"approval": approval.id},
@@ -170,10 +146,10 @@ class Approvals:
         approval = approval.model_copy(
             update={"status": status, "decided_by": by, "decided_at": at}
         )
-        await self.save(approval)
-        await self._desk.scheduler.cancel(f"remind:{approval.id}")
+        await self._d.approvals.save(approval)
+        await self._d.scheduler.cancel(f"remind:{approval.id}")
         if status != "expired":
-            await self._desk.scheduler.cancel(f"expire:{approval.id}")
+            await self._d.scheduler.cancel(f"expire:{approval.id}")
         return approval
 
     # --- scheduled: the 24-hour reminder and the 72-hour expiry ---------------------
@@ -181,8 +157,8 @@ class Approvals:
         approval = await self.get(job.payload["approval"])
         if approval is None or approval.status != "pending":
             return
-        async with self._desk.system_turn(job, approval.case_id) as (ctx, _case):
-            requester = await self._desk.directory.person(approval.requester)
+        async with self._d.system.on_case(job, approval.case_id) as (ctx, _case):
+            requester = await self._d.directory.person(approval.requester)
             for approver in approval.approvers:
                 ctx.send(
                     Address.dm(approver),
@@ -195,8 +171,8 @@ class Approvals:
         approval = await self.get(job.payload["approval"])
         if approval is None or approval.status != "pending":
             return
-        async with self._desk.system_turn(job, approval.case_id) as (ctx, case):
-            approval = await self.decide(approval, "expired", None, self._desk.clock.now())
+        async with self._d.system.on_case(job, approval.case_id) as (ctx, case):
+            approval = await self.decide(approval, "expired", None, self._d.clock.now())
             for to, reply in self.updates(approval, None):
                 ctx.update(to, reply)
             if case is not None and case.status == CaseStatus.AWAITING_APPROVAL:
@@ -207,6 +183,4 @@ class Approvals:
                     status=CaseStatus.CANCELLED,
                     data={"approval": approval.id},
                 )
-                ctx.send(
-                    self._desk.requester_address(case), ctx.text_reply(texts.approval_expired())
-                )
+                ctx.send(requester_address(case), ctx.text_reply(texts.approval_expired()))

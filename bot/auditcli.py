@@ -6,8 +6,9 @@ import sys
 from pathlib import Path
 
 from bot.app import connect_redis
-from bot.audit import AuditLog, read_export, verify_records
+from bot.audit import read_export, verify_records
 from bot.settings import Settings
+from bot.state.audit import AuditLog
 from bot.store import Store
 
 

@@ -136,8 +136,8 @@ _ORG_OPTION = click.option(
 @_ORG_OPTION
 def nlu_predict(file: Path, org_file: Path | None) -> None:
     """Read lines {"text": ...}; write {"text","intent","confidence","queue","slots"} lines."""
+    from bot.nlucli import predict_file
     from bot.observability import configure_logging
-    from bot.understanding.cli import predict_file
 
     settings = _settings(log_level="ERROR")
     configure_logging("ERROR", "console", stream=sys.stderr)  # stdout carries the JSON lines
@@ -149,7 +149,7 @@ def nlu_predict(file: Path, org_file: Path | None) -> None:
 @_ORG_OPTION
 def nlu_eval(file: Path, org_file: Path | None) -> None:
     """Accuracy, per-intent precision/recall and confusions on lines {"text","intent"}."""
-    from bot.understanding.cli import eval_file
+    from bot.nlucli import eval_file
 
     sys.exit(eval_file(file, org_path=org_file or DEMO_ORG))
 

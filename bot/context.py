@@ -1,17 +1,27 @@
-"""What one turn's handlers work with: the desk, the turn, the person, the conversation lock,
-and the effects collected so far."""
+"""What one turn's handlers work with: the turn, the person, the conversation lock it holds,
+the case log it records events in, and the effects collected so far."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.cases import Case, CaseStatus
-from bot.concurrency import Fence
-from bot.models import Address, Button, Card, Effect, Ephemeral, Person, Reply, Send, Turn, Update
-
-if TYPE_CHECKING:
-    from bot.desk import Desk
+from bot.models import (
+    Address,
+    Card,
+    Effect,
+    Ephemeral,
+    Person,
+    Reply,
+    Send,
+    Turn,
+    Update,
+    new_message_id,
+)
+from bot.observability import Metrics
+from bot.state.cases import CaseRepository
+from bot.state.conversations import Fence
 
 TERMINAL = frozenset(
     {
@@ -24,11 +34,45 @@ TERMINAL = frozenset(
 )
 
 
+class CaseLog:
+    """Appends case events and counts the cases that reach an outcome."""
+
+    def __init__(self, cases: CaseRepository, metrics: Metrics) -> None:
+        self.cases = cases
+        self._metrics = metrics
+
+    async def append(
+        self,
+        case: Case,
+        type: str,
+        *,
+        actor: str,
+        status: CaseStatus | None,
+        data: dict[str, Any] | None,
+        fence: Fence | None,
+    ) -> Case:
+        before = case.status
+        case = await self.cases.append(
+            case,
+            type,
+            actor=actor,
+            status=status,
+            data=data,
+            fence=fence.pair() if fence else None,
+        )
+        if status is not None and status != before and status in TERMINAL:
+            self._metrics.cases.labels(outcome=status.value).inc()
+        return case
+
+
 @dataclass
 class TurnContext:
-    desk: Desk
+    """One turn in progress. Handlers record case events through it (under the turn's lock)
+    and collect what to send; the desk returns the effects when the turn ends."""
+
     turn: Turn
     person: Person
+    log: CaseLog
     fence: Fence | None = None
     effects: list[Effect] = field(default_factory=list)
 
@@ -42,7 +86,7 @@ class TurnContext:
         )
 
     def text_reply(self, text: str, card: Card | None = None) -> Reply:
-        return Reply(id=self.desk.new_message_id(), text=text, card=card)
+        return Reply(id=new_message_id(), text=text, card=card)
 
     def say(self, text: str, card: Card | None = None) -> Reply:
         reply = self.text_reply(text, card)
@@ -59,25 +103,9 @@ class TurnContext:
     def update(self, to: Address, reply: Reply) -> None:
         self.effects.append(Update(to=to, reply=reply))
 
-    def update_thread_card(
-        self,
-        case: Case,
-        *,
-        claimed_by: str | None = None,
-        resolved: bool = False,
-        buttons: tuple[Button, ...] = (),
-    ) -> None:
-        escalation = next((e for e in reversed(case.events) if e.type == "escalated"), None)
-        if escalation is None or "card" not in escalation.data:
-            return
-        card = Card.model_validate(escalation.data["card"])
-        state = "Resolved" if resolved else "Claimed"
-        context = f"{state} by {claimed_by}" if claimed_by else None
-        card = card.model_copy(update={"buttons": buttons, "context": context})
-        self.update(
-            Address.case_thread(self.desk.oncall_channel, case.id),
-            Reply(id=str(escalation.data["thread_message"]), text=card.title, card=card),
-        )
+    def tell(self, case: Case, text: str, card: Card | None = None) -> None:
+        """A message to the requester of `case`, wherever the turn came from."""
+        self.send(requester_address(case), self.text_reply(text, card))
 
     # --- case events ----------------------------------------------------------------
     async def record(
@@ -90,15 +118,16 @@ class TurnContext:
         actor: str | None = None,
     ) -> Case:
         """Append an event to `case` as this turn's person (or `actor`), under the lock."""
-        before = case.status
-        case = await self.desk.cases.append(
+        return await self.log.append(
             case,
             type,
             actor=actor or self.person.username,
             status=status,
             data=data,
-            fence=self.fence.pair() if self.fence else None,
+            fence=self.fence,
         )
-        if status is not None and status != before and status in TERMINAL:
-            self.desk.metrics.cases.labels(outcome=status.value).inc()
-        return case
+
+
+def requester_address(case: Case) -> Address:
+    """The requester's conversation of a case."""
+    return Address(person=case.requester, conversation=case.conversation)

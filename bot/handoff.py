@@ -3,17 +3,57 @@ the claiming technician's replies relayed to the requester and back, and Resolve
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import get_args
 
 from bot import texts
 from bot.cases import Case, CaseStatus
 from bot.context import TurnContext
-from bot.models import Address, Button, Card, CardField, Person, Reply
-from bot.ports import NewTicket, Priority, Queue
+from bot.models import Address, Button, Card, CardField, Person, Reply, new_message_id
+from bot.ports import Directory, NewTicket, Priority, Queue, Tickets
+from bot.state.control import DeskControl
+from bot.state.refs import ButtonRefs
+from bot.summaries import Summaries
+
+
+@dataclass(frozen=True)
+class HandoffDeps:
+    directory: Directory
+    tickets: Tickets
+    refs: ButtonRefs
+    summaries: Summaries
+    control: DeskControl  # the on-call roster admins set
+    oncall_channel: str
 
 
 class Handoff:
     """Escalation threads and their life: claim, relay both ways, resolve."""
+
+    def __init__(self, deps: HandoffDeps) -> None:
+        self._d = deps
+
+    @property
+    def oncall_channel(self) -> str:
+        return self._d.oncall_channel
+
+    async def on_call(self, person: Person) -> bool:
+        """Whether a person may pick up escalations: the on-call role, or named on call by an
+        admin with `/itdesk oncall`."""
+        if person.has_role("oncall"):
+            return True
+        roster = await self._d.control.roster()
+        return roster is not None and person.username in roster
+
+    def sees_oncall(self, person: Person) -> bool:
+        """Whether a person may read the on-call channel's threads: on call, or an admin."""
+        return person.has_role("oncall") or person.has_role("admin")
+
+    async def oncall_people(self) -> list[str]:
+        """Who is on call: the roster an admin set, else everyone with the on-call role."""
+        roster = await self._d.control.roster()
+        if roster is not None:
+            return roster
+        return [p.username for p in await self._d.directory.people() if "oncall" in p.roles]
 
     async def escalate(
         self,
@@ -26,15 +66,15 @@ class Handoff:
         checked: list[str] | None = None,
         next_step: str | None = None,
     ) -> Case:
-        desk = ctx.desk
+        d = self._d
         queue = _queue(queue)
         priority = _priority(priority)
-        requester = await desk.directory.person(case.requester)
+        requester = await d.directory.person(case.requester)
         checked = list(checked or [])
         # A caller's own headline ("Undo requested: ...", "Three failed checks ...") stands;
         # a plain copy of the person's words is replaced by a summary written for the tech.
         specific = not case.text.strip().startswith(summary.strip().rstrip("…"))
-        written, suggested = await desk.summaries.summarise(
+        written, suggested = await d.summaries.summarise(
             case.text,
             case.intent or "other",
             checked,
@@ -44,7 +84,7 @@ class Handoff:
         )
         summary = summary if specific else written
         next_step = next_step or suggested
-        ticket = await desk.tickets.open(
+        ticket = await d.tickets.open(
             NewTicket(
                 case_id=case.id,
                 requester=case.requester,
@@ -54,7 +94,7 @@ class Handoff:
                 details=_details(case, checked, next_step),
             )
         )
-        claim = await desk.refs.mint("claim", case_id=case.id, role="oncall")
+        claim = await d.refs.mint("claim", case_id=case.id, role="oncall")
         card = Card(
             kind="escalation",
             title=f"{texts.QUEUE_LABELS[queue].capitalize()} · {priority} · {ticket.id}",
@@ -64,7 +104,7 @@ class Handoff:
             case_id=case.id,
             about=case.requester,
         )
-        message_id = desk.new_message_id()
+        message_id = new_message_id()
         case = await ctx.record(
             case,
             "escalated",
@@ -79,7 +119,7 @@ class Handoff:
             },
         )
         ctx.send(
-            Address.case_thread(desk.oncall_channel, case.id),
+            Address.case_thread(d.oncall_channel, case.id),
             Reply(id=message_id, text=f"New escalation {ticket.id}: {summary}", card=card),
         )
         ctx.send(
@@ -89,12 +129,12 @@ class Handoff:
         return case
 
     async def claim(self, ctx: TurnContext, case: Case) -> Case:
-        desk, tech = ctx.desk, ctx.person
-        if not await desk.on_call(tech):
+        d, tech = self._d, ctx.person
+        if not await self.on_call(tech):
             ctx.say(texts.CLAIM_NEEDS_ONCALL)
             return case
         if case.status != CaseStatus.ESCALATED:
-            holder = await desk.directory.person(case.claimed_by or "")
+            holder = await d.directory.person(case.claimed_by or "")
             ctx.say(
                 texts.already_claimed(holder.name if holder else "Someone")
                 if case.status == CaseStatus.CLAIMED
@@ -103,9 +143,10 @@ class Handoff:
             return case
         case = await ctx.record(case, "claimed", status=CaseStatus.CLAIMED)
         if case.ticket_id:
-            await desk.tickets.update(case.ticket_id, status="in_progress", assignee=tech.username)
-        resolve = await desk.refs.mint("resolve", case_id=case.id, allowed=[tech.username])
-        ctx.update_thread_card(
+            await d.tickets.update(case.ticket_id, status="in_progress", assignee=tech.username)
+        resolve = await d.refs.mint("resolve", case_id=case.id, allowed=[tech.username])
+        self.update_thread_card(
+            ctx,
             case,
             claimed_by=tech.name,
             buttons=(Button(label="Resolve", action="resolve", ref=resolve, style="primary"),),
@@ -117,14 +158,14 @@ class Handoff:
         return case
 
     async def resolve(self, ctx: TurnContext, case: Case) -> Case:
-        desk, tech = ctx.desk, ctx.person
+        d, tech = self._d, ctx.person
         if case.status != CaseStatus.CLAIMED or case.claimed_by != tech.username:
             ctx.say(texts.NOT_YOUR_CASE)
             return case
         case = await ctx.record(case, "resolved", status=CaseStatus.RESOLVED)
         if case.ticket_id:
-            await desk.tickets.update(case.ticket_id, status="resolved")
-        ctx.update_thread_card(case, claimed_by=tech.name, resolved=True, buttons=())
+            await d.tickets.update(case.ticket_id, status="resolved")
+        self.update_thread_card(ctx, case, claimed_by=tech.name, resolved=True, buttons=())
         ctx.send(
             Address.dm(case.requester),
             ctx.text_reply(texts.resolved_for_requester(tech.name, case.ticket_id or "")),
@@ -149,10 +190,44 @@ class Handoff:
     async def from_requester(self, ctx: TurnContext, case: Case, text: str) -> Case:
         case = await ctx.record(case, "relayed", data={"from": "requester", "text": text})
         ctx.send(
-            Address.case_thread(ctx.desk.oncall_channel, case.id),
+            Address.case_thread(self._d.oncall_channel, case.id),
             ctx.text_reply(texts.relayed_from_requester(ctx.person.first_name, text)),
         )
         return case
+
+    def update_thread_card(
+        self,
+        ctx: TurnContext,
+        case: Case,
+        *,
+        claimed_by: str | None = None,
+        resolved: bool = False,
+        buttons: tuple[Button, ...] = (),
+    ) -> None:
+        """The case's card in the on-call thread, updated with who has it and its buttons."""
+        escalation = next((e for e in reversed(case.events) if e.type == "escalated"), None)
+        if escalation is None or "card" not in escalation.data:
+            return
+        card = Card.model_validate(escalation.data["card"])
+        state = "Resolved" if resolved else "Claimed"
+        context = f"{state} by {claimed_by}" if claimed_by else None
+        card = card.model_copy(update={"buttons": buttons, "context": context})
+        ctx.update(
+            Address.case_thread(self._d.oncall_channel, case.id),
+            Reply(id=str(escalation.data["thread_message"]), text=card.title, card=card),
+        )
+
+
+def next_step_for(queue: str) -> str:
+    """What a technician of a queue would usually do next with a case the desk hands over."""
+    return {
+        "accounts": "Confirm the person's identity by phone, then act in the directory.",
+        "access": "Check with the group owner whether access is appropriate.",
+        "software": "Check licensing and compatibility, then install or offer an alternative.",
+        "security": "Contact the person now; check sign-in logs and the device's last location.",
+        "hardware": "Arrange a repair or a loaner device.",
+        "network": "Check the person's connection details and recent network incidents.",
+    }.get(queue, "Contact the person to understand what they need.")
 
 
 def _queue(name: str) -> Queue:

@@ -13,13 +13,13 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import bm25s
 
 from bot.understanding.lexicon import KNOWN_APPS, STOPWORDS, SYSTEMS, word_set
 
-__all__ = ["DEFAULT_DIR", "KnowledgeBase", "Runbook", "RunbookHit", "read_runbooks"]
+__all__ = ["DEFAULT_DIR", "KnowledgeBase", "Runbook", "RunbookHit", "Runbooks", "read_runbooks"]
 
 _BESIDE = Path(__file__).resolve().parents[1] / "knowledge"
 # The source tree's runbooks; an installed desk (the Docker image) reads ./knowledge instead.
@@ -109,6 +109,14 @@ class RunbookHit(NamedTuple):
     title: str
     body: str
     score: float
+
+
+class Runbooks(Protocol):
+    """Runbook retrieval: the best matches for a question, (title, body, score), best first."""
+
+    def search(
+        self, text: str, k: int = 1, *, intent: str | None = None
+    ) -> Sequence[tuple[str, str, float]]: ...
 
 
 def read_runbooks(directory: Path) -> list[Runbook]:

@@ -4,6 +4,7 @@ from these models; nothing past the adapters sees a platform payload."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -143,6 +144,11 @@ class Card(_Frozen):
     context: str | None = None
     case_id: str | None = None
     about: str | None = None
+
+
+def new_message_id() -> str:
+    """A fresh id for a message the desk sends (an update names it again)."""
+    return "M-" + secrets.token_hex(6)
 
 
 class Reply(_Frozen):

@@ -74,3 +74,11 @@ def verification_of(case: Case) -> dict[str, Any] | None:
         if event.type == "verified":
             return dict(event.data)
     return None
+
+
+def step_label(skill: str, args: dict[str, Any]) -> str:
+    """A plan step in a few words, for cards and tickets ("add to group finance-reports")."""
+    target = args.get("group") or args.get("software") or args.get("device") or args.get("user")
+    where = f" on {args['device']}" if skill == "install_software" and args.get("device") else ""
+    name = skill.replace("_", " ")
+    return f"{name} {target}{where}".strip() if target else name

@@ -14,6 +14,7 @@ from adapters.devices.sandbox import SandboxDevices
 from adapters.directory.sandbox import SandboxDirectory
 from adapters.notify.sandbox import SandboxOutbox
 from adapters.tickets.builtin import BuiltinTickets
+from bot.backends import Backends
 from bot.clock import Clock
 from bot.org import Org
 from bot.store import Store
@@ -56,6 +57,10 @@ class SandboxWorld:
         marker = json.loads(await store.redis.get(world.seed_marker) or "{}")
         world.org_changed = marker.get("fingerprint") != _fingerprint(org)
         return world
+
+    def backends(self) -> Backends:
+        """The world's ports, as the desk is built over them."""
+        return Backends(self.directory, self.devices, self.tickets, self.outbox)
 
     @property
     def seed_marker(self) -> str:

@@ -23,7 +23,6 @@ import pytest
 from fakes.anthropic_api import Failure, FakeMessagesAPI, Hang, Raw, Text, ToolUse
 from pydantic import SecretStr
 
-from bot.app import build_desk, build_understanding
 from bot.cases import CaseStatus
 from bot.clock import ManualClock
 from bot.models import Device, Group, Person, SoftwareItem, Turn, TurnKind
@@ -40,6 +39,7 @@ from bot.understanding.claude import (
     redact_for_model,
 )
 from bot.understanding.model import QUEUE_OF, Intent
+from bot.wiring import build_understanding, sandbox_desk
 from bot.world import SandboxWorld
 from skills import default_skills
 
@@ -690,7 +690,7 @@ async def test_a_fooled_claude_still_goes_through_policy(
     settings = Settings(
         _env_file=None, anthropic_api_key=SecretStr("sk-ant-test"), anthropic_base_url=api.base_url
     )
-    desk = build_desk(store, world, clock, settings=settings)
+    desk = sandbox_desk(store, world, clock, settings=settings)
     assert isinstance(desk.understanding, ClaudeUnderstanding)
     try:
         turn = Turn(

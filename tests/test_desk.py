@@ -20,19 +20,18 @@ from click.testing import CliRunner, Result
 from adapters.chat.recording import Message, RecordingChat, find_button, shown_text
 from bot import texts
 from bot.actions import Provenance
-from bot.app import build_desk
 from bot.cases import Case, CaseStatus
 from bot.cli import main
 from bot.clock import ManualClock
-from bot.context import TurnContext
-from bot.desk import Desk
+from bot.context import CaseLog, TurnContext
 from bot.models import Button, Effect, Group, Person, Turn, TurnKind
 from bot.org import load_org
 from bot.plans import PlanStep
 from bot.policy import PolicyRequest
 from bot.scheduler import advance
 from bot.store import Store
-from bot.understanding import Understanding
+from bot.understanding import Understander, Understanding
+from bot.wiring import WiredDesk, sandbox_desk
 from bot.world import SandboxWorld
 from skills.access import RemoveFromGroup
 
@@ -43,7 +42,7 @@ PLATFORM = "scenario"  # a trusted local front end: the user id is the directory
 class Conversation:
     """A desk, its sandbox world and a recording chat, driven one turn per call."""
 
-    def __init__(self, desk: Desk, world: SandboxWorld, chat: RecordingChat) -> None:
+    def __init__(self, desk: WiredDesk, world: SandboxWorld, chat: RecordingChat) -> None:
         self.desk = desk
         self.world = world
         self.chat = chat
@@ -133,12 +132,17 @@ class Conversation:
         return set(person.groups)
 
 
-@pytest.fixture
-async def desk(store: Store) -> Conversation:
+async def conversation(store: Store, understanding: Understander | None = None) -> Conversation:
     clock = ManualClock(ORG.now)  # type: ignore[arg-type]
     world = await SandboxWorld.create(store.child("world"), ORG, clock, reset=True)
     chat = RecordingChat()
-    return Conversation(build_desk(store, world, clock, outbound=chat), world, chat)
+    wired = sandbox_desk(store, world, clock, outbound=chat, understanding=understanding)
+    return Conversation(wired, world, chat)
+
+
+@pytest.fixture
+async def desk(store: Store) -> Conversation:
+    return await conversation(store)
 
 
 async def pipeline_request(desk: Conversation, user: str = "joanna") -> None:
@@ -575,7 +579,8 @@ async def test_a_step_run_again_under_its_key_returns_the_first_run_and_does_not
     assert peter is not None
     why = Provenance(requested_by="peter", approved_by=(), policy=("test",), verification=None)
     step = PlanStep(skill="unlock_account", params={"user": "peter"})
-    ctx = TurnContext(desk=desk.desk, turn=desk.turn("peter"), person=peter)
+    log = CaseLog(desk.desk.cases, desk.desk.metrics)
+    ctx = TurnContext(turn=desk.turn("peter"), person=peter, log=log)
     _, again = await desk.desk.actions.run(ctx, case, step, why, key=first["idempotency_key"])
     assert again.action_id == first["action_id"]
     assert len(await desk.actions()) == 1
@@ -910,9 +915,9 @@ class _Unsure:
 
 
 async def test_a_possible_incident_goes_to_security_at_once_not_to_the_menu(
-    desk: Conversation,
+    store: Store,
 ) -> None:
-    desk.desk.understanding = _Unsure("security_incident", 0.4)
+    desk = await conversation(store, _Unsure("security_incident", 0.4))
     said = await desk.say("zoe", "a weird window appeared and now my files have odd names")
     assert texts.MENU not in desk.said(said)
     case = await desk.case("zoe")
@@ -923,8 +928,8 @@ async def test_a_possible_incident_goes_to_security_at_once_not_to_the_menu(
     assert await desk.executed() == []
 
 
-async def test_an_unsure_guess_of_anything_else_still_gets_the_menu(desk: Conversation) -> None:
-    desk.desk.understanding = _Unsure("hardware_issue", 0.4)
+async def test_an_unsure_guess_of_anything_else_still_gets_the_menu(store: Store) -> None:
+    desk = await conversation(store, _Unsure("hardware_issue", 0.4))
     said = await desk.say("zoe", "it is doing that thing again")
     assert desk.said(said) == [texts.MENU]
     assert await desk.desk.cases.all_ids() == []

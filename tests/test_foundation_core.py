@@ -10,10 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.audit import AuditLog, read_export, verify_records
-from bot.cases import CaseError, CaseStatus, CaseStore, StaleLock
+from bot.audit import read_export, verify_records
+from bot.cases import CaseError, CaseStatus
 from bot.clock import ManualClock
-from bot.concurrency import ConversationLocks, Deduplicator, LockTimeout
+from bot.state.audit import AuditLog
+from bot.state.cases import CaseRepository, StaleLock
+from bot.state.conversations import ConversationLocks, LockTimeout
+from bot.state.deliveries import Deduplicator
 from bot.store import Store
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -52,7 +55,7 @@ async def test_lock_wait_gives_up(store: Store) -> None:
 
 async def test_fencing_refuses_a_write_after_the_lock_was_taken_over(store: Store) -> None:
     clock = ManualClock(T0)
-    cases = CaseStore(store, AuditLog(store), clock)
+    cases = CaseRepository(store, AuditLog(store), clock)
     locks = ConversationLocks(store, ttl_ms=50)
     async with locks.hold("dm:alice") as fence:
         case = await cases.open(
@@ -70,7 +73,7 @@ async def test_fencing_refuses_a_write_after_the_lock_was_taken_over(store: Stor
 
 async def test_case_rebuilt_from_events_and_lifecycle_enforced(store: Store) -> None:
     clock = ManualClock(T0)
-    cases = CaseStore(store, AuditLog(store), clock)
+    cases = CaseRepository(store, AuditLog(store), clock)
     case = await cases.open(
         requester="alice", conversation="dm:alice", platform="web", text="screen cracked"
     )

@@ -16,9 +16,9 @@ from rapidfuzz import fuzz
 from redis.asyncio import Redis
 from test_desk_scenarios import report, run_suite
 
+from bot.nlucli import evaluate
 from bot.org import load_org
 from bot.understanding import Catalog, OfflineUnderstanding
-from bot.understanding.cli import evaluate
 from bot.understanding.model import INTENTS
 from bot.understanding.training import load_phrasings, training_set
 

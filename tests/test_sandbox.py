@@ -11,10 +11,10 @@ import pytest
 from redis import Redis as SyncRedis
 
 from adapters.devices.sandbox import SandboxDevices
-from adapters.notify.masking import mask_email, mask_phone
 from adapters.notify.sandbox import SandboxOutbox, new_outbox_item
 from adapters.tickets.builtin import BuiltinTickets
 from bot.clock import ManualClock
+from bot.masking import mask_email, mask_phone
 from bot.models import Person
 from bot.org import Org, default_phone, load_org, parse_org
 from bot.ports import ConflictError, NewTicket, NotFoundError

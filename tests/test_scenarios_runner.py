@@ -20,11 +20,9 @@ from redis.asyncio import Redis
 
 from adapters.chat.recording import RecordingChat, place_of
 from adapters.notify.sandbox import new_outbox_item
-from bot.app import build_desk
 from bot.cases import Case, CaseEvent, CaseStatus
 from bot.cli import main
 from bot.clock import ManualClock
-from bot.concurrency import Deduplicator
 from bot.context import TurnContext
 from bot.handoff import Handoff
 from bot.models import Address, Button, Card, CardField, Effect, Reply, Send, Turn, TurnKind, Update
@@ -46,7 +44,9 @@ from bot.scenarios.steps import (
     parse_step,
 )
 from bot.scheduler import Job
+from bot.state.deliveries import Deduplicator
 from bot.store import Store
+from bot.wiring import sandbox_desk
 from bot.world import SandboxWorld
 
 HERE = Path(__file__).resolve().parent / "scenarios"
@@ -364,7 +364,7 @@ async def _desk_world(store: Store) -> tuple[Any, SandboxWorld, RecordingChat, M
     clock = ManualClock(T0)
     world = await SandboxWorld.create(store.child("world"), TINY, clock, reset=True)
     chat = RecordingChat()
-    desk = build_desk(store, world, clock, outbound=chat)
+    desk = sandbox_desk(store, world, clock, outbound=chat)
     return desk, world, chat, clock
 
 

@@ -37,14 +37,15 @@ from fakes.slack_api import (
 
 from adapters.chat.slack import EVENTS_PATH, SlackAdapter, SlackConfig, SlackConfigError
 from bot import texts
-from bot.app import Runtime, build_desk
+from bot.app import Runtime
 from bot.clock import ManualClock
-from bot.desk import Desk
 from bot.models import Address, Card, Reply, Send, Update
 from bot.org import load_org
 from bot.outbound import FanOut
 from bot.settings import SettingsError, load_settings
+from bot.state.refs import ButtonRefs
 from bot.store import Store
+from bot.wiring import WiredDesk, sandbox_desk
 from bot.world import SandboxWorld
 
 GLOBEX = Path(__file__).resolve().parents[2] / "shared" / "scenarios" / "orgs" / "globex.yaml"
@@ -142,7 +143,7 @@ class SlackDesk:
 
     http: test_utils.TestClient[web.Request, web.Application]
     fake: FakeSlack
-    desk: Desk
+    desk: WiredDesk
     world: SandboxWorld
     adapter: SlackAdapter
     clock: ManualClock
@@ -290,7 +291,7 @@ async def make_desk(store: Store) -> AsyncIterator[MakeDesk]:
         clock = ManualClock(org.now)
         world = await SandboxWorld.create(store.child("world"), org, clock)
         outbound = FanOut()
-        desk = build_desk(store, world, clock, outbound=outbound)
+        desk = sandbox_desk(store, world, clock, outbound=outbound)
         fake = FakeSlack(users=workspace(), channels={ONCALL: True, GENERAL: False})
         await fake.__aenter__()
         closers.append(lambda: fake.__aexit__(None, None, None))
@@ -305,7 +306,14 @@ async def make_desk(store: Store) -> AsyncIterator[MakeDesk]:
             "outbox_retry": 3600.0,  # a test flushes by hand; no timer fires during one
             **config,
         }
-        adapter = SlackAdapter(desk, store.child("slack"), SlackConfig(**settings))
+        adapter = SlackAdapter(
+            desk,
+            desk.directory,
+            store.child("slack"),
+            SlackConfig(**settings),
+            clock=desk.clock,
+            oncall_alias=desk.oncall_channel,
+        )
         outbound.add(adapter)
         app = web.Application()
         adapter.install(app)
@@ -345,7 +353,7 @@ async def test_a_dm_unlocks_an_account_after_step_up(slack: SlackDesk) -> None:
     assert "header" in [b["type"] for b in status.blocks]
     helped = status.button("Helped")
     assert "alice" not in helped["value"]  # the value is the desk's opaque ref, nothing else
-    assert await slack.desk.refs.get(helped["value"]) is not None
+    assert await ButtonRefs(slack.desk.store).get(helped["value"]) is not None
     assert all(c.token == slack.fake.bot_token for c in slack.fake.calls)
     # the e-mail came from users.info, once for the two messages
     assert [c.args["user"] for c in slack.fake.calls_of("users.info")] == [uid("alice")]
@@ -816,12 +824,18 @@ async def test_a_choice_with_many_options_is_a_modal(make_desk: MakeDesk) -> Non
 # --- configuration ------------------------------------------------------------------------------
 
 
+def slack_adapter(desk: WiredDesk, store: Store, config: SlackConfig) -> SlackAdapter:
+    return SlackAdapter(
+        desk, desk.directory, store, config, clock=desk.clock, oncall_alias=desk.oncall_channel
+    )
+
+
 async def test_a_missing_signing_secret_fails_at_start_up(slack: SlackDesk, store: Store) -> None:
     with pytest.raises(SettingsError, match="ITDESK_SLACK_SIGNING_SECRET"):
         load_settings(slack_bot_token="xoxb-1", _env_file=None)
     with pytest.raises(SlackConfigError, match="ITDESK_SLACK_SIGNING_SECRET"):
-        SlackAdapter(slack.desk, store.child("s2"), SlackConfig(bot_token="xoxb-1"))
-    socket_only = SlackAdapter(
+        slack_adapter(slack.desk, store.child("s2"), SlackConfig(bot_token="xoxb-1"))
+    socket_only = slack_adapter(
         slack.desk, store.child("s3"), SlackConfig(bot_token="xoxb-1", app_token="xapp-1")
     )
     with pytest.raises(SlackConfigError, match="ITDESK_SLACK_SIGNING_SECRET"):
@@ -832,7 +846,7 @@ async def test_a_refused_bot_token_stops_start_up(slack: SlackDesk, store: Store
     config = SlackConfig(
         bot_token="xoxb-revoked", signing_secret=SECRET, api_url=slack.fake.api_url
     )
-    adapter = SlackAdapter(slack.desk, store.child("s4"), config)
+    adapter = slack_adapter(slack.desk, store.child("s4"), config)
     with pytest.raises(SlackConfigError, match="ITDESK_SLACK_BOT_TOKEN was refused"):
         await adapter.start()
 

@@ -18,11 +18,10 @@ from fakes.slack_api import APP_ID, BOT_USER_ID, TEAM_ID, FakeSlack, SlackUserRe
 
 from adapters.chat.slack import SlackAdapter, SlackConfig
 from bot import texts
-from bot.app import build_desk
 from bot.clock import ManualClock
-from bot.desk import Desk
 from bot.org import load_org
 from bot.store import Store
+from bot.wiring import WiredDesk, sandbox_desk
 from bot.world import SandboxWorld
 
 GLOBEX = Path(__file__).resolve().parents[2] / "shared" / "scenarios" / "orgs" / "globex.yaml"
@@ -32,7 +31,7 @@ _seq = itertools.count(1)
 @dataclass
 class SocketDesk:
     fake: FakeSlack
-    desk: Desk
+    desk: WiredDesk
     world: SandboxWorld
     adapter: SlackAdapter
 
@@ -82,7 +81,7 @@ async def socket_desk(store: Store) -> AsyncIterator[SocketDesk]:
     assert org.now is not None
     clock = ManualClock(org.now)
     world = await SandboxWorld.create(store.child("world"), org, clock)
-    desk = build_desk(store, world, clock)
+    desk = sandbox_desk(store, world, clock)
     users = [SlackUserRecord("U" + p.upper(), org.users[p].email) for p in ("bob", "erin")]
     async with FakeSlack(users=users) as fake:
         for user in users:
@@ -90,7 +89,14 @@ async def socket_desk(store: Store) -> AsyncIterator[SocketDesk]:
         config = SlackConfig(
             bot_token=fake.bot_token, app_token=fake.app_token, api_url=fake.api_url
         )  # no signing secret: Socket Mode needs none
-        adapter = SlackAdapter(desk, store.child("slack"), config)
+        adapter = SlackAdapter(
+            desk,
+            desk.directory,
+            store.child("slack"),
+            config,
+            clock=desk.clock,
+            oncall_alias=desk.oncall_channel,
+        )
         await adapter.start()
         try:
             async with asyncio.timeout(10):

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from adapters.notify.masking import mask_email
 from bot.clock import ManualClock
+from bot.masking import mask_email
 from bot.models import FactorKind, Person
 from bot.org import load_org
 from bot.ports import Outbox, OutboxItem, OutboxStatus

@@ -19,13 +19,13 @@ from fakes.bot_connector import BOT, FakeBotConnector, Member, Posted
 
 from adapters.chat.teams import TeamsChat
 from bot import texts
-from bot.app import Runtime, build_desk
+from bot.app import Runtime
 from bot.clock import ManualClock
-from bot.desk import Desk
 from bot.models import Address, Card, Effect, Reply, Send, Update
 from bot.org import load_org
 from bot.settings import Settings
 from bot.store import Store
+from bot.wiring import WiredDesk, sandbox_desk
 from bot.world import SandboxWorld
 
 GLOBEX = Path(__file__).resolve().parents[2] / "shared" / "scenarios" / "orgs" / "globex.yaml"
@@ -62,7 +62,7 @@ class Harness:
     client: test_utils.TestClient[web.Request, web.Application]
     connector: FakeBotConnector
     teams: TeamsChat
-    desk: Desk
+    desk: WiredDesk
     world: SandboxWorld
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -165,8 +165,16 @@ async def running(
     assert org.now is not None
     clock = ManualClock(org.now)
     world = await SandboxWorld.create(store.child("world"), org, clock)
-    desk = build_desk(store, world, clock)
-    teams = TeamsChat(desk, store.child("teams"), settings, **options)
+    desk = sandbox_desk(store, world, clock)
+    teams = TeamsChat(
+        desk,
+        desk.directory,
+        store.child("teams"),
+        settings,
+        clock=desk.clock,
+        oncall_alias=desk.oncall_channel,
+        **options,
+    )
     app = web.Application()
     teams.mount(app)
     async with test_utils.TestClient(test_utils.TestServer(app, host="127.0.0.1")) as client:

@@ -21,11 +21,11 @@ from test_teams import GLOBEX, ONCALL, ROSTER, Harness, running
 
 from adapters.chat.teams import TeamsChat, TeamsConfigError
 from adapters.chat.teams_auth import BOT_FRAMEWORK_ISSUER, BotFrameworkTokens, Unauthorized
-from bot.app import build_desk
 from bot.clock import ManualClock
 from bot.org import load_org
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store import Store
+from bot.wiring import sandbox_desk
 from bot.world import SandboxWorld
 
 APP_ID = "5f0c3a9e-itdesk-app"
@@ -266,12 +266,26 @@ async def test_signing_keys_are_cached_and_refetched_for_a_new_key(openid: OpenI
 async def test_without_an_app_id_teams_needs_the_explicit_local_flag(store: Store) -> None:
     org = load_org(GLOBEX)
     world = await SandboxWorld.create(store.child("world"), org, ManualClock(org.now))
-    desk = build_desk(store, world, ManualClock(org.now))
+    desk = sandbox_desk(store, world, ManualClock(org.now))
     with pytest.raises(TeamsConfigError):
-        TeamsChat(desk, store.child("teams"), Settings(_env_file=None))  # type: ignore[call-arg]
+        TeamsChat(
+            desk,
+            desk.directory,
+            store.child("teams"),
+            Settings(_env_file=None),  # type: ignore[call-arg]
+            clock=desk.clock,
+            oncall_alias=desk.oncall_channel,
+        )
     local = Settings(_env_file=None, teams_allow_unauthenticated=True)  # type: ignore[call-arg]
     with structlog.testing.capture_logs() as logs:
-        TeamsChat(desk, store.child("teams"), local)
+        TeamsChat(
+            desk,
+            desk.directory,
+            store.child("teams"),
+            local,
+            clock=desk.clock,
+            oncall_alias=desk.oncall_channel,
+        )
     (warning,) = [e for e in logs if e["log_level"] == "warning"]
     assert "WITHOUT authentication" in warning["message"]
 

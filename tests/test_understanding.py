@@ -18,11 +18,11 @@ from fakes.anthropic_api import FakeMessagesAPI, ToolUse
 from rapidfuzz import fuzz
 
 from bot.models import Person
+from bot.nlucli import eval_file, evaluate, predict_file, prediction_row
 from bot.org import load_org
 from bot.understanding import QUEUE_OF, Catalog, OfflineUnderstanding, Understanding
 from bot.understanding.classifier import IntentClassifier, classifier_view, shared_classifier
 from bot.understanding.claude import Claude, ClaudeUnderstanding
-from bot.understanding.cli import eval_file, evaluate, predict_file, prediction_row
 from bot.understanding.fitting import build_pipeline
 from bot.understanding.offline import looks_like_manipulation
 from bot.understanding.text import clean
@@ -449,7 +449,7 @@ def test_same_answers_in_processes_with_different_hash_seeds(tmp_path: Path) -> 
     source.write_text("".join(json.dumps({"text": t}) + "\n" for t, _ in _eval_rows()[::3]))
     script = (
         "import asyncio, sys; from pathlib import Path; "
-        "from bot.understanding.cli import predict_file; "
+        "from bot.nlucli import predict_file; "
         f"source, org = Path({str(source)!r}), Path({str(GLOBEX)!r}); "
         "sys.exit(asyncio.run(predict_file(source, org_path=org)))"
     )

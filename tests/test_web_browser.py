@@ -20,13 +20,13 @@ import pytest
 from aiohttp import test_utils, web
 
 from adapters.chat.web import WebChat
+from adapters.chat.web_sandbox import SandboxPanel
 from bot import texts
-from bot.app import build_desk
 from bot.clock import ManualClock
-from bot.desk import Desk
 from bot.models import Address, Button, Card, CardField, Reply, Send
 from bot.org import load_org
 from bot.store import Store
+from bot.wiring import WiredDesk, sandbox_desk
 from bot.world import SandboxWorld
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -191,7 +191,7 @@ class Demo:
     """The page open in Chromium over a real desk on a sandbox world."""
 
     tab: Tab
-    desk: Desk
+    desk: WiredDesk
     world: SandboxWorld
     chat: WebChat
 
@@ -202,8 +202,15 @@ async def demo(store: Store, tmp_path: Path) -> AsyncIterator[Demo]:
     assert org.now is not None
     clock = ManualClock(org.now)
     world = await SandboxWorld.create(store.child("world"), org, clock)
-    desk = build_desk(store, world, clock)
-    chat = WebChat(desk, world, store.child("web"))
+    desk = sandbox_desk(store, world, clock)
+    chat = WebChat(
+        desk,
+        desk.directory,
+        SandboxPanel(world, clock),
+        store.child("web"),
+        clock=clock,
+        oncall_channel=desk.oncall_channel,
+    )
     app = web.Application()
     chat.mount(app)
     server = test_utils.TestServer(app, host="127.0.0.1")

@@ -15,14 +15,14 @@ import pytest
 from aiohttp import ClientResponse, test_utils, web
 
 from adapters.chat.web import MAX_TEXT, WebChat
+from adapters.chat.web_sandbox import SandboxPanel
 from adapters.notify.sandbox import new_outbox_item
 from bot import texts
-from bot.app import build_desk
 from bot.clock import ManualClock
-from bot.desk import Desk
 from bot.models import Address, Card, Ephemeral, Reply, Send, Update
 from bot.org import load_org
 from bot.store import Store
+from bot.wiring import WiredDesk, sandbox_desk
 from bot.world import SandboxWorld
 
 API = "/web/api"
@@ -34,7 +34,7 @@ class Page:
     """The web chat as a page uses it: one line per thing a person does."""
 
     client: test_utils.TestClient[web.Request, web.Application]
-    desk: Desk
+    desk: WiredDesk
     world: SandboxWorld
     chat: WebChat
 
@@ -77,8 +77,15 @@ async def page(store: Store) -> AsyncIterator[Page]:
     assert org.now is not None
     clock = ManualClock(org.now)
     world = await SandboxWorld.create(store.child("world"), org, clock)
-    desk = build_desk(store, world, clock)
-    chat = WebChat(desk, world, store.child("web"))
+    desk = sandbox_desk(store, world, clock)
+    chat = WebChat(
+        desk,
+        desk.directory,
+        SandboxPanel(world, clock),
+        store.child("web"),
+        clock=clock,
+        oncall_channel=desk.oncall_channel,
+    )
     app = web.Application()
     chat.mount(app)
     async with test_utils.TestClient(test_utils.TestServer(app, host="127.0.0.1")) as client:

@@ -8,8 +8,8 @@ import secrets
 from datetime import UTC
 from typing import Literal
 
-from adapters.notify.masking import mask_email
 from bot.clock import Clock
+from bot.masking import mask_email
 from bot.models import Person
 from bot.ports import Directory, Outbox, OutboxItem
 

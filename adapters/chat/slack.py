@@ -23,7 +23,7 @@ import re
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 import structlog
@@ -56,13 +56,13 @@ from adapters.chat.slack_inbound import (
 )
 from adapters.chat.slack_people import SlackPeople
 from adapters.chat.slack_state import SlackState
+from bot.clock import Clock
 from bot.models import Effect, Turn, TurnKind
 from bot.outbound import Outbound
+from bot.ports import Directory
 from bot.settings import Settings, SettingsError
 from bot.store import Store
-
-if TYPE_CHECKING:
-    from bot.desk import Desk
+from bot.turns import TurnHandler
 
 log = structlog.get_logger("itdesk.slack")
 
@@ -120,7 +120,15 @@ class SlackAdapter:
     say, an approval card for someone who uses the web chat reaches them there too."""
 
     def __init__(
-        self, desk: Desk, store: Store, config: SlackConfig, *, outbound: Outbound | None = None
+        self,
+        desk: TurnHandler,
+        directory: Directory,
+        store: Store,
+        config: SlackConfig,
+        *,
+        clock: Clock,
+        oncall_alias: str,
+        outbound: Outbound | None = None,
     ) -> None:
         if not config.bot_token:
             raise SlackConfigError("ITDESK_SLACK_BOT_TOKEN is not set: the Slack app needs it")
@@ -131,17 +139,18 @@ class SlackAdapter:
                 "set ITDESK_SLACK_APP_TOKEN to use Socket Mode instead"
             )
         self.desk = desk
+        self.clock = clock
         self.config = config
         self.client = web_client(config)
         self.state = SlackState(store)
         self.people = SlackPeople(
-            self.client, self.state, desk.directory, desk.clock.now, config.user_cache
+            self.client, self.state, directory, self.clock.now, config.user_cache
         )
         self.delivery = SlackDelivery(
             self.client,
             self.state,
             self.people,
-            oncall_alias=desk.oncall_channel,
+            oncall_alias=oncall_alias,
             oncall_channel=config.oncall_channel,
             inline_max=config.choice_inline_max,
             retry_delay=config.outbox_retry,
@@ -342,7 +351,7 @@ class SlackAdapter:
             action=action,
             ref=incoming.ref,
             thread=thread,
-            received_at=self.desk.clock.now(),
+            received_at=self.clock.now(),
         )
 
     async def _choice_action(self, incoming: Incoming) -> str | None:

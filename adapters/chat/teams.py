@@ -26,7 +26,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -74,13 +74,13 @@ from adapters.chat.teams_state import (
     TeamsState,
 )
 from bot import texts
-from bot.models import Address, Effect, Person, Reply, Send, Turn, TurnKind
+from bot.clock import Clock
+from bot.models import Address, Effect, Person, Reply, Send, Turn, TurnKind, new_message_id
 from bot.outbound import Outbound
+from bot.ports import Directory
 from bot.settings import Settings
 from bot.store import Store
-
-if TYPE_CHECKING:
-    from bot.desk import Desk
+from bot.turns import TurnHandler
 
 log = structlog.get_logger("itdesk.teams")
 
@@ -168,10 +168,13 @@ class TeamsChat:
 
     def __init__(
         self,
-        desk: Desk,
+        desk: TurnHandler,
+        directory: Directory,
         store: Store,
         settings: Settings,
         *,
+        clock: Clock,
+        oncall_alias: str,
         outbound: Outbound | None = None,
         outbound_token: TokenSource | None = None,
     ) -> None:
@@ -187,6 +190,8 @@ class TeamsChat:
                 "(or ITDESK_TEAMS_ALLOW_UNAUTHENTICATED=true for local use only)"
             )
         self.desk = desk
+        self.directory = directory
+        self.clock = clock
         self.state = TeamsState(store)
         self.tenant_id = settings.teams_tenant_id
         self.tokens: BotFrameworkTokens | None = None
@@ -214,8 +219,8 @@ class TeamsChat:
         self.delivery = TeamsOutbound(
             self.state,
             BotConnector(self.connectors),
-            desk.directory,
-            desk_channel=desk.oncall_channel,
+            directory,
+            desk_channel=oncall_alias,
             teams_channel=settings.teams_oncall_channel,
             default_service=default_service,
             tenant_id=self.tenant_id,
@@ -328,7 +333,7 @@ class TeamsChat:
             account = await self._sender(context)
         except _LookupFailed:
             # Not knowing who wrote is not "you are not in the directory": ask for a retry.
-            reply = Reply(id=self.desk.new_message_id(), text=texts.TRY_AGAIN)
+            reply = Reply(id=new_message_id(), text=texts.TRY_AGAIN)
             await self.delivery.deliver(
                 [Send(to=Address(conversation=ref.conversation_id), reply=reply)]
             )
@@ -392,7 +397,7 @@ class TeamsChat:
     async def _person(self, account: TeamsAccount | None) -> tuple[Person | None, str | None]:
         """The directory person of a Teams account, and the address that found them."""
         for address in account.addresses() if account else []:
-            person = await self.desk.directory.person_by_email(address)
+            person = await self.directory.person_by_email(address)
             if person is not None:
                 return person, address
         return None, None
@@ -408,7 +413,7 @@ class TeamsChat:
             "user_email": email,
             "conversation_id": conversation_id,
             "thread": thread,
-            "received_at": self.desk.clock.now(),
+            "received_at": self.clock.now(),
         }
         click = click_of(activity.value)
         if click is not None:

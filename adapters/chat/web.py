@@ -5,9 +5,11 @@ sandbox org, see the desk's replies and cards, their phone (one-time codes, push
 and, for on-call and admin people, the on-call channel's escalation threads.
 
 Like the Slack and Teams adapters it translates and nothing else: HTTP JSON in -> `Turn` ->
-`Desk.handle`; effects out -> messages kept in Redis per conversation and pushed to open
-pages as Server-Sent Events. It has no sign-in (pick any person) and is meant to be served on
-127.0.0.1 only: a tool for trying the desk, not a production front end."""
+the desk's `TurnHandler`; effects out -> messages kept in Redis per conversation
+(`web_history`) and pushed to open pages as Server-Sent Events. What it shows of the sandbox
+(the org's name, the phone) comes from `web_sandbox`. It has no sign-in (pick any person)
+and is meant to be served on 127.0.0.1 only: a tool for trying the desk, not a production
+front end."""
 
 from __future__ import annotations
 
@@ -16,263 +18,69 @@ import contextlib
 import json
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Any, Protocol
 
 import structlog
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from bot.models import Address, Card, Effect, Ephemeral, Person, Send, Turn, TurnKind
+from adapters.chat.web_history import ChatMessage, History, Place
+from adapters.chat.web_requests import (
+    ID,
+    MAX_TEXT,
+    ApiError,
+    ClickIn,
+    Handler,
+    MessageIn,
+    guard,
+    read_body,
+)
+from adapters.chat.web_sandbox import SandboxPanel
+from bot.clock import Clock
+from bot.models import Effect, Ephemeral, Person, Send, Turn, TurnKind
+from bot.ports import Directory
 from bot.store import Store
-
-if TYPE_CHECKING:
-    from bot.desk import Desk
-    from bot.world import SandboxWorld
+from bot.turns import OnCallView, TurnHandler
 
 log = structlog.get_logger("itdesk.web")
 
 STATIC_DIR = Path(__file__).with_name("web_static")
 API = "/web/api"
 PLATFORM = "web"
-MAX_TEXT = 4000
-HISTORY_LIMIT = 300
 KEEPALIVE_SECONDS = 15.0
 DESK_AUTHOR = "desk"
 DESK_NAME = "IT Desk"
 COMMAND = "/itdesk"
-
-_ID = r"[A-Za-z0-9_.:-]{1,100}"
-EventId = Annotated[str, StringConstraints(pattern=f"^{_ID}$")]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)]
-Token = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 _NAME = re.compile(r"^[A-Za-z0-9_.@+-]{1,100}$")
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-
-# --- what the page sees -----------------------------------------------------------------
-
-
-class ChatMessage(BaseModel):
-    """One message as the page shows it: from the desk or from a person, with its card."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: str
-    author: str  # "desk" or the username of the person who wrote it
-    author_name: str
-    text: str = ""
-    card: Card | None = None
-    command: bool = False  # an "/itdesk ..." command the person typed
-    at: datetime
-    edited_at: datetime | None = None
-    visible_to: str | None = None  # an ephemeral message: only this person sees it
-
-    def visible_for(self, username: str) -> bool:
-        return self.visible_to is None or self.visible_to == username
-
-
-@dataclass(frozen=True)
-class Place:
-    """Where a message lives: a person's DM with the desk, or a channel (optionally the thread
-    of a case in it)."""
-
-    person: str | None = None
-    channel: str | None = None
-    thread: str | None = None
-
-    @property
-    def conversation(self) -> str:
-        """The web chat's conversation id, as the desk sees it in `Turn.conversation_id`."""
-        return f"dm:{self.person}" if self.person is not None else f"channel:{self.channel}"
-
-    @property
-    def key(self) -> str:
-        return self.conversation + (f":thread:{self.thread}" if self.thread else "")
-
-    def dump(self) -> dict[str, str | None]:
-        return {"person": self.person, "channel": self.channel, "thread": self.thread}
-
-    @classmethod
-    def of(cls, to: Address) -> Place | None:
-        """The place an effect's address names, or None when the web chat cannot reach it (a
-        conversation of another platform)."""
-        if to.conversation is not None:
-            kind, _, name = to.conversation.partition(":")
-            if kind == "dm" and name:
-                return cls(person=name)
-            if kind == "channel" and name:
-                return cls(channel=name, thread=to.thread)
-            return None
-        if to.channel:
-            return cls(channel=to.channel, thread=to.thread)
-        if to.person:
-            return cls(person=to.person)
-        return None
-
-
-class History:
-    """Each conversation's messages in Redis: a list of message ids in order and a hash of the
-    messages, plus an index from message id to place so that an update finds its message
-    wherever the desk addressed it, and the threads of each channel in order of creation."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._redis = store.redis
-
-    def _order(self, place: Place) -> str:
-        return self._store.key("conv", place.key, "order")
-
-    def _messages(self, place: Place) -> str:
-        return self._store.key("conv", place.key, "messages")
-
-    def _threads(self, channel: str) -> str:
-        return self._store.key("threads", channel)
-
-    async def append(self, place: Place, message: ChatMessage) -> bool:
-        """Add a message at the end; False when a message with that id is already there (a
-        retried send), in which case nothing changes."""
-        if not await self._redis.hsetnx(self._messages(place), message.id,
-                                        message.model_dump_json()):  # fmt: skip
-            return False
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(self._order(place), message.id)
-            pipe.hset(self._store.key("index"), message.id, json.dumps(place.dump()))
-            if place.channel is not None and place.thread:
-                pipe.zadd(self._threads(place.channel), {place.thread: message.at.timestamp()},
-                          nx=True)  # fmt: skip
-            await pipe.execute()
-        return True
-
-    async def replace(self, message: ChatMessage) -> Place | None:
-        """Replace a message in place, keeping its position and first timestamp; None when no
-        message has that id."""
-        raw = await self._redis.hget(self._store.key("index"), message.id)
-        if raw is None:
-            return None
-        place = Place(**json.loads(raw))
-        old = await self._redis.hget(self._messages(place), message.id)
-        if old is None:
-            return None
-        first = ChatMessage.model_validate_json(old)
-        message = message.model_copy(update={"at": first.at, "edited_at": message.at})
-        await self._redis.hset(self._messages(place), message.id, message.model_dump_json())
-        return place
-
-    async def get(self, place: Place, message_id: str) -> ChatMessage | None:
-        raw = await self._redis.hget(self._messages(place), message_id)
-        return None if raw is None else ChatMessage.model_validate_json(raw)
-
-    async def messages(self, place: Place, viewer: str) -> list[ChatMessage]:
-        """The latest messages of a place that `viewer` may see, oldest first."""
-        ids = await self._redis.lrange(self._order(place), -HISTORY_LIMIT, -1)
-        if not ids:
-            return []
-        raws = await self._redis.hmget(self._messages(place), ids)
-        found = (ChatMessage.model_validate_json(raw) for raw in raws if raw is not None)
-        return [m for m in found if m.visible_for(viewer)]
-
-    async def threads(self, channel: str) -> list[str]:
-        """A channel's thread ids (case ids), newest first."""
-        members = await self._redis.zrevrange(self._threads(channel), 0, HISTORY_LIMIT - 1)
-        return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
-
-    async def has_thread(self, channel: str, thread: str) -> bool:
-        return await self._redis.zscore(self._threads(channel), thread) is not None
-
-
-# --- request bodies -----------------------------------------------------------------------
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class MessageIn(_Body):
-    """A message typed into the chat (or into an on-call thread's reply box)."""
-
-    text: Text
-    id: EventId | None = Field(default=None, description="client event id, for retries")
-
-
-class ClickIn(_Body):
-    """A card button pressed, in the person's DM or (with `thread`) in an on-call thread."""
-
-    action: Token
-    ref: Token
-    thread: EventId | None = None
-    id: EventId | None = None
-
-
-class ApiError(Exception):
-    """A request the web chat refuses, with the status and a message for the page."""
-
-    def __init__(self, status: int, error: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status, self.error, self.message, self.extra = status, error, message, extra
-
-    def response(self) -> web.Response:
-        body = {"error": self.error, "message": self.message, **self.extra}
-        return web.json_response(body, status=self.status)
-
-
-B = TypeVar("B", bound=_Body)
-
-
-async def _body(request: web.Request, model: type[B]) -> B:
-    # A JSON content type forces a CORS preflight, which nothing answers, so another site open
-    # in the same browser cannot post here; a foreign Origin is refused outright.
-    origin = request.headers.get("Origin")
-    if origin is not None and origin.split("://", 1)[-1] != request.host:
-        raise ApiError(403, "forbidden_origin", "Requests from other sites are refused.")
-    if request.content_type != "application/json":
-        raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
-    try:
-        data = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "malformed_json", "The body is not valid JSON.") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "invalid_request", "The body must be a JSON object.")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = [
-            {"field": ".".join(str(p) for p in err["loc"]) or "body", "problem": err["msg"]}
-            for err in exc.errors(include_url=False, include_input=False)
-        ]
-        summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
-        raise ApiError(400, "invalid_request", summary, problems=problems) from None
-
-
-def _guard(handler: Handler) -> Handler:
-    """Turn an `ApiError` raised by a handler into its JSON response. (Not a middleware: the
-    routes of other adapters on the same app stay untouched.)"""
-
-    async def guarded(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except ApiError as exc:
-            return exc.response()
-
-    return guarded
-
-
-# --- the adapter --------------------------------------------------------------------------
+class DeskView(TurnHandler, OnCallView, Protocol):
+    """The desk as the web chat sees it: turns in, effects out, and who sees the on-call
+    channel."""
 
 
 class WebChat:
     """The web chat adapter: routes on the desk's aiohttp app, and an `Outbound` that keeps
     what the desk sends in Redis and wakes the pages that show it."""
 
-    def __init__(self, desk: Desk, world: SandboxWorld, store: Store) -> None:
+    def __init__(
+        self,
+        desk: DeskView,
+        directory: Directory,
+        sandbox: SandboxPanel,
+        store: Store,
+        *,
+        clock: Clock,
+        oncall_channel: str,
+    ) -> None:
         self.desk = desk
-        self.world = world
+        self.directory = directory
+        self.sandbox = sandbox
+        self.clock = clock
+        self.oncall_channel = oncall_channel
         self.store = store
         self.history = History(store)
         self._live = store.key("live")
@@ -293,7 +101,7 @@ class WebChat:
             ("GET", f"{API}/people/{{username}}/events", self._events),
         ]
         for method, path, handler in routes:
-            app.router.add_route(method, path, _guard(handler))
+            app.router.add_route(method, path, guard(handler))
         app.router.add_static("/web/static/", STATIC_DIR)
         app.on_shutdown.append(self._shutdown)
 
@@ -305,7 +113,7 @@ class WebChat:
         """Keep what the desk sent (Send appends, Update replaces in place, Ephemeral is kept
         for its one reader) and wake the pages showing it. Addresses of other platforms are
         ignored."""
-        now = self.desk.clock.now()
+        now = self.clock.now()
         for effect in effects:
             place = Place.of(effect.to)
             if place is None:
@@ -342,7 +150,7 @@ class WebChat:
     def _turn(self, person: Person, place: Place, event_id: str | None, **fields: Any) -> Turn:
         return Turn(platform=PLATFORM, event_id=event_id or uuid.uuid4().hex,
                     user_id=person.username, conversation_id=place.conversation,
-                    thread=place.thread, received_at=self.desk.clock.now(),
+                    thread=place.thread, received_at=self.clock.now(),
                     **fields)  # fmt: skip
 
     async def _echo(self, place: Place, person: Person, event_id: str, text: str,
@@ -350,13 +158,13 @@ class WebChat:
         """Show what the person typed in their conversation (once per client event id)."""
         message = ChatMessage(id=f"U-{event_id}", author=person.username,
                               author_name=person.name, text=text, command=command,
-                              at=self.desk.clock.now())  # fmt: skip
+                              at=self.clock.now())  # fmt: skip
         if await self.history.append(place, message):
             await self._publish(place, message)
 
     async def _message(self, request: web.Request) -> web.StreamResponse:
         person = await self._person(request)
-        body = await _body(request, MessageIn)
+        body = await read_body(request, MessageIn)
         place = Place(person=person.username)
         event_id = body.id or uuid.uuid4().hex
         first, _, rest = body.text.partition(" ")
@@ -370,7 +178,7 @@ class WebChat:
 
     async def _click(self, request: web.Request) -> web.StreamResponse:
         person = await self._person(request)
-        body = await _body(request, ClickIn)
+        body = await read_body(request, ClickIn)
         place = Place(person=person.username)
         if body.thread is not None:
             place = await self._thread(person, body.thread)
@@ -382,21 +190,15 @@ class WebChat:
         answer = request.match_info["answer"]
         if answer not in {"approve", "deny"}:
             raise ApiError(404, "not_found", "A push is answered with approve or deny.")
-        item = await self.world.outbox.item(request.match_info["item"])
-        if item is None or item.to != person.username:
-            raise ApiError(404, "unknown_item", "There is no such item on this phone.")
-        if item.kind != "push" or item.ref is None:
-            raise ApiError(409, "not_a_push", "Only a push can be approved or denied.")
-        if item.status != "pending" or _expired(item.expires_at, self.desk.clock.now()):
-            raise ApiError(409, "push_closed", f"This push is no longer open ({item.status}).")
+        ref = await self.sandbox.open_push(person, request.match_info["item"])
         place = Place(person=person.username)
         return await self._run(self._turn(person, place, None, kind=TurnKind.CLICK,
-                                          action=f"push.{answer}", ref=item.ref))  # fmt: skip
+                                          action=f"push.{answer}", ref=ref))  # fmt: skip
 
     async def _thread_reply(self, request: web.Request) -> web.StreamResponse:
         person = await self._person(request)
         place = await self._thread(person, request.match_info["thread"])
-        body = await _body(request, MessageIn)
+        body = await read_body(request, MessageIn)
         event_id = body.id or uuid.uuid4().hex
         await self._echo(place, person, event_id, body.text)
         return await self._run(self._turn(person, place, event_id, kind=TurnKind.MESSAGE,
@@ -415,54 +217,33 @@ class WebChat:
         return response
 
     async def _people(self, request: web.Request) -> web.StreamResponse:
-        people = sorted(await self.desk.directory.people(), key=lambda p: p.name.lower())
+        people = sorted(await self.directory.people(), key=lambda p: p.name.lower())
         return web.json_response({
-            "org": self.world.org.name,
-            "now": self.desk.clock.now().isoformat(),
+            "org": self.sandbox.org_name,
+            "now": self.clock.now().isoformat(),
             "desk": DESK_NAME,
-            "oncall_channel": self.desk.oncall_channel,
+            "oncall_channel": self.oncall_channel,
             "max_text": MAX_TEXT,
-            "people": [_person_json(p) for p in people],
-            "suggestions": await self._suggestions(),
+            "people": [await self._person_json(p) for p in people],
+            "suggestions": await self.sandbox.suggestions(),
         })  # fmt: skip
-
-    async def _suggestions(self) -> list[str]:
-        """Things people ask, named from this org's own catalogue (never from code)."""
-        groups = [g for g in await self.desk.directory.groups() if not g.sensitive]
-        apps = [s for s in await self.desk.devices.catalogue() if s.approval == "none"]
-        asks = ["I'm locked out of my account"]
-        if groups:
-            asks.append(f"Can you add me to {groups[len(groups) // 2].name}?")
-        asks.append("My VPN keeps disconnecting")
-        if apps:
-            asks.append(f"Please install {apps[0].name} on my laptop")
-        return asks
 
     async def _conversation(self, request: web.Request) -> web.StreamResponse:
         person = await self._person(request)
         messages = await self.history.messages(Place(person=person.username), person.username)
         return web.json_response({
-            "person": _person_json(person),
+            "person": await self._person_json(person),
             "messages": [m.model_dump(mode="json") for m in messages],
         })  # fmt: skip
 
     async def _phone(self, request: web.Request) -> web.StreamResponse:
         person = await self._person(request)
-        now = self.desk.clock.now()
-        out = []
-        for item in reversed(await self.world.outbox.items(person.username)):  # newest first
-            expired = _expired(item.expires_at, now)
-            out.append({
-                **item.model_dump(mode="json", exclude={"ref", "to"}),
-                "status": "expired" if expired and item.status == "pending" else item.status,
-                "answerable": item.kind == "push" and item.status == "pending" and not expired,
-            })  # fmt: skip
-        return web.json_response({"now": now.isoformat(), "items": out})
+        return web.json_response(await self.sandbox.phone(person))
 
     async def _oncall(self, request: web.Request) -> web.StreamResponse:
         person = await self._person(request)
-        self._may_see_oncall(person)
-        channel = self.desk.oncall_channel
+        await self._may_see_oncall(person)
+        channel = self.oncall_channel
         threads = []
         for thread in await self.history.threads(channel):
             place = Place(channel=channel, thread=thread)
@@ -484,6 +265,7 @@ class WebChat:
             "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
             "X-Accel-Buffering": "no",
         })  # fmt: skip
+        sees_oncall = await self.desk.sees_oncall(person)
         pubsub = self.store.redis.pubsub()
         await pubsub.subscribe(self._live)
         closing = asyncio.ensure_future(self._closing.wait())
@@ -495,7 +277,7 @@ class WebChat:
                 if event is None:
                     await response.write(b": keepalive\n\n")
                     continue
-                out = self._for_viewer(event, person)
+                out = self._for_viewer(event, person, sees_oncall=sees_oncall)
                 if out is not None:
                     await _sse(response, *out)
         except (ConnectionResetError, RedisError):
@@ -506,7 +288,9 @@ class WebChat:
                 await pubsub.close()
         return response
 
-    def _for_viewer(self, event: dict[str, Any], viewer: Person) -> tuple[str, Any] | None:
+    def _for_viewer(
+        self, event: dict[str, Any], viewer: Person, *, sees_oncall: bool
+    ) -> tuple[str, Any] | None:
         """What a live event means to one page: (SSE event name, data), or None."""
         if event.get("type") == "phone":
             return ("phone", {})
@@ -519,14 +303,25 @@ class WebChat:
         data = {"message": event["message"]}
         if place.person is not None:
             return ("message", data) if place.person == viewer.username else None
-        if place.channel == self.desk.oncall_channel and _sees_oncall(viewer):
+        if place.channel == self.oncall_channel and sees_oncall:
             return ("oncall", {"thread": place.thread, **data})
         return None
 
     # --- helpers ----------------------------------------------------------------------
+    async def _person_json(self, person: Person) -> dict[str, Any]:
+        return {
+            "username": person.username,
+            "name": person.name,
+            "initials": _initials(person.name or person.username),
+            "title": person.title,
+            "department": person.department,
+            "roles": list(person.roles),
+            "sees_oncall": await self.desk.sees_oncall(person),
+        }
+
     async def _person(self, request: web.Request) -> Person:
         username = request.match_info["username"]
-        person = await self.desk.directory.person(username) if _NAME.match(username) else None
+        person = await self.directory.person(username) if _NAME.match(username) else None
         if person is None:
             raise ApiError(
                 404,
@@ -535,43 +330,23 @@ class WebChat:
             )
         return person
 
-    def _may_see_oncall(self, person: Person) -> None:
-        if not _sees_oncall(person):
+    async def _may_see_oncall(self, person: Person) -> None:
+        if not await self.desk.sees_oncall(person):
             raise ApiError(
                 403, "not_on_call", "Only on-call and admin people are in the on-call channel."
             )
 
     async def _thread(self, person: Person, thread: str) -> Place:
-        self._may_see_oncall(person)
-        channel = self.desk.oncall_channel
-        if not re.fullmatch(_ID, thread) or not await self.history.has_thread(channel, thread):
+        await self._may_see_oncall(person)
+        channel = self.oncall_channel
+        if not re.fullmatch(ID, thread) or not await self.history.has_thread(channel, thread):
             raise ApiError(404, "unknown_thread", "There is no such thread in the channel.")
         return Place(channel=channel, thread=thread)
-
-
-def _sees_oncall(person: Person) -> bool:
-    return person.has_role("oncall") or person.has_role("admin")
-
-
-def _expired(expires_at: datetime | None, now: datetime) -> bool:
-    return expires_at is not None and now >= expires_at
 
 
 def _initials(name: str) -> str:
     parts = [p for p in name.split() if p]
     return "".join(p[0] for p in (parts[:1] + parts[-1:] if len(parts) > 1 else parts)).upper()
-
-
-def _person_json(person: Person) -> dict[str, Any]:
-    return {
-        "username": person.username,
-        "name": person.name,
-        "initials": _initials(person.name or person.username),
-        "title": person.title,
-        "department": person.department,
-        "roles": list(person.roles),
-        "sees_oncall": _sees_oncall(person),
-    }
 
 
 async def _sse(response: web.StreamResponse, event: str, data: Any) -> None:

@@ -13,10 +13,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 from redis.asyncio.client import Pipeline
 
-from adapters.notify.masking import mask_email, mask_phone
 from adapters.notify.sandbox import new_outbox_item
 from adapters.records import JsonRecords, text
 from bot.clock import Clock
+from bot.masking import mask_email, mask_phone
 from bot.models import FactorKind, Group, Person
 from bot.org import Org, default_phone
 from bot.ports import ConflictError, NotFoundError, Outbox, OutboxItem

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.audit import AuditLog
+from bot.state.audit import AuditLog
 
 ACTION_EXECUTED = "action.executed"
 APPROVED = "approved"

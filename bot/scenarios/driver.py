@@ -17,7 +17,6 @@ from adapters.chat.recording import Message, RecordingChat
 from bot import texts
 from bot.cases import Case, CaseStatus
 from bot.clock import ManualClock
-from bot.desk import Desk
 from bot.models import Button, Effect, Turn, TurnKind
 from bot.ports import Directory, Outbox, OutboxItem
 from bot.scenarios.actions import ACTION_EXECUTED, audit_records
@@ -36,6 +35,7 @@ from bot.scenarios.steps import (
     Wait,
 )
 from bot.scheduler import advance
+from bot.wiring import WiredDesk
 
 PLATFORM = "scenario"
 
@@ -47,7 +47,9 @@ class StepFailedError(Exception):
 class Driver:
     """Feeds one scenario's steps to a desk and records what it said."""
 
-    def __init__(self, desk: Desk, chat: RecordingChat, clock: ManualClock, outbox: Outbox) -> None:
+    def __init__(
+        self, desk: WiredDesk, chat: RecordingChat, clock: ManualClock, outbox: Outbox
+    ) -> None:
         self.desk = desk
         self.chat = chat
         self.clock = clock

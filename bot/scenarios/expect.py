@@ -11,10 +11,10 @@ from typing import Any
 
 from adapters.chat.recording import RecordingChat
 from bot.cases import Case, CaseStatus
-from bot.desk import Desk
 from bot.ports import Ticket
 from bot.scenarios.actions import APPROVED, ExecutedAction, actions_in, audit_records
 from bot.scenarios.model import Expect, ExpectedAction, describe_action
+from bot.wiring import WiredDesk
 from bot.world import SandboxWorld
 
 AUTOMATED = frozenset({CaseStatus.RESOLVED, CaseStatus.ANSWERED})
@@ -53,7 +53,7 @@ class Observed:
 
 
 async def observe(
-    desk: Desk, world: SandboxWorld, chat: RecordingChat, first_requester: str | None
+    desk: WiredDesk, world: SandboxWorld, chat: RecordingChat, first_requester: str | None
 ) -> Observed:
     """Read the end state: cases, executed actions, the sandbox, who heard from the desk."""
     people = await world.directory.people()
@@ -63,7 +63,9 @@ async def observe(
     case = mine[-1] if mine else None
     ticket = await world.tickets.get(case.ticket_id) if case and case.ticket_id else None
     # the on-call channel reaches whoever is on call: the role, and anyone an admin named
-    oncall = {p.username for p in people if p.has_role("oncall")} | set(await desk.gates.oncall())
+    oncall = {p.username for p in people if p.has_role("oncall")} | set(
+        await desk.handoff.oncall_people()
+    )
     notified = chat.dm_recipients() | {i.to for i in outbox if i.kind in NOTIFYING}
     if chat.posted_in(desk.oncall_channel):
         notified |= oncall

@@ -21,7 +21,6 @@ from typing import Any
 from redis.asyncio import Redis
 
 from adapters.chat.recording import RecordingChat
-from bot.app import build_desk
 from bot.clock import ManualClock
 from bot.redis_server import EmbeddedRedis
 from bot.scenarios.actions import ExecutedAction
@@ -30,6 +29,7 @@ from bot.scenarios.expect import check_expectations, observe, unexpected_actions
 from bot.scenarios.invariants import check_invariants
 from bot.scenarios.model import Scenario
 from bot.store import Store
+from bot.wiring import sandbox_desk
 from bot.world import SandboxWorld
 
 SCENARIO_TIMEOUT = 60.0  # seconds of real time one scenario may take
@@ -163,7 +163,7 @@ class ScenarioRunner:
         clock = ManualClock(scenario.org.now or datetime.now(UTC))
         world = await SandboxWorld.create(store.child("world"), scenario.org, clock, reset=True)
         chat = RecordingChat(self._oncall_channel)
-        desk = build_desk(
+        desk = sandbox_desk(
             store,
             world,
             clock,

@@ -14,6 +14,7 @@ from bot.understanding.model import (
     UNKNOWN_PERSON,
     Catalog,
     Intent,
+    Understander,
     Understanding,
 )
 from bot.understanding.offline import OfflineUnderstanding
@@ -27,5 +28,6 @@ __all__ = [
     "Catalog",
     "Intent",
     "OfflineUnderstanding",
+    "Understander",
     "Understanding",
 ]

@@ -5,7 +5,7 @@ software) a message may mention, as the directory and the software catalogue kno
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Literal, Protocol, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,6 +23,7 @@ __all__ = [
     "UNKNOWN_PERSON",
     "Catalog",
     "Intent",
+    "Understander",
     "Understanding",
 ]
 
@@ -124,6 +125,12 @@ class Understanding(BaseModel):
     alternatives: list[tuple[Intent, float]] = []
     confident: bool = True
     source: Literal["offline", "claude"] = "offline"
+
+
+class Understander(Protocol):
+    """Turns a message into an intent, slots and a confidence (offline model or Claude)."""
+
+    async def understand(self, text: str, *, requester: Person) -> Understanding: ...
 
 
 class Catalog(BaseModel):

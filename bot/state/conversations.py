@@ -1,4 +1,5 @@
-"""One worker per conversation at a time, and each platform event handled once.
+"""Conversations: one worker per conversation at a time, and what the desk remembers about a
+conversation between turns (a person's first unclear message).
 
 The conversation lock is a Redis key holding a fencing token (a counter that only grows).
 Writes made under the lock carry the token and are refused once another worker has taken the
@@ -58,13 +59,14 @@ class ConversationLocks:
             await redis.eval(_RELEASE, 1, key, str(token))
 
 
-class Deduplicator:
-    """Remembers platform event ids for a day: a retried delivery is recognised and dropped."""
+class UnclearMessages:
+    """Whether a person's unclear message is their first within the hour: the first gets the
+    menu, a second goes to a human instead of another menu."""
 
-    def __init__(self, store: Store, *, ttl_s: int = 86_400) -> None:
+    def __init__(self, store: Store, *, window_s: int = 3600) -> None:
         self._store = store
-        self._ttl_s = ttl_s
+        self._window_s = window_s
 
-    async def first_time(self, platform: str, event_id: str) -> bool:
-        key = self._store.key("seen", platform, event_id)
-        return bool(await self._store.redis.set(key, "1", nx=True, ex=self._ttl_s))
+    async def first(self, username: str) -> bool:
+        key = self._store.key("unclear", username)
+        return bool(await self._store.redis.set(key, "1", nx=True, ex=self._window_s))

@@ -100,8 +100,8 @@ async def predict_file(
     """Understand every line of `path` with the understanding the settings select (Claude
     when an Anthropic key is configured, else the offline one) and write one JSON line per
     input to `out`."""
-    from bot.app import build_understanding  # wiring lives in bot.app
     from bot.observability import Metrics
+    from bot.wiring import build_understanding  # wiring lives in bot.wiring
 
     try:
         lines = _read(path, need_intent=False)

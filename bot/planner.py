@@ -1,33 +1,17 @@
-"""From a first message to a plan: understand it, answer what needs no case, ask one
-clarifying question when a slot is missing, and turn the rest into a plan or a handoff."""
+"""From an understood request to a plan: the skill that serves its intent, its parameters
+from the slots, one clarifying question when a slot is missing, or a referral to a human."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot import texts
-from bot.cases import Case, CaseStatus
-from bot.context import TurnContext
-from bot.models import Button, Card, CardField, Device, Person
+from bot.models import Device, Person
 from bot.onboarding import looks_like_name, read_joiner, username_for
 from bot.plans import Plan, PlanStep
-from bot.understanding import UNKNOWN_PERSON, Understanding
-
-if TYPE_CHECKING:
-    from bot.desk import Desk
-
-KNOWLEDGE_INTENTS = frozenset(
-    {"vpn_issue", "wifi_issue", "email_issue", "printer_issue", "software_issue"}
-)
-HANDOFF_INTENTS = frozenset({"hardware_issue", "other"})
-MENU_ITEMS = (
-    ("I'm locked out", "account_unlock"),
-    ("Reset my password", "password_reset"),
-    ("Access to a group", "access_request"),
-    ("Install software", "software_install"),
-    ("Something's broken", "other"),
-)
+from bot.ports import Devices, Directory
+from bot.understanding import UNKNOWN_PERSON
 
 
 @dataclass
@@ -40,7 +24,7 @@ class Question:
 
 
 @dataclass
-class Handoff:
+class Referral:
     """A case for a human: the queue and priority, what the desk found, and the roles to
     tell at once (security hears of every security incident, acted on or not)."""
 
@@ -50,16 +34,22 @@ class Handoff:
     notify_roles: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class PlannerDeps:
+    directory: Directory
+    devices: Devices
+
+
 class Planner:
     """Builds a plan for a case from its intent and slots, or says what is missing."""
 
-    def __init__(self, desk: Desk) -> None:
-        self._desk = desk
+    def __init__(self, deps: PlannerDeps) -> None:
+        self._d = deps
 
     async def plan(
         self, person: Person, intent: str, queue: str, slots: dict[str, Any], text: str
-    ) -> Plan | Question | Handoff:
-        d = self._desk
+    ) -> Plan | Question | Referral:
+        d = self._d
         subject = str(slots.get("target_user") or person.username)
         if (
             intent != "onboarding"  # a joiner is not in the directory yet
@@ -92,7 +82,7 @@ class Planner:
                 return Question("group", texts.asked_group([v for _, v in labelled]), labelled)
             group = await d.directory.group(str(group_id))
             if group is None:
-                return Handoff("access", note="group not found in the directory")
+                return Referral("access", note="group not found in the directory")
             skill = "add_to_group" if intent == "access_request" else "remove_from_group"
             params: dict[str, Any] = {"user": subject, "group": group.id}
             if skill == "add_to_group":
@@ -113,7 +103,7 @@ class Planner:
             device_id = _pick_device(slots.get("device"), [x.id for x in devices])
             if device_id is None:
                 if not devices:
-                    return Handoff(
+                    return Referral(
                         "security",
                         "urgent",
                         note="no registered device of that kind to lock",
@@ -161,14 +151,14 @@ class Planner:
         if intent == "onboarding":
             return await self._onboarding(person, base, slots, text)
         if intent == "security_incident":
-            return Handoff("security", "urgent", notify_roles=["security"])
-        return Handoff(queue)
+            return Referral("security", "urgent", notify_roles=["security"])
+        return Referral(queue)
 
     async def _onboarding(
         self, person: Person, base: dict[str, Any], slots: dict[str, Any], text: str
     ) -> Plan | Question:
         """A new joiner's account: HR (or the future manager) asks; the other approves."""
-        people = await self._desk.directory.people()
+        people = await self._d.directory.people()
         joiner = read_joiner(text, people, person)
         named = str(slots.get("target_user") or "")
         unknown = named.removeprefix("unknown:") if named.startswith("unknown:") else ""
@@ -197,8 +187,8 @@ class Planner:
 
     async def _software(
         self, person: Person, base: dict[str, Any], slots: dict[str, Any]
-    ) -> Plan | Question | Handoff:
-        d = self._desk
+    ) -> Plan | Question | Referral:
+        d = self._d
         subject = base["subject"]
         software_id = slots.get("software")
         catalogue = {item.id: item for item in await d.devices.catalogue()}
@@ -224,12 +214,12 @@ class Planner:
                 )
             return Question("software", texts.ASK_SOFTWARE)
         if software_id not in catalogue:
-            return Handoff("software", note=f"{software_id} is not in the catalogue")
+            return Referral("software", note=f"{software_id} is not in the catalogue")
         devices = [x.id for x in _of_kind(await d.devices.devices_of(subject), slots)]
         device_id = _pick_device(slots.get("device"), devices)
         if device_id is None:
             if not devices:
-                return Handoff("software", note="no managed device of that kind to install on")
+                return Referral("software", note="no managed device of that kind to install on")
             return Question("device", texts.ASK_DEVICE, [(x, x) for x in devices])
         return Plan(
             **base,
@@ -245,7 +235,7 @@ class Planner:
         )
 
 
-def _about_someone_unknown(intent: str, queue: str, subject: str) -> Question | Handoff:
+def _about_someone_unknown(intent: str, queue: str, subject: str) -> Question | Referral:
     """A request about someone the directory does not know ("add dan to...", "reset her
     password"): never acted on, and never turned into a request for the requester.
 
@@ -259,8 +249,8 @@ def _about_someone_unknown(intent: str, queue: str, subject: str) -> Question | 
     named = subject.removeprefix(UNKNOWN_PERSON)
     note = f"asked about someone else ({named}), not found in the directory"
     if intent in {"device_lost", "security_incident"}:
-        return Handoff("security", "urgent", note=note, notify_roles=["security"])
-    return Handoff(queue, note=f"{note}: not acted on, each employee must ask for themselves")
+        return Referral("security", "urgent", note=note, notify_roles=["security"])
+    return Referral(queue, note=f"{note}: not acted on, each employee must ask for themselves")
 
 
 _MOBILE_OS = frozenset({"ios", "ipados", "android"})
@@ -296,103 +286,3 @@ def _days(duration: object, max_days: int | None) -> int | None:
     if max_days is None:
         return asked
     return min(asked, max_days) if asked else max_days
-
-
-class Conversation:
-    """What the desk says before a case has a plan: not-IT replies, the menu, ticket status,
-    clarifying questions and their answers."""
-
-    def __init__(self, desk: Desk) -> None:
-        self._desk = desk
-
-    async def menu(self, ctx: TurnContext) -> None:
-        buttons = []
-        for label, intent in MENU_ITEMS:
-            ref = await self._desk.refs.mint(
-                "menu", allowed=[ctx.person.username], data={"intent": intent, "text": label}
-            )
-            buttons.append(Button(label=label, action="menu", ref=ref))
-        ctx.say(
-            texts.MENU,
-            Card(
-                kind="menu", title="How can I help?", text=texts.WHAT_I_DO, buttons=tuple(buttons)
-            ),
-        )
-
-    async def ticket_status(self, ctx: TurnContext) -> None:
-        cases = await self._desk.cases.of_requester(ctx.person.username)
-        recent = [c for c in cases if c.open][-5:] or cases[-3:]
-        if not recent:
-            ctx.say(texts.NO_OPEN_CASES)
-            return
-        fields = tuple(
-            CardField(
-                label=c.ticket_id or f"Asked {c.opened_at:%a %d %b %H:%M}",
-                value=f"{_describe(c)}: {_status_label(c)}",
-            )
-            for c in reversed(recent)
-        )
-        ctx.say(
-            "Here's where your requests stand:",
-            Card(kind="info", title="Your requests", fields=fields),
-        )
-
-    async def ask(self, ctx: TurnContext, case: Case, question: Question) -> Case:
-        buttons = []
-        for label, value in question.options[:10]:
-            ref = await self._desk.refs.mint(
-                "choose",
-                case_id=case.id,
-                allowed=[case.requester],
-                data={"slot": question.slot, "value": value},
-            )
-            buttons.append(Button(label=label, action="choose", ref=ref))
-        case = await ctx.record(
-            case,
-            "asked",
-            data={
-                "slot": question.slot,
-                "options": [v for _, v in question.options],
-                "labels": [label for label, _ in question.options],
-            },
-        )
-        card = (
-            Card(
-                kind="choice",
-                title=question.text,
-                buttons=tuple(buttons),
-                case_id=case.id,
-                about=case.requester,
-            )
-            if buttons
-            else None
-        )
-        ctx.say(question.text, card)
-        return case
-
-
-def open_question(case: Case) -> dict[str, Any] | None:
-    """The clarifying question a case is waiting on, if its newest plan-shaping event is one."""
-    if case.status != CaseStatus.NEW:
-        return None
-    for event in reversed(case.events):
-        if event.type == "asked":
-            return dict(event.data)
-        if event.type in {"answered_question", "planned"}:
-            return None
-    return None
-
-
-def understood_of(case: Case) -> Understanding | None:
-    for event in reversed(case.events):
-        if event.type == "understood":
-            return Understanding.model_validate(event.data)
-    return None
-
-
-def _describe(case: Case) -> str:
-    return (case.intent or "request").replace("_", " ")
-
-
-def _status_label(case: Case) -> str:
-    return case.status.value.replace("_", " ")

@@ -1,0 +1,204 @@
+"""Acting on a plan policy allowed: its steps run as a saga, what follows them (change notices,
+the end of time-bound access, telling security, a handoff), and the status card with Undo.
+Also the reversal of an earlier action once policy allowed it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+
+from bot import texts
+from bot.access import TimeBoundAccess
+from bot.actions import ActionRunner, Executed, Provenance, SagaFailed
+from bot.cases import Case, CaseStatus
+from bot.clock import Clock
+from bot.context import TurnContext, requester_address
+from bot.handoff import Handoff, next_step_for
+from bot.models import Button, Card, CardField, Reply, new_message_id
+from bot.notices import Notices
+from bot.plans import Plan, approvers_of, step_label, verification_of
+from bot.policy import Decision
+from bot.ports import Directory, Outbox
+from bot.state.actions import StoredAction
+from bot.state.refs import ButtonRefs
+from skills.base import PreconditionFailed
+from verification.notify import notify_change
+
+log = structlog.get_logger("itdesk.acting")
+UNDO_WINDOW = timedelta(hours=24)
+CREDENTIAL_SKILLS = {
+    "reset_password": "a password reset",
+    "reset_mfa": "an MFA reset",
+    "unlock_account": "an account unlock",
+}
+
+
+@dataclass(frozen=True)
+class ActingDeps:
+    actions: ActionRunner
+    access: TimeBoundAccess
+    refs: ButtonRefs
+    directory: Directory
+    outbox: Outbox
+    handoff: Handoff
+    notices: Notices
+    clock: Clock
+
+
+class Acting:
+    def __init__(self, deps: ActingDeps) -> None:
+        self._d = deps
+
+    async def act(self, ctx: TurnContext, case: Case, plan: Plan, decision: Decision) -> Case:
+        d = self._d
+        case = await ctx.record(case, "executing", actor="desk", status=CaseStatus.EXECUTING)
+        why = provenance(case, decision.policy_ids)
+        try:
+            case, done = await d.actions.run_saga(ctx, case, plan.steps, why)
+        except SagaFailed as exc:
+            # a request that cannot be done as asked is refused, if nothing was done for it
+            # yet; half-way through, a human looks at what the saga did and undid
+            if isinstance(exc.cause, PreconditionFailed) and not (exc.compensated or exc.left):
+                case = await ctx.record(
+                    case,
+                    "refused",
+                    actor="desk",
+                    status=CaseStatus.REFUSED,
+                    data={"reason": exc.cause.text_key},
+                )
+                ctx.tell(case, texts.refusal(exc.cause.text_key))
+                return case
+            log.warning("action.failed", case=case.id, step=exc.step, error=str(exc.cause))
+            ctx.tell(case, texts.ACTION_FAILED)
+            return await d.handoff.escalate(
+                ctx,
+                case,
+                queue=plan.queue,
+                priority="high",
+                summary=plan.summary,
+                checked=[
+                    f"{exc.step} failed: {str(exc.cause)[:120]}",
+                    *(f"undid {s}" for s in exc.compensated),
+                    *(f"still in effect, check by hand: {s}" for s in exc.left),
+                ],
+                next_step=next_step_for(plan.queue),
+            )
+        try:
+            await self._after_actions(ctx, case, plan, done)
+        except Exception:
+            # The actions ran and are recorded; a failed notice or schedule must not leave the
+            # case stuck in "executing". The log names it for an operator.
+            log.exception("after_actions.failed", case=case.id)
+        if plan.then == "escalate":
+            checked = [f"{step_label(e.skill, e.args)}: done" for e in done]
+            return await d.handoff.escalate(
+                ctx,
+                case,
+                queue=plan.queue,
+                priority=plan.escalate_priority,
+                summary=plan.summary,
+                checked=checked,
+                next_step=next_step_for(plan.queue),
+            )
+        case = await ctx.record(case, "resolved", actor="desk", status=CaseStatus.RESOLVED)
+        await self._status_card(ctx, case, done)
+        return case
+
+    async def _after_actions(
+        self, ctx: TurnContext, case: Case, plan: Plan, done: list[Executed]
+    ) -> None:
+        d = self._d
+        for executed in done:
+            what = CREDENTIAL_SKILLS.get(executed.skill)
+            if what:
+                person = await d.directory.person(executed.args.get("user", ""))
+                if person is not None:
+                    await notify_change(person, what, d.directory, d.outbox, d.clock)
+            # only a grant the desk made ends on its own: a membership the person already had
+            # (the add changed nothing) is not the desk's to take away
+            if (
+                executed.skill == "add_to_group"
+                and executed.args.get("days")
+                and executed.result.changed
+            ):
+                await d.access.schedule_expiry(case, executed)
+        for role in plan.notify_roles:
+            summary = "; ".join(step_label(e.skill, e.args) for e in done) or plan.summary
+            await d.notices.tell_role(ctx, role, case.requester, f"{plan.intent}: {summary}")
+
+    async def _status_card(self, ctx: TurnContext, case: Case, done: list[Executed]) -> None:
+        d = self._d
+        buttons: list[Button] = []
+        undoable = [e for e in done if e.inverse and e.result.changed]
+        if len(undoable) == 1:
+            ref = await d.refs.mint(
+                "undo",
+                case_id=case.id,
+                allowed=[case.requester],
+                data={"action": undoable[0].action_id},
+                expires_at=d.clock.now() + UNDO_WINDOW,
+            )
+            buttons.append(
+                Button(label="Undo", action="undo", ref=ref, confirm="Undo this change?")
+            )
+        for label, action in (("Helped", "helped"), ("Didn't help", "didnt_help")):
+            ref = await d.refs.mint(action, case_id=case.id, allowed=[case.requester])
+            buttons.append(Button(label=label, action=action, ref=ref))
+        summary = " ".join(e.result.summary for e in done)
+        fields = tuple(CardField(label="Done", value=step_label(e.skill, e.args)) for e in done)
+        card = Card(
+            kind="status",
+            title=texts.DONE_TITLE,
+            text=summary,
+            fields=fields,
+            buttons=tuple(buttons),
+            case_id=case.id,
+            about=case.requester,
+            context="Undo is available for 24 hours." if undoable else None,
+        )
+        message_id = new_message_id()
+        await ctx.record(
+            case,
+            "status_card",
+            actor="desk",
+            data={"message": message_id, "card": card.model_dump(mode="json")},
+        )
+        ctx.send(requester_address(case), Reply(id=message_id, text=summary, card=card))
+
+    async def action(self, action_id: str) -> StoredAction | None:
+        """An executed action's record, by its id."""
+        return await self._d.actions.record(action_id)
+
+    async def undo(self, ctx: TurnContext, case: Case, action_id: str, decision: Decision) -> Case:
+        """Reverse an executed action of the case, as policy allowed."""
+        d = self._d
+        case, _ = await d.actions.undo(ctx, case, action_id, provenance(case, decision.policy_ids))
+        await d.access.cancel_expiry(case.id)
+        self.strip_undo(ctx, case)
+        ctx.say(texts.UNDO_DONE)
+        return case
+
+    def strip_undo(self, ctx: TurnContext, case: Case) -> None:
+        """Take Undo off the case's status card."""
+        for event in reversed(case.events):
+            if event.type == "status_card":
+                card = Card.model_validate(event.data["card"])
+                kept = tuple(b for b in card.buttons if b.action != "undo")
+                card = card.model_copy(update={"buttons": kept, "context": "Undone."})
+                ctx.update(
+                    requester_address(case),
+                    Reply(id=str(event.data["message"]), text=card.text, card=card),
+                )
+                return
+
+
+def provenance(case: Case, policy: tuple[str, ...]) -> Provenance:
+    """Why an action of the case may run: its requester, approvers and verification."""
+    return Provenance(
+        requested_by=case.requester,
+        approved_by=tuple(approvers_of(case)),
+        policy=policy,
+        verification=verification_of(case),
+    )

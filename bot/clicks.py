@@ -1,0 +1,160 @@
+"""A button pressed on one of the desk's cards, or a push answered on a phone. A button's ref
+names a record the desk keeps (what it does, on which case, who may press it); nothing in
+the click itself is trusted. A refused press is kept in the audit trail."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+
+from bot import texts
+from bot.answers import Answers
+from bot.cases import Case, CaseStatus
+from bot.clock import Clock
+from bot.context import TurnContext
+from bot.conversation import open_question
+from bot.gates import Gates
+from bot.handoff import Handoff
+from bot.intake import Intake
+from bot.models import Person
+from bot.state.audit import AuditLog
+from bot.state.cases import CaseRepository
+from bot.state.conversations import ConversationLocks
+from bot.state.refs import ButtonRef, ButtonRefs
+from verification.stepup import StepUp
+
+log = structlog.get_logger("itdesk.desk")
+
+ClickHandler = Callable[[TurnContext, ButtonRef, Case | None], Awaitable[None]]
+SINGLE_USE = frozenset({"undo", "helpful", "not_helpful", "helped", "didnt_help", "choose", "menu"})
+
+
+@dataclass(frozen=True)
+class ClickDeps:
+    refs: ButtonRefs
+    cases: CaseRepository
+    locks: ConversationLocks
+    audit: AuditLog
+    stepup: StepUp
+    gates: Gates
+    handoff: Handoff
+    answers: Answers
+    intake: Intake
+    clock: Clock
+
+
+class Clicks:
+    def __init__(self, deps: ClickDeps) -> None:
+        self._d = deps
+        self._handlers: dict[str, ClickHandler] = {
+            "claim": self._on_claim,
+            "resolve": self._on_resolve,
+            "approve": self._on_approval,
+            "deny": self._on_approval,
+            "undo": self._on_undo,
+            "helpful": deps.answers.on_runbook_feedback,
+            "not_helpful": deps.answers.on_runbook_feedback,
+            "helped": deps.answers.on_feedback,
+            "didnt_help": deps.answers.on_feedback,
+            "choose": self._on_choose,
+            "menu": self._on_menu,
+        }
+
+    async def press(self, ctx: TurnContext) -> None:
+        d = self._d
+        action = ctx.turn.action or ""
+        if action in {"push.approve", "push.deny"}:
+            await self._on_push(ctx, approve=action == "push.approve")
+            return
+        ref = await d.refs.get(ctx.turn.ref or "")
+        if ref is None or ref.action != action or ref.action not in self._handlers:
+            ctx.say(texts.BUTTON_UNKNOWN)
+            return
+        if not await self._may_press(ref, ctx.person):
+            # a forwarded or replayed button: refused, and kept in the audit trail
+            log.warning("click.refused", action=ref.action, case=ref.case_id)
+            await d.audit.append(
+                {
+                    "type": "click.refused",
+                    "by": ctx.person.username,
+                    "action": ref.action,
+                    "about_case": ref.case_id,
+                    "at": d.clock.now().isoformat(),
+                }
+            )
+            own = ref.action in {"approve", "deny"} and await self._requested_by(ref, ctx.person)
+            ctx.say(texts.NO_SELF_APPROVAL if own else texts.BUTTON_NOT_YOURS)
+            return
+        if ref.expires_at is not None and d.clock.now() >= ref.expires_at:
+            ctx.say(texts.BUTTON_EXPIRED)
+            return
+        case = await d.cases.get(ref.case_id) if ref.case_id else None
+        conversation = case.conversation if case else ctx.turn.conversation_id
+        async with d.locks.hold(conversation) as fence:
+            ctx.fence = fence
+            if ref.action in SINGLE_USE and not await d.refs.consume(ref.token):
+                ctx.say(texts.BUTTON_USED)
+                return
+            if case is not None:
+                case = await d.cases.get(case.id)
+            await self._handlers[ref.action](ctx, ref, case)
+
+    async def _may_press(self, ref: ButtonRef, person: Person) -> bool:
+        if ref.allowed is not None:
+            return person.username in ref.allowed
+        if ref.role == "oncall":
+            return await self._d.handoff.on_call(person)
+        if ref.role is not None:
+            return person.has_role(ref.role)
+        return True
+
+    async def _requested_by(self, ref: ButtonRef, person: Person) -> bool:
+        case = await self._d.cases.get(ref.case_id) if ref.case_id else None
+        return case is not None and case.requester == person.username
+
+    async def _on_push(self, ctx: TurnContext, *, approve: bool) -> None:
+        d = self._d
+        pending = await d.stepup.pending(ctx.person.username)
+        case = await d.cases.get(pending.case_id) if pending else None
+        conversation = case.conversation if case else ctx.turn.conversation_id
+        async with d.locks.hold(conversation) as fence:
+            ctx.fence = fence
+            result = await d.stepup.answer_push(ctx.person, ctx.turn.ref or "", approve)
+            case = await d.cases.get(result.case_id) if result.case_id else None
+            if case is None:
+                ctx.say(texts.STEP_UP_NONE)
+                return
+            await d.gates.on_check(ctx, case, result)
+
+    async def _on_claim(self, ctx: TurnContext, ref: ButtonRef, case: Case | None) -> None:
+        if case is not None:
+            await self._d.handoff.claim(ctx, case)
+
+    async def _on_resolve(self, ctx: TurnContext, ref: ButtonRef, case: Case | None) -> None:
+        if case is not None:
+            case = await self._d.handoff.resolve(ctx, case)
+            if case.status == CaseStatus.RESOLVED:
+                await self._d.answers.ask_feedback(ctx, case)
+
+    async def _on_approval(self, ctx: TurnContext, ref: ButtonRef, case: Case | None) -> None:
+        if case is not None:
+            await self._d.gates.on_decision(
+                ctx, case, str(ref.data.get("approval")), approve=ref.action == "approve"
+            )
+
+    async def _on_undo(self, ctx: TurnContext, ref: ButtonRef, case: Case | None) -> None:
+        if case is not None:
+            await self._d.gates.on_undo(ctx, case, str(ref.data.get("action")))
+
+    async def _on_choose(self, ctx: TurnContext, ref: ButtonRef, case: Case | None) -> None:
+        if case is None or open_question(case) is None:
+            ctx.say(texts.BUTTON_USED)
+            return
+        await self._d.intake.fill_slot(ctx, case, str(ref.data["slot"]), str(ref.data["value"]))
+
+    async def _on_menu(self, ctx: TurnContext, ref: ButtonRef, case: Case | None) -> None:
+        await self._d.intake.new_request(
+            ctx, str(ref.data.get("text", "")), intent=str(ref.data.get("intent"))
+        )

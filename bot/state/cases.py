@@ -1,0 +1,141 @@
+"""Cases in Redis: an event list per case, an index per requester and one of every case, and
+every event also appended to the hash-chained audit log."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.cases import Case, CaseError, CaseEvent, CaseStatus, new_case_id
+from bot.clock import Clock
+from bot.state.audit import AuditLog
+from bot.store import Store
+
+
+class StaleLock(CaseError):
+    """The conversation lock was lost before the write: another worker owns it now."""
+
+
+class CaseRepository:
+    """Cases in Redis: an event list per case, an index per requester, and every event also
+    appended to the hash-chained audit log."""
+
+    def __init__(self, store: Store, audit: AuditLog, clock: Clock) -> None:
+        self._store = store
+        self._audit = audit
+        self._clock = clock
+
+    def _events_key(self, case_id: str) -> str:
+        return self._store.key("case", case_id, "events")
+
+    async def open(
+        self,
+        *,
+        requester: str,
+        conversation: str,
+        platform: str,
+        text: str,
+        fence: tuple[str, int] | None = None,
+        correlation_id: str | None = None,
+    ) -> Case:
+        case_id = new_case_id()
+        event = CaseEvent(
+            at=self._clock.now(),
+            type="opened",
+            actor=requester,
+            status=CaseStatus.NEW,
+            data={
+                "requester": requester,
+                "conversation": conversation,
+                "platform": platform,
+                "text": text,
+                "correlation_id": correlation_id,
+            },
+        )
+        await self._write(case_id, event, fence)
+        r = self._store.redis
+        await r.rpush(self._store.key("cases", "by_requester", requester), case_id)
+        await r.rpush(self._store.key("cases", "all"), case_id)
+        return Case.from_events(case_id, [event.model_copy(update={"seq": 1})])
+
+    async def append(
+        self,
+        case: Case,
+        type: str,
+        *,
+        actor: str,
+        status: CaseStatus | None = None,
+        data: dict[str, Any] | None = None,
+        fence: tuple[str, int] | None = None,
+    ) -> Case:
+        """Record an event on `case` (moving it to `status`, if given) and return the case as
+        it now is. Refuses a transition the lifecycle does not allow."""
+        if status is not None and not case.can_move_to(status):
+            raise CaseError(f"case {case.id}: {case.status} -> {status} is not allowed")
+        event = CaseEvent(
+            at=self._clock.now(), type=type, actor=actor, status=status, data=data or {}
+        )
+        seq = await self._write(case.id, event, fence)
+        case._apply(event.model_copy(update={"seq": seq}))
+        return case
+
+    async def _write(self, case_id: str, event: CaseEvent, fence: tuple[str, int] | None) -> int:
+        payload = event.model_dump(mode="json", exclude={"seq"})
+        if fence is not None:
+            lock_key, token = fence
+            seq = await self._store.redis.eval(
+                _FENCED_RPUSH,
+                2,
+                lock_key,
+                self._events_key(case_id),
+                str(token),
+                json.dumps(payload),
+            )
+            if int(seq) < 0:
+                raise StaleLock(f"lost the conversation lock while writing case {case_id}")
+        else:
+            seq = await self._store.redis.rpush(self._events_key(case_id), json.dumps(payload))
+        await self._audit.append({"case": case_id, "seq": int(seq), **payload})
+        return int(seq)
+
+    async def get(self, case_id: str) -> Case | None:
+        raw = await self._store.redis.lrange(self._events_key(case_id), 0, -1)
+        if not raw:
+            return None
+        events = [
+            CaseEvent.model_validate({**json.loads(item), "seq": i + 1})
+            for i, item in enumerate(raw)
+        ]
+        return Case.from_events(case_id, events)
+
+    async def ids_of(self, requester: str) -> list[str]:
+        return [
+            str(x)
+            for x in await self._store.redis.lrange(
+                self._store.key("cases", "by_requester", requester), 0, -1
+            )
+        ]
+
+    async def of_requester(self, requester: str) -> list[Case]:
+        cases = [await self.get(cid) for cid in await self.ids_of(requester)]
+        return [c for c in cases if c is not None]
+
+    async def latest_open(self, requester: str) -> Case | None:
+        for case_id in reversed(await self.ids_of(requester)):
+            case = await self.get(case_id)
+            if case is not None and case.open:
+                return case
+        return None
+
+    async def all_ids(self) -> list[str]:
+        return [
+            str(x) for x in await self._store.redis.lrange(self._store.key("cases", "all"), 0, -1)
+        ]
+
+
+# Append only while the caller still holds the conversation lock with this fencing token.
+_FENCED_RPUSH = """
+local held = redis.call('GET', KEYS[1])
+if held ~= ARGV[1] then return -1 end
+return redis.call('RPUSH', KEYS[2], ARGV[2])
+"""

@@ -1,0 +1,126 @@
+"""The step-up gate: an out-of-band check sent to the requester's strongest registered factor
+before policy lets the desk act, and what each answer to it means for the case. A pass
+records the verification; the gates then ask policy again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot import texts
+from bot.cases import Case, CaseStatus
+from bot.context import TurnContext
+from bot.handoff import Handoff
+from bot.notices import Notices
+from bot.plans import plan_of
+from bot.ports import Directory
+from verification.stepup import CheckOutcome, CheckResult, LockedOut, NoFactor, StepUp, Throttled
+
+
+@dataclass(frozen=True)
+class StepUpGateDeps:
+    stepup: StepUp
+    directory: Directory
+    handoff: Handoff
+    notices: Notices
+
+
+class StepUpGate:
+    def __init__(self, deps: StepUpGateDeps) -> None:
+        self._d = deps
+
+    async def start(self, ctx: TurnContext, case: Case) -> Case:
+        """Send a check for the case; the case waits in `verifying`. A person the desk cannot
+        check (no factor, too many checks) goes to a human."""
+        d = self._d
+        requester = await d.directory.person(case.requester)
+        assert requester is not None
+        try:
+            challenge = await d.stepup.challenge(requester, case.id)
+        except (Throttled, NoFactor, LockedOut) as exc:
+            text = (
+                texts.STEP_UP_THROTTLED if isinstance(exc, Throttled) else texts.STEP_UP_NO_FACTOR
+            )
+            plan = plan_of(case)
+            return await d.handoff.escalate(
+                ctx,
+                case,
+                queue="accounts",
+                priority="high",
+                summary=plan.summary if plan else case.text,
+                checked=[text],
+            )
+        status = CaseStatus.VERIFYING if case.status != CaseStatus.VERIFYING else None
+        case = await ctx.record(
+            case,
+            "step_up.sent",
+            actor="desk",
+            status=status,
+            data={"factor": challenge.factor, "challenge": challenge.id},
+        )
+        template = texts.STEP_UP_PUSH if challenge.kind == "push" else texts.STEP_UP_CODE
+        where = f"phone ({challenge.address})" if challenge.kind == "push" else challenge.address
+        ctx.tell(case, template.format(address=where))
+        return case
+
+    async def judge(self, ctx: TurnContext, case: Case, result: CheckResult) -> tuple[Case, bool]:
+        """Act on an answer to the case's check: the case as it now is, and whether the
+        person passed (then the caller asks policy again)."""
+        outcome = result.outcome
+        if outcome == CheckOutcome.PASSED:
+            factor = result.challenge.factor if result.challenge else None
+            case = await ctx.record(
+                case,
+                "verified",
+                actor=case.requester,
+                data={
+                    "factor": factor,
+                    "human": False,
+                    "challenge": result.challenge.id if result.challenge else None,
+                },
+            )
+            ctx.tell(case, texts.STEP_UP_PASSED)
+            return case, True
+        if outcome == CheckOutcome.LOCKED_OUT:
+            return await self._locked_out(ctx, case, result), False
+        if outcome == CheckOutcome.FAILED:
+            case = await ctx.record(
+                case, "step_up.failed", actor="desk", data={"failures": result.failures_in_row}
+            )
+            if (
+                result.challenge is not None
+                and result.challenge.kind == "code"
+                and (result.challenge.status == "pending")
+            ):
+                ctx.tell(case, texts.STEP_UP_CODE_WRONG)
+                return case, False
+            ctx.tell(case, texts.STEP_UP_FAILED_RETRY)
+            return await self.start(ctx, case), False
+        if outcome == CheckOutcome.EXPIRED:
+            ctx.tell(case, texts.STEP_UP_EXPIRED)
+            return await self.start(ctx, case), False
+        if outcome == CheckOutcome.REPLAYED:
+            ctx.say(texts.BUTTON_USED)
+            return case, False
+        ctx.say(texts.STEP_UP_NONE)
+        return case, False
+
+    async def _locked_out(self, ctx: TurnContext, case: Case, result: CheckResult) -> Case:
+        d = self._d
+        case = await ctx.record(
+            case, "step_up.locked_out", actor="desk", data={"failures": result.failures_in_row}
+        )
+        plan = plan_of(case)
+        case = await d.handoff.escalate(
+            ctx,
+            case,
+            queue="accounts",
+            priority="high",
+            summary=f"Three failed step-up checks in a row: {plan.summary if plan else ''}",
+            checked=["step-up failed 3 times in a row"],
+            next_step="Call the person on a known number before changing anything.",
+        )
+        await d.notices.tell_role(
+            ctx, "security", case.requester, "three failed sign-in checks in a row at the IT desk"
+        )
+        ctx.tell(case, texts.STEP_UP_LOCKED_OUT)
+        return case

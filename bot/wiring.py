@@ -1,0 +1,303 @@
+"""Wiring: the desk built from its ports, its repositories and its settings, each service
+given only what it uses. Nothing else builds the desk; nothing in the desk builds a part."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bot.access import AccessDeps, TimeBoundAccess
+from bot.acting import Acting, ActingDeps
+from bot.actions import ActionDeps, ActionRunner
+from bot.admin import Admin, AdminDeps
+from bot.answers import AnswerDeps, Answers
+from bot.approvals import ApprovalDeps, Approvals
+from bot.approving import ApprovalGate, ApprovalGateDeps
+from bot.backends import Backends
+from bot.clicks import ClickDeps, Clicks
+from bot.clock import Clock
+from bot.context import CaseLog
+from bot.conversation import Conversation, ConversationDeps
+from bot.desk import Desk, DeskParts
+from bot.gates import GateDeps, Gates
+from bot.handoff import Handoff, HandoffDeps
+from bot.intake import Intake, IntakeDeps
+from bot.knowledge import KnowledgeBase, Runbooks
+from bot.models import Effect, Person, Turn
+from bot.notices import NoticeDeps, Notices
+from bot.observability import Metrics
+from bot.outbound import Outbound
+from bot.planner import Planner, PlannerDeps
+from bot.policy import PolicyEngine
+from bot.ports import Directory
+from bot.scheduler import Scheduler
+from bot.settings import Settings
+from bot.state.actions import ActionRepository
+from bot.state.approvals import ApprovalRepository
+from bot.state.audit import AuditLog
+from bot.state.cases import CaseRepository
+from bot.state.control import DeskControl
+from bot.state.conversations import ConversationLocks, UnclearMessages
+from bot.state.deliveries import Deduplicator
+from bot.state.grants import GrantRepository
+from bot.state.refs import ButtonRefs
+from bot.store import Store
+from bot.summaries import Summaries
+from bot.systemturns import SystemTurnDeps, SystemTurns
+from bot.understanding import Catalog, OfflineUnderstanding, Understander
+from bot.verifying import StepUpGate, StepUpGateDeps
+from skills import default_skills
+from skills.base import SkillRegistry
+from verification.stepup import StepUp
+
+if TYPE_CHECKING:
+    from bot.world import SandboxWorld
+
+
+@dataclass
+class WiredDesk:
+    """A desk as wired: the turn handler the chat adapters get, and what the runtime, the
+    scenario runner and tests look at (its records, its scheduler, its on-call rule)."""
+
+    desk: Desk
+    store: Store
+    clock: Clock
+    directory: Directory
+    scheduler: Scheduler
+    understanding: Understander
+    cases: CaseRepository
+    audit: AuditLog
+    control: DeskControl
+    actions: ActionRunner
+    handoff: Handoff
+    policy: PolicyEngine
+    metrics: Metrics
+    oncall_channel: str
+    outbound: Outbound | None = field(default=None)
+
+    async def handle(self, turn: Turn) -> list[Effect]:
+        return await self.desk.handle(turn)
+
+    async def sees_oncall(self, person: Person) -> bool:
+        return await self.desk.sees_oncall(person)
+
+    async def on_call(self, person: Person) -> bool:
+        return await self.handoff.on_call(person)
+
+    async def warm_up(self) -> None:
+        """Load what the first turn would otherwise wait for (the trained understanding)."""
+        warm = getattr(self.understanding, "warm_up", None)
+        if warm is not None:
+            await warm()
+
+    async def close(self) -> None:
+        """Release what the understanding holds open (Claude's HTTP client)."""
+        close = getattr(self.understanding, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def build_desk(
+    store: Store,
+    backends: Backends,
+    clock: Clock,
+    *,
+    catalog: Catalog,
+    knowledge: Runbooks,
+    metrics: Metrics | None = None,
+    oncall_channel: str = "oncall",
+    outbound: Outbound | None = None,
+    threshold: float = 0.55,
+    policy: PolicyEngine | None = None,
+    settings: Settings | None = None,
+    skills: SkillRegistry | None = None,
+    understanding: Understander | None = None,
+) -> WiredDesk:
+    """The desk over `backends`. The understanding is Claude's when `settings` carry an
+    Anthropic key, else offline, over `catalog` (or the one given: a scripted one in tests)."""
+    metrics = metrics or Metrics()
+    skills = skills or default_skills()
+    policy = policy or PolicyEngine()
+    understanding = understanding or build_understanding(
+        catalog, threshold=threshold, metrics=metrics, settings=settings, skills=skills
+    )
+    directory, devices = backends.directory, backends.devices
+    audit = AuditLog(store)
+    cases = CaseRepository(store, audit, clock)
+    refs = ButtonRefs(store)
+    locks = ConversationLocks(store)
+    control = DeskControl(store)
+    scheduler = Scheduler(store, clock)
+    log = CaseLog(cases, metrics)
+    system = SystemTurns(SystemTurnDeps(log, directory, locks, outbound))
+    stepup = StepUp(store, clock, directory, backends.outbox)
+    handoff = Handoff(
+        HandoffDeps(
+            directory=directory,
+            tickets=backends.tickets,
+            refs=refs,
+            summaries=Summaries(getattr(understanding, "claude", None)),
+            control=control,
+            oncall_channel=oncall_channel,
+        )
+    )
+    notices = Notices(NoticeDeps(directory))
+    approvals = Approvals(
+        ApprovalDeps(ApprovalRepository(store), refs, scheduler, directory, system, clock)
+    )
+    runner = ActionRunner(
+        ActionDeps(
+            skills=skills,
+            actions=ActionRepository(store),
+            directory=directory,
+            devices=devices,
+            outbox=backends.outbox,
+            tickets=backends.tickets,
+            clock=clock,
+            metrics=metrics,
+        )
+    )
+    access = TimeBoundAccess(
+        AccessDeps(GrantRepository(store), scheduler, runner, directory, system, clock)
+    )
+    acting = Acting(
+        ActingDeps(runner, access, refs, directory, backends.outbox, handoff, notices, clock)
+    )
+    gates = Gates(
+        GateDeps(
+            policy=policy,
+            directory=directory,
+            devices=devices,
+            control=control,
+            stepup=StepUpGate(StepUpGateDeps(stepup, directory, handoff, notices)),
+            approval=ApprovalGate(ApprovalGateDeps(approvals, directory, handoff, clock)),
+            acting=acting,
+            handoff=handoff,
+        )
+    )
+    answers = Answers(AnswerDeps(knowledge, refs, handoff))
+    intake = Intake(
+        IntakeDeps(
+            understanding=understanding,
+            cases=cases,
+            locks=locks,
+            unclear=UnclearMessages(store),
+            stepup=stepup,
+            policy=policy,
+            control=control,
+            directory=directory,
+            planner=Planner(PlannerDeps(directory, devices)),
+            conversation=Conversation(ConversationDeps(refs, cases)),
+            gates=gates,
+            handoff=handoff,
+            answers=answers,
+            notices=notices,
+            threshold=threshold,
+        )
+    )
+    clicks = Clicks(
+        ClickDeps(refs, cases, locks, audit, stepup, gates, handoff, answers, intake, clock)
+    )
+    admin = Admin(
+        AdminDeps(
+            control=control,
+            cases=cases,
+            approvals=ApprovalRepository(store),
+            audit=audit,
+            actions=runner,
+            access=access,
+            handoff=handoff,
+            directory=directory,
+            locks=locks,
+            clock=clock,
+        )
+    )
+    access.register_jobs()
+    approvals.register_jobs()
+    desk = Desk(
+        DeskParts(
+            log=log,
+            dedupe=Deduplicator(store),
+            locks=locks,
+            directory=directory,
+            metrics=metrics,
+            intake=intake,
+            clicks=clicks,
+            admin=admin,
+            handoff=handoff,
+        )
+    )
+    return WiredDesk(
+        desk=desk,
+        store=store,
+        clock=clock,
+        directory=directory,
+        scheduler=scheduler,
+        understanding=understanding,
+        cases=cases,
+        audit=audit,
+        control=control,
+        actions=runner,
+        handoff=handoff,
+        policy=policy,
+        metrics=metrics,
+        oncall_channel=oncall_channel,
+        outbound=outbound,
+    )
+
+
+def sandbox_desk(
+    store: Store,
+    world: SandboxWorld,
+    clock: Clock,
+    *,
+    metrics: Metrics | None = None,
+    oncall_channel: str = "oncall",
+    outbound: Outbound | None = None,
+    threshold: float = 0.55,
+    policy: PolicyEngine | None = None,
+    settings: Settings | None = None,
+    skills: SkillRegistry | None = None,
+    understanding: Understander | None = None,
+) -> WiredDesk:
+    """A desk over a sandbox world (the demo, `serve` with an org file, scenarios, tests):
+    its ports, its org's catalogue and its runbooks."""
+    return build_desk(
+        store,
+        world.backends(),
+        clock,
+        catalog=Catalog.from_org(world.org),
+        knowledge=KnowledgeBase.load(world.knowledge),
+        metrics=metrics,
+        oncall_channel=oncall_channel,
+        outbound=outbound,
+        threshold=threshold,
+        policy=policy,
+        settings=settings,
+        skills=skills,
+        understanding=understanding,
+    )
+
+
+def build_understanding(
+    catalog: Catalog,
+    *,
+    threshold: float,
+    metrics: Metrics,
+    settings: Settings | None = None,
+    skills: SkillRegistry | None = None,
+) -> Understander:
+    """The offline understanding, behind Claude when an Anthropic key is configured."""
+    offline = OfflineUnderstanding(catalog, threshold=threshold)
+    if settings is None or settings.anthropic_api_key is None:
+        return offline
+    from bot.understanding.claude import ClaudeUnderstanding  # the only anthropic import
+
+    return ClaudeUnderstanding.from_settings(
+        settings,
+        catalog,
+        fallback=offline,
+        skills=skills or default_skills(),
+        metrics=metrics,
+        threshold=threshold,
+    )
