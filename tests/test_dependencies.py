@@ -1,4 +1,5 @@
-"""The runtime dependencies in pyproject.toml match what the desk's code imports.
+"""The runtime dependencies in pyproject.toml match what the desk's code imports, and retries
+pause through the one retry library.
 
 A package that is only installed because a dev tool pulls it in works in every checkout and
 breaks in the image, which installs the runtime dependencies alone."""
@@ -136,3 +137,20 @@ def test_pyjwt_comes_with_the_crypto_extra_the_teams_signatures_need() -> None:
     # through its `crypto` extra; without it every Teams token is refused.
     assert all(alg[:2] in {"RS", "PS", "ES"} for alg in ALGORITHMS)
     assert "crypto" in runtime_requirements()["pyjwt"]
+
+
+def test_no_runtime_code_pauses_by_hand() -> None:
+    # A retry loop with its own asyncio.sleep is how backoff bugs come back: pauses go through
+    # tenacity (handing it asyncio.sleep, or a test's fake, as `sleep=` is fine).
+    calls = sorted(
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for folder in RUNTIME
+        for path in (ROOT / folder).rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "sleep"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id in {"asyncio", "time"}
+    )
+    assert not calls, f"sleeps outside tenacity: {calls}"
