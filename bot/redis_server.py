@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from redis.asyncio import Redis
+from tenacity import AsyncRetrying, RetryError, stop_after_delay, wait_fixed
 
 
 class EmbeddedRedisError(RuntimeError):
@@ -115,20 +116,18 @@ class EmbeddedRedis:
         raise EmbeddedRedisError(f"redis-server did not start: {last_error or 'no answer'}")
 
     async def _wait_ready(self, limit: float = 10.0) -> bool:
+        """Whether the server answers a PING within `limit` seconds (False once it exits)."""
         client = Redis.from_url(self.url)
+        retrying = AsyncRetrying(wait=wait_fixed(0.02), stop=stop_after_delay(limit))
         try:
-            deadline = asyncio.get_running_loop().time() + limit
-            while asyncio.get_running_loop().time() < deadline:
-                if self._proc is not None and self._proc.returncode is not None:
-                    return False
-                try:
-                    if await client.ping():
-                        return True
-                except OSError:
-                    pass
-                except Exception:  # redis' ConnectionError and BusyLoadingError
-                    pass
-                await asyncio.sleep(0.02)
+            async for attempt in retrying:
+                with attempt:
+                    if self._proc is not None and self._proc.returncode is not None:
+                        return False
+                    # refused until the server listens, BusyLoadingError while it reads its AOF
+                    await client.ping()
+            return True
+        except RetryError:
             return False
         finally:
             await client.aclose()

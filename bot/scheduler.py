@@ -360,6 +360,8 @@ class Scheduler:
         return bool(result)
 
     def _delay(self, attempts: int) -> timedelta:
+        # A due time stored with the job for whichever worker claims it next, not a pause in
+        # this process: tenacity's waits are read off a retry under way, so this stays arithmetic.
         delay: timedelta = self._backoff * 2 ** (attempts - 1)
         return min(delay, self._max_backoff)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from fakes.anthropic_api import Failure, FakeMessagesAPI, Hang, Raw, Text, ToolUse
 from pydantic import SecretStr
 
@@ -213,6 +214,31 @@ async def test_transient_errors_are_retried_then_the_offline_answer_stands(
     assert calls(claude, result) == 3
     if failure.retry_after:
         assert clock.sleeps == [failure.retry_after] * 2
+
+
+async def test_without_a_retry_after_each_pause_doubles_with_jitter(
+    api: FakeMessagesAPI, claude: Claude, clock: FakeTime
+) -> None:
+    api.script(*[Failure(500, "api_error")] * 3)
+    with structlog.testing.capture_logs() as logs:
+        await understanding(claude, StubOffline()).understand("printer jammed", requester=ALICE)
+    first, second = clock.sleeps
+    assert claude.backoff / 2 <= first <= claude.backoff
+    assert claude.backoff <= second <= 2 * claude.backoff
+    failed = [(e["outcome"], e["attempt"]) for e in logs if e["event"] == "claude.call_failed"]
+    assert failed == [("server_error", 1), ("server_error", 2), ("server_error", 3)]
+
+
+async def test_retry_after_ms_is_honoured_before_retry_after(
+    api: FakeMessagesAPI, claude: Claude, clock: FakeTime
+) -> None:
+    api.script(
+        Failure(429, "rate_limit_error", retry_after=2, retry_after_ms=150),
+        ToolUse({"intent": "wifi_issue", "confidence": 1}),
+    )
+    u = await understanding(claude, StubOffline()).understand("no wifi", requester=ALICE)
+    assert (u.source, u.intent) == ("claude", "wifi_issue")
+    assert clock.sleeps == [0.15]
 
 
 async def test_a_retry_that_succeeds_gives_claudes_answer(

@@ -36,6 +36,7 @@ from fakes.slack_api import (
 )
 
 from adapters.chat.slack import EVENTS_PATH, SlackAdapter, SlackConfig, SlackConfigError
+from adapters.chat.slack_delivery import MAX_RETRY_DELAY, SlackDelivery
 from bot import texts
 from bot.app import Runtime
 from bot.clock import ManualClock
@@ -693,6 +694,76 @@ async def test_when_slack_stays_down_messages_wait_in_the_outbox(slack: SlackDes
     (ticket,) = await slack.world.tickets.of_requester("bob")
     assert ticket.id in notice.text
     assert await slack.adapter.state.pending() == 0
+
+
+class Pauses:
+    """A sleep that records how long it was asked to pause and returns at once."""
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.seconds.append(seconds)
+
+
+async def paused_delivery(slack: SlackDesk, pauses: Pauses, retry_delay: float) -> SlackDelivery:
+    """The adapter's outbox, with its retry pausing on `pauses` instead of the clock."""
+    adapter = slack.adapter
+    await adapter.settled()  # its own flush at start-up is done and cannot take a fault
+    return SlackDelivery(
+        adapter.client,
+        adapter.state,
+        adapter.people,
+        oncall_alias=slack.desk.oncall_channel,
+        oncall_channel=ONCALL,
+        inline_max=adapter.config.choice_inline_max,
+        retry_delay=retry_delay,
+        sleep=pauses,
+    )
+
+
+async def test_an_outage_is_retried_with_doubling_pauses_until_the_outbox_is_empty(
+    slack: SlackDesk,
+) -> None:
+    pauses = Pauses()
+    delivery = await paused_delivery(slack, pauses, retry_delay=40.0)
+    slack.fake.fail("chat.postMessage", "service_unavailable", times=6)
+    hello = Send(to=Address.dm("bob"), reply=Reply(id="M-1", text="hello"))
+    await delivery.deliver([hello])
+    await delivery.retried()
+    assert pauses.seconds == [40.0, 80.0, 160.0, MAX_RETRY_DELAY, MAX_RETRY_DELAY, MAX_RETRY_DELAY]
+    assert [m.text for m in slack.dm("bob")] == ["hello"]
+    assert await slack.adapter.state.pending() == 0
+
+    # the next outage starts again from the first pause
+    slack.fake.fail("chat.postMessage", "service_unavailable", times=1)
+    await delivery.deliver([Send(to=Address.dm("bob"), reply=Reply(id="M-2", text="again"))])
+    await delivery.retried()
+    assert pauses.seconds[6:] == [40.0]
+    assert [m.text for m in slack.dm("bob")] == ["hello", "again"]
+
+
+async def test_a_retry_that_fails_on_redis_is_logged_and_tried_again(
+    slack: SlackDesk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pauses = Pauses()
+    delivery = await paused_delivery(slack, pauses, retry_delay=1.0)
+    state = slack.adapter.state
+    head_raw, looks = state.head_raw, itertools.count(1)
+
+    async def redis_down_on_the_second_look() -> str | None:
+        if next(looks) == 2:
+            raise ConnectionError("redis is restarting")
+        return await head_raw()
+
+    monkeypatch.setattr(state, "head_raw", redis_down_on_the_second_look)
+    slack.fake.fail("chat.postMessage", "service_unavailable", times=1)
+    with structlog.testing.capture_logs() as logs:
+        await delivery.deliver([Send(to=Address.dm("bob"), reply=Reply(id="M-1", text="hi"))])
+        await delivery.retried()
+    assert pauses.seconds == [1.0, 2.0]
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == ["slack.flush_failed"]
+    assert [m.text for m in slack.dm("bob")] == ["hi"]
 
 
 async def test_blocks_slack_refuses_still_deliver_the_words(slack: SlackDesk) -> None:

@@ -4,9 +4,10 @@ Every effect the adapter can reach goes into an outbox in Redis first, then one 
 at a time (a Redis lock) posts from its head, in order, and removes an effect only once Slack
 has taken it. Each Web API call is retried by slack_sdk itself: a 429 waits for Retry-After,
 a dropped connection is retried with backoff. When Slack is still unavailable after that, the
-effect stays at the head of the outbox and the flush is tried again later; a message Slack
-refuses for good is kept aside (a dead letter) so it cannot block the others. A desk message
-id that was already posted is never posted again (a redelivered effect, a retried flush).
+effect stays at the head of the outbox and the flush is tried again, after pauses that double
+up to MAX_RETRY_DELAY, until the outbox is empty; a message Slack refuses for good is kept
+aside (a dead letter) so it cannot block the others. A desk message id that was already
+posted is never posted again (a redelivered effect, a retried flush).
 
 Where an effect goes:
 - `Address(conversation="slack:<channel>")`: that channel (a person's DM, or the channel a
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,7 @@ from redis.asyncio.lock import Lock
 from redis.exceptions import LockError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from tenacity import AsyncRetrying, RetryCallState, wait_exponential
 
 from adapters.chat.slack_blocks import Rendered, render, text_only, uses_modal
 from adapters.chat.slack_people import SlackPeople
@@ -58,6 +60,13 @@ GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_close
 
 class SlackUnavailable(Exception):
     """Slack could not take a call even after slack_sdk's retries: try again later."""
+
+
+def _log_flush_error(retry_state: RetryCallState) -> None:
+    failure = retry_state.outcome.exception() if retry_state.outcome else None
+    # SlackUnavailable was logged where the call failed; anything else (Redis) was not.
+    if failure is not None and not isinstance(failure, SlackUnavailable):
+        log.error("slack.flush_failed", exc_info=failure)
 
 
 class Unreachable(Exception):
@@ -99,6 +108,7 @@ class SlackDelivery:
         oncall_channel: str | None,
         inline_max: int,
         retry_delay: float,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._client = client
         self._state = state
@@ -107,7 +117,7 @@ class SlackDelivery:
         self._oncall_channel = oncall_channel
         self._inline_max = inline_max
         self._retry_delay = retry_delay
-        self._delay = retry_delay
+        self._sleep = sleep
         self._retry: asyncio.Task[None] | None = None
         self._warned_oncall = False
 
@@ -135,6 +145,13 @@ class SlackDelivery:
     async def flush(self) -> bool:
         """Post what the outbox holds. True when it is empty afterwards (or another process
         is posting it); False when Slack is unavailable and a retry has been scheduled."""
+        if await self._flush_once():
+            return True
+        if self._retry is None or self._retry.done():
+            self._retry = asyncio.create_task(self._flush_later())
+        return False
+
+    async def _flush_once(self) -> bool:
         while True:
             lock = self._state.flush_lock(LOCK_SECONDS)
             if not await lock.acquire():
@@ -145,12 +162,10 @@ class SlackDelivery:
                 with contextlib.suppress(LockError):
                     await lock.release()
             if not drained:
-                self._schedule_retry()
                 return False
             # something may have been queued after our last look and before the release,
             # by a caller whose flush found the lock taken
             if await self._state.pending() == 0:
-                self._delay = self._retry_delay
                 return True
 
     async def _drain(self, lock: Lock) -> bool:
@@ -172,19 +187,24 @@ class SlackDelivery:
             await lock.reacquire()
         return True
 
-    def _schedule_retry(self) -> None:
-        if self._retry is not None and not self._retry.done():
-            return
-        delay, self._delay = self._delay, min(self._delay * 2, MAX_RETRY_DELAY)
-        self._retry = asyncio.create_task(self._flush_later(delay))
+    async def _flush_later(self) -> None:
+        """Flush until the outbox is empty, pausing `retry_delay` before the first try and
+        twice as long before each next one, up to MAX_RETRY_DELAY."""
+        retrying = AsyncRetrying(
+            wait=wait_exponential(multiplier=self._retry_delay, max=MAX_RETRY_DELAY),
+            before_sleep=_log_flush_error,
+            sleep=self._sleep,
+        )
+        async for attempt in retrying:
+            with attempt:
+                # The first try is the flush that found Slack unavailable and scheduled this.
+                if attempt.retry_state.attempt_number == 1 or not await self._flush_once():
+                    raise SlackUnavailable("the outbox is not empty yet")
 
-    async def _flush_later(self, delay: float) -> None:
-        await asyncio.sleep(delay)  # Slack is unavailable: this is the backoff, not a wait
-        try:
-            await self.flush()
-        except Exception:
-            log.exception("slack.flush_failed")
-            self._schedule_retry()
+    async def retried(self) -> None:
+        """Wait until the retry under way, if any, has emptied the outbox (tests)."""
+        if self._retry is not None:
+            await self._retry
 
     async def close(self) -> None:
         """Stop retrying (what is queued stays queued for the next start)."""

@@ -7,10 +7,11 @@ lock over (after an expiry), so a stalled worker cannot overwrite newer state.""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+
+from tenacity import AsyncRetrying, RetryError, retry_if_result, stop_after_delay, wait_exponential
 
 from bot.store import Store
 
@@ -46,13 +47,21 @@ class ConversationLocks:
         redis = self._store.redis
         key = self._store.key("lock", "conversation", conversation)
         token = int(await redis.incr(self._store.key("lock", "fence")))
-        delay, waited = 0.005, 0.0
-        while not await redis.set(key, str(token), nx=True, px=self._ttl_ms):
-            if waited >= wait:
-                raise LockTimeout(f"conversation {conversation} busy for {wait:.0f}s")
-            await asyncio.sleep(delay)
-            waited += delay
-            delay = min(delay * 2, 0.1)
+
+        async def take() -> bool:
+            return bool(await redis.set(key, str(token), nx=True, px=self._ttl_ms))
+
+        # Short pauses at first, so a waiter gets in soon after a quick turn lets go; never
+        # longer than 0.1 s, so it does not sleep long past a slow one.
+        retrying = AsyncRetrying(
+            retry=retry_if_result(lambda taken: not taken),
+            wait=wait_exponential(multiplier=0.005, max=0.1),
+            stop=stop_after_delay(wait),
+        )
+        try:
+            await retrying(take)
+        except RetryError:
+            raise LockTimeout(f"conversation {conversation} busy for {wait:.0f}s") from None
         try:
             yield Fence(key, token)
         finally:

@@ -16,7 +16,6 @@ so the result is marked unsure and the desk asks or escalates instead of acting 
 from __future__ import annotations
 
 import asyncio
-import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -29,6 +28,17 @@ import anthropic
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic.json_schema import SkipJsonSchema
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    RetryError,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random_exponential,
+)
+from tenacity.stop import stop_base
+from tenacity.wait import wait_base
 
 from bot.models import Person
 from bot.observability import MASK, Metrics, redact
@@ -398,32 +408,57 @@ class Claude:
         *,
         deadline: float,
     ) -> T | None:
-        for attempt in range(self.max_attempts):
-            remaining = deadline - self.monotonic()
-            if remaining <= 0:
-                break
-            try:
-                async with asyncio.timeout(min(self.attempt_timeout, remaining)):
-                    message = await self.client.messages.create(
-                        model=self.model, timeout=self.attempt_timeout, **request.body()
-                    )
-                self.usage.add(message.usage)
-                self._count_tokens(message.usage)
-                result = _tool_input(message, request.tool)
-            # Whatever goes wrong with an optional proposer, the offline answer stands.
-            except Exception as exc:
-                outcome, wait = _failure(exc, self.backoff * 2**attempt)
-                self._count(outcome)
-                log.info("claude.call_failed", outcome=outcome, attempt=attempt + 1)
-                last = attempt + 1 == self.max_attempts
-                if last or wait is None or self.monotonic() + wait >= deadline:
-                    break
-                await self.sleep(wait)
-                continue
-            parsed = parse(result) if result is not None else None
-            self._count("ok" if parsed is not None else "invalid")
-            return parsed
+        # Half of a doubling pause fixed, the other half random: the pause still grows, and
+        # desks that failed together do not all try again at the same moment.
+        jittered = wait_exponential(multiplier=self.backoff / 2) + wait_random_exponential(
+            multiplier=self.backoff / 2
+        )
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(_Transient),
+            wait=_RetryAfterOr(jittered),
+            stop=stop_after_attempt(self.max_attempts) | _NoTimeFor(deadline, self.monotonic),
+            sleep=self.sleep,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    number = attempt.retry_state.attempt_number
+                    return await self._attempt(request, parse, deadline=deadline, number=number)
+        except RetryError:
+            pass  # out of attempts, or no time left for another: the offline answer stands
         return None
+
+    async def _attempt(
+        self,
+        request: ToolRequest,
+        parse: Callable[[Mapping[str, object]], T | None],
+        *,
+        deadline: float,
+        number: int,
+    ) -> T | None:
+        """One call; raises `_Transient` when another may succeed."""
+        remaining = deadline - self.monotonic()
+        if remaining <= 0:  # the pause before this call overran the budget
+            return None
+        try:
+            async with asyncio.timeout(min(self.attempt_timeout, remaining)):
+                message = await self.client.messages.create(
+                    model=self.model, timeout=self.attempt_timeout, **request.body()
+                )
+            self.usage.add(message.usage)
+            self._count_tokens(message.usage)
+            result = _tool_input(message, request.tool)
+        # Whatever goes wrong with an optional proposer, the offline answer stands.
+        except Exception as exc:
+            outcome, transient = _failure(exc)
+            self._count(outcome)
+            log.info("claude.call_failed", outcome=outcome, attempt=number)
+            if transient:
+                raise _Transient(_retry_after(exc)) from exc
+            return None
+        parsed = parse(result) if result is not None else None
+        self._count("ok" if parsed is not None else "invalid")
+        return parsed
 
     def _count_tokens(self, usage: anthropic.types.Usage) -> None:
         tokens = self.metrics.llm_tokens
@@ -437,26 +472,60 @@ class Claude:
         self.metrics.llm_calls.labels(result=outcome).inc()
 
 
-def _failure(exc: BaseException, backoff: float) -> tuple[str, float | None]:
-    """What went wrong, and how long to wait before trying again (None: do not retry)."""
-    jittered = backoff * (0.5 + random.random() / 2)
+class _Transient(Exception):
+    """A failed call another may get through; `retry_after` is the server's ask, if any."""
+
+    def __init__(self, retry_after: float | None) -> None:
+        super().__init__(f"retry after {retry_after}s" if retry_after else "retry")
+        self.retry_after = retry_after
+
+
+class _RetryAfterOr(wait_base):
+    """Wait what the server asked for (Retry-After), else what `otherwise` says."""
+
+    def __init__(self, otherwise: wait_base) -> None:
+        self.otherwise = otherwise
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        failure = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(failure, _Transient) and failure.retry_after:
+            return failure.retry_after
+        return self.otherwise(retry_state)
+
+
+class _NoTimeFor(stop_base):
+    """Stop when the next call could not start before `deadline` (the injected clock's)."""
+
+    def __init__(self, deadline: float, monotonic: Callable[[], float]) -> None:
+        self.deadline = deadline
+        self.monotonic = monotonic
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self.monotonic() + retry_state.upcoming_sleep >= self.deadline
+
+
+def _failure(exc: BaseException) -> tuple[str, bool]:
+    """What went wrong, and whether another call may get through."""
     if isinstance(exc, TimeoutError | anthropic.APITimeoutError):
-        return "timeout", jittered
+        return "timeout", True
     if isinstance(exc, anthropic.APIConnectionError):
-        return "unreachable", jittered
+        return "unreachable", True
     if isinstance(exc, anthropic.APIStatusError):
         status = exc.status_code
         if status == 429 or status >= 500 or status in {408, 409}:
-            outcome = {429: "rate_limited", 529: "overloaded"}.get(status, "server_error")
-            return outcome, _retry_after(exc.response.headers) or jittered
+            return {429: "rate_limited", 529: "overloaded"}.get(status, "server_error"), True
         if status in {401, 403}:
             log.error("claude.rejected_key", status=status)
-        return "rejected", None
+        return "rejected", False
     log.warning("claude.bad_response", error=type(exc).__name__)
-    return "bad_response", None
+    return "bad_response", False
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
+def _retry_after(exc: BaseException) -> float | None:
+    """The wait an error response asks for, in seconds (retry-after-ms, else retry-after)."""
+    if not isinstance(exc, anthropic.APIStatusError):
+        return None
+    headers = exc.response.headers
     for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
         try:
             return max(0.0, float(headers[name]) * scale)

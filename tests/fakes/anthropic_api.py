@@ -3,9 +3,9 @@
 `POST /v1/messages` answers with real-shaped JSON: a `tool_use` content block, `stop_reason`
 `tool_use`, and `usage` with `cache_creation_input_tokens` / `cache_read_input_tokens`. It is
 scriptable: each queued `Answer` is used for one request (a tool call, a text, an HTTP error
-with `retry-after`, a hang past the client's timeout, a malformed body); when the queue is
-empty a `responder` function decides. Every request is recorded as `Received`, so a test can
-assert on exactly what left the desk.
+with `retry-after` or `retry-after-ms`, a hang past the client's timeout, a malformed body);
+when the queue is empty a `responder` function decides. Every request is recorded as
+`Received`, so a test can assert on exactly what left the desk.
 
 Tokens are counted as the local server sees them, four characters a token; the cached prefix
 is the tools and system blocks up to the last `cache_control` breakpoint, written on first
@@ -67,6 +67,7 @@ class Failure:
     error_type: str = "api_error"
     message: str = "error"
     retry_after: float | None = None
+    retry_after_ms: float | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,8 @@ class FakeMessagesAPI:
             return _error(504, "timeout_error", "hung")
         if isinstance(answer, Failure):
             headers = {"retry-after": str(answer.retry_after)} if answer.retry_after else {}
+            if answer.retry_after_ms:
+                headers["retry-after-ms"] = str(answer.retry_after_ms)
             return _error(answer.status, answer.error_type, answer.message, headers)
         if isinstance(answer, Raw):
             return web.Response(
