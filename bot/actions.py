@@ -17,7 +17,8 @@ from bot.observability import Metrics
 from bot.plans import PlanStep
 from bot.ports import Devices, Directory, Outbox, Tickets
 from bot.state.actions import ActionRecord, ActionRepository, StoredAction
-from skills.base import PreconditionFailed, SkillContext, SkillFailed, SkillRegistry, SkillResult
+from skills.base import PreconditionFailed, SkillContext, SkillFailed, SkillResult
+from skills.registry import SkillRegistry
 
 log = structlog.get_logger("itdesk.actions")
 

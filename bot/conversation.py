@@ -10,7 +10,7 @@ from bot import texts
 from bot.cases import Case, CaseStatus
 from bot.context import TurnContext
 from bot.models import Button, Card, CardField
-from bot.planner import Question
+from bot.plans import Question
 from bot.state.cases import CaseRepository
 from bot.state.refs import ButtonRefs
 from bot.understanding import Understanding

@@ -17,15 +17,15 @@ from bot.gates import Gates
 from bot.handoff import Handoff
 from bot.models import Person
 from bot.notices import Notices
-from bot.planner import Planner, Question, Referral
+from bot.planner import Planner
+from bot.plans import Question, Referral
 from bot.policy import PolicyEngine, PolicyRequest
 from bot.ports import Directory
 from bot.questions import exact_option, joiner_answer, only_option_named
 from bot.state.cases import CaseRepository
 from bot.state.control import DeskControl
 from bot.state.conversations import ConversationLocks, UnclearMessages
-from bot.understanding import UNKNOWN_PERSON, Understander, Understanding
-from bot.understanding.model import QUEUE_OF
+from bot.understanding import UNKNOWN_PERSON, IntentCatalog, Understander, Understanding
 from verification.stepup import StepUp
 
 log = structlog.get_logger("itdesk.desk")
@@ -42,6 +42,7 @@ _INCIDENT_GUESS_FLOOR = 0.3
 @dataclass(frozen=True)
 class IntakeDeps:
     understanding: Understander
+    intents: IntentCatalog
     cases: CaseRepository
     locks: ConversationLocks
     unclear: UnclearMessages
@@ -127,7 +128,7 @@ class Intake:
                     "intent": intent,
                     "confidence": 1.0,
                     "confident": True,
-                    "queue": _queue_of(intent),
+                    "queue": d.intents.queue_of(intent),
                 }
             )
         log.info(
@@ -298,8 +299,3 @@ def _possible_incident(u: Understanding) -> bool:
 
 def _described(intent: str) -> str:
     return intent.replace("_", " ")
-
-
-def _queue_of(intent: str) -> str | None:
-    queues: dict[str, str | None] = {str(k): v for k, v in QUEUE_OF.items()}
-    return queues.get(intent)

@@ -25,7 +25,7 @@ from typing import TextIO
 from bot.models import Person
 from bot.org import Org, OrgFileError, load_org
 from bot.settings import Settings
-from bot.understanding.model import DEFAULT_THRESHOLD, INTENTS, Catalog, Understanding
+from bot.understanding.model import DEFAULT_THRESHOLD, Catalog, Understanding, default_intents
 from bot.understanding.offline import OfflineUnderstanding
 
 __all__ = ["DEFAULT_ORG", "EvalReport", "eval_file", "evaluate", "predict_file"]
@@ -60,8 +60,10 @@ def _read(path: Path, *, need_intent: bool) -> list[_Line]:
         if not isinstance(row, dict) or not isinstance(row.get("text"), str):
             raise InputError(f'{path}:{number}: expected an object with a "text" string')
         intent = row.get("intent")
-        if need_intent and intent not in INTENTS:
-            raise InputError(f'{path}:{number}: "intent" must be one of {", ".join(INTENTS)}')
+        known = default_intents()
+        if need_intent and intent not in known:
+            names = ", ".join(known.names)
+            raise InputError(f'{path}:{number}: "intent" must be one of {names}')
         user = row.get("user")
         lines.append(_Line(row["text"], user if isinstance(user, str) else None, intent))
     return lines
@@ -160,7 +162,7 @@ class EvalReport:
             "",
             f"{'intent':20} {'precision':>9} {'recall':>7} {'n':>4}",
         ]
-        for intent in INTENTS:
+        for intent in default_intents().names:
             if intent in self.support or intent in self.precision:
                 lines.append(
                     f"{intent:20} {self.precision.get(intent, 0.0):9.2f} "

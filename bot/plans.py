@@ -1,10 +1,12 @@
 """A plan: what a case will do once policy lets it, kept in the case's events.
 
 The plan names the policy action and resource asked about at every gate, whose account it
-changes (the subject), the skill steps to run (several make a saga), and what follows."""
+changes (the subject), the skill steps to run (several make a saga), and what follows. When
+planning cannot produce one, it asks a `Question` or makes a `Referral` to a human."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,6 +15,26 @@ from bot.cases import Case
 from bot.models import Person
 
 ResourceKind = Literal["person", "group", "software", "device"]
+
+
+@dataclass
+class Question:
+    """One clarifying question: the slot it fills and the candidates offered as buttons."""
+
+    slot: str
+    text: str
+    options: list[tuple[str, str]] = field(default_factory=list)  # (label, value)
+
+
+@dataclass
+class Referral:
+    """A case for a human: the queue and priority, what the desk found, and the roles to
+    tell at once (security hears of every security incident, acted on or not)."""
+
+    queue: str
+    priority: str = "normal"
+    note: str = ""
+    notify_roles: list[str] = field(default_factory=list)
 
 
 class PlanStep(BaseModel):

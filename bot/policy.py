@@ -18,6 +18,8 @@ from typing import Any, Literal
 import cedarpy
 
 from bot.models import Device, Group, Person, SoftwareItem
+from skills import default_skills
+from skills.registry import SkillRegistry
 
 Route = Literal["act", "step_up", "approval", "escalate", "refuse"]
 _PRECEDENCE: dict[str, int] = {"refuse": 0, "escalate": 1, "step_up": 2, "approval": 3}
@@ -97,9 +99,11 @@ class _Meta:
 class PolicyEngine:
     """The loaded policy set, its schema, and the annotations of every policy."""
 
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(
+        self, directory: Path | None = None, *, skills: SkillRegistry | None = None
+    ) -> None:
         self.directory = directory or default_policy_dir()
-        self.text, self.schema = _read(self.directory)
+        self.text, self.schema = _read(self.directory, skills or default_skills())
         problems = check_texts(self.text, self.schema)
         if problems:
             raise PolicyError("invalid policies:\n" + "\n".join(f"  {p}" for p in problems))
@@ -143,10 +147,11 @@ class PolicyEngine:
         )
 
 
-def check(directory: Path) -> list[str]:
-    """Problems with the policy files in `directory` (empty when they are valid)."""
+def check(directory: Path, skills: SkillRegistry | None = None) -> list[str]:
+    """Problems with the policy files in `directory` (empty when they are valid), against
+    the schema with the actions of `skills` (the shipped ones by default)."""
     try:
-        text, schema = _read(directory)
+        text, schema = _read(directory, skills or default_skills())
     except PolicyError as exc:
         return [str(exc)]
     return check_texts(text, schema)
@@ -174,7 +179,7 @@ def check_texts(text: str, schema: str) -> list[str]:
     return problems
 
 
-def _read(directory: Path) -> tuple[str, str]:
+def _read(directory: Path, skills: SkillRegistry) -> tuple[str, str]:
     files = sorted(directory.glob("*.cedar"))
     schema_file = directory / "schema.cedarschema"
     if not files:
@@ -182,7 +187,21 @@ def _read(directory: Path) -> tuple[str, str]:
     if not schema_file.is_file():
         raise PolicyError(f"no schema.cedarschema in {directory}")
     text = "\n".join(f.read_text(encoding="utf-8") for f in files)
-    return text, schema_file.read_text(encoding="utf-8")
+    return text, schema_file.read_text(encoding="utf-8") + skill_actions(skills)
+
+
+_ENTITY_OF = {"person": "Person", "group": "Group", "software": "Software", "device": "Device"}
+
+
+def skill_actions(skills: SkillRegistry) -> str:
+    """The Cedar declaration of each skill's action, from the kind of resource it declares."""
+    lines = ["", "// The skills' actions, as each skill declares itself (skills/)."]
+    for skill in skills.all():
+        lines.append(
+            f"action {skill.name} appliesTo {{ principal: Person, "
+            f"resource: {_ENTITY_OF[skill.resource]}, context: Request }};"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def _annotations(text: str) -> dict[str, _Meta]:

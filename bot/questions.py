@@ -4,7 +4,7 @@ button label, or unambiguously by its words), or a new joiner's name or manager.
 from __future__ import annotations
 
 from bot.models import Person
-from bot.onboarding import match_person
+from skills.joiners import match_person
 
 
 def exact_option(text: str, options: list[str], labels: list[str]) -> str | None:

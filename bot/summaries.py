@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.models import Person
 from bot.understanding.claude import ToolRequest, load_prompt, redact_for_model
-from bot.understanding.model import INTENT_DESCRIPTIONS, INTENTS
+from bot.understanding.model import IntentCatalog, default_intents
 
 if TYPE_CHECKING:
     from bot.understanding.claude import Claude
@@ -65,8 +65,15 @@ def summary_tool() -> dict[str, Any]:
 class Summaries:
     """Writes escalation summaries, with Claude when given a client, else from templates."""
 
-    def __init__(self, claude: Claude | None = None, *, prompts: Path | None = None) -> None:
+    def __init__(
+        self,
+        claude: Claude | None = None,
+        *,
+        intents: IntentCatalog | None = None,
+        prompts: Path | None = None,
+    ) -> None:
         self.claude = claude
+        self.intents = intents or default_intents()
         self._system = (load_prompt("summary.system.md", prompts),)
         self._tools = (summary_tool(),)
 
@@ -80,7 +87,7 @@ class Summaries:
         confident: bool = True,
     ) -> ToolRequest:
         """What is sent for one case: no names, the request redacted, what the desk checked."""
-        about = _ABOUT.get(intent, "")
+        about = self.intents.spec(intent).description if intent in self.intents else ""
         lines = [
             f"Intent: {intent}{f' ({about})' if about else ''}"
             + ("" if confident else " (the desk was unsure of this)"),
@@ -124,7 +131,6 @@ class Summaries:
 
 # --- templates ----------------------------------------------------------------------------
 
-_ABOUT = {str(intent): about for intent, about in INTENT_DESCRIPTIONS.items()}
 _DETAILS = frozenset(
     {"group", "group_candidates", "software", "software_candidates", "software_name", "device",
      "target_user", "duration", "app", "credentials_exposed", "manipulation"}
@@ -195,7 +201,7 @@ def templated(
 ) -> tuple[str, str]:
     """The deterministic summary and next step: one sentence each, from the intent, the
     slots and what the desk checked, with the person's own words where they say more."""
-    intent = intent if intent in INTENTS else "other"
+    intent = intent if intent in _HEADLINES else "other"
     slots = slots or {}
     who = requester.name if requester else "The requester"
     headline = _HEADLINES[intent].format(**_fillers(slots))

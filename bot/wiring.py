@@ -44,10 +44,10 @@ from bot.state.refs import ButtonRefs
 from bot.store import Store
 from bot.summaries import Summaries
 from bot.systemturns import SystemTurnDeps, SystemTurns
-from bot.understanding import Catalog, OfflineUnderstanding, Understander
+from bot.understanding import Catalog, IntentCatalog, OfflineUnderstanding, Understander
 from bot.verifying import StepUpGate, StepUpGateDeps
 from skills import default_skills
-from skills.base import SkillRegistry
+from skills.registry import SkillRegistry
 from verification.stepup import StepUp
 
 if TYPE_CHECKING:
@@ -117,7 +117,8 @@ def build_desk(
     Anthropic key, else offline, over `catalog` (or the one given: a scripted one in tests)."""
     metrics = metrics or Metrics()
     skills = skills or default_skills()
-    policy = policy or PolicyEngine()
+    intents = IntentCatalog.of(skills.intents())
+    policy = policy or PolicyEngine(skills=skills)
     understanding = understanding or build_understanding(
         catalog, threshold=threshold, metrics=metrics, settings=settings, skills=skills
     )
@@ -136,7 +137,7 @@ def build_desk(
             directory=directory,
             tickets=backends.tickets,
             refs=refs,
-            summaries=Summaries(getattr(understanding, "claude", None)),
+            summaries=Summaries(getattr(understanding, "claude", None), intents=intents),
             control=control,
             oncall_channel=oncall_channel,
         )
@@ -179,6 +180,7 @@ def build_desk(
     intake = Intake(
         IntakeDeps(
             understanding=understanding,
+            intents=intents,
             cases=cases,
             locks=locks,
             unclear=UnclearMessages(store),
@@ -186,7 +188,7 @@ def build_desk(
             policy=policy,
             control=control,
             directory=directory,
-            planner=Planner(PlannerDeps(directory, devices)),
+            planner=Planner(PlannerDeps(skills, directory, devices)),
             conversation=Conversation(ConversationDeps(refs, cases)),
             gates=gates,
             handoff=handoff,
@@ -288,7 +290,9 @@ def build_understanding(
     skills: SkillRegistry | None = None,
 ) -> Understander:
     """The offline understanding, behind Claude when an Anthropic key is configured."""
-    offline = OfflineUnderstanding(catalog, threshold=threshold)
+    skills = skills or default_skills()
+    intents = IntentCatalog.of(skills.intents())
+    offline = OfflineUnderstanding(catalog, intents=intents, threshold=threshold)
     if settings is None or settings.anthropic_api_key is None:
         return offline
     from bot.understanding.claude import ClaudeUnderstanding  # the only anthropic import
@@ -297,7 +301,7 @@ def build_understanding(
         settings,
         catalog,
         fallback=offline,
-        skills=skills or default_skills(),
+        skills=skills,
         metrics=metrics,
         threshold=threshold,
     )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from skills.access import AddToGroup, RemoveFromGroup
 from skills.accounts import ResetMfa, ResetPassword, RevokeSessions, UnlockAccount
-from skills.base import AnySkill, SkillRegistry
+from skills.base import AnySkill
 from skills.devices import LockDevice
 from skills.people import CreateAccount, DisableAccount, EnableAccount
+from skills.registry import SkillRegistry
 from skills.software import InstallSoftware, UninstallSoftware
 
 

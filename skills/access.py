@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from bot import texts
+from bot.intents import intent
+from bot.models import Group
+from bot.plans import Question, Referral
 from skills.base import PreconditionFailed, Skill, SkillContext, SkillParams, SkillResult
+from skills.planning import Ask, Lookups, Proposal, days_asked
 from skills.targets import (
+    EXAMPLES,
     GroupId,
     Username,
     require_active_person,
@@ -28,6 +34,20 @@ class GrantParams(MembershipParams):
     )
 
 
+async def _group_named(ask: Ask, find: Lookups) -> Group | Question | Referral:
+    """The group the request names; which one, when the name fits several or none."""
+    group_id = ask.slots.get("group")
+    if not group_id:
+        options = [g for g in str(ask.slots.get("group_candidates") or "").split(",") if g]
+        groups = [await find.directory.group(g) for g in options]
+        labelled = [(g.name, g.id) for g in groups if g is not None]
+        return Question("group", texts.asked_group([v for _, v in labelled]), labelled)
+    group = await find.directory.group(str(group_id))
+    if group is None:
+        return Referral("access", note="group not found in the directory")
+    return group
+
+
 class AddToGroup(Skill[GrantParams]):
     """Add a person to a directory group, optionally for a limited number of days.
 
@@ -38,6 +58,27 @@ class AddToGroup(Skill[GrantParams]):
     title = "Add to group"
     Params = GrantParams
     inverse = "remove_from_group"
+    resource = "group"
+    intents = (
+        intent(
+            EXAMPLES,
+            "access_request",
+            "access",
+            "to be added to a group, list, shared folder or drive, or access to an app",
+            "group",
+            "duration",
+        ),
+    )
+
+    async def plan(self, ask: Ask, find: Lookups) -> Proposal | Question | Referral:
+        group = await _group_named(ask, find)
+        if not isinstance(group, Group):
+            return group
+        params = GrantParams(
+            user=ask.subject, group=group.id, days=days_asked(ask.slots.get("duration"),
+                                                              group.max_days),
+        )  # fmt: skip
+        return Proposal(params=params.model_dump(exclude_none=True), resource_id=group.id)
 
     async def preconditions(self, ctx: SkillContext, params: GrantParams) -> None:
         await require_active_person(ctx, params.user)
@@ -79,6 +120,23 @@ class RemoveFromGroup(Skill[MembershipParams]):
     title = "Remove from group"
     Params = MembershipParams
     inverse = "add_to_group"
+    resource = "group"
+    intents = (
+        intent(
+            EXAMPLES,
+            "access_removal",
+            "access",
+            "to be removed from a group or list, or an access taken away",
+            "group",
+        ),
+    )
+
+    async def plan(self, ask: Ask, find: Lookups) -> Proposal | Question | Referral:
+        group = await _group_named(ask, find)
+        if not isinstance(group, Group):
+            return group
+        params = MembershipParams(user=ask.subject, group=group.id)
+        return Proposal(params=params.model_dump(), resource_id=group.id)
 
     async def preconditions(self, ctx: SkillContext, params: MembershipParams) -> None:
         # a disabled account may still lose access (offboarding, expiring grants)

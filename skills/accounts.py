@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from bot.intents import intent
+from bot.plans import Referral
 from bot.ports import OutboxItem, OutboxKind
 from skills.base import PreconditionFailed, Skill, SkillContext, SkillParams, SkillResult
-from skills.targets import Username, require_active_person, require_person, whose
+from skills.planning import Ask, Lookups, Proposal
+from skills.targets import EXAMPLES, Username, require_active_person, require_person, whose
 
 
 class UserParams(SkillParams):
     user: Username
+
+
+def _own_account(ask: Ask) -> Proposal:
+    return Proposal(params={"user": ask.subject}, resource_id=ask.subject)
 
 
 class UnlockAccount(Skill[UserParams]):
@@ -19,6 +26,10 @@ class UnlockAccount(Skill[UserParams]):
     name = "unlock_account"
     title = "Unlock account"
     Params = UserParams
+    intents = (intent(EXAMPLES, "account_unlock", "accounts", "their own account is locked out"),)
+
+    async def plan(self, ask: Ask, find: Lookups) -> Proposal:
+        return _own_account(ask)
 
     async def preconditions(self, ctx: SkillContext, params: UserParams) -> None:
         person = await ctx.directory.person(params.user)
@@ -63,6 +74,17 @@ class ResetPassword(Skill[UserParams]):
     name = "reset_password"
     title = "Reset password"
     Params = UserParams
+    intents = (
+        intent(
+            EXAMPLES,
+            "password_reset",
+            "accounts",
+            "forgot, expired or wants to change their password",
+        ),
+    )
+
+    async def plan(self, ask: Ask, find: Lookups) -> Proposal:
+        return _own_account(ask)
 
     async def preconditions(self, ctx: SkillContext, params: UserParams) -> None:
         await require_active_person(ctx, params.user)
@@ -94,6 +116,18 @@ class ResetMfa(Skill[UserParams]):
     name = "reset_mfa"
     title = "Reset sign-in verification"
     Params = UserParams
+    intents = (
+        intent(
+            EXAMPLES,
+            "mfa_reset",
+            "accounts",
+            "new or lost phone, authenticator/MFA prompts broken, re-enrol a factor",
+        ),
+    )
+
+    async def plan(self, ask: Ask, find: Lookups) -> Proposal:
+        return Proposal(params={"user": ask.subject}, resource_id=ask.subject,
+                        notify_roles=("security",))  # fmt: skip
 
     async def preconditions(self, ctx: SkillContext, params: UserParams) -> None:
         await require_active_person(ctx, params.user)
@@ -132,6 +166,28 @@ class RevokeSessions(Skill[UserParams]):
     name = "revoke_sessions"
     title = "Sign out everywhere"
     Params = UserParams
+    intents = (
+        intent(
+            EXAMPLES,
+            "security_incident",
+            "security",
+            "phishing, malware, suspicious login or message, compromise, leak",
+        ),
+    )
+
+    async def plan(self, ask: Ask, find: Lookups) -> Proposal | Referral:
+        """Signed out at once when the person says credentials were entered or the account
+        is compromised; any other incident is for security to look at."""
+        if not ask.slots.get("credentials_exposed"):
+            return Referral("security", "urgent", notify_roles=["security"])
+        return Proposal(
+            params={"user": ask.subject},
+            resource_id=ask.subject,
+            credentials_exposed=True,
+            follow="escalate",
+            escalate_priority="urgent",
+            notify_roles=("security",),
+        )
 
     async def preconditions(self, ctx: SkillContext, params: UserParams) -> None:
         await require_person(ctx, params.user)

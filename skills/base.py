@@ -1,5 +1,7 @@
 """What a skill is: a small class with a pydantic `Params` model and async `preconditions`,
-`execute`, `verify`, and `undo` where an inverse exists.
+`execute`, `verify`, and `undo` where an inverse exists. A skill also declares itself: the
+intents it serves and how a request's slots become its parameters (`plan`), the kind of
+resource policy sees, and its label.
 
 A skill never parses platform payloads and never checks who may call it: policy and
 verification wrap it. It is idempotent: `execute` reads the backend's real state before it
@@ -7,15 +9,21 @@ writes, so a retry after a partial failure finishes the job instead of doing it 
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from bot.clock import Clock
+from bot.intents import IntentSpec
 from bot.models import Person
 from bot.ports import Devices, Directory, Outbox, Tickets
+
+if TYPE_CHECKING:
+    from bot.plans import Question, Referral
+    from skills.planning import Ask, Lookups, Proposal
+
+ResourceKind = Literal["person", "group", "software", "device"]
 
 
 class SkillParams(BaseModel):
@@ -66,13 +74,23 @@ class SkillResult:
 
 
 class Skill(Generic[P]):
-    """Base class. Subclasses set `name`, `Params`, `title` and, when an inverse exists,
-    `inverse` (the name of the skill that undoes this one) with `undo_params`."""
+    """Base class. Subclasses set `name`, `Params`, `title` (the label people read) and,
+    when an inverse exists, `inverse` (the name of the skill that undoes this one) with
+    `undo_params`. A skill that serves requests lists its `intents` and implements `plan`;
+    `resource` is the kind of thing policy sees it act on."""
 
     name: ClassVar[str]
     title: ClassVar[str]
     Params: ClassVar[type[SkillParams]]
     inverse: ClassVar[str | None] = None
+    intents: ClassVar[tuple[IntentSpec, ...]] = ()
+    resource: ClassVar[ResourceKind] = "person"
+    creates_subject: ClassVar[bool] = False  # whose account it is does not exist yet
+
+    async def plan(self, ask: Ask, find: Lookups) -> Proposal | Question | Referral:
+        """This skill's parameters for a request of one of its intents, the one question
+        that is missing, or a referral to a human."""
+        raise NotImplementedError(f"{self.name} serves no intent")
 
     async def preconditions(self, ctx: SkillContext, params: P) -> None:
         """Raise PreconditionFailed when the action cannot be done as asked."""
@@ -94,42 +112,3 @@ class Skill(Generic[P]):
 
 
 AnySkill = Skill[Any]
-
-
-class SkillRegistry:
-    """The skills the desk may run, registered explicitly at start-up."""
-
-    def __init__(self) -> None:
-        self._skills: dict[str, AnySkill] = {}
-
-    def register(self, skill: AnySkill) -> None:
-        name = getattr(skill, "name", None)
-        if not name:
-            raise TypeError(f"{type(skill).__name__} has no name")
-        if name in self._skills:
-            raise ValueError(f"skill {name!r} is registered twice")
-        for method in ("preconditions", "execute", "verify"):
-            if not inspect.iscoroutinefunction(getattr(skill, method)):
-                raise TypeError(f"{name}.{method} must be async")
-        if not isinstance(getattr(skill, "Params", None), type) or not issubclass(
-            skill.Params, SkillParams
-        ):
-            raise TypeError(f"{name}.Params must be a SkillParams model")
-        self._skills[name] = skill
-
-    def get(self, name: str) -> AnySkill:
-        return self._skills[name]
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._skills
-
-    def names(self) -> list[str]:
-        return list(self._skills)
-
-    def all(self) -> list[AnySkill]:
-        return list(self._skills.values())
-
-    def check_inverses(self) -> None:
-        for skill in self._skills.values():
-            if skill.inverse is not None and skill.inverse not in self._skills:
-                raise ValueError(f"{skill.name}: inverse {skill.inverse!r} is not registered")

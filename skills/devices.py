@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from bot import texts
+from bot.intents import intent
+from bot.plans import Question, Referral
 from skills.base import Skill, SkillContext, SkillParams, SkillResult
-from skills.targets import DeviceId, Username, require_owned_device, require_person
+from skills.planning import Ask, Lookups, Proposal, of_kind, pick_device
+from skills.targets import EXAMPLES, DeviceId, Username, require_owned_device, require_person
 
 
 class DeviceParams(SkillParams):
@@ -20,6 +24,26 @@ class LockDevice(Skill[DeviceParams]):
     name = "lock_device"
     title = "Lock device"
     Params = DeviceParams
+    resource = "device"
+    intents = (intent(EXAMPLES, "device_lost", "security", "a device is lost or stolen"),)
+
+    async def plan(self, ask: Ask, find: Lookups) -> Proposal | Question | Referral:
+        """The named (or only) device of the kind spoken of, locked at once; security takes
+        the case from there."""
+        devices = of_kind(await find.devices.devices_of(ask.subject), ask.slots)
+        device_id = pick_device(ask.slots.get("device"), [x.id for x in devices])
+        if device_id is None:
+            if not devices:
+                note = "no registered device of that kind to lock"
+                return Referral("security", "urgent", note=note, notify_roles=["security"])
+            return Question("device", texts.ASK_DEVICE_LOST, [(x.id, x.id) for x in devices])
+        return Proposal(
+            params=DeviceParams(device=device_id, user=ask.subject).model_dump(),
+            resource_id=device_id,
+            follow="escalate",
+            escalate_priority="urgent",
+            notify_roles=("security",),
+        )
 
     async def preconditions(self, ctx: SkillContext, params: DeviceParams) -> None:
         await require_person(ctx, params.user)

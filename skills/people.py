@@ -7,10 +7,15 @@ from typing import Annotated
 
 from pydantic import Field
 
+from bot import texts
+from bot.intents import UNKNOWN_PERSON, intent
 from bot.models import Person
+from bot.plans import PlanStep, Question
 from bot.ports import ConflictError
 from skills.base import PreconditionFailed, Skill, SkillContext, SkillParams, SkillResult
-from skills.targets import Username, require_person, whose
+from skills.joiners import looks_like_name, read_joiner, username_for
+from skills.planning import Ask, Lookups, Proposal
+from skills.targets import EXAMPLES, Username, require_person, whose
 
 
 class AccountParams(SkillParams):
@@ -26,6 +31,26 @@ class DisableAccount(Skill[AccountParams]):
     title = "Disable account"
     Params = AccountParams
     inverse = "enable_account"
+    intents = (
+        intent(
+            EXAMPLES,
+            "offboarding",
+            "accounts",
+            "a leaver: disable an account, remove access",
+            about_others=True,
+        ),
+    )
+
+    async def plan(self, ask: Ask, find: Lookups) -> Proposal | Question:
+        """The leaver's account disabled, then every session of it ended."""
+        target = ask.slots.get("target_user")
+        if not target:
+            return Question("target_user", texts.ASK_PERSON)
+        return Proposal(
+            params={"user": target},
+            resource_id=target,
+            then=(PlanStep(skill="revoke_sessions", params={"user": target}),),
+        )
 
     async def preconditions(self, ctx: SkillContext, params: AccountParams) -> None:
         await require_person(ctx, params.user)
@@ -116,6 +141,38 @@ class CreateAccount(Skill[NewAccountParams]):
     name = "create_account"
     title = "Create account"
     Params = NewAccountParams
+    creates_subject = True
+    intents = (
+        intent(EXAMPLES, "onboarding", "accounts", "set up a new joiner", "group",
+               about_others=True, new_person=True),
+    )  # fmt: skip
+
+    async def plan(self, ask: Ask, find: Lookups) -> Proposal | Question:
+        """A new joiner's account: HR (or the future manager) asks; the other approves."""
+        person, slots = ask.requester, ask.slots
+        people = await find.directory.people()
+        joiner = read_joiner(ask.text, people, person)
+        named = str(slots.get("target_user") or "")
+        unknown = named.removeprefix(UNKNOWN_PERSON) if named.startswith(UNKNOWN_PERSON) else ""
+        if not looks_like_name(unknown):
+            unknown = ""
+        name = str(slots.get("joiner_name") or joiner.name or unknown)
+        if not name:
+            return Question("joiner_name", texts.ASK_JOINER_NAME)
+        manager = slots.get("manager") or joiner.manager
+        if not manager and not person.has_role("hr"):
+            # A manager asking for their own new hire. Someone who manages nobody is neither
+            # HR nor a manager: the plan names no manager, and policy turns it down.
+            manages = any(p.manager == person.username for p in people)
+            manager = person.username if manages else ""
+        elif not manager:
+            return Question("manager", texts.ask_joiner_manager(name))
+        username = username_for(name, {p.username for p in people})
+        domain = person.email.rpartition("@")[2]
+        params = {"username": username, "name": name, "email": f"{username}@{domain}",
+                  "manager": str(manager), "department": joiner.department or "",
+                  "title": joiner.title or ""}  # fmt: skip
+        return Proposal(params=params, resource_id=username, subject=username, new_person=params)
 
     async def preconditions(self, ctx: SkillContext, params: NewAccountParams) -> None:
         existing = await ctx.directory.person(params.username)

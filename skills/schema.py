@@ -6,7 +6,8 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from skills.base import AnySkill, SkillRegistry
+from skills.base import AnySkill
+from skills.registry import SkillRegistry
 
 
 def tool_schema(skill: AnySkill) -> dict[str, Any]:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from bot import texts
+from bot.intents import intent
 from bot.models import Device, SoftwareItem
+from bot.plans import Question, Referral
 from skills.base import PreconditionFailed, Skill, SkillContext, SkillParams, SkillResult
+from skills.planning import Ask, Lookups, Proposal, of_kind, pick_device
 from skills.targets import (
+    EXAMPLES,
     DeviceId,
     SoftwareId,
     Username,
@@ -35,6 +40,46 @@ class InstallSoftware(Skill[SoftwareParams]):
     title = "Install software"
     Params = SoftwareParams
     inverse = "uninstall_software"
+    resource = "software"
+    intents = (
+        intent(
+            EXAMPLES,
+            "software_install",
+            "software",
+            "an application installed, or a licence for one",
+            "software",
+        ),
+    )
+
+    async def plan(self, ask: Ask, find: Lookups) -> Proposal | Question | Referral:
+        """A catalogue item on the person's one device of the kind they speak of; an app
+        outside the catalogue is planned too, for policy to hand to a human."""
+        software_id = ask.slots.get("software")
+        catalogue = {item.id: item for item in await find.devices.catalogue()}
+        if not software_id:
+            options = str(ask.slots.get("software_candidates") or "").split(",")
+            labelled = [(catalogue[o].name, o) for o in options if o in catalogue]
+            if labelled:
+                return Question("software", texts.ASK_WHICH_SOFTWARE, labelled)
+            name = ask.slots.get("software_name")
+            if name:
+                return Proposal(
+                    params={"software": str(name), "device": "", "user": ask.subject},
+                    resource_id=str(name),
+                    catalogued=False,
+                )
+            return Question("software", texts.ASK_SOFTWARE)
+        if software_id not in catalogue:
+            return Referral("software", note=f"{software_id} is not in the catalogue")
+        owned = await find.devices.devices_of(ask.subject)
+        devices = [x.id for x in of_kind(owned, ask.slots)]
+        device_id = pick_device(ask.slots.get("device"), devices)
+        if device_id is None:
+            if not devices:
+                return Referral("software", note="no managed device of that kind to install on")
+            return Question("device", texts.ASK_DEVICE, [(x, x) for x in devices])
+        params = SoftwareParams(software=software_id, device=device_id, user=ask.subject)
+        return Proposal(params=params.model_dump(), resource_id=str(software_id))
 
     async def preconditions(self, ctx: SkillContext, params: SoftwareParams) -> None:
         _, device = await _targets(ctx, params)
@@ -65,6 +110,7 @@ class UninstallSoftware(Skill[SoftwareParams]):
     title = "Uninstall software"
     Params = SoftwareParams
     inverse = "install_software"
+    resource = "software"
 
     async def preconditions(self, ctx: SkillContext, params: SoftwareParams) -> None:
         await _targets(ctx, params)

@@ -6,12 +6,15 @@ Text keys raised here: `unknown_user`, `account_disabled`, `unknown_group`, `unk
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field
 
 from bot.models import Device, Group, Person, SoftwareItem
 from skills.base import PreconditionFailed, SkillContext
+
+EXAMPLES = Path(__file__).resolve().parent / "examples"  # the skills' example phrasings
 
 # Field descriptions end up in the generated tool schemas, so they speak to the model.
 Username = Annotated[

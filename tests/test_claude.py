@@ -39,7 +39,7 @@ from bot.understanding.claude import (
     ToolRequest,
     redact_for_model,
 )
-from bot.understanding.model import QUEUE_OF, Intent
+from bot.understanding.model import default_intents
 from bot.wiring import build_understanding, sandbox_desk
 from bot.world import SandboxWorld
 from skills import default_skills
@@ -82,11 +82,11 @@ class FakeTime:
 class StubOffline:
     """A fallback with a fixed answer, so a test can tell whose answer came back."""
 
-    def __init__(self, intent: Intent = "other", confidence: float = 0.3) -> None:
+    def __init__(self, intent: str = "other", confidence: float = 0.3) -> None:
         self.answer = Understanding(
             intent=intent,
             confidence=confidence,
-            queue=QUEUE_OF[intent],
+            queue=default_intents().queue_of(intent),
             confident=confidence >= 0.55,
             source="offline",
         )

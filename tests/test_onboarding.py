@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from bot.models import Person
-from bot.onboarding import looks_like_name, match_person, read_joiner, username_for
 from bot.org import load_org
+from skills.joiners import looks_like_name, match_person, read_joiner, username_for
 
 ROOT = Path(__file__).resolve().parents[1]
 INITECH = load_org(ROOT / "tests" / "desk_scenarios" / "orgs" / "initech.yaml").people()

@@ -22,9 +22,9 @@ from skills.base import (
     Skill,
     SkillContext,
     SkillParams,
-    SkillRegistry,
     SkillResult,
 )
+from skills.registry import SkillRegistry
 
 # tests/ is not a package, so conftest's SHARED cannot be imported; same path as there
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -20,7 +20,7 @@ from rapidfuzz import fuzz
 from bot.models import Person
 from bot.nlucli import eval_file, evaluate, predict_file, prediction_row
 from bot.org import load_org
-from bot.understanding import QUEUE_OF, Catalog, OfflineUnderstanding, Understanding
+from bot.understanding import Catalog, OfflineUnderstanding, Understanding, default_intents
 from bot.understanding.classifier import IntentClassifier, classifier_view, shared_classifier
 from bot.understanding.claude import Claude, ClaudeUnderstanding
 from bot.understanding.fitting import build_pipeline
@@ -144,7 +144,7 @@ def test_scenario_first_message_intent(scenario_id: str) -> None:
 
 def test_no_training_phrasing_copies_a_scenario_message() -> None:
     messages = [text.lower() for _, text in _first_messages().values()]
-    for phrasing, _ in load_phrasings():
+    for phrasing, _ in load_phrasings(default_intents()):
         generic = re.sub(r"\{\w+\}", "X", phrasing).lower()
         closest = max(fuzz.ratio(generic, message) for message in messages)
         assert closest < 80, phrasing
@@ -154,8 +154,8 @@ def test_no_training_phrasing_copies_a_scenario_message() -> None:
 
 
 def test_evaluation_set_is_not_in_the_training_data() -> None:
-    phrasings = {p.lower() for p, _ in load_phrasings()}
-    trained = {e.text.lower() for e in training_set()} | phrasings
+    phrasings = {p.lower() for p, _ in load_phrasings(default_intents())}
+    trained = {e.text.lower() for e in training_set(default_intents())} | phrasings
     for text, _ in _eval_rows():
         assert text.lower() not in trained
         assert max(fuzz.ratio(text.lower(), p) for p in phrasings) < 95, text
@@ -278,7 +278,7 @@ def test_threshold_is_exposed_and_applied(globex: OfflineUnderstanding) -> None:
 def test_understanding_shape(globex: OfflineUnderstanding) -> None:
     result = globex.predict("the printer on floor 2 is offline")
     assert result.intent == "printer_issue"
-    assert result.queue == QUEUE_OF["printer_issue"] == "hardware"
+    assert result.queue == default_intents().queue_of("printer_issue") == "hardware"
     assert 0.0 <= result.confidence <= 1.0
     assert len(result.alternatives) == 3
     assert all(p <= result.confidence for _, p in result.alternatives)
@@ -325,7 +325,10 @@ def test_ordinary_requests_are_not_manipulation() -> None:
 
 def test_two_fresh_models_agree_exactly() -> None:
     texts = [classifier_view(clean(t)) for t, _ in _eval_rows()[:40]]
-    first, second = IntentClassifier.train(), IntentClassifier.train()
+    first, second = (
+        IntentClassifier.train(default_intents()),
+        IntentClassifier.train(default_intents()),
+    )
     for text in texts:
         a, b = first.scores(text), second.scores(text)
         assert [i for i, _ in a.ranked] == [i for i, _ in b.ranked]
@@ -347,9 +350,9 @@ def test_catalogue_names_reach_the_model_as_placeholders(globex: OfflineUndersta
 
 def test_training_set_has_many_varied_phrasings_per_intent() -> None:
     counts: dict[str, int] = {}
-    for _, intent in load_phrasings():
+    for _, intent in load_phrasings(default_intents()):
         counts[intent] = counts.get(intent, 0) + 1
-    assert set(counts) == set(QUEUE_OF)
+    assert set(counts) == set(default_intents().names)
     assert min(counts.values()) >= 59, counts
 
 
@@ -381,10 +384,10 @@ def test_no_org_names_in_the_understanding(org_path: Path) -> None:
 
 
 def test_fast_inference_equals_the_fitted_pipeline() -> None:
-    examples = training_set()
+    examples = training_set(default_intents())
     texts = [classifier_view(clean(e.text)) for e in examples]
     pipeline = build_pipeline().fit(texts, [e.intent for e in examples])
-    classifier = shared_classifier()
+    classifier = shared_classifier(default_intents())
     views = [classifier_view(clean(t)) for t, _ in _eval_rows()] + ["", "zzzz qqqq"]
     expected = pipeline.decision_function(views)
     got = np.array([classifier.decision(view) for view in views])

@@ -1,8 +1,9 @@
 """The intent classifier at run time: calibrated probabilities per intent for one message.
 
-Trained from the example phrasings on first use (about two seconds, see `fitting.py`) and
-cached per process; training is deterministic. `classifier_view` turns a cleaned message
-plus the catalogue names found in it into exactly the text the model was trained on.
+Trained from the intents' example phrasings on first use (seconds, see `fitting.py`) and
+cached per process and set of intents; training is deterministic. `classifier_view` turns a
+cleaned message plus the catalogue names found in it into exactly the text the model was
+trained on.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from numpy.typing import NDArray
 
 from bot.understanding.fitting import FittedModel, fit
 from bot.understanding.mentions import Mention
-from bot.understanding.model import INTENTS, Intent
+from bot.understanding.model import IntentCatalog
 from bot.understanding.text import MASK, clean, normalise
 from bot.understanding.training import training_set
 
@@ -50,7 +51,7 @@ def classifier_view(cleaned: str, mentions: Sequence[Mention] = ()) -> str:
 class Scores:
     """Calibrated probabilities, best first, and how much of the text the model knows."""
 
-    ranked: list[tuple[Intent, float]]
+    ranked: list[tuple[str, float]]
     known_share: float  # share of the message's words seen in training (0 for gibberish)
 
 
@@ -62,20 +63,26 @@ class IntentClassifier:
     scikit-learn would, without its per-call validation overhead.
     """
 
-    def __init__(self, model: FittedModel, vocabulary: frozenset[str]) -> None:
+    def __init__(
+        self, model: FittedModel, vocabulary: frozenset[str], intents: IntentCatalog
+    ) -> None:
+        unknown = [c for c in model.classes if c not in intents]
+        if unknown:
+            raise ValueError(f"the model knows intents the catalogue does not: {unknown}")
         self._model = model
         self._vocabulary = vocabulary
-        self.classes: list[Intent] = [_intent(c) for c in model.classes]
+        self.intents = intents
+        self.classes: list[str] = list(model.classes)
         self.beta = model.beta
 
     @classmethod
-    def train(cls) -> IntentClassifier:
-        """Fit on the example phrasings; deterministic (fixed folds and seeds)."""
-        examples = training_set()
+    def train(cls, intents: IntentCatalog) -> IntentClassifier:
+        """Fit on the intents' example phrasings; deterministic (fixed folds and seeds)."""
+        examples = training_set(intents)
         texts = [classifier_view(clean(e.text)) for e in examples]
         model = fit(texts, [e.intent for e in examples], [e.phrasing for e in examples])
         vocabulary = frozenset(w for text in texts for w in _WORD.findall(text))
-        return cls(model, vocabulary)
+        return cls(model, vocabulary, intents)
 
     def decision(self, view: str) -> NDArray[np.float64]:
         """The SVM's raw scores for one `classifier_view` text, one per class."""
@@ -117,21 +124,16 @@ class IntentClassifier:
         return [self.scores(view) for view in views]
 
 
-def _intent(name: str) -> Intent:
-    if name not in INTENTS:
-        raise ValueError(f"the model knows an intent the spec does not: {name!r}")
-    return name
-
-
 _training = threading.Lock()
 
 
-def shared_classifier() -> IntentClassifier:
-    """The process's fitted classifier, trained on first use (it is read-only after)."""
+def shared_classifier(intents: IntentCatalog) -> IntentClassifier:
+    """The process's fitted classifier for `intents`, trained on first use (it is read-only
+    after)."""
     with _training:  # two first callers must not both spend seconds training
-        return _trained()
+        return _trained(intents)
 
 
 @cache
-def _trained() -> IntentClassifier:
-    return IntentClassifier.train()
+def _trained(intents: IntentCatalog) -> IntentClassifier:
+    return IntentClassifier.train(intents)

@@ -1,8 +1,8 @@
 """Claude as a proposer: intents, slots, clarifying questions and wording, through the
 Anthropic Messages API with tool use. The only module that imports `anthropic`.
 
-Claude proposes; policy disposes. What Claude returns is validated strictly (an intent from
-`INTENTS`, slot values that are ids of the org's catalogue, nothing else) and becomes an
+Claude proposes; policy disposes. What Claude returns is validated strictly (an intent the
+desk knows, slot values that are ids of the org's catalogue, nothing else) and becomes an
 `Understanding`, which goes through the desk's policy like any other. It never sees a
 secret: codes, tokens and passwords are removed from the text before it is sent. Timeouts,
 429 and 5xx/529 are retried with backoff inside a budget of a few seconds; after that, or on
@@ -44,14 +44,12 @@ from bot.models import Person
 from bot.observability import MASK, Metrics, redact
 from bot.understanding.model import (
     DEFAULT_THRESHOLD,
-    INTENT_DESCRIPTIONS,
-    QUEUE_OF,
     Catalog,
-    Intent,
+    IntentCatalog,
     Understanding,
 )
 from bot.understanding.offline import looks_like_manipulation
-from skills.base import SkillRegistry
+from skills.registry import SkillRegistry
 from skills.schema import tool_schemas
 
 if TYPE_CHECKING:
@@ -146,16 +144,18 @@ def load_prompt(name: str, directory: Path | None = None, **values: str) -> str:
 
 @dataclass(frozen=True)
 class CatalogIds:
-    """The ids a proposal may name, from the org's catalogue."""
+    """The ids a proposal may name: the intents the desk knows, and the org's catalogue."""
 
+    intents: frozenset[str]
     groups: frozenset[str]
     software: frozenset[str]
     devices: frozenset[str]
     people: frozenset[str]
 
     @classmethod
-    def of(cls, catalog: Catalog) -> CatalogIds:
+    def of(cls, catalog: Catalog, intents: IntentCatalog) -> CatalogIds:
         return cls(
+            intents=frozenset(intents.names),
             groups=frozenset(g.id for g in catalog.groups),
             software=frozenset(s.id for s in catalog.software),
             devices=frozenset(d.id for d in catalog.devices),
@@ -239,7 +239,7 @@ class Proposal(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_no_null_defaults)
 
-    intent: Intent = Field(description="The one intent that fits the message best.")
+    intent: str = Field(description="The one intent that fits the message best.")
     confidence: float = Field(ge=0.0, le=1.0, description="Probability the intent is right.")
     slots: ProposedSlots = Field(default_factory=ProposedSlots)
     clarifying_question: Sentence | SkipJsonSchema[None] = Field(
@@ -248,6 +248,13 @@ class Proposal(BaseModel):
     reply_hint: Sentence | SkipJsonSchema[None] = Field(
         None, description="One short acknowledging sentence."
     )
+
+    @field_validator("intent")
+    @classmethod
+    def _intent_known(cls, value: str, info: ValidationInfo) -> str:
+        result = _known(value, info, "intents")
+        assert result is not None
+        return result
 
     @classmethod
     def parse(cls, data: Mapping[str, object], catalog: CatalogIds) -> Proposal | None:
@@ -259,9 +266,11 @@ class Proposal(BaseModel):
             return None
 
 
-def understand_tool(catalog: Catalog) -> dict[str, Any]:
-    """The `understand_request` tool: the `Proposal` schema, with the catalogue's ids as enums."""
+def understand_tool(catalog: Catalog, intents: IntentCatalog) -> dict[str, Any]:
+    """The `understand_request` tool: the `Proposal` schema, with the intents and the
+    catalogue's ids as enums."""
     schema = Proposal.model_json_schema()
+    schema["properties"]["intent"]["enum"] = list(intents.names)
     slots = schema["$defs"]["ProposedSlots"]["properties"]
     enums = {
         "group": [g.id for g in catalog.groups],
@@ -577,12 +586,13 @@ class ClaudeUnderstanding:
         self.catalog = catalog
         self.fallback = fallback
         self.threshold = threshold
-        self._ids = CatalogIds.of(catalog)
+        self.intents = IntentCatalog.of(skills.intents())
+        self._ids = CatalogIds.of(catalog, self.intents)
         self._system = (
-            load_prompt("understand.system.md", prompts, intents=_intent_lines()),
+            load_prompt("understand.system.md", prompts, intents=_intent_lines(self.intents)),
             catalogue_text(catalog),
         )
-        self._tools = (*desk_tools(skills), understand_tool(catalog))
+        self._tools = (*desk_tools(skills), understand_tool(catalog, self.intents))
 
     @classmethod
     def from_settings(
@@ -634,7 +644,7 @@ class ClaudeUnderstanding:
         return Understanding(
             intent=proposal.intent,
             confidence=round(proposal.confidence, 4),
-            queue=QUEUE_OF[proposal.intent],
+            queue=self.intents.queue_of(proposal.intent),
             slots=slots,
             confident=proposal.confidence >= self.threshold and not proposal.clarifying_question,
             source="claude",
@@ -683,8 +693,8 @@ def _slots(proposal: Proposal, requester: Person) -> dict[str, str]:
     return {key: value for key, value in values.items() if value}
 
 
-def _intent_lines() -> str:
-    return "\n".join(f"- `{intent}`: {about}" for intent, about in INTENT_DESCRIPTIONS.items())
+def _intent_lines(intents: IntentCatalog) -> str:
+    return "\n".join(f"- `{spec.name}`: {spec.description}" for spec in intents.specs)
 
 
 def catalogue_text(catalog: Catalog) -> str:

@@ -1,105 +1,79 @@
-"""What understanding a message produces (`Understanding`), the intents and their queues as
-spec/intents.md fixes them, and the org's `Catalog`: the names (people, groups, devices,
-software) a message may mention, as the directory and the software catalogue know them."""
+"""What understanding a message produces (`Understanding`), the intents it knows
+(`IntentCatalog`: the desk's own and its skills'), and the org's `Catalog`: the names
+(people, groups, devices, software) a message may mention, as the directory and the software
+catalogue know them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Literal, Protocol, get_args
+from dataclasses import dataclass
+from functools import cache, cached_property
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.intents import DESK_INTENTS, UNKNOWN_PERSON, IntentSpec, spec_order
 from bot.models import Device, Group, Person, SoftwareItem
 from bot.ports import Queue
+from skills import default_skills
 
 if TYPE_CHECKING:
     from bot.org import Org
 
 __all__ = [
     "DEFAULT_THRESHOLD",
-    "INTENTS",
-    "INTENT_DESCRIPTIONS",
-    "QUEUE_OF",
     "UNKNOWN_PERSON",
     "Catalog",
-    "Intent",
+    "IntentCatalog",
     "Understander",
     "Understanding",
+    "default_intents",
 ]
-
-Intent = Literal[
-    "account_unlock",
-    "password_reset",
-    "mfa_reset",
-    "access_request",
-    "access_removal",
-    "software_install",
-    "software_issue",
-    "email_issue",
-    "vpn_issue",
-    "wifi_issue",
-    "printer_issue",
-    "hardware_issue",
-    "device_lost",
-    "security_incident",
-    "onboarding",
-    "offboarding",
-    "ticket_status",
-    "other",
-    "not_it",
-]
-
-INTENTS: tuple[Intent, ...] = get_args(Intent)
 
 # Below this confidence the desk asks or escalates instead of acting on a guess.
 DEFAULT_THRESHOLD = 0.55
 
-# `target_user` of a request about someone the directory does not know: "unknown:dan".
-UNKNOWN_PERSON = "unknown:"
 
-INTENT_DESCRIPTIONS: dict[Intent, str] = {
-    "account_unlock": "their own account is locked out",
-    "password_reset": "forgot, expired or wants to change their password",
-    "mfa_reset": "new or lost phone, authenticator/MFA prompts broken, re-enrol a factor",
-    "access_request": "to be added to a group, list, shared folder or drive, or access to an app",
-    "access_removal": "to be removed from a group or list, or an access taken away",
-    "software_install": "an application installed, or a licence for one",
-    "software_issue": "an application misbehaves (not mail, not VPN)",
-    "email_issue": "mail, calendar, Outlook/Exchange, mailbox, mail on the phone",
-    "vpn_issue": "VPN will not connect, drops, is slow",
-    "wifi_issue": "Wi-Fi, wired network, internet connectivity (not VPN)",
-    "printer_issue": "printing, scanning, printer setup",
-    "hardware_issue": "a device or peripheral is broken, slow, or needed",
-    "device_lost": "a device is lost or stolen",
-    "security_incident": "phishing, malware, suspicious login or message, compromise, leak",
-    "onboarding": "set up a new joiner",
-    "offboarding": "a leaver: disable an account, remove access",
-    "ticket_status": "the status of an earlier request or ticket",
-    "other": "an IT matter none of the above covers",
-    "not_it": "not an IT matter at all",
-}
+@dataclass(frozen=True)
+class IntentCatalog:
+    """The intents an understanding knows: the desk's own and those its skills serve, in a
+    stable order (`bot.intents.spec_order`: registering a skill never reorders the others)."""
 
-QUEUE_OF: dict[Intent, Queue | None] = {
-    "account_unlock": "accounts",
-    "password_reset": "accounts",
-    "mfa_reset": "accounts",
-    "access_request": "access",
-    "access_removal": "access",
-    "software_install": "software",
-    "software_issue": "software",
-    "email_issue": "software",
-    "vpn_issue": "network",
-    "wifi_issue": "network",
-    "printer_issue": "hardware",
-    "hardware_issue": "hardware",
-    "device_lost": "security",
-    "security_incident": "security",
-    "onboarding": "accounts",
-    "offboarding": "accounts",
-    "ticket_status": "other",
-    "other": "other",
-    "not_it": None,  # the spec's queue "none": no case is opened
-}
+    specs: tuple[IntentSpec, ...]
+
+    def __post_init__(self) -> None:
+        names = [spec.name for spec in self.specs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"an intent is declared twice: {sorted(names)}")
+
+    @classmethod
+    def of(cls, skill_intents: Iterable[IntentSpec]) -> IntentCatalog:
+        """The desk's intents and `skill_intents` (`SkillRegistry.intents()`)."""
+        return cls(tuple(sorted((*DESK_INTENTS, *skill_intents), key=spec_order)))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(spec.name for spec in self.specs)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def spec(self, name: str) -> IntentSpec:
+        return self._by_name[name]
+
+    def queue_of(self, name: str) -> Queue | None:
+        spec = self._by_name.get(name)
+        return spec.queue if spec else None
+
+    @cached_property
+    def _by_name(self) -> dict[str, IntentSpec]:
+        return {spec.name: spec for spec in self.specs}
+
+
+@cache
+def default_intents() -> IntentCatalog:
+    """The intents of the desk and of the skills the project ships."""
+    return IntentCatalog.of(default_skills().intents())
 
 
 class Understanding(BaseModel):
@@ -118,11 +92,11 @@ class Understanding(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    intent: Intent
+    intent: str
     confidence: float = Field(ge=0.0, le=1.0)
     queue: Queue | None
     slots: dict[str, str] = {}
-    alternatives: list[tuple[Intent, float]] = []
+    alternatives: list[tuple[str, float]] = []
     confident: bool = True
     source: Literal["offline", "claude"] = "offline"
 

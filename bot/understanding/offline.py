@@ -26,10 +26,10 @@ from bot.understanding.lexicon import STOPWORDS, word_set
 from bot.understanding.mentions import CatalogIndex, Mention
 from bot.understanding.model import (
     DEFAULT_THRESHOLD,
-    QUEUE_OF,
     Catalog,
-    Intent,
+    IntentCatalog,
     Understanding,
+    default_intents,
 )
 from bot.understanding.slots import fill_slots
 from bot.understanding.text import clean
@@ -50,7 +50,7 @@ _CONTENTLESS = STOPWORDS | word_set(
 _TWO_REQUESTS_CAP = 0.5
 _CLAUSE_SURE = 0.95
 _CLAUSE_MIN_WORDS = 3
-_NOT_A_REQUEST: frozenset[Intent] = frozenset({"other", "not_it"})
+_NOT_A_REQUEST: frozenset[str] = frozenset({"other", "not_it"})
 _CLAUSE_BREAK = re.compile(
     r"[.!?;\n]+\s+|\s+(?:and|but|plus|also)\s+(?=(?:also\s+)?(?:my|the|i|i'm|im|i've|"
     r"can|could|would|please|pls|also|need|we|our|then|there)\b)|\b(?:also|additionally|"
@@ -94,12 +94,14 @@ class OfflineUnderstanding:
         self,
         catalog: Catalog,
         *,
+        intents: IntentCatalog | None = None,
         threshold: float = DEFAULT_THRESHOLD,
         classifier: IntentClassifier | None = None,
     ) -> None:
         if not 0.0 < threshold < 1.0:
             raise ValueError("threshold must be between 0 and 1")
         self.catalog = catalog
+        self.intents = intents or (classifier.intents if classifier else default_intents())
         self.threshold = threshold
         self._index = CatalogIndex(catalog)
         self._classifier = classifier
@@ -107,13 +109,13 @@ class OfflineUnderstanding:
     @property
     def classifier(self) -> IntentClassifier:
         if self._classifier is None:
-            self._classifier = shared_classifier()
+            self._classifier = shared_classifier(self.intents)
         return self._classifier
 
     async def warm_up(self) -> None:
         """Train (or fetch) the classifier off the event loop; call once at start-up."""
         if self._classifier is None:
-            self._classifier = await asyncio.to_thread(shared_classifier)
+            self._classifier = await asyncio.to_thread(shared_classifier, self.intents)
 
     async def understand(self, text: str, *, requester: Person) -> Understanding:
         """What `requester` wants, from their message."""
@@ -138,18 +140,19 @@ class OfflineUnderstanding:
             confidence = min(confidence, _TWO_REQUESTS_CAP)
             alternatives = [second, *(a for a in alternatives if a[0] != second[0])]
             alternatives = alternatives[:_ALTERNATIVES]
-        slots = fill_slots(intent, cleaned, mentions, requester)
+        slots = fill_slots(self.intents.spec(intent), cleaned, mentions, requester)
         if looks_like_manipulation(cleaned):
             # An attempt to instruct the desk is itself the incident, whatever it asks for.
             guessed = [(intent, round(confidence, 4)), *alternatives]
             alternatives = [a for a in guessed if a[0] != "security_incident"][:_ALTERNATIVES]
             intent, confidence = "security_incident", _MANIPULATION_CONFIDENCE
-            slots = fill_slots(intent, cleaned, mentions, requester) | {"manipulation": "yes"}
+            spec = self.intents.spec(intent)
+            slots = fill_slots(spec, cleaned, mentions, requester) | {"manipulation": "yes"}
         return self._understanding(intent, confidence, slots, alternatives)
 
     def _second_request(
-        self, cleaned: str, mentions: Sequence[Mention], intent: Intent
-    ) -> tuple[Intent, float] | None:
+        self, cleaned: str, mentions: Sequence[Mention], intent: str
+    ) -> tuple[str, float] | None:
         """Another request, for another queue, made in its own clause of the message."""
         clauses = [c for c in _CLAUSE_BREAK.split(cleaned) if c]
         if len(clauses) < 2:
@@ -167,13 +170,13 @@ class OfflineUnderstanding:
             view = classifier_view(clause, inside)
             if len(view.split()) >= _CLAUSE_MIN_WORDS:
                 views.append(view)
-        queue = QUEUE_OF[intent]
+        queue = self.intents.queue_of(intent)
         for clause_scores in self.classifier.scores_many(views):
             other, probability = clause_scores.ranked[0]
             if (
                 probability >= _CLAUSE_SURE
                 and other not in _NOT_A_REQUEST
-                and QUEUE_OF[other] != queue
+                and self.intents.queue_of(other) != queue
                 and clause_scores.known_share >= _KNOWN_SHARE_FULL_TRUST
             ):
                 return other, round(probability * _TWO_REQUESTS_CAP, 4)
@@ -181,16 +184,16 @@ class OfflineUnderstanding:
 
     def _understanding(
         self,
-        intent: Intent,
+        intent: str,
         confidence: float,
         slots: dict[str, str],
-        alternatives: list[tuple[Intent, float]],
+        alternatives: list[tuple[str, float]],
     ) -> Understanding:
         confidence = round(min(max(confidence, 0.0), 1.0), 4)
         return Understanding(
             intent=intent,
             confidence=confidence,
-            queue=QUEUE_OF[intent],
+            queue=self.intents.queue_of(intent),
             slots=slots,
             alternatives=alternatives,
             confident=confidence >= self.threshold,
@@ -200,7 +203,7 @@ class OfflineUnderstanding:
 
 # Joining and leaving a group read alike to the classifier ("let me join" / "let me leave");
 # the verb says which. Only an unambiguous verb decides, and only between the two.
-_SIBLING: dict[str, Intent] = {
+_SIBLING: dict[str, str] = {
     "access_request": "access_removal",
     "access_removal": "access_request",
 }
@@ -218,9 +221,7 @@ _LEAVING = re.compile(
 _SIBLING_FLOOR = 0.2  # the other reading must be a real contender before a verb flips it
 
 
-def _direction(
-    intent: Intent, confidence: float, scores: Scores, cleaned: str
-) -> tuple[Intent, float]:
+def _direction(intent: str, confidence: float, scores: Scores, cleaned: str) -> tuple[str, float]:
     """Between joining and leaving, let an unambiguous verb decide, with their joint weight."""
     sibling = _SIBLING.get(intent)
     if sibling is None:
@@ -228,7 +229,7 @@ def _direction(
     joining, leaving = bool(_JOINING.search(cleaned)), bool(_LEAVING.search(cleaned))
     if joining == leaving:
         return intent, confidence
-    wanted: Intent = "access_request" if joining else "access_removal"
+    wanted = "access_request" if joining else "access_removal"
     weights: dict[str, float] = dict(scores.ranked)
     other = weights.get(sibling, 0.0)
     if wanted != intent and other < _SIBLING_FLOOR:

@@ -10,29 +10,28 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from bot.intents import IntentSpec
 from bot.models import Person
 from bot.understanding.lexicon import KNOWN_APPS, STOPWORDS, SYSTEMS, word_set
 from bot.understanding.mentions import Mention
-from bot.understanding.model import Intent
 from bot.understanding.subjects import third_party
 
 __all__ = ["fill_slots"]
 
 _NAMED_SCORE = 88.0  # exact, or a typo in a name; a partial match only gives candidates
-_GROUP_INTENTS = frozenset({"access_request", "access_removal", "onboarding"})
-_SOFTWARE_INTENTS = frozenset({"software_install", "software_issue"})
 
 
 def fill_slots(
-    intent: Intent, text: str, mentions: Sequence[Mention], requester: Person | None
+    intent: IntentSpec, text: str, mentions: Sequence[Mention], requester: Person | None
 ) -> dict[str, str]:
-    """The slots of one message (`text` as `clean` left it) for the given intent."""
+    """The slots of one message (`text` as `clean` left it) for the given intent: the
+    catalogue details it reads (`IntentSpec.reads`), and those every request may carry."""
     slots: dict[str, str] = {}
-    if intent in _GROUP_INTENTS:
+    if "group" in intent.reads:
         slots.update(_group(mentions))
-    if intent in _SOFTWARE_INTENTS:
+    if "software" in intent.reads:
         slots.update(_software(text, mentions))
-    if intent == "access_request" and (days := duration_days(text)) is not None:
+    if "duration" in intent.reads and (days := duration_days(text)) is not None:
         slots["duration"] = str(days)
     devices = [m.ids[0] for m in mentions if m.kind == "device"]
     if devices:

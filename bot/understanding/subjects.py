@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from bot.intents import UNKNOWN_PERSON, IntentSpec
 from bot.models import Person
 from bot.understanding.lexicon import (
     ACCOUNT_THINGS,
@@ -40,13 +41,11 @@ from bot.understanding.lexicon import (
     word_set,
 )
 from bot.understanding.mentions import Mention
-from bot.understanding.model import UNKNOWN_PERSON, Intent
 from bot.understanding.text import stem, tokens
 from bot.understanding.training import ordinary_words
 
 __all__ = ["third_party"]
 
-_ABOUT_SOMEONE_INTENTS = frozenset({"onboarding", "offboarding"})
 RefKind = Literal["known", "unknown", "relation", "pronoun", "self"]
 
 
@@ -448,13 +447,13 @@ _NOUN_FOR_BEFORE = re.compile(r"\b(\w+)\s+for\s*$", re.IGNORECASE)
 
 
 def third_party(
-    intent: Intent, text: str, mentions: Sequence[Mention], requester: Person | None
+    intent: IntentSpec, text: str, mentions: Sequence[Mention], requester: Person | None
 ) -> str | None:
     """The person the request is about, when the text says it is not the requester: a
     username, or ``unknown:<as typed>`` for someone the org's directory does not know."""
     refs = _references(text, mentions, requester)
     # a joiner is named, or asked about: "a new hire" is not a name to create an account for
-    named_only = intent == "onboarding"
+    named_only = intent.new_person
     for position, ref in enumerate(refs):
         if ref.kind == "self":
             continue
@@ -469,16 +468,16 @@ def third_party(
     return None
 
 
-def _qualifies(ref: _Ref, text: str, intent: Intent) -> bool:
+def _qualifies(ref: _Ref, text: str, intent: IntentSpec) -> bool:
     before, after = text[: ref.start], text[ref.end :]
     if _excluded(before, after, named=not ref.related):
         return False
     known = ref.kind == "known"
-    if known and intent in _ABOUT_SOMEONE_INTENTS:
+    if known and intent.about_others:
         return True
     if (
         ref.kind == "unknown"
-        and intent in _ABOUT_SOMEONE_INTENTS
+        and intent.about_others
         and ref.capitalised
         and not _APPROVAL_AFTER.match(after)
     ):

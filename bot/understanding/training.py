@@ -1,4 +1,5 @@
-"""The training set: the project's own example phrasings (`examples/<intent>.jsonl`), expanded.
+"""The training set: the example phrasings of every intent the understanding knows (each
+intent's `examples` file: the desk's under `examples/`, each skill's beside it), expanded.
 
 A phrasing may hold placeholders, `{group}`, `{software}`, `{person}`, `{device}`, `{app}`.
 Each phrasing yields up to three training texts, all derived deterministically:
@@ -20,14 +21,12 @@ import random
 import re
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
-from bot.understanding.model import INTENTS, Intent
+from bot.understanding.model import IntentCatalog, default_intents
 from bot.understanding.text import MASK, stem, tokens
 
-__all__ = ["EXAMPLES_DIR", "Example", "load_phrasings", "ordinary_words", "training_set"]
+__all__ = ["Example", "load_phrasings", "ordinary_words", "training_set"]
 
-EXAMPLES_DIR = Path(__file__).with_name("examples")
 _SEED = 20260302
 _PLACEHOLDER = re.compile(r"\{(group|software|person|device|app)\}")
 
@@ -73,29 +72,28 @@ class Example:
     """One training text, its intent, and the phrasing it came from (the CV group)."""
 
     text: str
-    intent: Intent
+    intent: str
     phrasing: int
 
 
 @cache
-def load_phrasings(directory: Path = EXAMPLES_DIR) -> tuple[tuple[str, Intent], ...]:
-    """Every (phrasing, intent) in the example files, in a stable order."""
-    found: list[tuple[str, Intent]] = []
-    for intent in INTENTS:
-        path = directory / f"{intent}.jsonl"
-        for line in path.read_text(encoding="utf-8").splitlines():
+def load_phrasings(intents: IntentCatalog) -> tuple[tuple[str, str], ...]:
+    """Every (phrasing, intent) in the intents' example files, in a stable order."""
+    found: list[tuple[str, str]] = []
+    for spec in intents.specs:
+        for line in spec.examples.read_text(encoding="utf-8").splitlines():
             if line.strip():
-                found.append((str(json.loads(line)["text"]), intent))
+                found.append((str(json.loads(line)["text"]), spec.name))
     return tuple(found)
 
 
 @cache
 def ordinary_words() -> frozenset[str]:
-    """Every word of the example phrasings, singular-folded: the everyday vocabulary of
-    help-desk requests. A word in it is not taken for a misspelt catalogue name."""
+    """Every word of the shipped intents' phrasings, singular-folded: the everyday vocabulary
+    of help-desk requests. A word in it is not taken for a misspelt catalogue name."""
     return frozenset(
         stem(word)
-        for phrasing, _ in load_phrasings()
+        for phrasing, _ in load_phrasings(default_intents())
         for word, _, _ in tokens(_PLACEHOLDER.sub(" ", phrasing))
     )
 
@@ -140,11 +138,11 @@ def _noisy(text: str, rng: random.Random) -> str:
 
 
 @cache
-def training_set() -> tuple[Example, ...]:
+def training_set(intents: IntentCatalog) -> tuple[Example, ...]:
     """The expanded, deterministic training set (same output on every call and machine)."""
     rng = random.Random(_SEED)
     examples: list[Example] = []
-    for index, (phrasing, intent) in enumerate(load_phrasings()):
+    for index, (phrasing, intent) in enumerate(load_phrasings(intents)):
         masked = _fill(phrasing, rng, masked=True)
         filled = _wrap(_fill(phrasing, rng, masked=False), rng)
         noisy = _noisy(rng.choice((masked, filled)), rng)
