@@ -21,18 +21,20 @@ from bot.notices import Notices
 from bot.plans import Plan, approvers_of, step_label, verification_of
 from bot.policy import Decision
 from bot.ports import Directory, Outbox
+from bot.resources import PlanResources
+from bot.routing import FollowUp, Routing
 from bot.state.actions import StoredAction
 from bot.state.refs import ButtonRefs
 from skills.base import PreconditionFailed
 from verification.notify import notify_change
 
 log = structlog.get_logger("itdesk.acting")
-UNDO_WINDOW = timedelta(hours=24)
-CREDENTIAL_SKILLS = {
-    "reset_password": "a password reset",
-    "reset_mfa": "an MFA reset",
-    "unlock_account": "an account unlock",
-}
+
+
+@dataclass(frozen=True)
+class _Ends:
+    follow_ups: tuple[FollowUp, ...]  # one per executed step
+    undo_hours: int
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class ActingDeps:
     actions: ActionRunner
     access: TimeBoundAccess
     refs: ButtonRefs
+    routing: Routing
+    resources: PlanResources
     directory: Directory
     outbox: Outbox
     handoff: Handoff
@@ -85,36 +89,53 @@ class Acting:
                 ],
                 next_step=next_step_for(plan.queue),
             )
+        ends = await self._ends(case, plan, done)
         try:
-            await self._after_actions(ctx, case, plan, done)
+            await self._after_actions(ctx, case, plan, done, ends)
         except Exception:
             # The actions ran and are recorded; a failed notice or schedule must not leave the
             # case stuck in "executing". The log names it for an operator.
             log.exception("after_actions.failed", case=case.id)
-        if plan.then == "escalate":
+        handover = next((f for f in ends.follow_ups if f.escalate), None)
+        if handover is not None and handover.escalate is not None:
             checked = [f"{step_label(e.skill, e.args)}: done" for e in done]
             return await d.handoff.escalate(
                 ctx,
                 case,
-                queue=plan.queue,
-                priority=plan.escalate_priority,
+                queue=handover.escalate,
+                priority=handover.priority,
                 summary=plan.summary,
                 checked=checked,
-                next_step=next_step_for(plan.queue),
+                next_step=next_step_for(handover.escalate),
             )
         case = await ctx.record(case, "resolved", actor="desk", status=CaseStatus.RESOLVED)
-        await self._status_card(ctx, case, done)
+        await self._status_card(ctx, case, done, ends.undo_hours)
         return case
 
+    async def _ends(self, case: Case, plan: Plan, done: list[Executed]) -> _Ends:
+        """What policy says follows each executed step, and how long Undo is offered."""
+        d = self._d
+        requester = await d.directory.person(case.requester)
+        resource = await d.resources.resource(plan, await d.resources.subject(plan))
+        if requester is None or resource is None:
+            return _Ends((), 0)
+        follow_ups = tuple(
+            d.routing.follow_up(requester, resource, skill=e.skill, intent=plan.intent,
+                                changed=e.result.changed)
+            for e in done
+        )  # fmt: skip
+        hours = d.routing.undo_hours(requester, resource, skill=plan.action, intent=plan.intent)
+        return _Ends(follow_ups, hours)
+
     async def _after_actions(
-        self, ctx: TurnContext, case: Case, plan: Plan, done: list[Executed]
+        self, ctx: TurnContext, case: Case, plan: Plan, done: list[Executed], ends: _Ends
     ) -> None:
         d = self._d
-        for executed in done:
-            what = CREDENTIAL_SKILLS.get(executed.skill)
-            if what:
+        for executed, follow_up in zip(done, ends.follow_ups, strict=False):
+            if follow_up.notify_owner:
                 person = await d.directory.person(executed.args.get("user", ""))
                 if person is not None:
+                    what = texts.change_notice(executed.skill)
                     await notify_change(person, what, d.directory, d.outbox, d.clock)
             # only a grant the desk made ends on its own: a membership the person already had
             # (the add changed nothing) is not the desk's to take away
@@ -124,21 +145,24 @@ class Acting:
                 and executed.result.changed
             ):
                 await d.access.schedule_expiry(case, executed)
-        for role in plan.notify_roles:
+        roles = dict.fromkeys(role for f in ends.follow_ups for role in f.notify)
+        for role in roles:
             summary = "; ".join(step_label(e.skill, e.args) for e in done) or plan.summary
             await d.notices.tell_role(ctx, role, case.requester, f"{plan.intent}: {summary}")
 
-    async def _status_card(self, ctx: TurnContext, case: Case, done: list[Executed]) -> None:
+    async def _status_card(
+        self, ctx: TurnContext, case: Case, done: list[Executed], undo_hours: int
+    ) -> None:
         d = self._d
         buttons: list[Button] = []
-        undoable = [e for e in done if e.inverse and e.result.changed]
+        undoable = [e for e in done if e.inverse and e.result.changed] if undo_hours else []
         if len(undoable) == 1:
             ref = await d.refs.mint(
                 "undo",
                 case_id=case.id,
                 allowed=[case.requester],
                 data={"action": undoable[0].action_id},
-                expires_at=d.clock.now() + UNDO_WINDOW,
+                expires_at=d.clock.now() + timedelta(hours=undo_hours),
             )
             buttons.append(
                 Button(label="Undo", action="undo", ref=ref, confirm="Undo this change?")
@@ -156,7 +180,7 @@ class Acting:
             buttons=tuple(buttons),
             case_id=case.id,
             about=case.requester,
-            context="Undo is available for 24 hours." if undoable else None,
+            context=texts.undo_available(undo_hours) if undoable else None,
         )
         message_id = new_message_id()
         await ctx.record(

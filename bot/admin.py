@@ -15,8 +15,9 @@ from bot.actions import ActionRunner, Provenance
 from bot.cases import Case, CaseStatus
 from bot.clock import Clock
 from bot.context import TurnContext
-from bot.handoff import Handoff
 from bot.models import Card, CardField
+from bot.oncall import OnCall
+from bot.policy import PolicyEngine, questions
 from bot.ports import Directory
 from bot.state.approvals import ApprovalRepository
 from bot.state.audit import AuditLog
@@ -44,7 +45,8 @@ class AdminDeps:
     audit: AuditLog
     actions: ActionRunner
     access: TimeBoundAccess
-    handoff: Handoff
+    oncall: OnCall
+    policy: PolicyEngine
     directory: Directory
     locks: ConversationLocks
     clock: Clock
@@ -56,7 +58,14 @@ class Admin:
 
     async def run(self, ctx: TurnContext) -> None:
         d = self._d
-        if not ctx.person.has_role("admin"):
+        try:
+            words = shlex.split(ctx.turn.text.strip())
+        except ValueError:
+            words = ctx.turn.text.split()
+        if words and words[0] == "/itdesk":
+            words = words[1:]
+        command, args = (words[0].lower(), words[1:]) if words else ("help", [])
+        if not d.policy.ask(questions.command(ctx.person, command)).allowed:
             # a refused attempt to steer the desk is worth a line in the audit trail too
             await d.audit.append(
                 {
@@ -68,13 +77,6 @@ class Admin:
             )
             ctx.ephemeral(texts.ONLY_ADMINS)
             return
-        try:
-            words = shlex.split(ctx.turn.text.strip())
-        except ValueError:
-            words = ctx.turn.text.split()
-        if words and words[0] == "/itdesk":
-            words = words[1:]
-        command, args = (words[0].lower(), words[1:]) if words else ("help", [])
         await d.audit.append(
             {
                 "type": "admin.command",
@@ -119,7 +121,7 @@ class Admin:
     async def _oncall(self, ctx: TurnContext, args: list[str]) -> None:
         d = self._d
         if not args:
-            roster = await d.handoff.oncall_people()
+            roster = await d.oncall.people()
             ctx.say("On call: " + (", ".join(roster) if roster else "nobody"))
             return
         people = {a: await d.directory.person(a) for a in args}

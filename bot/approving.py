@@ -12,17 +12,24 @@ from bot.cases import Case, CaseStatus
 from bot.clock import Clock
 from bot.context import TurnContext
 from bot.handoff import Handoff
-from bot.models import Address
-from bot.plans import Plan, step_label, subject_of, verification_of
-from bot.policy import Decision
+from bot.models import Address, Person
+from bot.oncall import OnCall
+from bot.plans import Plan, step_label, verification_of
+from bot.policy import Decision, PolicyEngine, questions
 from bot.ports import Directory
+from bot.resources import PlanResources
 from bot.state.approvals import ApprovalStatus
+
+_RISKS = ("low", "medium", "high")
 
 
 @dataclass(frozen=True)
 class ApprovalGateDeps:
     approvals: Approvals
+    policy: PolicyEngine
     directory: Directory
+    resources: PlanResources
+    oncall: OnCall
     handoff: Handoff
     clock: Clock
 
@@ -74,54 +81,80 @@ class ApprovalGate:
         return case
 
     async def approvers(self, kind: str, case: Case, plan: Plan) -> list[str]:
-        """The people who may approve, never the requester: when the approver would be the
-        requester, the request goes to the requester's manager."""
+        """The people policy lets approve, among the candidates of the approver kind; when
+        none of them may, whoever policy lets approve as a fallback (one level up)."""
         d = self._d
         requester = await d.directory.person(case.requester)
-        subject = await d.directory.person(plan.subject) or subject_of(plan)
         if requester is None:
             return []
-        candidates: list[str] = []
+        subject = await d.resources.subject(plan)
+        relations = await self._relations(kind, requester, subject, plan)
+        candidates = [name for name, related in relations.items() if kind in related]
+        approvers = [
+            c for c in candidates if await self._may_approve(c, requester, kind, relations[c])
+        ]
+        if approvers or not candidates:
+            return approvers
+        return [
+            name
+            for name, related in relations.items()
+            if await self._may_approve(name, requester, kind, related, fallback=True)
+        ]
+
+    async def _relations(
+        self, kind: str, requester: Person, subject: Person | None, plan: Plan
+    ) -> dict[str, set[str]]:
+        """Who relates to the request how: the group's owner (the requester's manager when
+        it has none), the requester's manager, the subject's manager, and the people of the
+        kind's role or on call."""
+        d = self._d
+        related: dict[str, set[str]] = {}
+
+        def add(name: str | None, relation: str) -> None:
+            if name:
+                related.setdefault(name, set()).add(relation)
+
         if kind == "group_owner":
             group = await d.directory.group(plan.resource_id)
-            owner = group.owner if group and group.owner else requester.manager
-            candidates = [owner] if owner else []
-        elif kind == "manager":
-            candidates = [requester.manager] if requester.manager else []
-        elif kind == "subject_manager":
-            manager = subject.manager if subject else None
-            candidates = [manager] if manager else []
-        elif kind in {"hr", "security"}:
-            candidates = [
-                p.username for p in await d.directory.people() if kind in p.roles and not p.disabled
-            ]
-        elif kind == "oncall":
-            candidates = await d.handoff.oncall_people()
-        # nobody approves their own request, and a disabled account approves nothing (a
-        # leaver's cards would wait unseen until they expire): either way, one level up
-        approvers = [c for c in candidates if c != requester.username and await self._active(c)]
-        up = requester.manager
-        if not approvers and candidates and up and up != requester.username:
-            approvers = [up] if await self._active(up) else []
-        return approvers
+            add(group.owner if group and group.owner else requester.manager, "group_owner")
+        if kind == "subject_manager":
+            add(subject.manager if subject else None, "subject_manager")
+        if kind in {"hr", "security"}:
+            for p in await d.directory.people():
+                if kind in p.roles:
+                    add(p.username, kind)
+        if kind == "oncall":
+            for name in await d.oncall.people():
+                add(name, "oncall")
+        add(requester.manager, "manager")
+        return related
 
-    async def _active(self, username: str) -> bool:
-        person = await self._d.directory.person(username)
-        return person is not None and not person.disabled
+    async def _may_approve(
+        self,
+        name: str,
+        requester: Person,
+        kind: str,
+        relations: set[str],
+        *,
+        fallback: bool = False,
+    ) -> bool:
+        candidate = await self._d.directory.person(name)
+        if candidate is None:
+            return False
+        question = questions.approver(
+            candidate, requester, kind=kind, relations=sorted(relations), fallback=fallback
+        )
+        return self._d.policy.ask(question).allowed
 
     async def _fields(self, case: Case, plan: Plan) -> list[tuple[str, str]]:
-        requester = await self._d.directory.person(case.requester)
+        d = self._d
+        requester = await d.directory.person(case.requester)
         what = ", ".join(step_label(s.skill, s.params) for s in plan.steps)
-        risk = (
-            "High"
-            if plan.action in {"disable_account", "reset_mfa", "create_account"}
-            else ("Medium" if plan.action in {"add_to_group", "install_software"} else "Low")
-        )
         fields = [
             ("Requester", f"{requester.name}, {requester.title}" if requester else case.requester),
             ("Asks for", what),
             ("Reason given", case.text[:300]),
-            ("Risk", risk),
+            ("Risk", (await self._risk(requester, plan)).capitalize()),
         ]
         if plan.action == "add_to_group":
             days = plan.steps[0].params.get("days")
@@ -130,11 +163,25 @@ class ApprovalGate:
             fields.append(("Identity", "verified by a sign-in check"))
         return fields
 
+    async def _risk(self, requester: Person | None, plan: Plan) -> str:
+        """The highest risk policy gives the planned action ("low" when none matches)."""
+        d = self._d
+        resource = await d.resources.resource(plan, await d.resources.subject(plan))
+        if requester is None or resource is None:
+            return "low"
+        answer = d.policy.ask(
+            questions.about_skill(
+                "rate_risk", requester, resource, skill=plan.action, intent=plan.intent
+            )
+        )
+        rated = answer.labels("risk")
+        return max(rated, key=_RISKS.index) if rated else "low"
+
     async def decide(
         self, ctx: TurnContext, case: Case, approval_id: str, approve: bool
     ) -> tuple[Case, bool]:
-        """An approver's Approve or Deny: the case as it now is, and whether it was approved
-        (then the caller asks policy again)."""
+        """An approver's Approve or Deny (policy let them press it): the case as it now is,
+        and whether it was approved (then the caller asks policy again)."""
         d = self._d
         approval = await d.approvals.get(approval_id)
         if approval is None:
@@ -143,12 +190,6 @@ class ApprovalGate:
         if approval.status != "pending":
             decider = await d.directory.person(approval.decided_by or "")
             ctx.say(texts.already_decided(approval.status, decider.name if decider else None))
-            return case, False
-        if ctx.person.username == approval.requester:
-            ctx.say(texts.NO_SELF_APPROVAL)
-            return case, False
-        if ctx.person.username not in approval.approvers:
-            ctx.say(texts.BUTTON_NOT_YOURS)
             return case, False
         if d.clock.now() >= approval.expires_at:
             ctx.say(texts.BUTTON_EXPIRED)

@@ -19,6 +19,8 @@ from bot.gates import Gates
 from bot.handoff import Handoff
 from bot.intake import Intake
 from bot.models import Person
+from bot.oncall import OnCall
+from bot.policy import Answer, PolicyEngine, questions
 from bot.state.audit import AuditLog
 from bot.state.cases import CaseRepository
 from bot.state.conversations import ConversationLocks
@@ -34,6 +36,8 @@ SINGLE_USE = frozenset({"undo", "helpful", "not_helpful", "helped", "didnt_help"
 @dataclass(frozen=True)
 class ClickDeps:
     refs: ButtonRefs
+    policy: PolicyEngine
+    oncall: OnCall
     cases: CaseRepository
     locks: ConversationLocks
     audit: AuditLog
@@ -72,7 +76,9 @@ class Clicks:
         if ref is None or ref.action != action or ref.action not in self._handlers:
             ctx.say(texts.BUTTON_UNKNOWN)
             return
-        if not await self._may_press(ref, ctx.person):
+        case = await d.cases.get(ref.case_id) if ref.case_id else None
+        answer = await self._may_press(ref, ctx.person, case)
+        if not answer.allowed:
             # a forwarded or replayed button: refused, and kept in the audit trail
             log.warning("click.refused", action=ref.action, case=ref.case_id)
             await d.audit.append(
@@ -84,13 +90,12 @@ class Clicks:
                     "at": d.clock.now().isoformat(),
                 }
             )
-            own = ref.action in {"approve", "deny"} and await self._requested_by(ref, ctx.person)
+            own = answer.reason == "no_self_approval"
             ctx.say(texts.NO_SELF_APPROVAL if own else texts.BUTTON_NOT_YOURS)
             return
         if ref.expires_at is not None and d.clock.now() >= ref.expires_at:
             ctx.say(texts.BUTTON_EXPIRED)
             return
-        case = await d.cases.get(ref.case_id) if ref.case_id else None
         conversation = case.conversation if case else ctx.turn.conversation_id
         async with d.locks.hold(conversation) as fence:
             ctx.fence = fence
@@ -101,18 +106,17 @@ class Clicks:
                 case = await d.cases.get(case.id)
             await self._handlers[ref.action](ctx, ref, case)
 
-    async def _may_press(self, ref: ButtonRef, person: Person) -> bool:
-        if ref.allowed is not None:
-            return person.username in ref.allowed
-        if ref.role == "oncall":
-            return await self._d.handoff.on_call(person)
-        if ref.role is not None:
-            return person.has_role(ref.role)
-        return True
-
-    async def _requested_by(self, ref: ButtonRef, person: Person) -> bool:
-        case = await self._d.cases.get(ref.case_id) if ref.case_id else None
-        return case is not None and case.requester == person.username
+    async def _may_press(self, ref: ButtonRef, person: Person, case: Case | None) -> Answer:
+        """What policy says of `person` pressing the button the desk recorded as `ref`."""
+        question = questions.press(
+            person,
+            action=ref.action,
+            addressed_to=ref.allowed,
+            role=ref.role,
+            requester=case.requester if case else None,
+            on_roster=await self._d.oncall.on_roster(person),
+        )
+        return self._d.policy.ask(question)
 
     async def _on_push(self, ctx: TurnContext, *, approve: bool) -> None:
         d = self._d

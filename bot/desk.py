@@ -20,6 +20,7 @@ from bot.handoff import Handoff
 from bot.intake import Intake
 from bot.models import Address, Effect, Person, Reply, Send, Turn, TurnKind, new_message_id
 from bot.observability import Metrics, bind_correlation, new_correlation_id
+from bot.oncall import OnCall
 from bot.ports import Directory
 from bot.state.conversations import ConversationLocks, LockTimeout
 from bot.state.deliveries import Deduplicator
@@ -41,6 +42,7 @@ class DeskParts:
     clicks: Clicks
     admin: Admin
     handoff: Handoff
+    oncall: OnCall
 
 
 class Desk:
@@ -71,7 +73,7 @@ class Desk:
 
     async def sees_oncall(self, person: Person) -> bool:
         """Whether a person may see the on-call channel's escalation threads."""
-        return self._p.handoff.sees_oncall(person)
+        return await self._p.oncall.sees_channel(person)
 
     async def _handle(self, turn: Turn) -> list[Effect]:
         p = self._p

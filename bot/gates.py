@@ -12,10 +12,10 @@ from bot.approving import ApprovalGate
 from bot.cases import Case, CaseStatus
 from bot.context import TurnContext
 from bot.handoff import Handoff, next_step_for
-from bot.models import Device, Group, Person, SoftwareItem
-from bot.plans import Plan, approvals_of, plan_of, step_label, subject_of, verification_of
-from bot.policy import Decision, PolicyEngine, PolicyRequest, Resource
-from bot.ports import Devices, Directory
+from bot.plans import Plan, approvals_of, plan_of, step_label, verification_of
+from bot.policy import Decision, PolicyEngine, PolicyRequest
+from bot.ports import Directory
+from bot.resources import PlanResources
 from bot.state.control import DeskControl
 from bot.verifying import StepUpGate
 from verification.stepup import CheckResult
@@ -25,7 +25,7 @@ from verification.stepup import CheckResult
 class GateDeps:
     policy: PolicyEngine
     directory: Directory
-    devices: Devices
+    resources: PlanResources
     control: DeskControl
     stepup: StepUpGate
     approval: ApprovalGate
@@ -43,8 +43,8 @@ class Gates:
     ) -> Decision | None:
         d = self._d
         requester = await d.directory.person(case.requester)
-        subject = await d.directory.person(plan.subject) or subject_of(plan)
-        resource = await self._resource(plan, subject)
+        subject = await d.resources.subject(plan)
+        resource = await d.resources.resource(plan, subject)
         if requester is None or subject is None or resource is None:
             return None
         return d.policy.decide(
@@ -63,25 +63,6 @@ class Gates:
                 catalogued=plan.catalogued,
                 undo=undo,
             )
-        )
-
-    async def _resource(self, plan: Plan, subject: Person | None) -> Resource | None:
-        d = self._d
-        if plan.resource_kind == "person":
-            return (
-                subject
-                if plan.resource_id == plan.subject
-                else await d.directory.person(plan.resource_id)
-            )
-        if plan.resource_kind == "group":
-            group: Group | None = await d.directory.group(plan.resource_id)
-            return group
-        if plan.resource_kind == "device":
-            device: Device | None = await d.devices.device(plan.resource_id)
-            return device
-        catalogue = {item.id: item for item in await d.devices.catalogue()}
-        return catalogue.get(plan.resource_id) or SoftwareItem(
-            id=plan.resource_id, name=plan.resource_id
         )
 
     # --- the loop -------------------------------------------------------------------

@@ -10,8 +10,8 @@ from bot import texts
 from bot.cases import Case, CaseStatus
 from bot.context import TurnContext
 from bot.models import Address, Button, Card, CardField, Person, Reply, new_message_id
+from bot.oncall import OnCall
 from bot.ports import Directory, NewTicket, Priority, Queue, Tickets
-from bot.state.control import DeskControl
 from bot.state.refs import ButtonRefs
 from bot.summaries import Summaries
 
@@ -22,7 +22,7 @@ class HandoffDeps:
     tickets: Tickets
     refs: ButtonRefs
     summaries: Summaries
-    control: DeskControl  # the on-call roster admins set
+    oncall: OnCall
     oncall_channel: str
 
 
@@ -35,25 +35,6 @@ class Handoff:
     @property
     def oncall_channel(self) -> str:
         return self._d.oncall_channel
-
-    async def on_call(self, person: Person) -> bool:
-        """Whether a person may pick up escalations: the on-call role, or named on call by an
-        admin with `/itdesk oncall`."""
-        if person.has_role("oncall"):
-            return True
-        roster = await self._d.control.roster()
-        return roster is not None and person.username in roster
-
-    def sees_oncall(self, person: Person) -> bool:
-        """Whether a person may read the on-call channel's threads: on call, or an admin."""
-        return person.has_role("oncall") or person.has_role("admin")
-
-    async def oncall_people(self) -> list[str]:
-        """Who is on call: the roster an admin set, else everyone with the on-call role."""
-        roster = await self._d.control.roster()
-        if roster is not None:
-            return roster
-        return [p.username for p in await self._d.directory.people() if "oncall" in p.roles]
 
     async def escalate(
         self,
@@ -130,7 +111,7 @@ class Handoff:
 
     async def claim(self, ctx: TurnContext, case: Case) -> Case:
         d, tech = self._d, ctx.person
-        if not await self.on_call(tech):
+        if not await d.oncall.may("claim_case", tech, case):
             ctx.say(texts.CLAIM_NEEDS_ONCALL)
             return case
         if case.status != CaseStatus.ESCALATED:
@@ -159,7 +140,7 @@ class Handoff:
 
     async def resolve(self, ctx: TurnContext, case: Case) -> Case:
         d, tech = self._d, ctx.person
-        if case.status != CaseStatus.CLAIMED or case.claimed_by != tech.username:
+        if case.status != CaseStatus.CLAIMED or not await d.oncall.may("resolve_case", tech, case):
             ctx.say(texts.NOT_YOUR_CASE)
             return case
         case = await ctx.record(case, "resolved", status=CaseStatus.RESOLVED)
@@ -177,7 +158,7 @@ class Handoff:
         if case.status != CaseStatus.CLAIMED:
             ctx.say(texts.CASE_CLOSED if not case.open else texts.CLAIM_FIRST)
             return case
-        if case.claimed_by != tech.username:
+        if not await self._d.oncall.may("relay_reply", tech, case):
             ctx.say(texts.NOT_YOUR_CASE)
             return case
         case = await ctx.record(case, "relayed", data={"from": "tech", "text": text})

@@ -22,6 +22,7 @@ from bot.plans import Question, Referral
 from bot.policy import PolicyEngine, PolicyRequest
 from bot.ports import Directory
 from bot.questions import exact_option, joiner_answer, only_option_named
+from bot.routing import Routing
 from bot.state.cases import CaseRepository
 from bot.state.control import DeskControl
 from bot.state.conversations import ConversationLocks, UnclearMessages
@@ -34,9 +35,6 @@ KNOWLEDGE_INTENTS = frozenset(
     {"vpn_issue", "wifi_issue", "email_issue", "printer_issue", "software_issue"}
 )
 HANDOFF_INTENTS = frozenset({"hardware_issue", "other"})
-# Best guesses that are worth a human's attention at once even when the desk is unsure.
-_INCIDENT_GUESSES = frozenset({"security_incident", "device_lost"})
-_INCIDENT_GUESS_FLOOR = 0.3
 
 
 @dataclass(frozen=True)
@@ -56,6 +54,7 @@ class IntakeDeps:
     handoff: Handoff
     answers: Answers
     notices: Notices
+    routing: Routing
     threshold: float
 
 
@@ -141,7 +140,12 @@ class Intake:
         if sure and u.intent == "ticket_status":
             await d.conversation.ticket_status(ctx)
             return
-        incident = not sure and _possible_incident(u)
+        # Unsure, but it may be an incident: policy says whether it goes to a human at once.
+        handover = None if sure else d.routing.hand_over(
+            ctx.person, intent=u.intent, queue=u.queue or "other", sure=False,
+            confidence=u.confidence,
+        )  # fmt: skip
+        incident = handover is not None and handover.routed
         if not sure and not incident and await d.unclear.first(ctx.person.username):
             await d.conversation.menu(ctx)
             return
@@ -189,19 +193,23 @@ class Intake:
             )
             return
         if not sure:
-            # Unsure, but it may be an incident: a menu would waste the minutes that count, so
-            # security gets it at once (nothing is done to any account or device).
+            # A menu would waste the minutes an incident counts; nothing is done to any
+            # account or device before a human looks.
             case = await d.handoff.escalate(
                 ctx,
                 case,
-                queue="security" if incident else queue if u.intent != "not_it" else "other",
-                priority="urgent" if incident else "normal",
+                queue=handover.queue
+                if handover and incident
+                else queue
+                if u.intent != "not_it"
+                else "other",
+                priority=handover.priority if handover and incident else "normal",
                 summary=text[:200],
                 checked=[f"the desk was unsure (best guess {u.intent}, {u.confidence:.0%})"],
             )
-            if incident:
+            for role in handover.notify if handover and incident else ():
                 what = f"possible {_described(u.intent)}: {text[:160]}"
-                await d.notices.tell_role(ctx, "security", case.requester, what)
+                await d.notices.tell_role(ctx, role, case.requester, what)
             return
         await self._route(ctx, case, u)
 
@@ -230,15 +238,17 @@ class Intake:
         if isinstance(outcome, Question):
             await d.conversation.ask(ctx, case, outcome)
         elif isinstance(outcome, Referral):
+            handover = d.routing.hand_over(ctx.person, intent=u.intent, queue=queue, sure=True,
+                                           confidence=u.confidence)  # fmt: skip
             case = await d.handoff.escalate(
                 ctx,
                 case,
-                queue=outcome.queue,
-                priority=outcome.priority,
+                queue=handover.queue,
+                priority=handover.priority,
                 summary=case.text[:200],
                 checked=[outcome.note] if outcome.note else None,
             )
-            for role in outcome.notify_roles:
+            for role in handover.notify:
                 await d.notices.tell_role(
                     ctx, role, case.requester, f"{u.intent.replace('_', ' ')}: {case.text[:160]}"
                 )
@@ -290,11 +300,6 @@ class Intake:
         case = await ctx.record(case, "answered_question", data={"slot": slot, "value": value})
         case = await ctx.record(case, "understood", actor="desk", data=u.model_dump(mode="json"))
         await self._route(ctx, case, u)
-
-
-def _possible_incident(u: Understanding) -> bool:
-    """An unsure understanding whose best guess is a security incident or a lost device."""
-    return u.intent in _INCIDENT_GUESSES and u.confidence >= _INCIDENT_GUESS_FLOOR
 
 
 def _described(intent: str) -> str:

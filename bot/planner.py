@@ -36,13 +36,13 @@ class Planner:
     ) -> Plan | Question | Referral:
         skill = self._d.skills.for_intent(intent)
         if skill is None:
-            return Referral(queue)
+            return Referral()
         subject = str(slots.get("target_user") or person.username)
         if not skill.creates_subject and not await self._known(subject, person):
             about_others = any(s.about_others for s in skill.intents if s.name == intent)
             if about_others:
                 return Question("target_user", texts.ASK_PERSON)
-            return _about_someone_unknown(intent, queue, subject)
+            return _about_someone_unknown(subject)
         ask = Ask(person, subject, intent, queue, slots, text)
         outcome = await skill.plan(ask, self._find)
         if not isinstance(outcome, Proposal):
@@ -57,9 +57,6 @@ class Planner:
             steps=[PlanStep(skill=skill.name, params=outcome.params), *outcome.then],
             catalogued=outcome.catalogued,
             credentials_exposed=outcome.credentials_exposed,
-            then=outcome.follow,
-            escalate_priority=outcome.escalate_priority,
-            notify_roles=list(outcome.notify_roles),
             summary=text[:300],
             new_person=outcome.new_person,
         )
@@ -72,17 +69,11 @@ class Planner:
         )
 
 
-def _about_someone_unknown(intent: str, queue: str, subject: str) -> Referral:
+def _about_someone_unknown(subject: str) -> Referral:
     """A request about someone the directory does not know ("add dan to...", "reset her
-    password"): never acted on, and never turned into a request for the requester.
-
-    A lost device or a security incident goes to security at once, as the desk's own
-    incidents do; anything else is another person's account, which the desk does not change
-    (policy refuse.someone-elses-account): a human tells the requester that each employee
-    asks for themselves, and sees who was named.
-    """
+    password"): never acted on, and never turned into a request for the requester. A human
+    tells the requester that each employee asks for themselves (policy
+    refuse.someone-elses-account), and sees who was named; a lost device or an incident
+    reaches security at once, as policy routes every such handover."""
     named = subject.removeprefix(UNKNOWN_PERSON)
-    note = f"asked about someone else ({named}), not found in the directory"
-    if intent in {"device_lost", "security_incident"}:
-        return Referral("security", "urgent", note=note, notify_roles=["security"])
-    return Referral(queue, note=f"{note}: not acted on, each employee must ask for themselves")
+    return Referral(f"asked about someone else ({named}), not found in the directory: not acted on")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from bot.cases import Case
 from bot.models import Person
@@ -28,13 +28,10 @@ class Question:
 
 @dataclass
 class Referral:
-    """A case for a human: the queue and priority, what the desk found, and the roles to
-    tell at once (security hears of every security incident, acted on or not)."""
+    """A case for a human, with what the desk found. Where it goes, how urgently and who
+    hears of it at once is policy's to say (`hand_over`)."""
 
-    queue: str
-    priority: str = "normal"
     note: str = ""
-    notify_roles: list[str] = field(default_factory=list)
 
 
 class PlanStep(BaseModel):
@@ -45,9 +42,11 @@ class PlanStep(BaseModel):
 
 
 class Plan(BaseModel):
-    """What the desk intends to do for a case."""
+    """What the desk intends to do for a case. What follows the actions (a handover, who is
+    told) is asked of policy once they ran."""
 
-    model_config = ConfigDict(extra="forbid")
+    # plans of older versions carry fields since retired (then, notify_roles...)
+    model_config = ConfigDict(extra="ignore")
 
     intent: str
     queue: str
@@ -58,9 +57,6 @@ class Plan(BaseModel):
     steps: list[PlanStep]
     catalogued: bool = True
     credentials_exposed: bool = False
-    then: Literal["resolve", "escalate"] = "resolve"
-    escalate_priority: str = "normal"
-    notify_roles: list[str] = Field(default_factory=list)
     summary: str = ""
     new_person: dict[str, str] | None = None  # onboarding: the account to be created
 

@@ -166,6 +166,24 @@ def already_decided(status: str, by: str | None) -> str:
 
 # --- results --------------------------------------------------------------------------------
 DONE_TITLE = "Done"
+
+
+def undo_available(hours: int) -> str:
+    return f"Undo is available for {hours} hour{'s' if hours != 1 else ''}."
+
+
+# What a change notice says was requested, by skill ("a password reset ... was requested").
+CHANGE_NOTICES = {
+    "reset_password": "a password reset",
+    "reset_mfa": "an MFA reset",
+    "unlock_account": "an account unlock",
+}
+
+
+def change_notice(skill: str) -> str:
+    return CHANGE_NOTICES.get(skill, f"a change ({skill.replace('_', ' ')})")
+
+
 UNDO_DONE = "Undone. Everything is back as it was."
 UNDO_EXPIRED = "Undo is no longer available for that one. Reply here and IT can help."
 HELPED_THANKS = "Great, glad that's sorted."

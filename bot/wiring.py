@@ -26,10 +26,13 @@ from bot.knowledge import KnowledgeBase, Runbooks
 from bot.models import Effect, Person, Turn
 from bot.notices import NoticeDeps, Notices
 from bot.observability import Metrics
+from bot.oncall import OnCall, OnCallDeps
 from bot.outbound import Outbound
 from bot.planner import Planner, PlannerDeps
 from bot.policy import PolicyEngine
 from bot.ports import Directory
+from bot.resources import PlanResources
+from bot.routing import Routing
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.state.actions import ActionRepository
@@ -70,6 +73,7 @@ class WiredDesk:
     control: DeskControl
     actions: ActionRunner
     handoff: Handoff
+    oncall: OnCall
     policy: PolicyEngine
     metrics: Metrics
     oncall_channel: str
@@ -82,7 +86,8 @@ class WiredDesk:
         return await self.desk.sees_oncall(person)
 
     async def on_call(self, person: Person) -> bool:
-        return await self.handoff.on_call(person)
+        """Whether policy lets a person pick up escalations."""
+        return await self.oncall.picks_up(person)
 
     async def warm_up(self) -> None:
         """Load what the first turn would otherwise wait for (the trained understanding)."""
@@ -132,13 +137,16 @@ def build_desk(
     log = CaseLog(cases, metrics)
     system = SystemTurns(SystemTurnDeps(log, directory, locks, outbound))
     stepup = StepUp(store, clock, directory, backends.outbox)
+    oncall = OnCall(OnCallDeps(policy, control, directory))
+    routing = Routing(policy)
+    resources = PlanResources(directory, devices)
     handoff = Handoff(
         HandoffDeps(
             directory=directory,
             tickets=backends.tickets,
             refs=refs,
             summaries=Summaries(getattr(understanding, "claude", None), intents=intents),
-            control=control,
+            oncall=oncall,
             oncall_channel=oncall_channel,
         )
     )
@@ -162,16 +170,29 @@ def build_desk(
         AccessDeps(GrantRepository(store), scheduler, runner, directory, system, clock)
     )
     acting = Acting(
-        ActingDeps(runner, access, refs, directory, backends.outbox, handoff, notices, clock)
+        ActingDeps(
+            actions=runner,
+            access=access,
+            refs=refs,
+            routing=routing,
+            resources=resources,
+            directory=directory,
+            outbox=backends.outbox,
+            handoff=handoff,
+            notices=notices,
+            clock=clock,
+        )
     )
     gates = Gates(
         GateDeps(
             policy=policy,
             directory=directory,
-            devices=devices,
+            resources=resources,
             control=control,
             stepup=StepUpGate(StepUpGateDeps(stepup, directory, handoff, notices)),
-            approval=ApprovalGate(ApprovalGateDeps(approvals, directory, handoff, clock)),
+            approval=ApprovalGate(
+                ApprovalGateDeps(approvals, policy, directory, resources, oncall, handoff, clock)
+            ),
             acting=acting,
             handoff=handoff,
         )
@@ -194,11 +215,25 @@ def build_desk(
             handoff=handoff,
             answers=answers,
             notices=notices,
+            routing=routing,
             threshold=threshold,
         )
     )
     clicks = Clicks(
-        ClickDeps(refs, cases, locks, audit, stepup, gates, handoff, answers, intake, clock)
+        ClickDeps(
+            refs=refs,
+            policy=policy,
+            oncall=oncall,
+            cases=cases,
+            locks=locks,
+            audit=audit,
+            stepup=stepup,
+            gates=gates,
+            handoff=handoff,
+            answers=answers,
+            intake=intake,
+            clock=clock,
+        )
     )
     admin = Admin(
         AdminDeps(
@@ -208,7 +243,8 @@ def build_desk(
             audit=audit,
             actions=runner,
             access=access,
-            handoff=handoff,
+            oncall=oncall,
+            policy=policy,
             directory=directory,
             locks=locks,
             clock=clock,
@@ -227,6 +263,7 @@ def build_desk(
             clicks=clicks,
             admin=admin,
             handoff=handoff,
+            oncall=oncall,
         )
     )
     return WiredDesk(
@@ -241,6 +278,7 @@ def build_desk(
         control=control,
         actions=runner,
         handoff=handoff,
+        oncall=oncall,
         policy=policy,
         metrics=metrics,
         oncall_channel=oncall_channel,

@@ -44,7 +44,7 @@ async def _group_named(ask: Ask, find: Lookups) -> Group | Question | Referral:
         return Question("group", texts.asked_group([v for _, v in labelled]), labelled)
     group = await find.directory.group(str(group_id))
     if group is None:
-        return Referral("access", note="group not found in the directory")
+        return Referral("group not found in the directory")
     return group
 
 

@@ -126,8 +126,7 @@ class ResetMfa(Skill[UserParams]):
     )
 
     async def plan(self, ask: Ask, find: Lookups) -> Proposal:
-        return Proposal(params={"user": ask.subject}, resource_id=ask.subject,
-                        notify_roles=("security",))  # fmt: skip
+        return _own_account(ask)
 
     async def preconditions(self, ctx: SkillContext, params: UserParams) -> None:
         await require_active_person(ctx, params.user)
@@ -179,14 +178,11 @@ class RevokeSessions(Skill[UserParams]):
         """Signed out at once when the person says credentials were entered or the account
         is compromised; any other incident is for security to look at."""
         if not ask.slots.get("credentials_exposed"):
-            return Referral("security", "urgent", notify_roles=["security"])
+            return Referral()
         return Proposal(
             params={"user": ask.subject},
             resource_id=ask.subject,
             credentials_exposed=True,
-            follow="escalate",
-            escalate_priority="urgent",
-            notify_roles=("security",),
         )
 
     async def preconditions(self, ctx: SkillContext, params: UserParams) -> None:

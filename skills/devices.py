@@ -34,15 +34,11 @@ class LockDevice(Skill[DeviceParams]):
         device_id = pick_device(ask.slots.get("device"), [x.id for x in devices])
         if device_id is None:
             if not devices:
-                note = "no registered device of that kind to lock"
-                return Referral("security", "urgent", note=note, notify_roles=["security"])
+                return Referral("no registered device of that kind to lock")
             return Question("device", texts.ASK_DEVICE_LOST, [(x.id, x.id) for x in devices])
         return Proposal(
             params=DeviceParams(device=device_id, user=ask.subject).model_dump(),
             resource_id=device_id,
-            follow="escalate",
-            escalate_priority="urgent",
-            notify_roles=("security",),
         )
 
     async def preconditions(self, ctx: SkillContext, params: DeviceParams) -> None:

@@ -5,8 +5,8 @@ share (how long, which device)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 from bot.models import Device, Person
 from bot.plans import PlanStep
@@ -48,9 +48,6 @@ class Proposal:
     catalogued: bool = True
     credentials_exposed: bool = False
     new_person: dict[str, str] | None = None
-    follow: Literal["resolve", "escalate"] = "resolve"
-    escalate_priority: str = "normal"
-    notify_roles: tuple[str, ...] = field(default_factory=tuple)
 
 
 _MOBILE_OS = frozenset({"ios", "ipados", "android"})

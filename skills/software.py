@@ -70,13 +70,13 @@ class InstallSoftware(Skill[SoftwareParams]):
                 )
             return Question("software", texts.ASK_SOFTWARE)
         if software_id not in catalogue:
-            return Referral("software", note=f"{software_id} is not in the catalogue")
+            return Referral(f"{software_id} is not in the catalogue")
         owned = await find.devices.devices_of(ask.subject)
         devices = [x.id for x in of_kind(owned, ask.slots)]
         device_id = pick_device(ask.slots.get("device"), devices)
         if device_id is None:
             if not devices:
-                return Referral("software", note="no managed device of that kind to install on")
+                return Referral("no managed device of that kind to install on")
             return Question("device", texts.ASK_DEVICE, [(x, x) for x in devices])
         params = SoftwareParams(software=software_id, device=device_id, user=ask.subject)
         return Proposal(params=params.model_dump(), resource_id=str(software_id))

@@ -175,7 +175,7 @@ def test_the_schema_and_the_catalogue_take_the_skill_from_its_declaration(
     skills: SkillRegistry, tmp_path: Path
 ) -> None:
     engine = PolicyEngine(policy_folder(tmp_path, with_line=True), skills=skills)
-    assert "action raise_mailbox_quota appliesTo" in engine.schema
+    assert "action raise_mailbox_quota in [request] appliesTo" in engine.schema
     assert skills.for_intent("mailbox_quota") is skills.get("raise_mailbox_quota")
     assert "mailbox_quota" in [spec.name for spec in skills.intents()]
 

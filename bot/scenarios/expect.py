@@ -63,9 +63,7 @@ async def observe(
     case = mine[-1] if mine else None
     ticket = await world.tickets.get(case.ticket_id) if case and case.ticket_id else None
     # the on-call channel reaches whoever is on call: the role, and anyone an admin named
-    oncall = {p.username for p in people if p.has_role("oncall")} | set(
-        await desk.handoff.oncall_people()
-    )
+    oncall = {p.username for p in people if p.has_role("oncall")} | set(await desk.oncall.people())
     notified = chat.dm_recipients() | {i.to for i in outbox if i.kind in NOTIFYING}
     if chat.posted_in(desk.oncall_channel):
         notified |= oncall
