@@ -181,7 +181,7 @@ class Planner:
         if not manager and not person.has_role("hr"):
             # A manager asking for their own new hire. Someone who manages nobody is neither
             # HR nor a manager: the plan names no manager, and policy turns it down.
-            manages = any(p.manager == person.username for p in people)
+            manages = bool(await self._desk.directory.reports_of(person.username))
             manager = person.username if manages else ""
         elif not manager:
             return Question("manager", texts.ask_joiner_manager(name))
@@ -201,10 +201,10 @@ class Planner:
         d = self._desk
         subject = base["subject"]
         software_id = slots.get("software")
-        catalogue = {item.id: item for item in await d.devices.catalogue()}
         if not software_id:
             options = str(slots.get("software_candidates") or "").split(",")
-            labelled = [(catalogue[o].name, o) for o in options if o in catalogue]
+            offered = [await d.devices.software(o) for o in options if o]
+            labelled = [(item.name, item.id) for item in offered if item is not None]
             if labelled:
                 return Question("software", texts.ASK_WHICH_SOFTWARE, labelled)
             name = slots.get("software_name")
@@ -223,7 +223,7 @@ class Planner:
                     ],
                 )
             return Question("software", texts.ASK_SOFTWARE)
-        if software_id not in catalogue:
+        if await d.devices.software(str(software_id)) is None:
             return Handoff("software", note=f"{software_id} is not in the catalogue")
         devices = [x.id for x in _of_kind(await d.devices.devices_of(subject), slots)]
         device_id = _pick_device(slots.get("device"), devices)

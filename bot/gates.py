@@ -78,8 +78,7 @@ class Gates:
         if plan.resource_kind == "device":
             device: Device | None = await d.devices.device(plan.resource_id)
             return device
-        catalogue = {item.id: item for item in await d.devices.catalogue()}
-        return catalogue.get(plan.resource_id) or SoftwareItem(
+        return await d.devices.software(plan.resource_id) or SoftwareItem(
             id=plan.resource_id, name=plan.resource_id
         )
 
@@ -290,7 +289,7 @@ class Gates:
             candidates = [manager] if manager else []
         elif kind in {"hr", "security"}:
             candidates = [
-                p.username for p in await d.directory.people() if kind in p.roles and not p.disabled
+                p.username for p in await d.directory.people_with_role(kind) if not p.disabled
             ]
         elif kind == "oncall":
             candidates = await self.oncall()
@@ -311,7 +310,7 @@ class Gates:
         roster = await d.control.roster()
         if roster is not None:
             return roster
-        return [p.username for p in await d.directory.people() if "oncall" in p.roles]
+        return [p.username for p in await d.directory.people_with_role("oncall")]
 
     async def _approval_fields(self, case: Case, plan: Plan) -> list[tuple[str, str]]:
         d = self._desk
@@ -462,8 +461,8 @@ class Gates:
         d = self._desk
         person = await d.directory.person(requester)
         name = person.name if person else requester
-        for p in await d.directory.people():
-            if role in p.roles and not p.disabled and p.username != requester:
+        for p in await d.directory.people_with_role(role):
+            if not p.disabled and p.username != requester:
                 ctx.send(Address.dm(p.username), ctx.text_reply(texts.security_notice(name, what)))
 
     async def status_card(self, ctx: TurnContext, case: Case, done: list[Executed]) -> None:

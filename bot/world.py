@@ -20,6 +20,9 @@ from bot.store import Store
 
 # the child namespaces the world's adapters write under (what `reset` clears)
 _PARTS = ("directory", "devices", "tickets", "outbox")
+# The version of the lookup indexes (role, manager, device owner) a world carries: a world
+# kept from an older version is indexed once when the desk starts on it.
+INDEX_VERSION = "1"
 
 
 class SandboxWorld:
@@ -51,8 +54,10 @@ class SandboxWorld:
         if reset:
             for part in _PARTS:
                 await store.child(part).drop()
-            await store.redis.delete(world.seed_marker)
+            await store.redis.delete(world.seed_marker, world.index_marker)
         world.seeded = await world._seed()
+        if not world.seeded:
+            await world._index()
         marker = json.loads(await store.redis.get(world.seed_marker) or "{}")
         world.org_changed = marker.get("fingerprint") != _fingerprint(org)
         return world
@@ -61,6 +66,25 @@ class SandboxWorld:
     def seed_marker(self) -> str:
         """The key that says this namespace holds a seeded world (and from which org)."""
         return self.store.key("sandbox", "seeded")
+
+    @property
+    def index_marker(self) -> str:
+        """The key that says which version of the lookup indexes the world carries."""
+        return self.store.key("sandbox", "indexes")
+
+    async def _index(self) -> None:
+        """Bring a kept world's lookup indexes up to date (adding entries is idempotent, so
+        several workers doing it at once agree)."""
+        if await self.store.redis.get(self.index_marker) == INDEX_VERSION:
+            return
+        people, devices = await self.directory.people(), await self.devices.devices()
+        async with self.store.redis.pipeline(transaction=True) as pipe:
+            for person in people:
+                self.directory.stage_indexes(pipe, person)
+            for device in devices:
+                self.devices.stage_indexes(pipe, device)
+            pipe.set(self.index_marker, INDEX_VERSION)
+            await pipe.execute()
 
     async def _seed(self) -> bool:
         """Write the org in one transaction, unless another process already has (several
@@ -78,6 +102,7 @@ class SandboxWorld:
                 self.directory.stage_seed(pipe, self.org)
                 self.devices.stage_seed(pipe, self.org)
                 pipe.set(self.seed_marker, marker)
+                pipe.set(self.index_marker, INDEX_VERSION)
                 await pipe.execute()
             except WatchError:
                 return False

@@ -26,6 +26,7 @@ from bot.cli import main
 from bot.clock import ManualClock
 from bot.context import TurnContext
 from bot.desk import Desk
+from bot.flow import Question
 from bot.models import Button, Effect, Group, Person, Turn, TurnKind
 from bot.org import load_org
 from bot.plans import PlanStep
@@ -947,3 +948,32 @@ async def test_a_lost_phone_never_locks_the_only_laptop(desk: Conversation) -> N
     device = await desk.world.devices.device("NB-4103")
     assert device is not None
     assert not device.locked
+
+
+async def test_turns_look_people_and_software_up_without_reading_everything(
+    desk: Conversation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def full_scan() -> list[Any]:
+        raise AssertionError("a turn read the whole directory or catalogue")
+
+    monkeypatch.setattr(desk.world.directory, "people", full_scan)
+    monkeypatch.setattr(desk.world.devices, "catalogue", full_scan)
+    # security approval (by role), up to the manager; a lost laptop tells security (by role)
+    await desk.say("omar", "can you install burp suite on NB-4111 for the pen test training")
+    await desk.press("tom", "approve")
+    await desk.say("joanna", "I left my laptop on the train")
+    # shadow mode: the on-call people approve (by role)
+    await desk.command("tom", "/itdesk mode software shadow")
+    await desk.say("zoe", "could you put Notion on my laptop?")
+    await desk.press("lucy", "approve")
+    assert [s for s, _ in await desk.executed()] == [
+        "install_software", "lock_device", "install_software",
+    ]  # fmt: skip
+    assert any("Security notice" in t for t in desk.dm_texts("omar"))
+    # which application: the candidates are looked up one by one, unknown ones left out
+    samir = await desk.world.directory.person("samir")
+    assert samir is not None
+    slots = {"software_candidates": "figma,no-such-app,powerbi"}
+    asked = await desk.desk.planner.plan(samir, "software_install", "software", slots, "an app")
+    assert isinstance(asked, Question)
+    assert asked.options == [("Figma", "figma"), ("Power BI Desktop", "powerbi")]

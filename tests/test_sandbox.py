@@ -109,6 +109,89 @@ async def test_revoking_sessions_counts_them_and_is_recorded(world: SandboxWorld
         await d.revoke_sessions("nobody")
 
 
+async def test_people_are_found_by_role_and_by_manager(world: SandboxWorld) -> None:
+    d = world.directory
+    for role in ("oncall", "admin", "hr", "security"):
+        expected = sorted(p.username for p in GLOBEX.people() if role in p.roles)
+        assert [p.username for p in await d.people_with_role(role)] == expected
+    managers = {p.manager for p in GLOBEX.people() if p.manager}
+    for manager in managers:
+        expected = sorted(p.username for p in GLOBEX.people() if p.manager == manager)
+        assert [p.username for p in await d.reports_of(manager)] == expected
+    assert await d.reports_of("alice") == []  # manages nobody
+    assert await d.reports_of("nobody") == []
+    with pytest.raises(ValueError, match="unknown role 'wizard'"):
+        await d.people_with_role("wizard")
+
+
+async def test_role_and_manager_changes_move_the_indexes(world: SandboxWorld) -> None:
+    d = world.directory
+    await d.set_roles("alice", ("security", "oncall"))
+    await d.set_manager("alice", "grace")
+    assert "alice" in [p.username for p in await d.people_with_role("security")]
+    assert "alice" in [p.username for p in await d.people_with_role("oncall")]
+    assert "alice" in [p.username for p in await d.reports_of("grace")]
+    assert "alice" not in [p.username for p in await d.reports_of("carol")]
+    await d.set_roles("alice", ())
+    await d.set_manager("alice", None)
+    assert "alice" not in [p.username for p in await d.people_with_role("security")]
+    assert "alice" not in [p.username for p in await d.reports_of("grace")]
+    await d.set_locked("alice", False)  # an unrelated change leaves the indexes alone
+    assert [p.username for p in await d.reports_of("grace")] == sorted(
+        p.username for p in GLOBEX.people() if p.manager == "grace"
+    )
+    alice = await d.person("alice")
+    assert alice is not None
+    assert (alice.roles, alice.manager) == ((), None)
+
+
+async def test_bad_role_and_manager_changes_are_refused_and_change_nothing(
+    world: SandboxWorld,
+) -> None:
+    d = world.directory
+    before = await d.person("alice")
+    with pytest.raises(ValueError, match="unknown roles"):
+        await d.set_roles("alice", ("wizard",))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="own manager"):
+        await d.set_manager("alice", "alice")
+    with pytest.raises(NotFoundError):
+        await d.set_manager("alice", "ghost")
+    with pytest.raises(NotFoundError):
+        await d.set_roles("nobody", ("hr",))
+    assert await d.person("alice") == before
+    assert "nobody" not in [p.username for p in await d.people_with_role("hr")]
+
+
+async def test_a_new_account_is_found_by_its_manager_and_roles(world: SandboxWorld) -> None:
+    d = world.directory
+    new = Person(username="zoe", name="Zoe Park", email="zoe@globex.test", manager="carol",
+                 roles=("hr",))  # fmt: skip
+    await d.create_person(new)
+    assert new in await d.reports_of("carol")
+    assert new in await d.people_with_role("hr")
+
+
+async def test_a_world_kept_from_before_the_indexes_is_indexed_on_start(
+    store: Store, clock: ManualClock
+) -> None:
+    world = await SandboxWorld.create(store, GLOBEX, clock)
+    old_indexes = [
+        key
+        async for key in store.redis.scan_iter(match=f"{store.key('*')}")
+        if any(f":{part}:" in key for part in ("role", "reports", "owner"))
+    ]
+    assert old_indexes
+    await store.redis.delete(*old_indexes, world.index_marker)  # as an older desk left it
+    assert await world.directory.people_with_role("security") == []
+
+    again = await SandboxWorld.create(store, GLOBEX, clock)
+
+    assert not again.seeded
+    security = sorted(p.username for p in GLOBEX.people() if "security" in p.roles)
+    assert [p.username for p in await again.directory.people_with_role("security")] == security
+    assert [d.id for d in await again.devices.devices_of("bob")] == ["DT-2003", "LT-2002"]
+
+
 async def test_reset_factors_clears_them_until_enrolment(world: SandboxWorld) -> None:
     d = world.directory
     await d.reset_factors("alice")
@@ -234,6 +317,12 @@ async def test_lock_device_and_catalogue(world: SandboxWorld) -> None:
     assert laptop.locked
     catalogue = {item.id: item.approval for item in await world.devices.catalogue()}
     assert catalogue == {sid: s.approval for sid, s in GLOBEX.software.items()}
+
+
+async def test_one_catalogue_item_is_looked_up_by_id(world: SandboxWorld) -> None:
+    for item in await world.devices.catalogue():
+        assert await world.devices.software(item.id) == item
+    assert await world.devices.software("photoshop") is None
 
 
 # --- tickets ------------------------------------------------------------------------------
