@@ -16,7 +16,7 @@ from bot.context import TurnContext
 from bot.models import Address, Button, Card, CardField, Device, Group, Person, Reply, SoftwareItem
 from bot.plans import Plan, approvals_of, approvers_of, plan_of, subject_of, verification_of
 from bot.policy import Decision, PolicyRequest, Resource
-from skills.base import PreconditionFailed
+from skills.base import PreconditionFailed, missing_capability
 from verification.notify import notify_change
 from verification.stepup import CheckOutcome, CheckResult, LockedOut, NoFactor, Throttled
 
@@ -387,6 +387,9 @@ class Gates:
         try:
             case, done = await d.actions.run_saga(ctx, case, plan.steps, why)
         except SagaFailed as exc:
+            capability = missing_capability(exc.cause)
+            if capability is not None:
+                return await self._unsupported(ctx, case, plan, exc, capability)
             # a request that cannot be done as asked is refused, if nothing was done for it
             # yet; half-way through, a human looks at what the saga did and undid
             if isinstance(exc.cause, PreconditionFailed) and not (exc.compensated or exc.left):
@@ -433,6 +436,29 @@ class Gates:
             )
         case = await ctx.record(case, "resolved", actor="desk", status=CaseStatus.RESOLVED)
         await self.status_card(ctx, case, done)
+        return case
+
+    async def _unsupported(
+        self, ctx: TurnContext, case: Case, plan: Plan, exc: SagaFailed, capability: str
+    ) -> Case:
+        """The backend cannot do a step at all: the request is fine (no refusal) and a retry
+        will not help (no failure), so a technician does it by hand, told what is missing."""
+        self.tell(ctx, case, texts.unsupported(capability))
+        case = await self._desk.handoff.escalate(
+            ctx,
+            case,
+            queue=plan.queue,
+            priority=plan.escalate_priority if plan.then == "escalate" else "normal",
+            summary=plan.summary,
+            checked=[
+                f"{exc.step} not done: the backend does not support {capability}; do it by hand",
+                *(f"undid {s}" for s in exc.compensated),
+                *(f"still in effect, check by hand: {s}" for s in exc.left),
+            ],
+            next_step=_next_step(plan),
+        )
+        for role in plan.notify_roles:  # security still hears of a lost device it must lock
+            await self.notify_role(ctx, role, case.requester, f"{plan.intent}: {plan.summary}")
         return case
 
     async def _after_actions(

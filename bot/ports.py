@@ -30,6 +30,30 @@ class ConflictError(Exception):
     """A create that collides with a different existing record (same username or e-mail)."""
 
 
+class Unsupported(Exception):
+    """The backend cannot do this at all: an identity provider that does not report open
+    sessions, a directory whose groups are synced from elsewhere, a check provider without
+    push. Retrying will not help and it is nobody's fault: the skill words it honestly, or
+    the desk hands the work to a human. `capability` names what is missing, one of the
+    names in `CAPABILITIES`."""
+
+    def __init__(self, capability: str, detail: str = "") -> None:
+        why = f": {detail}" if detail else ""
+        super().__init__(f"the backend does not support {capability}{why}")
+        self.capability = capability
+        self.detail = detail
+
+
+# What a backend may lack, by port: the names `Unsupported` carries and the methods that
+# raise it are documented on each port method.
+DIRECTORY_CAPABILITIES = frozenset({
+    "session_count", "revoke_sessions", "unlock", "lock", "disable", "enable",
+    "group_membership", "reset_factors", "create_person", "reset_link", "enrolment_link",
+})  # fmt: skip
+DEVICE_CAPABILITIES = frozenset({"install", "uninstall", "device_lock"})
+CAPABILITIES = DIRECTORY_CAPABILITIES | DEVICE_CAPABILITIES
+
+
 class Ticket(BaseModel):
     """A ticket in the IT team's queue."""
 
@@ -124,17 +148,45 @@ class Directory(Protocol):
         """Every group, ordered by id: a full read, for catalogue refreshes only."""
         ...
 
-    async def set_locked(self, username: str, locked: bool) -> None: ...
-    async def set_disabled(self, username: str, disabled: bool) -> None: ...
-    async def add_member(self, username: str, group_id: str) -> None: ...
-    async def remove_member(self, username: str, group_id: str) -> None: ...
-    async def revoke_sessions(self, username: str) -> int: ...
-    async def sessions(self, username: str) -> int:
-        """How many sign-in sessions the person has open now."""
+    # Every write below raises `NotFoundError` for a person (or group) the directory does
+    # not have, and `Unsupported` with the capability named when the backend cannot do it.
+
+    async def set_locked(self, username: str, locked: bool) -> None:
+        """Lock or unlock the account. `Unsupported("unlock")` / `Unsupported("lock")`."""
         ...
 
-    async def reset_factors(self, username: str) -> None: ...
-    async def create_person(self, person: Person) -> None: ...
+    async def set_disabled(self, username: str, disabled: bool) -> None:
+        """Disable or enable the account. `Unsupported("disable")` / `Unsupported("enable")`."""
+        ...
+
+    async def add_member(self, username: str, group_id: str) -> None:
+        """Add to the group (a member already stays as they are). `Unsupported(
+        "group_membership")` for a group the backend cannot change (synced from elsewhere)."""
+        ...
+
+    async def remove_member(self, username: str, group_id: str) -> None:
+        """Remove from the group (nothing changes for a non-member); as `add_member`."""
+        ...
+
+    async def revoke_sessions(self, username: str) -> int | None:
+        """End every open sign-in session: how many there were, or None when the backend
+        cannot count them (it lacks `session_count`). `Unsupported("revoke_sessions")`."""
+        ...
+
+    async def sessions(self, username: str) -> int:
+        """How many sign-in sessions the person has open now. `Unsupported("session_count")`."""
+        ...
+
+    async def reset_factors(self, username: str) -> None:
+        """Forget every registered sign-in factor. `Unsupported("reset_factors")`."""
+        ...
+
+    async def create_person(self, person: Person) -> None:
+        """Create the account. The same person again is a no-op; another person under a taken
+        username or e-mail is a `ConflictError`; an unknown manager or group `NotFoundError`.
+        `Unsupported("create_person")` where accounts come from an HR system."""
+        ...
+
     async def factor_address(self, username: str, factor: FactorKind) -> str | None:
         """Where a check on this factor goes, masked for chat ("+44 •••• ••12")."""
         ...
@@ -145,11 +197,13 @@ class Directory(Protocol):
 
     async def send_reset_link(self, username: str, *, ref: str | None = None) -> OutboxItem:
         """Mint a password reset token and send the link to the recovery address. `ref`
-        correlates the item with the request that sent it (`Outbox.item_by_ref`)."""
+        correlates the item with the request that sent it (`Outbox.item_by_ref`).
+        `Unsupported("reset_link")`."""
         ...
 
     async def send_enrolment_link(self, username: str, *, ref: str | None = None) -> OutboxItem:
-        """Send a link to register a new sign-in factor (after an MFA reset); `ref` as above."""
+        """Send a link to register a new sign-in factor (after an MFA reset); `ref` as above.
+        `Unsupported("enrolment_link")`."""
         ...
 
 
@@ -165,9 +219,21 @@ class Devices(Protocol):
         """One catalogue item, or None when the catalogue has no such id."""
         ...
 
-    async def install(self, device_id: str, software_id: str) -> None: ...
-    async def uninstall(self, device_id: str, software_id: str) -> None: ...
-    async def lock(self, device_id: str) -> None: ...
+    # The writes raise `NotFoundError` for a device (or catalogue item) the backend does not
+    # have, and `Unsupported` with the capability named when it cannot do it.
+
+    async def install(self, device_id: str, software_id: str) -> None:
+        """Install a catalogue item (installed already: no change). `Unsupported("install")`."""
+        ...
+
+    async def uninstall(self, device_id: str, software_id: str) -> None:
+        """Remove an application (not installed: no change). `Unsupported("uninstall")`."""
+        ...
+
+    async def lock(self, device_id: str) -> None:
+        """Lock the device remotely. `Unsupported("device_lock")`."""
+        ...
+
     async def catalogue(self) -> list[SoftwareItem]:
         """The whole catalogue, ordered by id: for catalogue refreshes only."""
         ...

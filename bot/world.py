@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from redis.exceptions import WatchError
 
+from adapters.capabilities import Capabilities
 from adapters.devices.sandbox import SandboxDevices
 from adapters.directory.sandbox import SandboxDirectory
 from adapters.notify.sandbox import SandboxOutbox
 from adapters.tickets.builtin import BuiltinTickets
 from bot.clock import Clock
 from bot.org import Org
+from bot.ports import CAPABILITIES, DEVICE_CAPABILITIES, DIRECTORY_CAPABILITIES
 from bot.store import Store
 
 # the child namespaces the world's adapters write under (what `reset` clears)
@@ -30,27 +33,45 @@ class SandboxWorld:
 
     `seeded` says whether this call wrote the org into Redis (False: the state was already
     there and was kept); `org_changed` whether that kept state came from a different version
-    of the org file (the demo after editing it: start with `reset=True` to pick it up)."""
+    of the org file (the demo after editing it: start with `reset=True` to pick it up).
 
-    def __init__(self, store: Store, org: Org, clock: Clock) -> None:
+    `unsupported` names capabilities (`bot.ports.CAPABILITIES`) the world's adapters act as
+    if they lacked, to try the desk against a backend without them."""
+
+    def __init__(
+        self, store: Store, org: Org, clock: Clock, *, unsupported: Iterable[str] = ()
+    ) -> None:
+        lacking = Capabilities(unsupported, CAPABILITIES, "world").lacking
         self.store = store
         self.org = org
         self.clock = clock
         self.knowledge: dict[str, str] = dict(org.knowledge)
         self.outbox = SandboxOutbox(store, clock)
-        self.directory = SandboxDirectory(store, clock, self.outbox, domain=org.domain)
-        self.devices = SandboxDevices(store)
+        self.directory = SandboxDirectory(
+            store,
+            clock,
+            self.outbox,
+            domain=org.domain,
+            unsupported=lacking & DIRECTORY_CAPABILITIES,
+        )
+        self.devices = SandboxDevices(store, unsupported=lacking & DEVICE_CAPABILITIES)
         self.tickets = BuiltinTickets(store, clock)
         self.seeded = False
         self.org_changed = False
 
     @classmethod
     async def create(
-        cls, store: Store, org: Org, clock: Clock, *, reset: bool = False
+        cls,
+        store: Store,
+        org: Org,
+        clock: Clock,
+        *,
+        reset: bool = False,
+        unsupported: Iterable[str] = (),
     ) -> SandboxWorld:
         """The world in `store`'s namespace, seeded from `org` unless it already holds one
         (then its current state is kept, unless `reset`)."""
-        world = cls(store, org, clock)
+        world = cls(store, org, clock, unsupported=unsupported)
         if reset:
             for part in _PARTS:
                 await store.child(part).drop()

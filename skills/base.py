@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.clock import Clock
 from bot.models import Person
-from bot.ports import Devices, Directory, Outbox, Tickets
+from bot.ports import Devices, Directory, Outbox, Tickets, Unsupported
 
 
 class SkillParams(BaseModel):
@@ -39,6 +39,29 @@ class PreconditionFailed(Exception):
 
 class SkillFailed(Exception):
     """The backend refused or the result did not verify (the desk escalates)."""
+
+
+class CapabilityMissing(Exception):
+    """The backend cannot do what the action needs at all (it raised `bot.ports.Unsupported`).
+    Not the person's fault and not worth a retry: the desk hands the case to a technician,
+    naming `capability`, and tells the person why with `bot.texts.unsupported(capability)`."""
+
+    def __init__(self, capability: str, detail: str = "") -> None:
+        super().__init__(detail or f"the backend does not support {capability}")
+        self.capability = capability
+        self.detail = detail
+
+    @classmethod
+    def of(cls, exc: Unsupported) -> CapabilityMissing:
+        return cls(exc.capability, str(exc))
+
+
+def missing_capability(exc: BaseException) -> str | None:
+    """The capability a failed action lacked: a skill's `CapabilityMissing`, or a port's
+    `Unsupported` that a skill let through; None for any other failure."""
+    if isinstance(exc, CapabilityMissing | Unsupported):
+        return exc.capability
+    return None
 
 
 @dataclass(frozen=True)

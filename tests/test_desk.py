@@ -142,6 +142,16 @@ async def desk(store: Store) -> Conversation:
     return Conversation(build_desk(store, world, clock, outbound=chat), world, chat)
 
 
+async def lacking(store: Store, *capabilities: str) -> Conversation:
+    """A desk over a sandbox built without some capabilities, as a real backend may be."""
+    clock = ManualClock(ORG.now)  # type: ignore[arg-type]
+    world = await SandboxWorld.create(
+        store.child("world"), ORG, clock, reset=True, unsupported=capabilities
+    )
+    chat = RecordingChat()
+    return Conversation(build_desk(store, world, clock, outbound=chat), world, chat)
+
+
 async def pipeline_request(desk: Conversation, user: str = "joanna") -> None:
     """`user` asks for Pipeline Reports (owner nina) and passes the check: a card waits."""
     await desk.say(user, "could I get read access to pipeline reports? I'm helping with a forecast")
@@ -977,3 +987,61 @@ async def test_turns_look_people_and_software_up_without_reading_everything(
     asked = await desk.desk.planner.plan(samir, "software_install", "software", slots, "an app")
     assert isinstance(asked, Question)
     assert asked.options == [("Figma", "figma"), ("Power BI Desktop", "powerbi")]
+
+
+# --- backends without a capability -------------------------------------------------------
+
+
+async def test_an_unlock_the_directory_cannot_do_goes_to_a_human_saying_why(
+    store: Store,
+) -> None:
+    desk = await lacking(store, "unlock")
+    await desk.say("peter", "I'm locked out of my account")
+    said = desk.said(await desk.verify("peter"))
+
+    case = await desk.case("peter")
+    assert case.status == CaseStatus.ESCALATED  # handed over: not refused, not failed
+    assert texts.unsupported("unlock") in said
+    assert texts.ACTION_FAILED not in said
+    assert not any(t in said for t in texts.REFUSALS.values())
+    ticket = await desk.world.tickets.get(case.ticket_id or "")
+    assert ticket is not None
+    assert ticket.queue == "accounts"
+    assert "does not support unlock" in ticket.details
+    assert await desk.executed() == []
+    peter = await desk.world.directory.person("peter")
+    assert peter is not None
+    assert peter.locked
+
+
+async def test_signing_out_without_session_counts_is_done_without_claiming_a_count(
+    store: Store,
+) -> None:
+    desk = await lacking(store, "session_count")
+    said = await desk.say(
+        "joanna",
+        "I got an email asking me to confirm my login and I entered my password before I "
+        "noticed the address was wrong",
+    )
+    assert await desk.executed() == [("revoke_sessions", {"user": "joanna"})]
+    (action,) = await desk.actions()
+    assert "can't say how many were open" in action["summary"]
+    assert "no open sessions" not in action["summary"] + " ".join(desk.said(said))
+    assert (await desk.case("joanna")).status == CaseStatus.ESCALATED  # to security, as ever
+    assert await desk.world.directory.revocations("joanna") == 1
+
+
+async def test_a_lost_device_the_backend_cannot_lock_still_reaches_security_at_once(
+    store: Store,
+) -> None:
+    desk = await lacking(store, "device_lock")
+    said = await desk.say("joanna", "I left my laptop on the train")
+    case = await desk.case("joanna")
+    assert case.status == CaseStatus.ESCALATED
+    ticket = await desk.world.tickets.get(case.ticket_id or "")
+    assert ticket is not None
+    assert (ticket.queue, ticket.priority) == ("security", "urgent")
+    assert "device_lock" in ticket.details
+    assert texts.unsupported("device_lock") in desk.said(said)
+    assert any("Security notice" in t for t in desk.dm_texts("omar"))
+    assert await desk.executed() == []

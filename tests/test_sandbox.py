@@ -17,7 +17,7 @@ from adapters.tickets.builtin import BuiltinTickets
 from bot.clock import ManualClock
 from bot.models import Person
 from bot.org import Org, default_phone, load_org, parse_org
-from bot.ports import ConflictError, NewTicket, NotFoundError
+from bot.ports import ConflictError, NewTicket, NotFoundError, Unsupported
 from bot.store import Store
 from bot.world import SandboxWorld
 
@@ -279,6 +279,45 @@ async def test_links_go_to_an_explicit_recovery_email(store: Store, clock: Manua
     assert item.secret in await world.outbox.secrets()
 
 
+async def test_a_directory_built_without_capabilities_says_so_and_changes_nothing(
+    store: Store, clock: ManualClock
+) -> None:
+    world = await SandboxWorld.create(
+        store, GLOBEX, clock, unsupported={"unlock", "session_count", "reset_link"}
+    )
+    d = world.directory
+    before = await world.snapshot()
+    with pytest.raises(Unsupported) as caught:
+        await d.set_locked("alice", False)
+    assert caught.value.capability == "unlock"
+    for call, capability in (
+        (d.sessions("bob"), "session_count"),
+        (d.send_reset_link("bob"), "reset_link"),
+    ):
+        with pytest.raises(Unsupported) as caught:
+            await call
+        assert caught.value.capability == capability
+    assert await world.snapshot() == before
+    assert await world.outbox.items("bob") == []
+    await d.set_locked("alice", True)  # what it has still works
+    assert await d.revoke_sessions("bob") is None  # revoked, but it cannot say how many
+
+
+async def test_an_unknown_capability_name_is_refused_at_construction(
+    store: Store, clock: ManualClock
+) -> None:
+    with pytest.raises(ValueError, match="no capabilities named unlcok"):
+        await SandboxWorld.create(store, GLOBEX, clock, unsupported={"unlcok"})
+    with pytest.raises(ValueError, match="unlcok"):
+        SandboxDevices(store, unsupported={"unlcok"})
+    assert not await store.redis.exists(SandboxWorld(store, GLOBEX, clock).seed_marker)
+
+
+async def test_sessions_of_an_unknown_person_is_not_found(world: SandboxWorld) -> None:
+    with pytest.raises(NotFoundError):
+        await world.directory.sessions("nobody")
+
+
 # --- devices ------------------------------------------------------------------------------
 
 
@@ -308,6 +347,12 @@ async def test_install_keeps_order_without_duplicates(world: SandboxWorld) -> No
     assert laptop.installed == ("slack", "zoom", "tableau")
     with pytest.raises(NotFoundError):
         await devices.install("XX-0000", "zoom")
+    with pytest.raises(NotFoundError) as caught:
+        await devices.install("LT-2001", "photoshop")  # not in the catalogue
+    assert (caught.value.kind, caught.value.key) == ("software", "photoshop")
+    laptop = await devices.device("LT-2001")
+    assert laptop is not None
+    assert "photoshop" not in laptop.installed
 
 
 async def test_lock_device_and_catalogue(world: SandboxWorld) -> None:

@@ -18,6 +18,7 @@ from bot.store import Store
 from bot.world import SandboxWorld
 from skills import default_skills
 from skills.base import (
+    CapabilityMissing,
     PreconditionFailed,
     Skill,
     SkillContext,
@@ -340,6 +341,58 @@ async def test_summaries_speak_to_the_requester_or_name_the_person(
     hr = await context(world, "grace")
     _, _, result = await run(registry, hr, "disable_account", {"user": "carol"})
     assert result.summary == "Carol Nguyen's account is disabled."
+
+
+# --- backends without a capability -----------------------------------------------------------
+
+
+async def test_unlock_without_the_capability_is_a_typed_miss_and_nothing_changes(
+    store: Store, clock: ManualClock, registry: SkillRegistry
+) -> None:
+    world = await SandboxWorld.create(store.child("lacking"), GLOBEX, clock, unsupported={"unlock"})
+    ctx = await context(world, "alice")
+    skill = registry.get("unlock_account")
+    params = skill.Params.model_validate({"user": "alice"})
+    await skill.preconditions(ctx, params)
+    with pytest.raises(CapabilityMissing) as missing:
+        await skill.execute(ctx, params)
+    assert missing.value.capability == "unlock"
+    assert not isinstance(missing.value, PreconditionFailed)  # not a refusal of the request
+    alice = await world.directory.person("alice")
+    assert alice is not None
+    assert alice.locked
+
+
+async def test_revoking_without_session_counts_revokes_and_claims_no_count(
+    store: Store, clock: ManualClock, registry: SkillRegistry
+) -> None:
+    world = await SandboxWorld.create(
+        store.child("lacking"), GLOBEX, clock, unsupported={"session_count"}
+    )
+    ctx = await context(world, "carol")
+    _, _, result = await run(registry, ctx, "revoke_sessions", {"user": "carol"})
+    assert result.changed
+    assert result.summary == (
+        "I've signed your account out everywhere. The directory doesn't report sign-in "
+        "sessions, so I can't say how many were open."
+    )
+    assert "no open sessions" not in result.summary
+    assert result.details == {}
+    assert await world.directory.revocations("carol") == 1
+
+
+async def test_revoking_where_the_directory_cannot_is_a_typed_miss(
+    store: Store, clock: ManualClock, registry: SkillRegistry
+) -> None:
+    world = await SandboxWorld.create(
+        store.child("lacking"), GLOBEX, clock, unsupported={"revoke_sessions"}
+    )
+    ctx = await context(world, "carol")
+    skill = registry.get("revoke_sessions")
+    with pytest.raises(CapabilityMissing) as missing:
+        await skill.execute(ctx, skill.Params.model_validate({"user": "carol"}))
+    assert missing.value.capability == "revoke_sessions"
+    assert await world.directory.sessions("carol") > 0
 
 
 # --- the registry ---------------------------------------------------------------------------

@@ -4,21 +4,25 @@ as the device, so a person's devices are found without reading every device."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from redis.asyncio.client import Pipeline
 
+from adapters.capabilities import Capabilities
 from adapters.records import JsonRecords, text
 from bot.models import Device, SoftwareItem
 from bot.org import Org
+from bot.ports import DEVICE_CAPABILITIES, NotFoundError
 from bot.store import Store
 
 
 class SandboxDevices:
     """The `Devices` port over Redis. Installed software keeps the order it was installed in
-    and never lists an application twice."""
+    and never lists an application twice. `unsupported` names capabilities
+    (`bot.ports.DEVICE_CAPABILITIES`) it acts as if it lacked."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, unsupported: Iterable[str] = ()) -> None:
+        self.capabilities = Capabilities(unsupported, DEVICE_CAPABILITIES, "device management")
         self._store = store.child("devices")
         self._devices = JsonRecords(self._store, "device", Device)
         self._catalogue = JsonRecords(self._store, "software", SoftwareItem)
@@ -62,6 +66,9 @@ class SandboxDevices:
         return await self._catalogue.get(software_id)
 
     async def install(self, device_id: str, software_id: str) -> None:
+        self.capabilities.require("install")
+        if await self._catalogue.get(software_id) is None:
+            raise NotFoundError("software", software_id)
         await self._update(
             device_id,
             lambda d: d if software_id in d.installed else d.model_copy(
@@ -70,6 +77,7 @@ class SandboxDevices:
         )  # fmt: skip
 
     async def uninstall(self, device_id: str, software_id: str) -> None:
+        self.capabilities.require("uninstall")
         await self._update(
             device_id,
             lambda d: d.model_copy(
@@ -78,6 +86,7 @@ class SandboxDevices:
         )
 
     async def lock(self, device_id: str) -> None:
+        self.capabilities.require("device_lock")
         await self._update(device_id, lambda d: d.model_copy(update={"locked": True}))
 
     async def catalogue(self) -> list[SoftwareItem]:

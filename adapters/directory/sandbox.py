@@ -9,20 +9,27 @@ so a turn never reads the whole directory."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 from redis.asyncio.client import Pipeline
 
+from adapters.capabilities import Capabilities
 from adapters.notify.masking import mask_email, mask_phone
 from adapters.notify.sandbox import new_outbox_item
 from adapters.records import JsonRecords, text
 from bot.clock import Clock
 from bot.models import FactorKind, Group, Person, Role
 from bot.org import Org, default_phone
-from bot.ports import ConflictError, NotFoundError, Outbox, OutboxItem
+from bot.ports import (
+    DIRECTORY_CAPABILITIES,
+    ConflictError,
+    NotFoundError,
+    Outbox,
+    OutboxItem,
+)
 from bot.store import Store
 
 RESET_LINK_TTL = timedelta(hours=1)
@@ -41,11 +48,21 @@ class Contact(BaseModel):
 
 
 class SandboxDirectory:
-    """The `Directory` port over Redis, seeded from an org file by `SandboxWorld`."""
+    """The `Directory` port over Redis, seeded from an org file by `SandboxWorld`.
+
+    `unsupported` names capabilities (`bot.ports.DIRECTORY_CAPABILITIES`) it acts as if it
+    lacked, raising `Unsupported` as a real directory without them would."""
 
     def __init__(
-        self, store: Store, clock: Clock, outbox: Outbox, *, domain: str = "sandbox.test"
+        self,
+        store: Store,
+        clock: Clock,
+        outbox: Outbox,
+        *,
+        domain: str = "sandbox.test",
+        unsupported: Iterable[str] = (),
     ) -> None:
+        self.capabilities = Capabilities(unsupported, DIRECTORY_CAPABILITIES, "directory")
         self._store = store.child("directory")
         self._clock = clock
         self._outbox = outbox
@@ -135,12 +152,15 @@ class SandboxDirectory:
     # --- account state ----------------------------------------------------------------------
 
     async def set_locked(self, username: str, locked: bool) -> None:
+        self.capabilities.require("lock" if locked else "unlock")
         await self._update(username, lambda p: p.model_copy(update={"locked": locked}))
 
     async def set_disabled(self, username: str, disabled: bool) -> None:
+        self.capabilities.require("disable" if disabled else "enable")
         await self._update(username, lambda p: p.model_copy(update={"disabled": disabled}))
 
     async def add_member(self, username: str, group_id: str) -> None:
+        self.capabilities.require("group_membership")
         await self._groups.require(group_id)
         await self._update(
             username,
@@ -150,24 +170,29 @@ class SandboxDirectory:
         )  # fmt: skip
 
     async def remove_member(self, username: str, group_id: str) -> None:
+        self.capabilities.require("group_membership")
         await self._groups.require(group_id)
         await self._update(
             username,
             lambda p: p.model_copy(update={"groups": tuple(g for g in p.groups if g != group_id)}),
         )
 
-    async def revoke_sessions(self, username: str) -> int:
-        """End every active session; returns how many there were."""
+    async def revoke_sessions(self, username: str) -> int | None:
+        """End every active session; returns how many there were (None when built without
+        `session_count`, as a directory that cannot count them)."""
+        self.capabilities.require("revoke_sessions")
         await self._people.require(username)
         async with self._store.redis.pipeline(transaction=True) as pipe:
             pipe.hget(self._store.key("sessions"), username)
             pipe.hset(self._store.key("sessions"), username, 0)
             pipe.hincrby(self._store.key("revocations"), username, 1)
             ended, _, _ = await pipe.execute()
-        return int(ended or 0)
+        return int(ended or 0) if self.capabilities.has("session_count") else None
 
     async def sessions(self, username: str) -> int:
         """Active sessions now (what an admin console would show)."""
+        self.capabilities.require("session_count")
+        await self._people.require(username)
         return int(await self._store.redis.hget(self._store.key("sessions"), username) or 0)
 
     async def revocations(self, username: str) -> int:
@@ -176,6 +201,7 @@ class SandboxDirectory:
 
     async def reset_factors(self, username: str) -> None:
         """Forget every registered sign-in factor: the person enrols again from a link."""
+        self.capabilities.require("reset_factors")
         await self._update(username, lambda p: p.model_copy(update={"factors": ()}))
         await self._store.redis.hincrby(self._store.key("factor-resets"), username, 1)
 
@@ -211,6 +237,7 @@ class SandboxDirectory:
     async def create_person(self, person: Person) -> None:
         """Add a new account. Creating the same person again is a no-op; a different person
         under a taken username or e-mail is a `ConflictError`."""
+        self.capabilities.require("create_person")
         existing = await self.person(person.username)
         if existing is not None:
             if existing == person:
@@ -258,6 +285,7 @@ class SandboxDirectory:
         return None if route is None else route[2]
 
     async def send_reset_link(self, username: str, *, ref: str | None = None) -> OutboxItem:
+        self.capabilities.require("reset_link")
         return await self._send_link(
             username,
             "reset_link",
@@ -268,6 +296,7 @@ class SandboxDirectory:
         )
 
     async def send_enrolment_link(self, username: str, *, ref: str | None = None) -> OutboxItem:
+        self.capabilities.require("enrolment_link")
         return await self._send_link(
             username,
             "enrolment_link",
