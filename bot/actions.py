@@ -15,6 +15,7 @@ import structlog
 from bot.cases import Case
 from bot.context import TurnContext
 from bot.plans import PlanStep
+from bot.receipts import RedisReceipts
 from skills.base import PreconditionFailed, SkillContext, SkillFailed, SkillResult
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ class ActionRunner:
         return SkillContext(
             directory=d.directory,
             devices=d.devices,
-            outbox=d.outbox,
+            receipts=RedisReceipts(d.store, key),
             tickets=d.tickets,
             clock=d.clock,
             requester=person,

@@ -117,6 +117,15 @@ class OutboxItem(BaseModel):
     expires_at: datetime | None = None
 
 
+class LinkSent(BaseModel):
+    """A reset or enrolment link the directory sent: where it went, masked for chat. The
+    link itself (its token) never leaves the directory."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    address: str
+
+
 class Directory(Protocol):
     """People, groups, factors and account state.
 
@@ -195,15 +204,16 @@ class Directory(Protocol):
         """Where a reset or enrolment link goes, masked for chat."""
         ...
 
-    async def send_reset_link(self, username: str, *, ref: str | None = None) -> OutboxItem:
-        """Mint a password reset token and send the link to the recovery address. `ref`
-        correlates the item with the request that sent it (`Outbox.item_by_ref`).
-        `Unsupported("reset_link")`."""
+    async def send_reset_link(self, username: str, *, key: str | None = None) -> LinkSent:
+        """Mint a password reset token and send the link to the recovery address. `key` names
+        the request: a backend that can de-duplicate sends one link per key (a retry after a
+        lost answer gets the first link's `LinkSent`), one that cannot sends another.
+        `NotFoundError` for an unknown person, `Unsupported("reset_link")`."""
         ...
 
-    async def send_enrolment_link(self, username: str, *, ref: str | None = None) -> OutboxItem:
-        """Send a link to register a new sign-in factor (after an MFA reset); `ref` as above.
-        `Unsupported("enrolment_link")`."""
+    async def send_enrolment_link(self, username: str, *, key: str | None = None) -> LinkSent:
+        """Send a link to register a new sign-in factor (after an MFA reset) to the recovery
+        e-mail; `key` as above. `Unsupported("enrolment_link")`."""
         ...
 
 
@@ -259,14 +269,10 @@ class Tickets(Protocol):
 
 
 class Outbox(Protocol):
-    """Out-of-band delivery: codes, pushes, links and notifications."""
+    """Out-of-band delivery of what the desk itself sends: codes, pushes and notifications.
+    (Links are the directory's: it sends them and says where they went.)"""
 
     async def deliver(self, item: OutboxItem) -> OutboxItem: ...
     async def items(self, username: str) -> list[OutboxItem]: ...
     async def item(self, item_id: str) -> OutboxItem | None: ...
-    async def item_by_ref(self, ref: str) -> OutboxItem | None:
-        """The newest item carrying this correlation ref (a push the desk is waiting on)."""
-        ...
-
     async def set_status(self, item_id: str, status: OutboxStatus) -> None: ...
-    async def secrets(self) -> list[str]: ...

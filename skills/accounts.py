@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bot.ports import OutboxItem, OutboxKind, Unsupported
+from typing import Literal
+
+from bot.ports import Unsupported
 from skills.base import (
     CapabilityMissing,
     PreconditionFailed,
@@ -49,14 +51,31 @@ class UnlockAccount(Skill[UserParams]):
         return person is not None and not person.locked
 
 
-async def _link_sent(ctx: SkillContext, user: str, kind: OutboxKind) -> OutboxItem | None:
-    """The link this request already sent, if any: a retry must not mint a second one."""
-    item = await ctx.outbox.item_by_ref(_link_ref(ctx, kind))
-    return item if item is not None and item.kind == kind and item.to == user else None
+LinkKind = Literal["reset_link", "enrolment_link"]
 
 
-def _link_ref(ctx: SkillContext, kind: OutboxKind) -> str:
-    return f"{ctx.idempotency_key}:{kind}"
+async def _link_sent(ctx: SkillContext, user: str, kind: LinkKind) -> str | None:
+    """Where this request's link already went, if it sent one: a retry must not send a
+    second link (the directory cannot show what it sent, so the desk's receipt says)."""
+    receipt = await ctx.receipts.get(kind)
+    if receipt is None or receipt.get("user") != user:
+        return None
+    return str(receipt["address"])
+
+
+async def _send_link(ctx: SkillContext, user: str, kind: LinkKind) -> str:
+    """Have the directory send the link, and record where it went before saying so."""
+    send = (
+        ctx.directory.send_reset_link if kind == "reset_link" else ctx.directory.send_enrolment_link
+    )
+    try:
+        # the same key on a retry: a directory that de-duplicates sends the link once even
+        # when its first answer was lost before the receipt was written
+        sent = await send(user, key=f"{ctx.idempotency_key}:{kind}")
+    except Unsupported as exc:
+        raise CapabilityMissing.of(exc) from exc
+    await ctx.receipts.put(kind, {"user": user, "address": sent.address})
+    return sent.address
 
 
 async def _require_recovery_address(ctx: SkillContext, user: str) -> None:
@@ -79,18 +98,18 @@ class ResetPassword(Skill[UserParams]):
         await _require_recovery_address(ctx, params.user)
 
     async def execute(self, ctx: SkillContext, params: UserParams) -> SkillResult:
-        item = await _link_sent(ctx, params.user, "reset_link")
-        changed = item is None
-        if item is None:
-            ref = _link_ref(ctx, "reset_link")
-            item = await ctx.directory.send_reset_link(params.user, ref=ref)
+        address = await _link_sent(ctx, params.user, "reset_link")
+        changed = address is None
+        if address is None:
+            address = await _send_link(ctx, params.user, "reset_link")
         return SkillResult(
             changed=changed,
-            summary=f"I've sent a reset link to {item.address}. Open it to choose a new password.",
-            details={"sent_to": item.address},
+            summary=f"I've sent a reset link to {address}. Open it to choose a new password.",
+            details={"sent_to": address},
         )
 
     async def verify(self, ctx: SkillContext, params: UserParams) -> bool:
+        # a sent link cannot be read back from a directory; the receipt is what is known
         return await _link_sent(ctx, params.user, "reset_link") is not None
 
 
@@ -110,21 +129,23 @@ class ResetMfa(Skill[UserParams]):
         await _require_recovery_address(ctx, params.user)
 
     async def execute(self, ctx: SkillContext, params: UserParams) -> SkillResult:
-        item = await _link_sent(ctx, params.user, "enrolment_link")
-        changed = item is None
-        if item is None:
+        address = await _link_sent(ctx, params.user, "enrolment_link")
+        changed = address is None
+        if address is None:
             person = await require_person(ctx, params.user)
             if person.factors:
-                await ctx.directory.reset_factors(params.user)
-            ref = _link_ref(ctx, "enrolment_link")
-            item = await ctx.directory.send_enrolment_link(params.user, ref=ref)
+                try:
+                    await ctx.directory.reset_factors(params.user)
+                except Unsupported as exc:
+                    raise CapabilityMissing.of(exc) from exc
+            address = await _send_link(ctx, params.user, "enrolment_link")
         return SkillResult(
             changed=changed,
             summary=(
                 "I've reset your sign-in verification and sent a link to set it up again "
-                f"to {item.address}."
+                f"to {address}."
             ),
-            details={"sent_to": item.address},
+            details={"sent_to": address},
         )
 
     async def verify(self, ctx: SkillContext, params: UserParams) -> bool:
@@ -156,18 +177,19 @@ class RevokeSessions(Skill[UserParams]):
             return SkillResult(
                 changed=False, summary=f"There are no open sessions on {account} account."
             )
+        uncounted = (
+            f"I've signed {account} account out everywhere. The directory doesn't report "
+            "sign-in sessions, so I can't say how many were open."
+        )
+        if open_now is None and await ctx.receipts.get("revoked") is not None:
+            return SkillResult(changed=False, summary=uncounted)  # a retry: done already
         try:
             ended = await ctx.directory.revoke_sessions(params.user)
         except Unsupported as exc:
             raise CapabilityMissing.of(exc) from exc
         if ended is None or open_now is None:
-            return SkillResult(
-                changed=True,
-                summary=(
-                    f"I've signed {account} account out everywhere. The directory doesn't "
-                    "report sign-in sessions, so I can't say how many were open."
-                ),
-            )
+            await ctx.receipts.put("revoked", {"user": params.user})
+            return SkillResult(changed=True, summary=uncounted)
         return SkillResult(
             changed=True,
             summary=f"I've signed {account} account out everywhere.",

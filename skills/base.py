@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from bot.clock import Clock
 from bot.models import Person
-from bot.ports import Devices, Directory, Outbox, Tickets, Unsupported
+from bot.ports import Devices, Directory, Tickets, Unsupported
 
 
 class SkillParams(BaseModel):
@@ -64,13 +64,23 @@ def missing_capability(exc: BaseException) -> str | None:
     return None
 
 
+class Receipts(Protocol):
+    """What this action already did where the backend cannot show it afterwards (a link sent,
+    sessions revoked without a count): written before `execute` returns, read on a retry of
+    the same action. Values are plain JSON data and never hold a secret."""
+
+    async def get(self, name: str) -> dict[str, Any] | None: ...
+    async def put(self, name: str, value: dict[str, Any]) -> None: ...
+
+
 @dataclass(frozen=True)
 class SkillContext:
-    """What a skill may use: the backends, the clock, and who the request is for."""
+    """What a skill may use: the backends, the clock, this action's receipts, and who the
+    request is for."""
 
     directory: Directory
     devices: Devices
-    outbox: Outbox
+    receipts: Receipts
     tickets: Tickets
     clock: Clock
     requester: Person

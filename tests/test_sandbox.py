@@ -17,7 +17,7 @@ from adapters.tickets.builtin import BuiltinTickets
 from bot.clock import ManualClock
 from bot.models import Person
 from bot.org import Org, default_phone, load_org, parse_org
-from bot.ports import ConflictError, NewTicket, NotFoundError, Unsupported
+from bot.ports import ConflictError, LinkSent, NewTicket, NotFoundError, Unsupported
 from bot.store import Store
 from bot.world import SandboxWorld
 
@@ -246,16 +246,19 @@ async def test_factor_and_recovery_addresses_are_masked(world: SandboxWorld) -> 
 async def test_reset_link_goes_out_of_band_with_a_fresh_secret(
     world: SandboxWorld, clock: ManualClock
 ) -> None:
-    item = await world.directory.send_reset_link("bob")
+    sent = await world.directory.send_reset_link("bob")
+    (item,) = await world.outbox.items("bob")
+    assert sent == LinkSent(address=item.address)
     assert (item.to, item.kind, item.channel) == ("bob", "reset_link", "sms")
     assert item.address == mask_phone(GLOBEX.phone_of("bob"))
     assert GLOBEX.phone_of("bob") not in item.address
     assert item.secret
     assert len(item.secret) >= 24
     assert item.secret in item.text
+    assert item.secret not in sent.model_dump_json()
     assert item.expires_at == T0 + timedelta(hours=1)
-    assert await world.outbox.items("bob") == [item]
-    again = await world.directory.send_reset_link("bob")
+    await world.directory.send_reset_link("bob")
+    again = (await world.outbox.items("bob"))[-1]
     assert again.secret != item.secret
     assert await world.outbox.secrets() == [item.secret, again.secret]
     clock.advance(timedelta(hours=2))
@@ -266,16 +269,25 @@ async def test_reset_link_goes_out_of_band_with_a_fresh_secret(
         await world.directory.send_reset_link("nobody")
 
 
+async def test_one_link_goes_out_per_request_key(world: SandboxWorld) -> None:
+    d = world.directory
+    first = await d.send_reset_link("bob", key="case-1:0:reset_link")
+    again = await d.send_reset_link("bob", key="case-1:0:reset_link")  # a lost answer, retried
+    other = await d.send_reset_link("bob", key="case-2:0:reset_link")
+    enrol = await d.send_enrolment_link("bob", key="case-1:0:reset_link")  # another kind
+    assert first == again == other
+    assert enrol.address != first.address
+    kinds = [i.kind for i in await world.outbox.items("bob")]
+    assert kinds == ["reset_link", "reset_link", "enrolment_link"]
+
+
 async def test_links_go_to_an_explicit_recovery_email(store: Store, clock: ManualClock) -> None:
     world = await SandboxWorld.create(store, ACME, clock)
-    item = await world.directory.send_enrolment_link("hana", ref="case-7")
-    assert (item.kind, item.channel, item.address) == (
-        "enrolment_link",
-        "email",
-        "h\u2022\u2022\u2022@mail.example",
-    )
+    sent = await world.directory.send_enrolment_link("hana", key="case-7")
+    (item,) = await world.outbox.items("hana")
+    assert sent.address == "h\u2022\u2022\u2022@mail.example"
+    assert (item.kind, item.channel, item.address) == ("enrolment_link", "email", sent.address)
     assert "acme.test" in item.text
-    assert await world.outbox.item_by_ref("case-7") == item
     assert item.secret in await world.outbox.secrets()
 
 
@@ -650,7 +662,9 @@ async def test_enrolment_links_go_by_email_even_with_sms_registered(
     person = await world.directory.person("bob")
     assert person is not None
     assert "sms" in person.factors  # a reset link would go by SMS ...
-    reset = await world.directory.send_reset_link("bob")
+    await world.directory.send_reset_link("bob")
+    sent = await world.directory.send_enrolment_link("bob")  # ... the enrolment link never
+    reset, enrol = await world.outbox.items("bob")
     assert reset.channel == "sms"
-    enrol = await world.directory.send_enrolment_link("bob")  # ... the enrolment link never
     assert (enrol.channel, enrol.address) == ("email", "b\u2022\u2022\u2022@globex.test")
+    assert sent.address == enrol.address

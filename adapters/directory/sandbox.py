@@ -26,14 +26,15 @@ from bot.org import Org, default_phone
 from bot.ports import (
     DIRECTORY_CAPABILITIES,
     ConflictError,
+    LinkSent,
     NotFoundError,
     Outbox,
-    OutboxItem,
 )
 from bot.store import Store
 
 RESET_LINK_TTL = timedelta(hours=1)
 ENROLMENT_LINK_TTL = timedelta(hours=24)
+LINK_KEYS_KEPT = timedelta(days=30)  # as long as the desk keeps a request's idempotency key
 ROLES: frozenset[str] = frozenset(get_args(Role))
 
 
@@ -284,7 +285,7 @@ class SandboxDirectory:
         route = await self._recovery_route(username)
         return None if route is None else route[2]
 
-    async def send_reset_link(self, username: str, *, ref: str | None = None) -> OutboxItem:
+    async def send_reset_link(self, username: str, *, key: str | None = None) -> LinkSent:
         self.capabilities.require("reset_link")
         return await self._send_link(
             username,
@@ -292,10 +293,10 @@ class SandboxDirectory:
             "Reset your password here: https://login.{domain}/reset#{token} "
             "(valid for 1 hour; ignore this if you did not ask).",
             RESET_LINK_TTL,
-            ref,
+            key,
         )
 
-    async def send_enrolment_link(self, username: str, *, ref: str | None = None) -> OutboxItem:
+    async def send_enrolment_link(self, username: str, *, key: str | None = None) -> LinkSent:
         self.capabilities.require("enrolment_link")
         return await self._send_link(
             username,
@@ -303,7 +304,7 @@ class SandboxDirectory:
             "Set up sign-in verification here: https://login.{domain}/enrol#{token} "
             "(valid for 24 hours).",
             ENROLMENT_LINK_TTL,
-            ref,
+            key,
             email_only=True,
         )
 
@@ -313,10 +314,15 @@ class SandboxDirectory:
         kind: Literal["reset_link", "enrolment_link"],
         template: str,
         ttl: timedelta,
-        ref: str | None = None,
+        key: str | None,
         *,
         email_only: bool = False,
-    ) -> OutboxItem:
+    ) -> LinkSent:
+        # one link per request key, as an identity provider with idempotency keys does: the
+        # desk's retry after a lost answer must not mint a second token
+        sent_key = self._store.key("links", kind, username, key) if key else None
+        if sent_key is not None and (sent := await self._store.redis.get(sent_key)) is not None:
+            return LinkSent.model_validate_json(sent)
         route = await self._recovery_route(username, email_only=email_only)
         if route is None:
             raise NotFoundError("person", username)
@@ -330,10 +336,13 @@ class SandboxDirectory:
             kind=kind,
             text=template.format(domain=self._domain, token=token),
             secret=token,
-            ref=ref,
             ttl=ttl,
         )
-        return await self._outbox.deliver(item)
+        await self._outbox.deliver(item)
+        link = LinkSent(address=masked)
+        if sent_key is not None:
+            await self._store.redis.set(sent_key, link.model_dump_json(), ex=LINK_KEYS_KEPT)
+        return link
 
     async def _recovery_route(
         self, username: str, *, email_only: bool = False
