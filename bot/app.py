@@ -61,6 +61,7 @@ def build_desk(
             devices=world.devices,
             tickets=world.tickets,
             outbox=world.outbox,
+            checks=world.checks,
             scheduler=Scheduler(store, clock),
             metrics=metrics,
             oncall_channel=oncall_channel,

@@ -45,7 +45,7 @@ from bot.observability import Metrics, bind_correlation, new_correlation_id
 from bot.onboarding import match_person
 from bot.outbound import Outbound
 from bot.policy import PolicyEngine, PolicyRequest
-from bot.ports import Devices, Directory, Outbox, Tickets
+from bot.ports import Checks, Devices, Directory, Outbox, Tickets
 from bot.refs import ButtonRef, ButtonRefs
 from bot.scheduler import Job, Scheduler
 from bot.store import Store
@@ -55,7 +55,7 @@ from bot.understanding.model import QUEUE_OF
 from skills import default_skills
 from skills.base import SkillRegistry
 from verification.identity import resolve_person
-from verification.stepup import StepUp
+from verification.stepup import CHECK_ANSWERED, StepUp
 
 log = structlog.get_logger("itdesk.desk")
 
@@ -87,6 +87,7 @@ class DeskDeps:
     devices: Devices
     tickets: Tickets
     outbox: Outbox
+    checks: Checks
     scheduler: Scheduler
     metrics: Metrics
     understanding: Understander
@@ -123,7 +124,7 @@ class Desk:
         self.locks = ConversationLocks(deps.store)
         self.dedupe = Deduplicator(deps.store)
         self.control = DeskControl(deps.store)
-        self.stepup = StepUp(deps.store, deps.clock, deps.directory, deps.outbox)
+        self.stepup = StepUp(deps.store, deps.clock, deps.directory, deps.checks)
         self.handoff = HandoffService()
         self.summaries = deps.summaries
         self.approvals = Approvals(self)
@@ -464,8 +465,8 @@ class Desk:
     # --- clicks ---------------------------------------------------------------------
     async def _click(self, ctx: TurnContext) -> None:
         action = ctx.turn.action or ""
-        if action in {"push.approve", "push.deny"}:
-            await self._on_push(ctx, approve=action == "push.approve")
+        if action == CHECK_ANSWERED:
+            await self._on_push(ctx)
             return
         ref = await self.refs.get(ctx.turn.ref or "")
         if ref is None or ref.action != action or ref.action not in self._clicks:
@@ -521,13 +522,13 @@ class Desk:
         roster = await self.control.roster()
         return roster is not None and person.username in roster
 
-    async def _on_push(self, ctx: TurnContext, *, approve: bool) -> None:
+    async def _on_push(self, ctx: TurnContext) -> None:
         pending = await self.stepup.pending(ctx.person.username)
         case = await self.cases.get(pending.case_id) if pending else None
         conversation = case.conversation if case else ctx.turn.conversation_id
         async with self.locks.hold(conversation) as fence:
             ctx.fence = fence
-            result = await self.stepup.answer_push(ctx.person, ctx.turn.ref or "", approve)
+            result = await self.stepup.answer_push(ctx.person, ctx.turn.ref or "")
             case = await self.cases.get(result.case_id) if result.case_id else None
             if case is None:
                 ctx.say(texts.STEP_UP_NONE)

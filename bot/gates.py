@@ -223,6 +223,9 @@ class Gates:
         if outcome == CheckOutcome.REPLAYED:
             ctx.say(texts.BUTTON_USED)
             return case
+        if outcome == CheckOutcome.WAITING:
+            ctx.say(texts.STEP_UP_WAITING)
+            return case
         ctx.say(texts.STEP_UP_NONE)
         return case
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.models import Device, FactorKind, Group, Person, SoftwareItem
 
@@ -51,7 +51,8 @@ DIRECTORY_CAPABILITIES = frozenset({
     "group_membership", "reset_factors", "create_person", "reset_link", "enrolment_link",
 })  # fmt: skip
 DEVICE_CAPABILITIES = frozenset({"install", "uninstall", "device_lock"})
-CAPABILITIES = DIRECTORY_CAPABILITIES | DEVICE_CAPABILITIES
+CHECK_CAPABILITIES = frozenset({"push", "sms", "email", "totp", "withdraw"})
+CAPABILITIES = DIRECTORY_CAPABILITIES | DEVICE_CAPABILITIES | CHECK_CAPABILITIES
 
 
 class Ticket(BaseModel):
@@ -94,7 +95,7 @@ class NewTicket(BaseModel):
 
 
 OutboxKind = Literal["code", "push", "reset_link", "enrolment_link", "notification"]
-OutboxStatus = Literal["pending", "approved", "denied", "used", "expired", "delivered"]
+OutboxStatus = Literal["pending", "approved", "denied", "used", "expired", "withdrawn", "delivered"]
 
 
 class OutboxItem(BaseModel):
@@ -111,7 +112,7 @@ class OutboxItem(BaseModel):
     kind: OutboxKind
     text: str
     secret: str | None = None
-    ref: str | None = None  # what the desk correlates a push answer with
+    ref: str | None = None  # the check a push or code belongs to (`Checks`)
     status: OutboxStatus = "delivered"
     created_at: datetime
     expires_at: datetime | None = None
@@ -269,10 +270,87 @@ class Tickets(Protocol):
 
 
 class Outbox(Protocol):
-    """Out-of-band delivery of what the desk itself sends: codes, pushes and notifications.
-    (Links are the directory's: it sends them and says where they went.)"""
+    """Delivery of the notices the desk itself sends out of band (a change to someone's
+    account, told at every address they have). Links are the directory's to send, and
+    sign-in checks go through `Checks`."""
 
-    async def deliver(self, item: OutboxItem) -> OutboxItem: ...
-    async def items(self, username: str) -> list[OutboxItem]: ...
-    async def item(self, item_id: str) -> OutboxItem | None: ...
-    async def set_status(self, item_id: str, status: OutboxStatus) -> None: ...
+    async def deliver(self, item: OutboxItem) -> OutboxItem:
+        """Send the item; delivering the same id again changes nothing."""
+        ...
+
+
+# --- out-of-band checks ---------------------------------------------------------------------
+
+CheckStatus = Literal["pending", "approved", "denied", "expired", "withdrawn"]
+Verifier = Literal["desk", "provider"]
+
+
+class CheckRequest(BaseModel):
+    """A check the desk asks a provider to issue on one of the person's registered factors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str = Field(min_length=1)  # the desk's id for it: the same key again is the same check
+    username: str
+    factor: FactorKind
+    # What the person is shown, where the provider lets the desk word it (Okta Verify and
+    # Twilio Verify templates use their own); "{code}" marks where a code goes.
+    message: str
+    # A one-time code the desk minted, for a provider that delivers the desk's code (SMS or
+    # e-mail it sends as it is told); the desk then checks the answer against the salted
+    # digest it keeps. None for a push, or to let the provider mint and check its own.
+    code: str | None = None
+    expires_at: datetime
+
+
+class IssuedCheck(BaseModel):
+    """A check as the provider issued it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str  # the provider's id (an Okta transaction, a Duo txid, a Twilio verification)
+    kind: Literal["push", "code"]
+    # Who judges the answer: the provider (a push, or a code it minted: `Checks.verify_code`)
+    # or the desk (the code it offered in the request).
+    verifier: Verifier
+    address: str  # where it went, masked for chat
+    expires_at: datetime  # the provider's own limit when it is sooner than the request's
+
+
+class CheckState(BaseModel):
+    """What the provider knows of a check now. A push is `pending` until answered
+    (`approved` / `denied`), `expired` or `withdrawn`; a code the provider checks becomes
+    `approved` on the right code and may become `denied` after too many wrong ones; a code
+    the desk checks stays `pending` at the provider (it only delivered it) until it expires
+    or is withdrawn."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    status: CheckStatus
+    at: datetime | None = None  # when it left `pending`
+
+
+class Checks(Protocol):
+    """Out-of-band checks on registered factors: a push to approve (Okta Verify, Duo), a code
+    the provider sends and checks (Twilio Verify, an authenticator app), or a code the desk
+    minted that the provider delivers (SMS, e-mail). The desk learns a push's answer by
+    reading `result`, never from what a chat turn claims. Every method but `issue` raises
+    `NotFoundError` for a check id the provider does not know."""
+
+    async def issue(self, request: CheckRequest) -> IssuedCheck:
+        """Send the check. `Unsupported(<factor>)` when the provider cannot reach that kind of
+        factor (no push), `NotFoundError` when the person has no such factor registered."""
+        ...
+
+    async def result(self, check_id: str) -> CheckState: ...
+
+    async def verify_code(self, check_id: str, code: str) -> bool:
+        """Check a code the person typed, for a check whose `verifier` is the provider: True
+        for the right code while the check is open (it becomes `approved`). A `ValueError`
+        for a check the desk verifies itself."""
+        ...
+
+    async def withdraw(self, check_id: str) -> None:
+        """The desk takes no answer to it any more (superseded, failed, the case moved on);
+        a closed check stays as it is. `Unsupported("withdraw")` where a provider cannot."""
+        ...

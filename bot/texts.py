@@ -119,6 +119,7 @@ STEP_UP_LOCKED_OUT = (
     "safe. The IT team has your request and will contact you."
 )
 STEP_UP_NONE = "There's no sign-in check waiting for you right now."
+STEP_UP_WAITING = "Your sign-in check is still waiting for an answer. Approve it on your phone."
 STEP_UP_THROTTLED = "Too many sign-in checks in a short time. I've passed this to the IT team."
 STEP_UP_NO_FACTOR = (
     "You have no sign-in method registered that I can use to check it's you, so I've passed "

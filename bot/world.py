@@ -1,6 +1,7 @@
-"""The sandbox world: every port the desk needs (directory, devices, tickets, outbox) served
-from Redis and seeded from an org file. The demo keeps its world across restarts; each
-scenario gets a fresh one in its own namespace."""
+"""The sandbox world: every port the desk needs (directory, devices, tickets, checks and the
+outbox that is everyone's phone and mailbox) served from Redis and seeded from an org file.
+The demo keeps its world across restarts; each scenario gets a fresh one in its own
+namespace."""
 
 from __future__ import annotations
 
@@ -12,17 +13,23 @@ from typing import Any
 from redis.exceptions import WatchError
 
 from adapters.capabilities import Capabilities
+from adapters.checks.sandbox import SandboxChecks
 from adapters.devices.sandbox import SandboxDevices
 from adapters.directory.sandbox import SandboxDirectory
 from adapters.notify.sandbox import SandboxOutbox
 from adapters.tickets.builtin import BuiltinTickets
 from bot.clock import Clock
 from bot.org import Org
-from bot.ports import CAPABILITIES, DEVICE_CAPABILITIES, DIRECTORY_CAPABILITIES
+from bot.ports import (
+    CAPABILITIES,
+    CHECK_CAPABILITIES,
+    DEVICE_CAPABILITIES,
+    DIRECTORY_CAPABILITIES,
+)
 from bot.store import Store
 
 # the child namespaces the world's adapters write under (what `reset` clears)
-_PARTS = ("directory", "devices", "tickets", "outbox")
+_PARTS = ("directory", "devices", "tickets", "outbox", "checks")
 # The version of the lookup indexes (role, manager, device owner) a world carries: a world
 # kept from an older version is indexed once when the desk starts on it.
 INDEX_VERSION = "1"
@@ -55,6 +62,9 @@ class SandboxWorld:
             unsupported=lacking & DIRECTORY_CAPABILITIES,
         )
         self.devices = SandboxDevices(store, unsupported=lacking & DEVICE_CAPABILITIES)
+        self.checks = SandboxChecks(
+            store, clock, self.directory, self.outbox, unsupported=lacking & CHECK_CAPABILITIES
+        )
         self.tickets = BuiltinTickets(store, clock)
         self.seeded = False
         self.org_changed = False

@@ -28,8 +28,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from adapters.checks.sandbox import CheckClosed
 from bot.models import Address, Card, Effect, Ephemeral, Person, Send, Turn, TurnKind
 from bot.store import Store
+from verification.stepup import CHECK_ANSWERED
 
 if TYPE_CHECKING:
     from bot.desk import Desk
@@ -389,9 +391,15 @@ class WebChat:
             raise ApiError(409, "not_a_push", "Only a push can be approved or denied.")
         if item.status != "pending" or _expired(item.expires_at, self.desk.clock.now()):
             raise ApiError(409, "push_closed", f"This push is no longer open ({item.status}).")
+        # The answer is recorded where a provider keeps it; the turn only tells the desk to
+        # look, and the desk reads the answer from there.
+        try:
+            await self.world.checks.answer(item.ref, approve=answer == "approve")
+        except CheckClosed:
+            raise ApiError(409, "push_closed", "This push is no longer open.") from None
         place = Place(person=person.username)
         return await self._run(self._turn(person, place, None, kind=TurnKind.CLICK,
-                                          action=f"push.{answer}", ref=item.ref))  # fmt: skip
+                                          action=CHECK_ANSWERED, ref=item.ref))  # fmt: skip
 
     async def _thread_reply(self, request: web.Request) -> web.StreamResponse:
         person = await self._person(request)
