@@ -61,6 +61,7 @@ class Ticket(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str
+    key: str | None = None
     case_id: str | None = None
     requester: str
     queue: Queue
@@ -84,8 +85,13 @@ class TicketNote(BaseModel):
 
 
 class NewTicket(BaseModel):
+    """A ticket to open. `key` is the opener's id for it (the escalation it records):
+    opening the same ticket under a key again returns the first one, so a retried
+    escalation does not open a second ticket."""
+
     model_config = ConfigDict(extra="forbid")
 
+    key: str | None = Field(default=None, min_length=1, max_length=200)
     case_id: str | None = None
     requester: str
     queue: Queue
@@ -251,9 +257,14 @@ class Devices(Protocol):
 
 
 class Tickets(Protocol):
-    """The IT team's ticket queue."""
+    """The IT team's ticket queue. `update` and `notes` raise `NotFoundError` for a ticket
+    the queue does not have; the lists are in the order the tickets were opened."""
 
-    async def open(self, ticket: NewTicket) -> Ticket: ...
+    async def open(self, ticket: NewTicket) -> Ticket:
+        """Open a ticket. With a `key` already used: the ticket opened under it when it is
+        the same ticket, else `ConflictError`."""
+        ...
+
     async def get(self, ticket_id: str) -> Ticket | None: ...
     async def update(
         self,
