@@ -341,6 +341,16 @@ async def test_the_phone_shows_codes_which_cannot_be_approved(page: Page) -> Non
     assert data["error"] == "not_a_push"
 
 
+async def test_a_push_with_no_check_behind_it_cannot_be_answered(page: Page) -> None:
+    push = new_outbox_item(page.desk.clock, to="alice", channel="push", address="Alice's phone",
+                           kind="push", text="Approve?", ref="chk-none", status="pending",
+                           ttl=timedelta(minutes=5))  # fmt: skip
+    await page.world.outbox.deliver(push)
+    data = await page.post(f"/people/alice/phone/{push.id}/approve", {}, status=404)
+    assert data["error"] == "unknown_item"
+    assert await page.dm("alice") == []
+
+
 async def test_an_expired_push_cannot_be_answered(page: Page) -> None:
     clock = page.desk.clock
     assert isinstance(clock, ManualClock)

@@ -30,6 +30,7 @@ from redis.exceptions import RedisError
 
 from adapters.checks.sandbox import CheckClosed
 from bot.models import Address, Card, Effect, Ephemeral, Person, Send, Turn, TurnKind
+from bot.ports import NotFoundError
 from bot.store import Store
 from verification.stepup import CHECK_ANSWERED
 
@@ -397,6 +398,8 @@ class WebChat:
             await self.world.checks.answer(item.ref, approve=answer == "approve")
         except CheckClosed:
             raise ApiError(409, "push_closed", "This push is no longer open.") from None
+        except NotFoundError:  # a push no check stands behind: nothing to answer
+            raise ApiError(404, "unknown_item", "There is no such item on this phone.") from None
         place = Place(person=person.username)
         return await self._run(self._turn(person, place, None, kind=TurnKind.CLICK,
                                           action=CHECK_ANSWERED, ref=item.ref))  # fmt: skip
