@@ -305,11 +305,14 @@ class CheckRequest(BaseModel):
     username: str
     factor: FactorKind
     # What the person is shown, where the provider lets the desk word it (Okta Verify and
-    # Twilio Verify templates use their own); "{code}" marks where a code goes.
+    # Twilio Verify templates use their own); "{code}" marks where a code goes, and a code
+    # check's message without it is a `ValueError`.
     message: str
     # A one-time code the desk minted, for a provider that delivers the desk's code (SMS or
     # e-mail it sends as it is told); the desk then checks the answer against the salted
-    # digest it keeps. None for a push, or to let the provider mint and check its own.
+    # digest it keeps. A provider that mints and checks its own codes (Twilio Verify, an
+    # authenticator app) leaves it unused and says so in `IssuedCheck.verifier`. None for a
+    # push, or to ask the provider for its own code.
     code: str | None = None
     expires_at: datetime
 
