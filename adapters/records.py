@@ -76,9 +76,17 @@ class JsonRecords(Generic[M]):
         await self._store.redis.sadd(self._index, record_id)
         return True
 
-    async def update(self, record_id: str, change: Callable[[M], M]) -> M:
+    async def update(
+        self,
+        record_id: str,
+        change: Callable[[M], M],
+        *,
+        also: Callable[[Pipeline, M, M], None] | None = None,
+    ) -> M:
         """Apply `change` to the stored record atomically and return the result. `change` may
-        run more than once (on a concurrent write), so it must not have side effects."""
+        run more than once (on a concurrent write), so it must not have side effects. `also`
+        queues more writes on the same transaction from (before, after): the indexes a
+        change moves, so that a record and its indexes never disagree."""
         key = self.key(record_id)
         async with self._store.redis.pipeline(transaction=True) as pipe:
             while True:
@@ -87,9 +95,12 @@ class JsonRecords(Generic[M]):
                     raw = await pipe.get(key)
                     if raw is None:
                         raise NotFoundError(self._kind, record_id)
-                    updated = change(self._model.model_validate_json(raw))
+                    before = self._model.model_validate_json(raw)
+                    updated = change(before)
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.set(key, updated.model_dump_json())
+                    if also is not None:
+                        also(pipe, before, updated)
                     await pipe.execute()
                     return updated
                 except WatchError:

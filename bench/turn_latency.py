@@ -29,6 +29,7 @@ from bot.redis_server import EmbeddedRedis
 from bot.store import Store
 from bot.wiring import sandbox_desk
 from bot.world import SandboxWorld
+from verification.stepup import CHECK_ANSWERED
 
 ROOT = Path(__file__).resolve().parents[1]
 ORG = ROOT / "examples" / "acme.yaml"
@@ -64,16 +65,16 @@ async def _run(rounds: int) -> None:
                 started = time.perf_counter()
                 await desk.handle(_turn(locked, f"u{n}", "I'm locked out of my account"))
                 message_s.append(time.perf_counter() - started)
-                check = next(
-                    i
-                    for i in reversed(await world.outbox.items(locked))
-                    if i.kind in {"push", "code"} and i.status == "pending"
-                )
+                check = await desk.stepup.pending(locked)
+                assert check is not None
+                assert check.check_id is not None
                 t = time.perf_counter()
                 if check.kind == "push":
-                    answer = _turn(locked, f"p{n}", "", action="push.approve", ref=check.ref)
+                    await world.checks.answer(check.check_id, approve=True)
+                    answer = _turn(locked, f"p{n}", "", action=CHECK_ANSWERED, ref=check.check_id)
                 else:
-                    answer = _turn(locked, f"p{n}", check.secret or "")
+                    item = await world.checks.delivered(check.check_id)
+                    answer = _turn(locked, f"p{n}", (item.secret or "") if item else "")
                 await desk.handle(answer)
                 push_s.append(time.perf_counter() - t)
                 resolved_s.append(time.perf_counter() - started)

@@ -25,7 +25,7 @@ from bot.resources import PlanResources
 from bot.routing import FollowUp, Routing
 from bot.state.actions import StoredAction
 from bot.state.refs import ButtonRefs
-from skills.base import PreconditionFailed
+from skills.base import PreconditionFailed, missing_capability
 from verification.notify import notify_change
 
 log = structlog.get_logger("itdesk.acting")
@@ -62,6 +62,9 @@ class Acting:
         try:
             case, done = await d.actions.run_saga(ctx, case, plan.steps, why)
         except SagaFailed as exc:
+            capability = missing_capability(exc.cause)
+            if capability is not None:
+                return await self._unsupported(ctx, case, plan, exc, capability)
             # a request that cannot be done as asked is refused, if nothing was done for it
             # yet; half-way through, a human looks at what the saga did and undid
             if isinstance(exc.cause, PreconditionFailed) and not (exc.compensated or exc.left):
@@ -110,6 +113,39 @@ class Acting:
             )
         case = await ctx.record(case, "resolved", actor="desk", status=CaseStatus.RESOLVED)
         await self._status_card(ctx, case, done, ends.undo_hours)
+        return case
+
+    async def _unsupported(
+        self, ctx: TurnContext, case: Case, plan: Plan, exc: SagaFailed, capability: str
+    ) -> Case:
+        """The backend cannot do a step at all: the request is fine (no refusal) and a retry
+        will not help (no failure), so a technician does it by hand, told what is missing,
+        routed as policy routes any handover (a lost device still reaches security at once)."""
+        d = self._d
+        ctx.tell(case, texts.unsupported(capability))
+        requester = await d.directory.person(case.requester)
+        handover = (
+            d.routing.hand_over(requester, intent=plan.intent, queue=plan.queue, sure=True,
+                                confidence=1.0)
+            if requester is not None
+            else None
+        )  # fmt: skip
+        queue = handover.queue if handover else plan.queue
+        case = await d.handoff.escalate(
+            ctx,
+            case,
+            queue=queue,
+            priority=handover.priority if handover else "normal",
+            summary=plan.summary,
+            checked=[
+                f"{exc.step} not done: the backend does not support {capability}; do it by hand",
+                *(f"undid {s}" for s in exc.compensated),
+                *(f"still in effect, check by hand: {s}" for s in exc.left),
+            ],
+            next_step=next_step_for(queue),
+        )
+        for role in handover.notify if handover else ():
+            await d.notices.tell_role(ctx, role, case.requester, f"{plan.intent}: {plan.summary}")
         return case
 
     async def _ends(self, case: Case, plan: Plan, done: list[Executed]) -> _Ends:

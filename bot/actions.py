@@ -15,8 +15,9 @@ from bot.clock import Clock
 from bot.context import TurnContext
 from bot.observability import Metrics
 from bot.plans import PlanStep
-from bot.ports import Devices, Directory, Outbox, Tickets
+from bot.ports import Devices, Directory, Tickets
 from bot.state.actions import ActionRecord, ActionRepository, StoredAction
+from bot.state.receipts import ReceiptBook
 from skills.base import PreconditionFailed, SkillContext, SkillFailed, SkillResult
 from skills.registry import SkillRegistry
 
@@ -64,7 +65,7 @@ class ActionDeps:
     actions: ActionRepository
     directory: Directory
     devices: Devices
-    outbox: Outbox
+    receipts: ReceiptBook
     tickets: Tickets
     clock: Clock
     metrics: Metrics
@@ -84,7 +85,7 @@ class ActionRunner:
         return SkillContext(
             directory=d.directory,
             devices=d.devices,
-            outbox=d.outbox,
+            receipts=d.receipts.of(key),
             tickets=d.tickets,
             clock=d.clock,
             requester=person,

@@ -120,9 +120,8 @@ class ApprovalGate:
         if kind == "subject_manager":
             add(subject.manager if subject else None, "subject_manager")
         if kind in {"hr", "security"}:
-            for p in await d.directory.people():
-                if kind in p.roles:
-                    add(p.username, kind)
+            for p in await d.directory.people_with_role(kind):
+                add(p.username, kind)
         if kind == "oncall":
             for name in await d.oncall.people():
                 add(name, "oncall")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.ports import Devices, Directory, Outbox, Tickets
+from bot.ports import Checks, Devices, Directory, Outbox, Tickets
 
 
 @dataclass(frozen=True)
@@ -14,3 +14,4 @@ class Backends:
     devices: Devices
     tickets: Tickets
     outbox: Outbox
+    checks: Checks

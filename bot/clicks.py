@@ -25,7 +25,7 @@ from bot.state.audit import AuditLog
 from bot.state.cases import CaseRepository
 from bot.state.conversations import ConversationLocks
 from bot.state.refs import ButtonRef, ButtonRefs
-from verification.stepup import StepUp
+from verification.stepup import CHECK_ANSWERED, StepUp
 
 log = structlog.get_logger("itdesk.desk")
 
@@ -69,8 +69,8 @@ class Clicks:
     async def press(self, ctx: TurnContext) -> None:
         d = self._d
         action = ctx.turn.action or ""
-        if action in {"push.approve", "push.deny"}:
-            await self._on_push(ctx, approve=action == "push.approve")
+        if action == CHECK_ANSWERED:
+            await self._on_push(ctx)
             return
         ref = await d.refs.get(ctx.turn.ref or "")
         if ref is None or ref.action != action or ref.action not in self._handlers:
@@ -118,14 +118,15 @@ class Clicks:
         )
         return self._d.policy.ask(question)
 
-    async def _on_push(self, ctx: TurnContext, *, approve: bool) -> None:
+    async def _on_push(self, ctx: TurnContext) -> None:
+        """A push was answered on a phone: the desk reads the answer from the checks."""
         d = self._d
         pending = await d.stepup.pending(ctx.person.username)
         case = await d.cases.get(pending.case_id) if pending else None
         conversation = case.conversation if case else ctx.turn.conversation_id
         async with d.locks.hold(conversation) as fence:
             ctx.fence = fence
-            result = await d.stepup.answer_push(ctx.person, ctx.turn.ref or "", approve)
+            result = await d.stepup.answer_push(ctx.person, ctx.turn.ref or "")
             case = await d.cases.get(result.case_id) if result.case_id else None
             if case is None:
                 ctx.say(texts.STEP_UP_NONE)

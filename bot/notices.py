@@ -26,6 +26,6 @@ class Notices:
         directory = self._d.directory
         person = await directory.person(requester)
         name = person.name if person else requester
-        for p in await directory.people():
-            if role in p.roles and not p.disabled and p.username != requester:
+        for p in await directory.people_with_role(role):
+            if not p.disabled and p.username != requester:
                 ctx.send(Address.dm(p.username), ctx.text_reply(texts.security_notice(name, what)))

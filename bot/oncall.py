@@ -34,7 +34,7 @@ class OnCall:
         roster = await self._d.control.roster()
         if roster is not None:
             return roster
-        return [p.username for p in await self._d.directory.people() if "oncall" in p.roles]
+        return [p.username for p in await self._d.directory.people_with_role("oncall")]
 
     async def may(self, action: str, person: Person, case: Case) -> bool:
         """Whether policy lets `person` claim (`claim_case`), answer in (`relay_reply`) or

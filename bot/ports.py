@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.models import Device, FactorKind, Group, Person, SoftwareItem
 
@@ -30,12 +30,38 @@ class ConflictError(Exception):
     """A create that collides with a different existing record (same username or e-mail)."""
 
 
+class Unsupported(Exception):
+    """The backend cannot do this at all: an identity provider that does not report open
+    sessions, a directory whose groups are synced from elsewhere, a check provider without
+    push. Retrying will not help and it is nobody's fault: the skill words it honestly, or
+    the desk hands the work to a human. `capability` names what is missing, one of the
+    names in `CAPABILITIES`."""
+
+    def __init__(self, capability: str, detail: str = "") -> None:
+        why = f": {detail}" if detail else ""
+        super().__init__(f"the backend does not support {capability}{why}")
+        self.capability = capability
+        self.detail = detail
+
+
+# What a backend may lack, by port: the names `Unsupported` carries and the methods that
+# raise it are documented on each port method.
+DIRECTORY_CAPABILITIES = frozenset({
+    "session_count", "revoke_sessions", "unlock", "lock", "disable", "enable",
+    "group_membership", "reset_factors", "create_person", "reset_link", "enrolment_link",
+})  # fmt: skip
+DEVICE_CAPABILITIES = frozenset({"install", "uninstall", "device_lock"})
+CHECK_CAPABILITIES = frozenset({"push", "sms", "email", "totp", "withdraw"})
+CAPABILITIES = DIRECTORY_CAPABILITIES | DEVICE_CAPABILITIES | CHECK_CAPABILITIES
+
+
 class Ticket(BaseModel):
     """A ticket in the IT team's queue."""
 
     model_config = ConfigDict(extra="forbid")
 
     id: str
+    key: str | None = None
     case_id: str | None = None
     requester: str
     queue: Queue
@@ -59,8 +85,13 @@ class TicketNote(BaseModel):
 
 
 class NewTicket(BaseModel):
+    """A ticket to open. `key` is the opener's id for it (the escalation it records):
+    opening the same ticket under a key again returns the first one, so a retried
+    escalation does not open a second ticket."""
+
     model_config = ConfigDict(extra="forbid")
 
+    key: str | None = Field(default=None, min_length=1, max_length=200)
     case_id: str | None = None
     requester: str
     queue: Queue
@@ -70,7 +101,7 @@ class NewTicket(BaseModel):
 
 
 OutboxKind = Literal["code", "push", "reset_link", "enrolment_link", "notification"]
-OutboxStatus = Literal["pending", "approved", "denied", "used", "expired", "delivered"]
+OutboxStatus = Literal["pending", "approved", "denied", "used", "expired", "withdrawn", "delivered"]
 
 
 class OutboxItem(BaseModel):
@@ -87,31 +118,91 @@ class OutboxItem(BaseModel):
     kind: OutboxKind
     text: str
     secret: str | None = None
-    ref: str | None = None  # what the desk correlates a push answer with
+    ref: str | None = None  # the check a push or code belongs to (`Checks`)
     status: OutboxStatus = "delivered"
     created_at: datetime
     expires_at: datetime | None = None
 
 
+class LinkSent(BaseModel):
+    """A reset or enrolment link the directory sent: where it went, masked for chat. The
+    link itself (its token) never leaves the directory."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    address: str
+
+
 class Directory(Protocol):
-    """People, groups, factors and account state."""
+    """People, groups, factors and account state.
+
+    The desk's turns use the lookups (`person`, `person_by_email`, `people_with_role`,
+    `reports_of`, `group`); `people` and `groups` read the whole directory and are for
+    catalogue refreshes only (the understanding's vocabulary, the web chat's picker)."""
 
     async def person(self, username: str) -> Person | None: ...
-    async def person_by_email(self, email: str) -> Person | None: ...
-    async def people(self) -> list[Person]: ...
-    async def group(self, group_id: str) -> Group | None: ...
-    async def groups(self) -> list[Group]: ...
-    async def set_locked(self, username: str, locked: bool) -> None: ...
-    async def set_disabled(self, username: str, disabled: bool) -> None: ...
-    async def add_member(self, username: str, group_id: str) -> None: ...
-    async def remove_member(self, username: str, group_id: str) -> None: ...
-    async def revoke_sessions(self, username: str) -> int: ...
-    async def sessions(self, username: str) -> int:
-        """How many sign-in sessions the person has open now."""
+    async def person_by_email(self, email: str) -> Person | None:
+        """The person with this e-mail address (case and surrounding blanks ignored)."""
         ...
 
-    async def reset_factors(self, username: str) -> None: ...
-    async def create_person(self, person: Person) -> None: ...
+    async def people_with_role(self, role: str) -> list[Person]:
+        """Everyone holding one of the desk's roles (`bot.models.Role`), disabled accounts
+        included, ordered by username. An unknown role name is a `ValueError`."""
+        ...
+
+    async def reports_of(self, manager: str) -> list[Person]:
+        """The people whose manager is `manager`, ordered by username; nobody for an
+        unknown username."""
+        ...
+
+    async def people(self) -> list[Person]:
+        """Everyone, ordered by username: a full read, for catalogue refreshes only."""
+        ...
+
+    async def group(self, group_id: str) -> Group | None: ...
+    async def groups(self) -> list[Group]:
+        """Every group, ordered by id: a full read, for catalogue refreshes only."""
+        ...
+
+    # Every write below raises `NotFoundError` for a person (or group) the directory does
+    # not have, and `Unsupported` with the capability named when the backend cannot do it.
+
+    async def set_locked(self, username: str, locked: bool) -> None:
+        """Lock or unlock the account. `Unsupported("unlock")` / `Unsupported("lock")`."""
+        ...
+
+    async def set_disabled(self, username: str, disabled: bool) -> None:
+        """Disable or enable the account. `Unsupported("disable")` / `Unsupported("enable")`."""
+        ...
+
+    async def add_member(self, username: str, group_id: str) -> None:
+        """Add to the group (a member already stays as they are). `Unsupported(
+        "group_membership")` for a group the backend cannot change (synced from elsewhere)."""
+        ...
+
+    async def remove_member(self, username: str, group_id: str) -> None:
+        """Remove from the group (nothing changes for a non-member); as `add_member`."""
+        ...
+
+    async def revoke_sessions(self, username: str) -> int | None:
+        """End every open sign-in session: how many there were, or None when the backend
+        cannot count them (it lacks `session_count`). `Unsupported("revoke_sessions")`."""
+        ...
+
+    async def sessions(self, username: str) -> int:
+        """How many sign-in sessions the person has open now. `Unsupported("session_count")`."""
+        ...
+
+    async def reset_factors(self, username: str) -> None:
+        """Forget every registered sign-in factor. `Unsupported("reset_factors")`."""
+        ...
+
+    async def create_person(self, person: Person) -> None:
+        """Create the account. The same person again is a no-op; another person under a taken
+        username or e-mail is a `ConflictError`; an unknown manager or group `NotFoundError`.
+        `Unsupported("create_person")` where accounts come from an HR system."""
+        ...
+
     async def factor_address(self, username: str, factor: FactorKind) -> str | None:
         """Where a check on this factor goes, masked for chat ("+44 •••• ••12")."""
         ...
@@ -120,13 +211,16 @@ class Directory(Protocol):
         """Where a reset or enrolment link goes, masked for chat."""
         ...
 
-    async def send_reset_link(self, username: str, *, ref: str | None = None) -> OutboxItem:
-        """Mint a password reset token and send the link to the recovery address. `ref`
-        correlates the item with the request that sent it (`Outbox.item_by_ref`)."""
+    async def send_reset_link(self, username: str, *, key: str | None = None) -> LinkSent:
+        """Mint a password reset token and send the link to the recovery address. `key` names
+        the request: a backend that can de-duplicate sends one link per key (a retry after a
+        lost answer gets the first link's `LinkSent`), one that cannot sends another.
+        `NotFoundError` for an unknown person, `Unsupported("reset_link")`."""
         ...
 
-    async def send_enrolment_link(self, username: str, *, ref: str | None = None) -> OutboxItem:
-        """Send a link to register a new sign-in factor (after an MFA reset); `ref` as above."""
+    async def send_enrolment_link(self, username: str, *, key: str | None = None) -> LinkSent:
+        """Send a link to register a new sign-in factor (after an MFA reset) to the recovery
+        e-mail; `key` as above. `Unsupported("enrolment_link")`."""
         ...
 
 
@@ -134,17 +228,43 @@ class Devices(Protocol):
     """Managed devices and the software catalogue."""
 
     async def device(self, device_id: str) -> Device | None: ...
-    async def devices_of(self, username: str) -> list[Device]: ...
-    async def install(self, device_id: str, software_id: str) -> None: ...
-    async def uninstall(self, device_id: str, software_id: str) -> None: ...
-    async def lock(self, device_id: str) -> None: ...
-    async def catalogue(self) -> list[SoftwareItem]: ...
+    async def devices_of(self, username: str) -> list[Device]:
+        """The devices the person owns, ordered by id."""
+        ...
+
+    async def software(self, software_id: str) -> SoftwareItem | None:
+        """One catalogue item, or None when the catalogue has no such id."""
+        ...
+
+    # The writes raise `NotFoundError` for a device (or catalogue item) the backend does not
+    # have, and `Unsupported` with the capability named when it cannot do it.
+
+    async def install(self, device_id: str, software_id: str) -> None:
+        """Install a catalogue item (installed already: no change). `Unsupported("install")`."""
+        ...
+
+    async def uninstall(self, device_id: str, software_id: str) -> None:
+        """Remove an application (not installed: no change). `Unsupported("uninstall")`."""
+        ...
+
+    async def lock(self, device_id: str) -> None:
+        """Lock the device remotely. `Unsupported("device_lock")`."""
+        ...
+
+    async def catalogue(self) -> list[SoftwareItem]:
+        """The whole catalogue, ordered by id: for catalogue refreshes only."""
+        ...
 
 
 class Tickets(Protocol):
-    """The IT team's ticket queue."""
+    """The IT team's ticket queue. `update` and `notes` raise `NotFoundError` for a ticket
+    the queue does not have; the lists are in the order the tickets were opened."""
 
-    async def open(self, ticket: NewTicket) -> Ticket: ...
+    async def open(self, ticket: NewTicket) -> Ticket:
+        """Open a ticket. With a `key` already used: the ticket opened under it when it is
+        the same ticket, else `ConflictError`."""
+        ...
+
     async def get(self, ticket_id: str) -> Ticket | None: ...
     async def update(
         self,
@@ -161,14 +281,90 @@ class Tickets(Protocol):
 
 
 class Outbox(Protocol):
-    """Out-of-band delivery: codes, pushes, links and notifications."""
+    """Delivery of the notices the desk itself sends out of band (a change to someone's
+    account, told at every address they have). Links are the directory's to send, and
+    sign-in checks go through `Checks`."""
 
-    async def deliver(self, item: OutboxItem) -> OutboxItem: ...
-    async def items(self, username: str) -> list[OutboxItem]: ...
-    async def item(self, item_id: str) -> OutboxItem | None: ...
-    async def item_by_ref(self, ref: str) -> OutboxItem | None:
-        """The newest item carrying this correlation ref (a push the desk is waiting on)."""
+    async def deliver(self, item: OutboxItem) -> OutboxItem:
+        """Send the item; delivering the same id again changes nothing."""
         ...
 
-    async def set_status(self, item_id: str, status: OutboxStatus) -> None: ...
-    async def secrets(self) -> list[str]: ...
+
+# --- out-of-band checks ---------------------------------------------------------------------
+
+CheckStatus = Literal["pending", "approved", "denied", "expired", "withdrawn"]
+Verifier = Literal["desk", "provider"]
+
+
+class CheckRequest(BaseModel):
+    """A check the desk asks a provider to issue on one of the person's registered factors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str = Field(min_length=1)  # the desk's id for it: the same key again is the same check
+    username: str
+    factor: FactorKind
+    # What the person is shown, where the provider lets the desk word it (Okta Verify and
+    # Twilio Verify templates use their own); "{code}" marks where a code goes, and a code
+    # check's message without it is a `ValueError`.
+    message: str
+    # A one-time code the desk minted, for a provider that delivers the desk's code (SMS or
+    # e-mail it sends as it is told); the desk then checks the answer against the salted
+    # digest it keeps. A provider that mints and checks its own codes (Twilio Verify, an
+    # authenticator app) leaves it unused and says so in `IssuedCheck.verifier`. None for a
+    # push, or to ask the provider for its own code.
+    code: str | None = None
+    expires_at: datetime
+
+
+class IssuedCheck(BaseModel):
+    """A check as the provider issued it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str  # the provider's id (an Okta transaction, a Duo txid, a Twilio verification)
+    kind: Literal["push", "code"]
+    # Who judges the answer: the provider (a push, or a code it minted: `Checks.verify_code`)
+    # or the desk (the code it offered in the request).
+    verifier: Verifier
+    address: str  # where it went, masked for chat
+    expires_at: datetime  # the provider's own limit when it is sooner than the request's
+
+
+class CheckState(BaseModel):
+    """What the provider knows of a check now. A push is `pending` until answered
+    (`approved` / `denied`), `expired` or `withdrawn`; a code the provider checks becomes
+    `approved` on the right code and may become `denied` after too many wrong ones; a code
+    the desk checks stays `pending` at the provider (it only delivered it) until it expires
+    or is withdrawn."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    status: CheckStatus
+    at: datetime | None = None  # when it left `pending`
+
+
+class Checks(Protocol):
+    """Out-of-band checks on registered factors: a push to approve (Okta Verify, Duo), a code
+    the provider sends and checks (Twilio Verify, an authenticator app), or a code the desk
+    minted that the provider delivers (SMS, e-mail). The desk learns a push's answer by
+    reading `result`, never from what a chat turn claims. Every method but `issue` raises
+    `NotFoundError` for a check id the provider does not know."""
+
+    async def issue(self, request: CheckRequest) -> IssuedCheck:
+        """Send the check. `Unsupported(<factor>)` when the provider cannot reach that kind of
+        factor (no push), `NotFoundError` when the person has no such factor registered."""
+        ...
+
+    async def result(self, check_id: str) -> CheckState: ...
+
+    async def verify_code(self, check_id: str, code: str) -> bool:
+        """Check a code the person typed, for a check whose `verifier` is the provider: True
+        for the right code while the check is open (it becomes `approved`). A `ValueError`
+        for a check the desk verifies itself."""
+        ...
+
+    async def withdraw(self, check_id: str) -> None:
+        """The desk takes no answer to it any more (superseded, failed, the case moved on);
+        a closed check stays as it is. `Unsupported("withdraw")` where a provider cannot."""
+        ...

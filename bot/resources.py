@@ -29,7 +29,6 @@ class PlanResources:
         if plan.resource_kind == "device":
             device: Device | None = await self._devices.device(plan.resource_id)
             return device
-        catalogue = {item.id: item for item in await self._devices.catalogue()}
-        return catalogue.get(plan.resource_id) or SoftwareItem(
+        return await self._devices.software(plan.resource_id) or SoftwareItem(
             id=plan.resource_id, name=plan.resource_id
         )

@@ -119,6 +119,7 @@ STEP_UP_LOCKED_OUT = (
     "safe. The IT team has your request and will contact you."
 )
 STEP_UP_NONE = "There's no sign-in check waiting for you right now."
+STEP_UP_WAITING = "Your sign-in check is still waiting for an answer. Approve it on your phone."
 STEP_UP_THROTTLED = "Too many sign-in checks in a short time. I've passed this to the IT team."
 STEP_UP_NO_FACTOR = (
     "You have no sign-in method registered that I can use to check it's you, so I've passed "
@@ -233,6 +234,40 @@ REFUSALS = {
 
 def refusal(reason: str | None) -> str:
     return REFUSALS.get(reason or "not_allowed", REFUSALS["not_allowed"])
+
+
+# --- what a backend cannot do, by capability (bot.ports.CAPABILITIES) -------------------------
+UNSUPPORTED = {
+    "unlock": "I can't unlock accounts in our directory myself, so a technician will do it.",
+    "lock": "I can't lock accounts in our directory myself, so a technician will do it.",
+    "disable": "I can't disable accounts in our directory myself, so a technician will do it.",
+    "enable": "I can't re-enable accounts in our directory myself, so a technician will do it.",
+    "revoke_sessions": (
+        "I can't sign accounts out everywhere from here, so a technician will do it straight away."
+    ),
+    "group_membership": (
+        "I can't change that group's members myself (it's managed in another system), so a "
+        "technician will do it."
+    ),
+    "reset_factors": (
+        "I can't reset sign-in verification in our directory myself, so a technician will do it."
+    ),
+    "reset_link": "I can't send password reset links from here, so a technician will help you.",
+    "enrolment_link": (
+        "I can't send links to set up sign-in verification from here, so a technician will help."
+    ),
+    "create_person": "I can't create accounts in our directory myself, so a technician will do it.",
+    "install": "I can't install software on that device myself, so a technician will do it.",
+    "uninstall": "I can't remove software from that device myself, so a technician will do it.",
+    "device_lock": "I can't lock that device remotely myself, so a technician will do it now.",
+}
+
+
+def unsupported(capability: str) -> str:
+    """Why the desk hands an action to a human when the backend cannot do it at all."""
+    return UNSUPPORTED.get(
+        capability, "I can't do that one myself from here, so a technician will do it."
+    )
 
 
 def security_notice(requester: str, what: str) -> str:

@@ -101,6 +101,9 @@ class StepUpGate:
         if outcome == CheckOutcome.REPLAYED:
             ctx.say(texts.BUTTON_USED)
             return case, False
+        if outcome == CheckOutcome.WAITING:
+            ctx.say(texts.STEP_UP_WAITING)
+            return case, False
         ctx.say(texts.STEP_UP_NONE)
         return case, False
 

@@ -43,6 +43,7 @@ from bot.state.control import DeskControl
 from bot.state.conversations import ConversationLocks, UnclearMessages
 from bot.state.deliveries import Deduplicator
 from bot.state.grants import GrantRepository
+from bot.state.receipts import ReceiptBook
 from bot.state.refs import ButtonRefs
 from bot.store import Store
 from bot.summaries import Summaries
@@ -67,6 +68,7 @@ class WiredDesk:
     clock: Clock
     directory: Directory
     scheduler: Scheduler
+    stepup: StepUp
     understanding: Understander
     cases: CaseRepository
     audit: AuditLog
@@ -136,7 +138,7 @@ def build_desk(
     scheduler = Scheduler(store, clock)
     log = CaseLog(cases, metrics)
     system = SystemTurns(SystemTurnDeps(log, directory, locks, outbound))
-    stepup = StepUp(store, clock, directory, backends.outbox)
+    stepup = StepUp(store, clock, directory, backends.checks)
     oncall = OnCall(OnCallDeps(policy, control, directory))
     routing = Routing(policy)
     resources = PlanResources(directory, devices)
@@ -160,7 +162,7 @@ def build_desk(
             actions=ActionRepository(store),
             directory=directory,
             devices=devices,
-            outbox=backends.outbox,
+            receipts=ReceiptBook(store),
             tickets=backends.tickets,
             clock=clock,
             metrics=metrics,
@@ -272,6 +274,7 @@ def build_desk(
         clock=clock,
         directory=directory,
         scheduler=scheduler,
+        stepup=stepup,
         understanding=understanding,
         cases=cases,
         audit=audit,

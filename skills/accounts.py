@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from bot.intents import intent
 from bot.plans import Referral
-from bot.ports import OutboxItem, OutboxKind
-from skills.base import PreconditionFailed, Skill, SkillContext, SkillParams, SkillResult
+from bot.ports import Unsupported
+from skills.base import (
+    CapabilityMissing,
+    PreconditionFailed,
+    Skill,
+    SkillContext,
+    SkillParams,
+    SkillResult,
+)
 from skills.planning import Ask, Lookups, Proposal
 from skills.targets import EXAMPLES, Username, require_active_person, require_person, whose
 
@@ -42,7 +51,10 @@ class UnlockAccount(Skill[UserParams]):
         person = await ctx.directory.person(params.user)
         if person is not None and not person.locked:
             return SkillResult(changed=False, summary="Your account is unlocked.")
-        await ctx.directory.set_locked(params.user, False)
+        try:
+            await ctx.directory.set_locked(params.user, False)
+        except Unsupported as exc:  # a technician unlocks it where the lock-out lives
+            raise CapabilityMissing.of(exc) from exc
         return SkillResult(changed=True, summary="Your account is unlocked. You can sign in now.")
 
     async def verify(self, ctx: SkillContext, params: UserParams) -> bool:
@@ -50,14 +62,31 @@ class UnlockAccount(Skill[UserParams]):
         return person is not None and not person.locked
 
 
-async def _link_sent(ctx: SkillContext, user: str, kind: OutboxKind) -> OutboxItem | None:
-    """The link this request already sent, if any: a retry must not mint a second one."""
-    item = await ctx.outbox.item_by_ref(_link_ref(ctx, kind))
-    return item if item is not None and item.kind == kind and item.to == user else None
+LinkKind = Literal["reset_link", "enrolment_link"]
 
 
-def _link_ref(ctx: SkillContext, kind: OutboxKind) -> str:
-    return f"{ctx.idempotency_key}:{kind}"
+async def _link_sent(ctx: SkillContext, user: str, kind: LinkKind) -> str | None:
+    """Where this request's link already went, if it sent one: a retry must not send a
+    second link (the directory cannot show what it sent, so the desk's receipt says)."""
+    receipt = await ctx.receipts.get(kind)
+    if receipt is None or receipt.get("user") != user:
+        return None
+    return str(receipt["address"])
+
+
+async def _send_link(ctx: SkillContext, user: str, kind: LinkKind) -> str:
+    """Have the directory send the link, and record where it went before saying so."""
+    send = (
+        ctx.directory.send_reset_link if kind == "reset_link" else ctx.directory.send_enrolment_link
+    )
+    try:
+        # the same key on a retry: a directory that de-duplicates sends the link once even
+        # when its first answer was lost before the receipt was written
+        sent = await send(user, key=f"{ctx.idempotency_key}:{kind}")
+    except Unsupported as exc:
+        raise CapabilityMissing.of(exc) from exc
+    await ctx.receipts.put(kind, {"user": user, "address": sent.address})
+    return sent.address
 
 
 async def _require_recovery_address(ctx: SkillContext, user: str) -> None:
@@ -91,18 +120,18 @@ class ResetPassword(Skill[UserParams]):
         await _require_recovery_address(ctx, params.user)
 
     async def execute(self, ctx: SkillContext, params: UserParams) -> SkillResult:
-        item = await _link_sent(ctx, params.user, "reset_link")
-        changed = item is None
-        if item is None:
-            ref = _link_ref(ctx, "reset_link")
-            item = await ctx.directory.send_reset_link(params.user, ref=ref)
+        address = await _link_sent(ctx, params.user, "reset_link")
+        changed = address is None
+        if address is None:
+            address = await _send_link(ctx, params.user, "reset_link")
         return SkillResult(
             changed=changed,
-            summary=f"I've sent a reset link to {item.address}. Open it to choose a new password.",
-            details={"sent_to": item.address},
+            summary=f"I've sent a reset link to {address}. Open it to choose a new password.",
+            details={"sent_to": address},
         )
 
     async def verify(self, ctx: SkillContext, params: UserParams) -> bool:
+        # a sent link cannot be read back from a directory; the receipt is what is known
         return await _link_sent(ctx, params.user, "reset_link") is not None
 
 
@@ -133,21 +162,23 @@ class ResetMfa(Skill[UserParams]):
         await _require_recovery_address(ctx, params.user)
 
     async def execute(self, ctx: SkillContext, params: UserParams) -> SkillResult:
-        item = await _link_sent(ctx, params.user, "enrolment_link")
-        changed = item is None
-        if item is None:
+        address = await _link_sent(ctx, params.user, "enrolment_link")
+        changed = address is None
+        if address is None:
             person = await require_person(ctx, params.user)
             if person.factors:
-                await ctx.directory.reset_factors(params.user)
-            ref = _link_ref(ctx, "enrolment_link")
-            item = await ctx.directory.send_enrolment_link(params.user, ref=ref)
+                try:
+                    await ctx.directory.reset_factors(params.user)
+                except Unsupported as exc:
+                    raise CapabilityMissing.of(exc) from exc
+            address = await _send_link(ctx, params.user, "enrolment_link")
         return SkillResult(
             changed=changed,
             summary=(
                 "I've reset your sign-in verification and sent a link to set it up again "
-                f"to {item.address}."
+                f"to {address}."
             ),
-            details={"sent_to": item.address},
+            details={"sent_to": address},
         )
 
     async def verify(self, ctx: SkillContext, params: UserParams) -> bool:
@@ -160,7 +191,9 @@ class ResetMfa(Skill[UserParams]):
 class RevokeSessions(Skill[UserParams]):
     """Sign the person out everywhere by ending every open sign-in session.
 
-    Used when credentials may be compromised and when someone leaves the company."""
+    Used when credentials may be compromised and when someone leaves the company. Where the
+    directory cannot count sessions it still revokes them, and says it cannot tell how many
+    there were instead of claiming there were none."""
 
     name = "revoke_sessions"
     title = "Sign out everywhere"
@@ -191,11 +224,24 @@ class RevokeSessions(Skill[UserParams]):
     async def execute(self, ctx: SkillContext, params: UserParams) -> SkillResult:
         person = await require_person(ctx, params.user)
         account = whose(ctx, person)
-        if await ctx.directory.sessions(params.user) == 0:
+        open_now = await _open_sessions(ctx, params.user)
+        if open_now == 0:
             return SkillResult(
                 changed=False, summary=f"There are no open sessions on {account} account."
             )
-        ended = await ctx.directory.revoke_sessions(params.user)
+        uncounted = (
+            f"I've signed {account} account out everywhere. The directory doesn't report "
+            "sign-in sessions, so I can't say how many were open."
+        )
+        if open_now is None and await ctx.receipts.get("revoked") is not None:
+            return SkillResult(changed=False, summary=uncounted)  # a retry: done already
+        try:
+            ended = await ctx.directory.revoke_sessions(params.user)
+        except Unsupported as exc:
+            raise CapabilityMissing.of(exc) from exc
+        if ended is None or open_now is None:
+            await ctx.receipts.put("revoked", {"user": params.user})
+            return SkillResult(changed=True, summary=uncounted)
         return SkillResult(
             changed=True,
             summary=f"I've signed {account} account out everywhere.",
@@ -203,4 +249,15 @@ class RevokeSessions(Skill[UserParams]):
         )
 
     async def verify(self, ctx: SkillContext, params: UserParams) -> bool:
-        return await ctx.directory.sessions(params.user) == 0
+        open_now = await _open_sessions(ctx, params.user)
+        # without session counts there is nothing to read back: the directory accepted the
+        # revocation, which is all it can tell
+        return open_now is None or open_now == 0
+
+
+async def _open_sessions(ctx: SkillContext, user: str) -> int | None:
+    """Open sessions now, or None when the directory cannot count them."""
+    try:
+        return await ctx.directory.sessions(user)
+    except Unsupported:
+        return None

@@ -10,14 +10,14 @@ writes, so a retry after a partial failure finishes the job instead of doing it 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from bot.clock import Clock
 from bot.intents import IntentSpec
 from bot.models import Person
-from bot.ports import Devices, Directory, Outbox, Tickets
+from bot.ports import Devices, Directory, Tickets, Unsupported
 
 if TYPE_CHECKING:
     from bot.plans import Question, Referral
@@ -49,13 +49,46 @@ class SkillFailed(Exception):
     """The backend refused or the result did not verify (the desk escalates)."""
 
 
+class CapabilityMissing(Exception):
+    """The backend cannot do what the action needs at all (it raised `bot.ports.Unsupported`).
+    Not the person's fault and not worth a retry: the desk hands the case to a technician,
+    naming `capability`, and tells the person why with `bot.texts.unsupported(capability)`."""
+
+    def __init__(self, capability: str, detail: str = "") -> None:
+        super().__init__(detail or f"the backend does not support {capability}")
+        self.capability = capability
+        self.detail = detail
+
+    @classmethod
+    def of(cls, exc: Unsupported) -> CapabilityMissing:
+        return cls(exc.capability, str(exc))
+
+
+def missing_capability(exc: BaseException) -> str | None:
+    """The capability a failed action lacked: a skill's `CapabilityMissing`, or a port's
+    `Unsupported` that a skill let through; None for any other failure."""
+    if isinstance(exc, CapabilityMissing | Unsupported):
+        return exc.capability
+    return None
+
+
+class Receipts(Protocol):
+    """What this action already did where the backend cannot show it afterwards (a link sent,
+    sessions revoked without a count): written before `execute` returns, read on a retry of
+    the same action. Values are plain JSON data and never hold a secret."""
+
+    async def get(self, name: str) -> dict[str, Any] | None: ...
+    async def put(self, name: str, value: dict[str, Any]) -> None: ...
+
+
 @dataclass(frozen=True)
 class SkillContext:
-    """What a skill may use: the backends, the clock, and who the request is for."""
+    """What a skill may use: the backends, the clock, this action's receipts, and who the
+    request is for."""
 
     directory: Directory
     devices: Devices
-    outbox: Outbox
+    receipts: Receipts
     tickets: Tickets
     clock: Clock
     requester: Person

@@ -163,7 +163,7 @@ class CreateAccount(Skill[NewAccountParams]):
         if not manager and not person.has_role("hr"):
             # A manager asking for their own new hire. Someone who manages nobody is neither
             # HR nor a manager: the plan names no manager, and policy turns it down.
-            manages = any(p.manager == person.username for p in people)
+            manages = bool(await find.directory.reports_of(person.username))
             manager = person.username if manages else ""
         elif not manager:
             return Question("manager", texts.ask_joiner_manager(name))

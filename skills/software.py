@@ -55,10 +55,10 @@ class InstallSoftware(Skill[SoftwareParams]):
         """A catalogue item on the person's one device of the kind they speak of; an app
         outside the catalogue is planned too, for policy to hand to a human."""
         software_id = ask.slots.get("software")
-        catalogue = {item.id: item for item in await find.devices.catalogue()}
         if not software_id:
             options = str(ask.slots.get("software_candidates") or "").split(",")
-            labelled = [(catalogue[o].name, o) for o in options if o in catalogue]
+            offered = [await find.devices.software(o) for o in options if o]
+            labelled = [(item.name, item.id) for item in offered if item is not None]
             if labelled:
                 return Question("software", texts.ASK_WHICH_SOFTWARE, labelled)
             name = ask.slots.get("software_name")
@@ -69,7 +69,7 @@ class InstallSoftware(Skill[SoftwareParams]):
                     catalogued=False,
                 )
             return Question("software", texts.ASK_SOFTWARE)
-        if software_id not in catalogue:
+        if await find.devices.software(str(software_id)) is None:
             return Referral(f"{software_id} is not in the catalogue")
         owned = await find.devices.devices_of(ask.subject)
         devices = [x.id for x in of_kind(owned, ask.slots)]

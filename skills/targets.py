@@ -72,10 +72,10 @@ async def require_owned_device(ctx: SkillContext, device_id: str, username: str)
 
 
 async def require_catalogue_item(ctx: SkillContext, software_id: str) -> SoftwareItem:
-    for item in await ctx.devices.catalogue():
-        if item.id == software_id:
-            return item
-    raise PreconditionFailed("not_in_catalogue", f"{software_id} is not in the catalogue")
+    item = await ctx.devices.software(software_id)
+    if item is None:
+        raise PreconditionFailed("not_in_catalogue", f"{software_id} is not in the catalogue")
+    return item
 
 
 def whose(ctx: SkillContext, person: Person, *, start: bool = False) -> str:

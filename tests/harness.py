@@ -20,6 +20,7 @@ from bot.store import Store
 from bot.understanding import Understander
 from bot.wiring import WiredDesk, sandbox_desk
 from bot.world import SandboxWorld
+from verification.stepup import CHECK_ANSWERED
 
 ORG = load_org(Path(__file__).resolve().parent / "desk_scenarios" / "orgs" / "initech.yaml")
 PLATFORM = "scenario"  # a trusted local front end: the user id is the directory username
@@ -63,12 +64,17 @@ class Conversation:
         return await self.click(user, self.button(on or user, word))
 
     async def verify(self, user: str, *, passes: bool = True) -> list[Effect]:
-        """Answer the pending out-of-band check as the person would on their phone."""
-        pending = [i for i in await self.world.outbox.items(user) if i.kind in ("push", "code")]
-        item = next(i for i in reversed(pending) if i.status == "pending")
-        if item.kind == "push":
-            action = "push.approve" if passes else "push.deny"
-            return await self.send(self.turn(user, TurnKind.CLICK, action=action, ref=item.ref))
+        """Answer the pending out-of-band check as the person would on their phone: a push
+        there (then the phone tells the desk to look), a code read off it and typed."""
+        challenge = await self.desk.stepup.pending(user)
+        assert challenge is not None, f"no check is waiting for {user}"
+        assert challenge.check_id is not None
+        if challenge.kind == "push":
+            await self.world.checks.answer(challenge.check_id, approve=passes)
+            turn = self.turn(user, TurnKind.CLICK, action=CHECK_ANSWERED, ref=challenge.check_id)
+            return await self.send(turn)
+        item = await self.world.checks.delivered(challenge.check_id)
+        assert item is not None
         code = item.secret or ""
         wrong = "".join(str((int(c) + 1) % 10) for c in code)
         return await self.say(user, code if passes else wrong)
@@ -123,13 +129,22 @@ async def conversation(
     understanding: Understander | None = None,
     *,
     policies: Path | None = None,
+    unsupported: tuple[str, ...] = (),
 ) -> Conversation:
-    """A desk over Initech (the policies of `policies`, the shipped ones by default)."""
+    """A desk over Initech (the policies of `policies`, the shipped ones by default; a
+    sandbox without the `unsupported` capabilities, as a real backend may be)."""
     clock = ManualClock(ORG.now)  # type: ignore[arg-type]
-    world = await SandboxWorld.create(store.child("world"), ORG, clock, reset=True)
+    world = await SandboxWorld.create(
+        store.child("world"), ORG, clock, reset=True, unsupported=unsupported
+    )
     chat = RecordingChat()
     policy = PolicyEngine(policies) if policies else None
     wired = sandbox_desk(
         store, world, clock, outbound=chat, understanding=understanding, policy=policy
     )
     return Conversation(wired, world, chat)
+
+
+async def lacking(store: Store, *capabilities: str) -> Conversation:
+    """A desk over a sandbox built without some capabilities, as a real backend may be."""
+    return await conversation(store, unsupported=capabilities)

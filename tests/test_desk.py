@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from harness import Conversation, conversation
+from harness import Conversation, conversation, lacking
 
 from adapters.chat.recording import shown_text
 from bot import texts
@@ -23,10 +23,12 @@ from bot.cases import CaseStatus
 from bot.cli import main
 from bot.context import CaseLog, TurnContext
 from bot.models import Button, Group, Person, Turn, TurnKind
-from bot.plans import PlanStep
+from bot.planner import Planner, PlannerDeps
+from bot.plans import PlanStep, Question
 from bot.policy import PolicyRequest
 from bot.store import Store
 from bot.understanding import Understanding
+from skills import default_skills
 from skills.access import RemoveFromGroup
 
 
@@ -842,3 +844,91 @@ async def test_a_lost_phone_never_locks_the_only_laptop(desk: Conversation) -> N
     device = await desk.world.devices.device("NB-4103")
     assert device is not None
     assert not device.locked
+
+
+async def test_turns_look_people_and_software_up_without_reading_everything(
+    desk: Conversation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def full_scan() -> list[Any]:
+        raise AssertionError("a turn read the whole directory or catalogue")
+
+    monkeypatch.setattr(desk.world.directory, "people", full_scan)
+    monkeypatch.setattr(desk.world.devices, "catalogue", full_scan)
+    # security approval (by role), up to the manager; a lost laptop tells security (by role)
+    await desk.say("omar", "can you install burp suite on NB-4111 for the pen test training")
+    await desk.press("tom", "approve")
+    await desk.say("joanna", "I left my laptop on the train")
+    # shadow mode: the on-call people approve (by role)
+    await desk.command("tom", "/itdesk mode software shadow")
+    await desk.say("zoe", "could you put Notion on my laptop?")
+    await desk.press("lucy", "approve")
+    assert [s for s, _ in await desk.executed()] == [
+        "install_software", "lock_device", "install_software",
+    ]  # fmt: skip
+    assert any("Security notice" in t for t in desk.dm_texts("omar"))
+    # which application: the candidates are looked up one by one, unknown ones left out
+    samir = await desk.world.directory.person("samir")
+    assert samir is not None
+    slots = {"software_candidates": "figma,no-such-app,powerbi"}
+    planner = Planner(PlannerDeps(default_skills(), desk.world.directory, desk.world.devices))
+    asked = await planner.plan(samir, "software_install", "software", slots, "an app")
+    assert isinstance(asked, Question)
+    assert asked.options == [("Figma", "figma"), ("Power BI Desktop", "powerbi")]
+
+
+# --- backends without a capability -------------------------------------------------------
+
+
+async def test_an_unlock_the_directory_cannot_do_goes_to_a_human_saying_why(
+    store: Store,
+) -> None:
+    desk = await lacking(store, "unlock")
+    await desk.say("peter", "I'm locked out of my account")
+    said = desk.said(await desk.verify("peter"))
+
+    case = await desk.case("peter")
+    assert case.status == CaseStatus.ESCALATED  # handed over: not refused, not failed
+    assert texts.unsupported("unlock") in said
+    assert texts.ACTION_FAILED not in said
+    assert not any(t in said for t in texts.REFUSALS.values())
+    ticket = await desk.world.tickets.get(case.ticket_id or "")
+    assert ticket is not None
+    assert ticket.queue == "accounts"
+    assert "does not support unlock" in ticket.details
+    assert await desk.executed() == []
+    peter = await desk.world.directory.person("peter")
+    assert peter is not None
+    assert peter.locked
+
+
+async def test_signing_out_without_session_counts_is_done_without_claiming_a_count(
+    store: Store,
+) -> None:
+    desk = await lacking(store, "session_count")
+    said = await desk.say(
+        "joanna",
+        "I got an email asking me to confirm my login and I entered my password before I "
+        "noticed the address was wrong",
+    )
+    assert await desk.executed() == [("revoke_sessions", {"user": "joanna"})]
+    (action,) = await desk.actions()
+    assert "can't say how many were open" in action["summary"]
+    assert "no open sessions" not in action["summary"] + " ".join(desk.said(said))
+    assert (await desk.case("joanna")).status == CaseStatus.ESCALATED  # to security, as ever
+    assert await desk.world.directory.revocations("joanna") == 1
+
+
+async def test_a_lost_device_the_backend_cannot_lock_still_reaches_security_at_once(
+    store: Store,
+) -> None:
+    desk = await lacking(store, "device_lock")
+    said = await desk.say("joanna", "I left my laptop on the train")
+    case = await desk.case("joanna")
+    assert case.status == CaseStatus.ESCALATED
+    ticket = await desk.world.tickets.get(case.ticket_id or "")
+    assert ticket is not None
+    assert (ticket.queue, ticket.priority) == ("security", "urgent")
+    assert "device_lock" in ticket.details
+    assert texts.unsupported("device_lock") in desk.said(said)
+    assert any("Security notice" in t for t in desk.dm_texts("omar"))
+    assert await desk.executed() == []

@@ -27,6 +27,7 @@ from skills.base import Skill, SkillContext, SkillParams, SkillResult
 from skills.planning import Ask, Lookups, Proposal
 from skills.registry import SkillRegistry
 from skills.targets import Username, require_active_person
+from verification.stepup import CHECK_ANSWERED
 
 HERE = Path(__file__).resolve().parent
 GLOBEX = load_org(HERE.parents[1] / "shared" / "scenarios" / "orgs" / "globex.yaml")
@@ -93,8 +94,11 @@ class Desk:
         )
 
     async def verify(self, user: str) -> None:
-        item = next(i for i in reversed(await self.world.outbox.items(user)) if i.kind == "push")
-        await self.turn(user, TurnKind.CLICK, action="push.approve", ref=item.ref)
+        challenge = await self.wired.stepup.pending(user)
+        assert challenge is not None
+        assert challenge.check_id is not None
+        await self.world.checks.answer(challenge.check_id, approve=True)
+        await self.turn(user, TurnKind.CLICK, action=CHECK_ANSWERED, ref=challenge.check_id)
 
     async def case(self, user: str) -> Case:
         case = await self.wired.cases.get((await self.wired.cases.ids_of(user))[-1])

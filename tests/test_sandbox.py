@@ -17,7 +17,7 @@ from bot.clock import ManualClock
 from bot.masking import mask_email, mask_phone
 from bot.models import Person
 from bot.org import Org, default_phone, load_org, parse_org
-from bot.ports import ConflictError, NewTicket, NotFoundError
+from bot.ports import ConflictError, LinkSent, NewTicket, NotFoundError, Unsupported
 from bot.store import Store
 from bot.world import SandboxWorld
 
@@ -109,6 +109,89 @@ async def test_revoking_sessions_counts_them_and_is_recorded(world: SandboxWorld
         await d.revoke_sessions("nobody")
 
 
+async def test_people_are_found_by_role_and_by_manager(world: SandboxWorld) -> None:
+    d = world.directory
+    for role in ("oncall", "admin", "hr", "security"):
+        expected = sorted(p.username for p in GLOBEX.people() if role in p.roles)
+        assert [p.username for p in await d.people_with_role(role)] == expected
+    managers = {p.manager for p in GLOBEX.people() if p.manager}
+    for manager in managers:
+        expected = sorted(p.username for p in GLOBEX.people() if p.manager == manager)
+        assert [p.username for p in await d.reports_of(manager)] == expected
+    assert await d.reports_of("alice") == []  # manages nobody
+    assert await d.reports_of("nobody") == []
+    with pytest.raises(ValueError, match="unknown role 'wizard'"):
+        await d.people_with_role("wizard")
+
+
+async def test_role_and_manager_changes_move_the_indexes(world: SandboxWorld) -> None:
+    d = world.directory
+    await d.set_roles("alice", ("security", "oncall"))
+    await d.set_manager("alice", "grace")
+    assert "alice" in [p.username for p in await d.people_with_role("security")]
+    assert "alice" in [p.username for p in await d.people_with_role("oncall")]
+    assert "alice" in [p.username for p in await d.reports_of("grace")]
+    assert "alice" not in [p.username for p in await d.reports_of("carol")]
+    await d.set_roles("alice", ())
+    await d.set_manager("alice", None)
+    assert "alice" not in [p.username for p in await d.people_with_role("security")]
+    assert "alice" not in [p.username for p in await d.reports_of("grace")]
+    await d.set_locked("alice", False)  # an unrelated change leaves the indexes alone
+    assert [p.username for p in await d.reports_of("grace")] == sorted(
+        p.username for p in GLOBEX.people() if p.manager == "grace"
+    )
+    alice = await d.person("alice")
+    assert alice is not None
+    assert (alice.roles, alice.manager) == ((), None)
+
+
+async def test_bad_role_and_manager_changes_are_refused_and_change_nothing(
+    world: SandboxWorld,
+) -> None:
+    d = world.directory
+    before = await d.person("alice")
+    with pytest.raises(ValueError, match="unknown roles"):
+        await d.set_roles("alice", ("wizard",))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="own manager"):
+        await d.set_manager("alice", "alice")
+    with pytest.raises(NotFoundError):
+        await d.set_manager("alice", "ghost")
+    with pytest.raises(NotFoundError):
+        await d.set_roles("nobody", ("hr",))
+    assert await d.person("alice") == before
+    assert "nobody" not in [p.username for p in await d.people_with_role("hr")]
+
+
+async def test_a_new_account_is_found_by_its_manager_and_roles(world: SandboxWorld) -> None:
+    d = world.directory
+    new = Person(username="zoe", name="Zoe Park", email="zoe@globex.test", manager="carol",
+                 roles=("hr",))  # fmt: skip
+    await d.create_person(new)
+    assert new in await d.reports_of("carol")
+    assert new in await d.people_with_role("hr")
+
+
+async def test_a_world_kept_from_before_the_indexes_is_indexed_on_start(
+    store: Store, clock: ManualClock
+) -> None:
+    world = await SandboxWorld.create(store, GLOBEX, clock)
+    old_indexes = [
+        key
+        async for key in store.redis.scan_iter(match=f"{store.key('*')}")
+        if any(f":{part}:" in key for part in ("role", "reports", "owner"))
+    ]
+    assert old_indexes
+    await store.redis.delete(*old_indexes, world.index_marker)  # as an older desk left it
+    assert await world.directory.people_with_role("security") == []
+
+    again = await SandboxWorld.create(store, GLOBEX, clock)
+
+    assert not again.seeded
+    security = sorted(p.username for p in GLOBEX.people() if "security" in p.roles)
+    assert [p.username for p in await again.directory.people_with_role("security")] == security
+    assert [d.id for d in await again.devices.devices_of("bob")] == ["DT-2003", "LT-2002"]
+
+
 async def test_reset_factors_clears_them_until_enrolment(world: SandboxWorld) -> None:
     d = world.directory
     await d.reset_factors("alice")
@@ -163,16 +246,19 @@ async def test_factor_and_recovery_addresses_are_masked(world: SandboxWorld) -> 
 async def test_reset_link_goes_out_of_band_with_a_fresh_secret(
     world: SandboxWorld, clock: ManualClock
 ) -> None:
-    item = await world.directory.send_reset_link("bob")
+    sent = await world.directory.send_reset_link("bob")
+    (item,) = await world.outbox.items("bob")
+    assert sent == LinkSent(address=item.address)
     assert (item.to, item.kind, item.channel) == ("bob", "reset_link", "sms")
     assert item.address == mask_phone(GLOBEX.phone_of("bob"))
     assert GLOBEX.phone_of("bob") not in item.address
     assert item.secret
     assert len(item.secret) >= 24
     assert item.secret in item.text
+    assert item.secret not in sent.model_dump_json()
     assert item.expires_at == T0 + timedelta(hours=1)
-    assert await world.outbox.items("bob") == [item]
-    again = await world.directory.send_reset_link("bob")
+    await world.directory.send_reset_link("bob")
+    again = (await world.outbox.items("bob"))[-1]
     assert again.secret != item.secret
     assert await world.outbox.secrets() == [item.secret, again.secret]
     clock.advance(timedelta(hours=2))
@@ -183,17 +269,65 @@ async def test_reset_link_goes_out_of_band_with_a_fresh_secret(
         await world.directory.send_reset_link("nobody")
 
 
+async def test_one_link_goes_out_per_request_key(world: SandboxWorld) -> None:
+    d = world.directory
+    first = await d.send_reset_link("bob", key="case-1:0:reset_link")
+    again = await d.send_reset_link("bob", key="case-1:0:reset_link")  # a lost answer, retried
+    other = await d.send_reset_link("bob", key="case-2:0:reset_link")
+    enrol = await d.send_enrolment_link("bob", key="case-1:0:reset_link")  # another kind
+    assert first == again == other
+    assert enrol.address != first.address
+    kinds = [i.kind for i in await world.outbox.items("bob")]
+    assert kinds == ["reset_link", "reset_link", "enrolment_link"]
+
+
 async def test_links_go_to_an_explicit_recovery_email(store: Store, clock: ManualClock) -> None:
     world = await SandboxWorld.create(store, ACME, clock)
-    item = await world.directory.send_enrolment_link("hana", ref="case-7")
-    assert (item.kind, item.channel, item.address) == (
-        "enrolment_link",
-        "email",
-        "h\u2022\u2022\u2022@mail.example",
-    )
+    sent = await world.directory.send_enrolment_link("hana", key="case-7")
+    (item,) = await world.outbox.items("hana")
+    assert sent.address == "h\u2022\u2022\u2022@mail.example"
+    assert (item.kind, item.channel, item.address) == ("enrolment_link", "email", sent.address)
     assert "acme.test" in item.text
-    assert await world.outbox.item_by_ref("case-7") == item
     assert item.secret in await world.outbox.secrets()
+
+
+async def test_a_directory_built_without_capabilities_says_so_and_changes_nothing(
+    store: Store, clock: ManualClock
+) -> None:
+    world = await SandboxWorld.create(
+        store, GLOBEX, clock, unsupported={"unlock", "session_count", "reset_link"}
+    )
+    d = world.directory
+    before = await world.snapshot()
+    with pytest.raises(Unsupported) as caught:
+        await d.set_locked("alice", False)
+    assert caught.value.capability == "unlock"
+    for call, capability in (
+        (d.sessions("bob"), "session_count"),
+        (d.send_reset_link("bob"), "reset_link"),
+    ):
+        with pytest.raises(Unsupported) as caught:
+            await call
+        assert caught.value.capability == capability
+    assert await world.snapshot() == before
+    assert await world.outbox.items("bob") == []
+    await d.set_locked("alice", True)  # what it has still works
+    assert await d.revoke_sessions("bob") is None  # revoked, but it cannot say how many
+
+
+async def test_an_unknown_capability_name_is_refused_at_construction(
+    store: Store, clock: ManualClock
+) -> None:
+    with pytest.raises(ValueError, match="no capabilities named unlcok"):
+        await SandboxWorld.create(store, GLOBEX, clock, unsupported={"unlcok"})
+    with pytest.raises(ValueError, match="unlcok"):
+        SandboxDevices(store, unsupported={"unlcok"})
+    assert not await store.redis.exists(SandboxWorld(store, GLOBEX, clock).seed_marker)
+
+
+async def test_sessions_of_an_unknown_person_is_not_found(world: SandboxWorld) -> None:
+    with pytest.raises(NotFoundError):
+        await world.directory.sessions("nobody")
 
 
 # --- devices ------------------------------------------------------------------------------
@@ -225,6 +359,12 @@ async def test_install_keeps_order_without_duplicates(world: SandboxWorld) -> No
     assert laptop.installed == ("slack", "zoom", "tableau")
     with pytest.raises(NotFoundError):
         await devices.install("XX-0000", "zoom")
+    with pytest.raises(NotFoundError) as caught:
+        await devices.install("LT-2001", "photoshop")  # not in the catalogue
+    assert (caught.value.kind, caught.value.key) == ("software", "photoshop")
+    laptop = await devices.device("LT-2001")
+    assert laptop is not None
+    assert "photoshop" not in laptop.installed
 
 
 async def test_lock_device_and_catalogue(world: SandboxWorld) -> None:
@@ -234,6 +374,12 @@ async def test_lock_device_and_catalogue(world: SandboxWorld) -> None:
     assert laptop.locked
     catalogue = {item.id: item.approval for item in await world.devices.catalogue()}
     assert catalogue == {sid: s.approval for sid, s in GLOBEX.software.items()}
+
+
+async def test_one_catalogue_item_is_looked_up_by_id(world: SandboxWorld) -> None:
+    for item in await world.devices.catalogue():
+        assert await world.devices.software(item.id) == item
+    assert await world.devices.software("photoshop") is None
 
 
 # --- tickets ------------------------------------------------------------------------------
@@ -291,9 +437,7 @@ async def test_ticket_updates_are_kept_as_history(store: Store, clock: ManualClo
 # --- outbox -------------------------------------------------------------------------------
 
 
-async def test_outbox_delivers_per_person_and_finds_by_ref(
-    store: Store, clock: ManualClock
-) -> None:
+async def test_outbox_delivers_per_person(store: Store, clock: ManualClock) -> None:
     outbox = SandboxOutbox(store, clock)
     push = new_outbox_item(
         clock,
@@ -328,8 +472,6 @@ async def test_outbox_delivers_per_person_and_finds_by_ref(
     assert [i.id for i in await outbox.items("alice")] == [push.id, code.id]
     assert await outbox.item(note.id) == note
     assert await outbox.item("ob-missing") is None
-    assert await outbox.item_by_ref("chk-1") == push
-    assert await outbox.item_by_ref("chk-2") is None
     await outbox.set_status(push.id, "approved")
     stored = await outbox.item(push.id)
     assert stored is not None
@@ -516,7 +658,9 @@ async def test_enrolment_links_go_by_email_even_with_sms_registered(
     person = await world.directory.person("bob")
     assert person is not None
     assert "sms" in person.factors  # a reset link would go by SMS ...
-    reset = await world.directory.send_reset_link("bob")
+    await world.directory.send_reset_link("bob")
+    sent = await world.directory.send_enrolment_link("bob")  # ... the enrolment link never
+    reset, enrol = await world.outbox.items("bob")
     assert reset.channel == "sms"
-    enrol = await world.directory.send_enrolment_link("bob")  # ... the enrolment link never
     assert (enrol.channel, enrol.address) == ("email", "b\u2022\u2022\u2022@globex.test")
+    assert sent.address == enrol.address

@@ -19,7 +19,6 @@ from click.testing import CliRunner
 from redis.asyncio import Redis
 
 from adapters.chat.recording import RecordingChat, place_of
-from adapters.notify.sandbox import new_outbox_item
 from bot.cases import Case, CaseEvent, CaseStatus
 from bot.cli import main
 from bot.clock import ManualClock
@@ -27,7 +26,6 @@ from bot.context import TurnContext
 from bot.handoff import Handoff
 from bot.models import Address, Button, Card, CardField, Effect, Reply, Send, Turn, TurnKind, Update
 from bot.org import load_org
-from bot.ports import OutboxKind
 from bot.scenarios.actions import ExecutedAction, actions_in
 from bot.scenarios.driver import Driver, wrong_code
 from bot.scenarios.expect import unexpected_actions
@@ -379,7 +377,7 @@ async def test_wait_runs_due_jobs_and_records_what_they_send(store: Store) -> No
     desk.scheduler.register("test.remind", remind)
     await desk.scheduler.schedule("test.remind", T0 + timedelta(hours=1), {"to": "carol"})
     await desk.scheduler.schedule("test.remind", T0 + timedelta(hours=5), {"to": "carol"})
-    driver = Driver(desk, chat, clock, world.outbox)
+    driver = Driver(desk, chat, clock, world.checks)
     await driver.run([Wait(1, "wait: 2h", timedelta(hours=2))])
     assert clock.now() == T0 + timedelta(hours=2)
     assert [(d.via, d.effect.reply.text) for d in chat.deliveries] == [
@@ -388,7 +386,7 @@ async def test_wait_runs_due_jobs_and_records_what_they_send(store: Store) -> No
     assert chat.deliveries[0].during == "step 1 (wait: 2h)"
 
 
-async def test_verify_answers_the_newest_pending_check(store: Store) -> None:
+async def test_verify_answers_the_desks_pending_check_on_the_phone(store: Store) -> None:
     desk, world, chat, clock = await _desk_world(store)
     turns: list[Turn] = []
 
@@ -397,34 +395,36 @@ async def test_verify_answers_the_newest_pending_check(store: Store) -> None:
         return []
 
     desk.handle = handle
-    driver = Driver(desk, chat, clock, world.outbox)
+    driver = Driver(desk, chat, clock, world.checks)
     with pytest.raises(Exception, match="the desk has no pending check for alice"):
         await driver.run([Verify(1, "alice: verify", "alice", passes=True)])
-    checks: list[tuple[OutboxKind, str | None, str | None]] = [
-        ("push", "push-ref", None),
-        ("code", None, "482910"),
-    ]
-    for kind, ref, secret in checks:
-        item = new_outbox_item(
-            clock,
-            to="alice",
-            channel="sms",
-            address="+44 •••",
-            kind=kind,
-            text="check",
-            ref=ref,
-            secret=secret,
-            status="pending",
-        )
-        await world.outbox.deliver(item)
-        await driver.run([Verify(2, "alice: fail-verify", "alice", passes=False)])
-    push, push_retry, push_double, code, code_retry = turns
-    assert (push.kind, push.action, push.ref) == (TurnKind.CLICK, "push.deny", "push-ref")
-    assert push_retry.event_id == push.event_id  # a platform retry
-    assert push_double.event_id != push.event_id  # a double tap
-    assert (code.kind, code.text, code.conversation_id) == (TurnKind.MESSAGE, "593021", "dm:alice")
-    assert code_retry.event_id == code.event_id
-    assert wrong_code("482910") != "482910"
+    alice = await world.directory.person("alice")
+    assert alice is not None
+    push = await desk.stepup.challenge(alice, "case-1")
+    await driver.run([Verify(2, "alice: fail-verify", "alice", passes=False)])
+    assert (await world.checks.result(push.check_id)).status == "denied"  # on the phone first
+    code = await desk.stepup.challenge(alice.model_copy(update={"factors": ("sms",)}), "case-2")
+    await driver.run([Verify(3, "alice: fail-verify", "alice", passes=False)])
+
+    signal, signal_retry, signal_double, typed, typed_retry = turns
+    assert (signal.kind, signal.action, signal.ref) == (
+        TurnKind.CLICK,
+        "check.answered",
+        push.check_id,
+    )
+    assert signal_retry.event_id == signal.event_id  # a platform retry
+    assert signal_double.event_id != signal.event_id  # a double tap
+    sent = await world.checks.delivered(code.check_id or "")
+    assert sent is not None
+    assert sent.secret is not None
+    assert (typed.kind, typed.text, typed.conversation_id) == (
+        TurnKind.MESSAGE,
+        wrong_code(sent.secret),
+        "dm:alice",
+    )
+    assert typed.text != sent.secret
+    assert typed_retry.event_id == typed.event_id
+    assert wrong_code("482910") == "593021"
 
 
 async def test_a_retried_event_handled_twice_is_reported(

@@ -14,10 +14,12 @@ import pytest
 
 from bot.clock import ManualClock
 from bot.org import load_org
+from bot.state.receipts import RedisReceipts
 from bot.store import Store
 from bot.world import SandboxWorld
 from skills import default_skills
 from skills.base import (
+    CapabilityMissing,
     PreconditionFailed,
     Skill,
     SkillContext,
@@ -102,7 +104,7 @@ async def context(world: SandboxWorld, requester: str, key: str = "case-1:1") ->
     return SkillContext(
         directory=world.directory,
         devices=world.devices,
-        outbox=world.outbox,
+        receipts=RedisReceipts(world.store.child("desk"), key),
         tickets=world.tickets,
         clock=world.clock,
         requester=person,
@@ -129,11 +131,15 @@ class Case:
     args: dict[str, Any]
     requester: str
     writes: tuple[str, ...]  # the adapter writes one execution makes, in order
+    # a write a retry makes again under the request's key when its first answer was lost
+    # (nothing recorded it): the backend de-duplicates it, so this kind of item reaches
+    # the person once
+    keyed: str | None = None
 
 
 CASES = [
     Case("unlock_account", {"user": "alice"}, "alice", ("set_locked",)),
-    Case("reset_password", {"user": "alice"}, "alice", ("send_reset_link",)),
+    Case("reset_password", {"user": "alice"}, "alice", ("send_reset_link",), "reset_link"),
     Case("reset_mfa", {"user": "bob"}, "bob", ("reset_factors", "send_enrolment_link")),
     Case("revoke_sessions", {"user": "carol"}, "carol", ("revoke_sessions",)),
     Case(
@@ -198,8 +204,13 @@ async def test_a_retry_after_a_crash_completes_without_repeating(
 
     result = await skill.execute(ctx, params)
     assert await skill.verify(ctx, params)
-    assert result.changed == (len(case.writes) > 1)  # only a multi-step skill had work left
-    assert sorted(writes.calls) == sorted(case.writes), "a write was repeated"
+    repeated = [case.writes[0]] if case.keyed else []
+    assert sorted(writes.calls) == sorted([*case.writes, *repeated]), "a write was repeated"
+    if case.keyed:
+        sent = [i for i in await world.outbox.items(case.requester) if i.kind == case.keyed]
+        assert len(sent) == 1, "the retry sent a second one"
+    else:  # only a multi-step skill had work left
+        assert result.changed == (len(case.writes) > 1)
 
 
 async def test_reset_mfa_retry_does_not_reset_again_after_the_link_went_out(
@@ -216,6 +227,27 @@ async def test_reset_mfa_retry_does_not_reset_again_after_the_link_went_out(
     bob = await world.directory.person("bob")
     assert bob is not None
     assert bob.factors == ("push",)
+
+
+async def test_a_retry_reads_the_receipt_not_the_outbox(
+    world: SandboxWorld, writes: Writes, registry: SkillRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = await context(world, "alice")
+    await run(registry, ctx, "reset_password", {"user": "alice"})
+
+    async def gone(*args: object) -> None:
+        raise AssertionError("a skill read the outbox")
+
+    monkeypatch.setattr(world.outbox, "items", gone)
+    monkeypatch.setattr(world.outbox, "item", gone)
+    _, _, again = await run(registry, ctx, "reset_password", {"user": "alice"})
+    assert not again.changed
+    assert again.details == {"sent_to": await world.directory.recovery_address("alice")}
+    assert writes.count("send_reset_link") == 1
+    assert await ctx.receipts.get("reset_link") == {
+        "user": "alice",
+        "address": await world.directory.recovery_address("alice"),
+    }
 
 
 async def test_a_new_request_sends_a_new_link(world: SandboxWorld, registry: SkillRegistry) -> None:
@@ -340,6 +372,62 @@ async def test_summaries_speak_to_the_requester_or_name_the_person(
     hr = await context(world, "grace")
     _, _, result = await run(registry, hr, "disable_account", {"user": "carol"})
     assert result.summary == "Carol Nguyen's account is disabled."
+
+
+# --- backends without a capability -----------------------------------------------------------
+
+
+async def test_unlock_without_the_capability_is_a_typed_miss_and_nothing_changes(
+    store: Store, clock: ManualClock, registry: SkillRegistry
+) -> None:
+    world = await SandboxWorld.create(store.child("lacking"), GLOBEX, clock, unsupported={"unlock"})
+    ctx = await context(world, "alice")
+    skill = registry.get("unlock_account")
+    params = skill.Params.model_validate({"user": "alice"})
+    await skill.preconditions(ctx, params)
+    with pytest.raises(CapabilityMissing) as missing:
+        await skill.execute(ctx, params)
+    assert missing.value.capability == "unlock"
+    assert not isinstance(missing.value, PreconditionFailed)  # not a refusal of the request
+    alice = await world.directory.person("alice")
+    assert alice is not None
+    assert alice.locked
+
+
+async def test_revoking_without_session_counts_revokes_and_claims_no_count(
+    store: Store, clock: ManualClock, registry: SkillRegistry
+) -> None:
+    world = await SandboxWorld.create(
+        store.child("lacking"), GLOBEX, clock, unsupported={"session_count"}
+    )
+    ctx = await context(world, "carol")
+    _, _, result = await run(registry, ctx, "revoke_sessions", {"user": "carol"})
+    assert result.changed
+    assert result.summary == (
+        "I've signed your account out everywhere. The directory doesn't report sign-in "
+        "sessions, so I can't say how many were open."
+    )
+    assert "no open sessions" not in result.summary
+    assert result.details == {}
+    assert await world.directory.revocations("carol") == 1
+    skill = registry.get("revoke_sessions")
+    retry = await skill.execute(ctx, skill.Params.model_validate({"user": "carol"}))
+    assert (retry.changed, retry.summary) == (False, result.summary)
+    assert await world.directory.revocations("carol") == 1  # the receipt said it was done
+
+
+async def test_revoking_where_the_directory_cannot_is_a_typed_miss(
+    store: Store, clock: ManualClock, registry: SkillRegistry
+) -> None:
+    world = await SandboxWorld.create(
+        store.child("lacking"), GLOBEX, clock, unsupported={"revoke_sessions"}
+    )
+    ctx = await context(world, "carol")
+    skill = registry.get("revoke_sessions")
+    with pytest.raises(CapabilityMissing) as missing:
+        await skill.execute(ctx, skill.Params.model_validate({"user": "carol"}))
+    assert missing.value.capability == "revoke_sessions"
+    assert await world.directory.sessions("carol") > 0
 
 
 # --- the registry ---------------------------------------------------------------------------

@@ -1,9 +1,11 @@
-"""Step-up checks against a sandbox org on real Redis: factor choice, pushes, codes, retries,
-lock-out, expiry, replay, throttling, what is kept in Redis, and change notices."""
+"""Step-up checks against a sandbox org on real Redis: factor choice, pushes answered at the
+provider and read back, codes checked by the desk or by the provider, retries, lock-out,
+expiry, replay, throttling, withdrawal, what is kept in Redis, and change notices."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -11,17 +13,26 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from adapters.checks.sandbox import CheckClosed, SandboxChecks
 from bot.clock import ManualClock
 from bot.masking import mask_email
 from bot.models import FactorKind, Person
 from bot.org import load_org
-from bot.ports import Outbox, OutboxItem, OutboxStatus
+from bot.ports import (
+    CheckRequest,
+    Checks,
+    CheckState,
+    IssuedCheck,
+    OutboxItem,
+    Unsupported,
+)
 from bot.store import Store
 from bot.world import SandboxWorld
 from verification.codes import codes_in
 from verification.notify import notify_change
 from verification.stepup import (
     CheckOutcome,
+    CheckResult,
     LockedOut,
     NoFactor,
     StepUp,
@@ -46,7 +57,7 @@ async def world(store: Store, clock: ManualClock) -> SandboxWorld:
 
 @pytest.fixture
 def stepup(store: Store, clock: ManualClock, world: SandboxWorld) -> StepUp:
-    return StepUp(store, clock, world.directory, world.outbox)
+    return StepUp(store, clock, world.directory, world.checks)
 
 
 async def person(world: SandboxWorld, username: str) -> Person:
@@ -56,7 +67,7 @@ async def person(world: SandboxWorld, username: str) -> Person:
 
 
 async def newest_pending(world: SandboxWorld, username: str, kind: str) -> OutboxItem:
-    """What the scenario runner answers: the newest pending push, or code, in the outbox."""
+    """What the person sees: the newest pending push, or code, on their phone."""
     items = [i for i in await world.outbox.items(username) if i.kind == kind]
     assert items, f"nothing of kind {kind} sent to {username}"
     assert items[-1].status == "pending"
@@ -69,6 +80,22 @@ async def item_status(world: SandboxWorld, item_id: str) -> str:
     return item.status
 
 
+async def phone_item(world: SandboxWorld, check_id: str | None) -> OutboxItem:
+    assert check_id is not None
+    item = await world.checks.delivered(check_id)
+    assert item is not None
+    return item
+
+
+async def press(
+    world: SandboxWorld, stepup: StepUp, who: Person, push: OutboxItem, *, approve: bool
+) -> CheckResult:
+    """The person answers the push on their phone; then the desk is told to look."""
+    assert push.ref is not None
+    await world.checks.answer(push.ref, approve=approve)
+    return await stepup.answer_push(who, push.ref)
+
+
 async def wrong_code(world: SandboxWorld, username: str) -> str:
     return await wrong_code_for(await newest_pending(world, username, "code"))
 
@@ -78,32 +105,31 @@ async def wrong_code_for(item: OutboxItem) -> str:
     return f"{(int(item.secret) + 1) % 1_000_000:06d}"
 
 
-class RecordingOutbox:
-    """The sandbox outbox, recording the status changes the desk asks of it (a real outbox,
-    unlike the sandbox, does not work out expiry by itself)."""
+class RecordingChecks:
+    """A check provider that records what the desk asks of it, around another one; it can
+    be told to lack `withdraw`, as some providers do."""
 
-    def __init__(self, outbox: Outbox) -> None:
-        self._outbox = outbox
-        self.statuses: list[tuple[str, OutboxStatus]] = []
+    def __init__(self, checks: Checks, *, can_withdraw: bool = True) -> None:
+        self._checks = checks
+        self._can_withdraw = can_withdraw
+        self.issued: list[CheckRequest] = []
+        self.withdrawn: list[str] = []
 
-    async def deliver(self, item: OutboxItem) -> OutboxItem:
-        return await self._outbox.deliver(item)
+    async def issue(self, request: CheckRequest) -> IssuedCheck:
+        self.issued.append(request)
+        return await self._checks.issue(request)
 
-    async def items(self, username: str) -> list[OutboxItem]:
-        return await self._outbox.items(username)
+    async def result(self, check_id: str) -> CheckState:
+        return await self._checks.result(check_id)
 
-    async def item(self, item_id: str) -> OutboxItem | None:
-        return await self._outbox.item(item_id)
+    async def verify_code(self, check_id: str, code: str) -> bool:
+        return await self._checks.verify_code(check_id, code)
 
-    async def item_by_ref(self, ref: str) -> OutboxItem | None:
-        return await self._outbox.item_by_ref(ref)
-
-    async def set_status(self, item_id: str, status: OutboxStatus) -> None:
-        self.statuses.append((item_id, status))
-        await self._outbox.set_status(item_id, status)
-
-    async def secrets(self) -> list[str]:
-        return await self._outbox.secrets()
+    async def withdraw(self, check_id: str) -> None:
+        self.withdrawn.append(check_id)
+        if not self._can_withdraw:
+            raise Unsupported("withdraw")
+        await self._checks.withdraw(check_id)
 
 
 # --- issuing ------------------------------------------------------------------------------
@@ -133,10 +159,30 @@ async def test_the_strongest_registered_factor_is_chosen(
 
     assert (challenge.factor, challenge.kind) == (chosen, kind)
     item = await newest_pending(world, "bob", kind)
-    assert item.id == challenge.outbox_item
+    assert item.ref == challenge.check_id
     assert item.channel == chosen
     assert item.address == challenge.address
     assert item.address == await world.directory.factor_address("bob", chosen)
+    assert challenge.verifier == ("provider" if kind == "push" else "desk")
+
+
+async def test_a_factor_the_provider_cannot_reach_is_passed_over(
+    store: Store, clock: ManualClock
+) -> None:
+    world = await SandboxWorld.create(store.child("w"), ORG, clock, unsupported={"push"})
+    stepup = StepUp(store, clock, world.directory, world.checks)
+    alice = await person(world, "alice")
+    assert alice.factors[:2] == ("push", "sms")
+
+    challenge = await stepup.challenge(alice, "case-1")
+
+    assert (challenge.factor, challenge.kind) == ("sms", "code")
+    assert [i.kind for i in await world.outbox.items("alice")] == ["code"]
+    assert await stepup.pending("alice") == challenge
+    only_push = alice.model_copy(update={"factors": ("push",)})
+    with pytest.raises(NoFactor):
+        await stepup.challenge(only_push, "case-2")
+    assert await stepup.pending("alice") == challenge  # the failed attempt left nothing open
 
 
 async def test_no_usable_factor_raises_no_factor(world: SandboxWorld, stepup: StepUp) -> None:
@@ -157,9 +203,25 @@ async def test_a_new_challenge_withdraws_the_pending_one_of_the_case(
     other_case = await stepup.challenge(bob, "case-2")
     second = await stepup.challenge(bob, "case-1")
 
-    assert await item_status(world, first.outbox_item) == "expired"
-    assert await item_status(world, other_case.outbox_item) == "pending"
+    assert first.check_id is not None
+    assert (await world.checks.result(first.check_id)).status == "withdrawn"
+    assert (await phone_item(world, first.check_id)).status == "withdrawn"
+    assert (await phone_item(world, other_case.check_id)).status == "pending"
     assert await stepup.pending("bob") == second
+
+
+async def test_a_check_that_cannot_be_sent_leaves_no_challenge_open(
+    world: SandboxWorld, store: Store, clock: ManualClock
+) -> None:
+    class Down(RecordingChecks):
+        async def issue(self, request: CheckRequest) -> IssuedCheck:
+            raise ConnectionError("the provider is down")
+
+    stepup = StepUp(store, clock, world.directory, Down(world.checks))
+    with pytest.raises(ConnectionError):
+        await stepup.challenge(await person(world, "alice"), "case-1")
+    assert await stepup.pending("alice") is None
+    assert await world.outbox.items("alice") == []
 
 
 # --- pushes -------------------------------------------------------------------------------
@@ -169,18 +231,34 @@ async def test_an_approved_push_passes_once(world: SandboxWorld, stepup: StepUp)
     alice = await person(world, "alice")
     challenge = await stepup.challenge(alice, "case-1")
     push = await newest_pending(world, "alice", "push")
-    assert push.ref
+    assert push.ref == challenge.check_id
     assert push.secret is None
     assert challenge.expires_at - challenge.created_at == timedelta(minutes=10)
 
-    result = await stepup.answer_push(alice, push.ref, approve=True)
+    result = await press(world, stepup, alice, push, approve=True)
 
     assert result.outcome is CheckOutcome.PASSED
     assert result.case_id == "case-1"
     assert await item_status(world, push.id) == "approved"
     assert await stepup.pending("alice") is None
-    again = await stepup.answer_push(alice, push.ref, approve=True)
+    again = await stepup.answer_push(alice, push.ref or "")  # the signal, replayed
     assert again.outcome is CheckOutcome.REPLAYED
+    with pytest.raises(CheckClosed):
+        await world.checks.answer(push.ref or "", approve=False)  # the phone: answered
+
+
+async def test_the_desk_reads_the_answer_not_the_turn(world: SandboxWorld, stepup: StepUp) -> None:
+    alice = await person(world, "alice")
+    await stepup.challenge(alice, "case-1")
+    push = await newest_pending(world, "alice", "push")
+
+    early = await stepup.answer_push(alice, push.ref or "")  # nothing answered it yet
+
+    assert (early.outcome, early.case_id) == (CheckOutcome.WAITING, "case-1")
+    assert await stepup.failures("case-1") == 0
+    assert await item_status(world, push.id) == "pending"
+    denied = await press(world, stepup, alice, push, approve=False)
+    assert denied.outcome is CheckOutcome.FAILED
 
 
 async def test_a_denied_push_fails_and_a_new_challenge_passes(
@@ -190,17 +268,20 @@ async def test_a_denied_push_fails_and_a_new_challenge_passes(
     await stepup.challenge(alice, "case-1")
     denied = await newest_pending(world, "alice", "push")
 
-    result = await stepup.answer_push(alice, denied.ref or "", approve=False)
+    result = await press(world, stepup, alice, denied, approve=False)
 
     assert (result.outcome, result.failures_in_row) == (CheckOutcome.FAILED, 1)
     assert await item_status(world, denied.id) == "denied"
     assert await stepup.pending("alice") is None
-    pressed_again = await stepup.answer_push(alice, denied.ref or "", approve=True)
-    assert (pressed_again.outcome, pressed_again.failures_in_row) == (CheckOutcome.REPLAYED, 1)
+    signalled_again = await stepup.answer_push(alice, denied.ref or "")
+    assert (signalled_again.outcome, signalled_again.failures_in_row) == (
+        CheckOutcome.REPLAYED,
+        1,
+    )
     await stepup.challenge(alice, "case-1")
     retry = await newest_pending(world, "alice", "push")
     assert retry.ref != denied.ref
-    passed = await stepup.answer_push(alice, retry.ref or "", approve=True)
+    passed = await press(world, stepup, alice, retry, approve=True)
     assert (passed.outcome, passed.failures_in_row) == (CheckOutcome.PASSED, 0)
     assert await stepup.failures("case-1") == 0
 
@@ -211,17 +292,38 @@ async def test_someone_elses_push_is_no_challenge_and_changes_nothing(
     alice, carol = await person(world, "alice"), await person(world, "carol")
     challenge = await stepup.challenge(alice, "case-1")
     push = await newest_pending(world, "alice", "push")
+    await world.checks.answer(push.ref or "", approve=True)
 
-    for approve in (True, False):
-        result = await stepup.answer_push(carol, push.ref or "", approve=approve)
-        assert result.outcome is CheckOutcome.NO_CHALLENGE
-        assert (result.case_id, result.challenge) == (None, None)
-    unknown = await stepup.answer_push(alice, "not-a-ref", approve=True)
+    result = await stepup.answer_push(carol, push.ref or "")
+    assert result.outcome is CheckOutcome.NO_CHALLENGE
+    assert (result.case_id, result.challenge) == (None, None)
+    unknown = await stepup.answer_push(alice, "not-a-check")
 
     assert unknown.outcome is CheckOutcome.NO_CHALLENGE
     assert await stepup.pending("alice") == challenge
-    assert await item_status(world, push.id) == "pending"
     assert await stepup.failures("case-1") == 0
+    mine = await stepup.answer_push(alice, push.ref or "")
+    assert mine.outcome is CheckOutcome.PASSED
+
+
+async def test_a_push_the_provider_let_expire_reads_as_expired(
+    world: SandboxWorld, store: Store, clock: ManualClock
+) -> None:
+    class Expiring(RecordingChecks):
+        async def result(self, check_id: str) -> CheckState:
+            return CheckState(status="expired")  # a provider with a shorter limit than ours
+
+    stepup = StepUp(store, clock, world.directory, Expiring(world.checks))
+    alice = await person(world, "alice")
+    challenge = await stepup.challenge(alice, "case-1")
+
+    result = await stepup.answer_push(alice, challenge.check_id or "")
+
+    assert result.outcome is CheckOutcome.EXPIRED
+    assert result.challenge is not None
+    assert result.challenge.status == "expired"
+    assert await stepup.failures("case-1") == 0
+    assert await stepup.pending("alice") is None
 
 
 # --- codes --------------------------------------------------------------------------------
@@ -240,7 +342,7 @@ async def test_the_right_code_passes_and_is_single_use(world: SandboxWorld, step
 
     assert result is not None
     assert result.outcome is CheckOutcome.PASSED
-    assert await item_status(world, item.id) == "used"
+    assert await stepup.pending("bob") is None
     replay = await stepup.answer_code(bob, item.secret)
     assert replay is not None
     assert replay.outcome is CheckOutcome.REPLAYED
@@ -285,6 +387,41 @@ async def test_several_codes_in_one_message_count_as_one_wrong_answer(
 
 
 @pytest.fixture
+async def provider_codes(store: Store, clock: ManualClock, world: SandboxWorld) -> StepUp:
+    """Step-up over a provider that sends and checks SMS codes itself (Twilio Verify)."""
+    checks = SandboxChecks(
+        store.child("provider"), clock, world.directory, world.outbox, provider_codes={"sms"}
+    )
+    return StepUp(store, clock, world.directory, checks)
+
+
+async def test_a_code_the_provider_checks_is_judged_by_it(
+    world: SandboxWorld, provider_codes: StepUp, store: Store
+) -> None:
+    bob = await person(world, "bob")
+    challenge = await provider_codes.challenge(bob, "case-1")
+    assert (challenge.kind, challenge.verifier) == ("code", "provider")
+    item = await newest_pending(world, "bob", "code")
+    assert item.secret is not None
+    assert item.secret in item.text
+    digests = [k async for k in store.redis.scan_iter(match=f"{store.key('stepup', 'code')}:*")]
+    assert digests == []  # the desk never had this code
+
+    wrong = await provider_codes.answer_code(bob, await wrong_code_for(item))
+    right = await provider_codes.answer_code(bob, item.secret)
+    replay = await provider_codes.answer_code(bob, item.secret)
+
+    assert wrong is not None
+    assert (wrong.outcome, wrong.failures_in_row) == (CheckOutcome.FAILED, 1)
+    assert right is not None
+    assert right.outcome is CheckOutcome.PASSED
+    assert replay is not None
+    assert replay.outcome is CheckOutcome.REPLAYED
+    assert await item_status(world, item.id) == "used"
+    assert await provider_codes.answer_code(bob, await wrong_code_for(item)) is None
+
+
+@pytest.fixture
 async def desks(
     redis_url: str, store: Store, clock: ManualClock, world: SandboxWorld
 ) -> AsyncIterator[list[StepUp]]:
@@ -295,7 +432,7 @@ async def desks(
         for client in clients:
             await client.ping()
         yield [
-            StepUp(Store(client, store.namespace), clock, world.directory, world.outbox)
+            StepUp(Store(client, store.namespace), clock, world.directory, world.checks)
             for client in clients
         ]
     finally:
@@ -317,15 +454,16 @@ async def test_a_code_typed_at_once_to_several_desks_passes_once(
         assert outcomes == [CheckOutcome.PASSED] + [CheckOutcome.REPLAYED] * 3
 
 
-async def test_a_push_approved_at_once_on_several_desks_passes_once(
+async def test_a_push_signalled_at_once_to_several_desks_passes_once(
     world: SandboxWorld, desks: list[StepUp]
 ) -> None:
     alice = await person(world, "alice")
     for case in range(5):
         await desks[0].challenge(alice, f"case-{case}")
         ref = (await newest_pending(world, "alice", "push")).ref or ""
+        await world.checks.answer(ref, approve=True)
 
-        results = await asyncio.gather(*(desk.answer_push(alice, ref, True) for desk in desks))
+        results = await asyncio.gather(*(desk.answer_push(alice, ref) for desk in desks))
 
         outcomes = sorted(r.outcome for r in results)
         assert outcomes == [CheckOutcome.PASSED] + [CheckOutcome.REPLAYED] * 3
@@ -376,7 +514,9 @@ async def test_the_third_failure_in_a_row_locks_the_case_out(
     assert late is not None
     assert late.outcome is CheckOutcome.NO_CHALLENGE
     assert await stepup.pending("bob") is None
-    assert await item_status(world, challenge.outbox_item) == "expired"
+    # the provider is told no answer counts any more
+    assert (await world.checks.result(challenge.check_id or "")).status == "withdrawn"
+    assert await item_status(world, item.id) == "withdrawn"
     with pytest.raises(LockedOut):
         await stepup.challenge(bob, "case-1")
 
@@ -389,7 +529,7 @@ async def test_failures_in_a_row_count_across_challenges_of_a_case(
     for _ in range(3):
         await stepup.challenge(alice, "case-1")
         push = await newest_pending(world, "alice", "push")
-        outcomes.append((await stepup.answer_push(alice, push.ref or "", False)).outcome)
+        outcomes.append((await press(world, stepup, alice, push, approve=False)).outcome)
 
     assert outcomes == [CheckOutcome.FAILED, CheckOutcome.FAILED, CheckOutcome.LOCKED_OUT]
     assert await stepup.failures("case-1") == 3
@@ -416,8 +556,8 @@ async def test_a_pass_resets_the_failures_in_a_row(world: SandboxWorld, stepup: 
 async def test_a_code_expires_after_ten_minutes(
     world: SandboxWorld, store: Store, clock: ManualClock
 ) -> None:
-    outbox = RecordingOutbox(world.outbox)
-    stepup = StepUp(store, clock, world.directory, outbox)
+    checks = RecordingChecks(world.checks)
+    stepup = StepUp(store, clock, world.directory, checks)
     bob = await person(world, "bob")
     challenge = await stepup.challenge(bob, "case-1")
     item = await newest_pending(world, "bob", "code")
@@ -426,7 +566,7 @@ async def test_a_code_expires_after_ten_minutes(
     assert await stepup.pending("bob") == challenge
     clock.advance(timedelta(seconds=1))
     assert await stepup.pending("bob") is None
-    assert outbox.statuses == [(item.id, "expired")]
+    assert checks.withdrawn == []  # the provider expires it by itself
     result = await stepup.answer_code(bob, item.secret or "")
 
     assert result is not None
@@ -445,11 +585,14 @@ async def test_a_push_expires_after_ten_minutes(
     push = await newest_pending(world, "alice", "push")
 
     clock.advance(timedelta(minutes=10))
-    result = await stepup.answer_push(alice, push.ref or "", approve=True)
+    with pytest.raises(CheckClosed):
+        await world.checks.answer(push.ref or "", approve=True)  # too late on the phone too
+    result = await stepup.answer_push(alice, push.ref or "")
 
     assert result.outcome is CheckOutcome.EXPIRED
     assert result.challenge is not None
     assert result.challenge.status == "expired"
+    assert await item_status(world, push.id) == "expired"
 
 
 async def test_a_cancelled_challenge_takes_no_answer(world: SandboxWorld, stepup: StepUp) -> None:
@@ -460,8 +603,25 @@ async def test_a_cancelled_challenge_takes_no_answer(world: SandboxWorld, stepup
     await stepup.cancel("case-1")
 
     assert await stepup.pending("bob") is None
-    assert await item_status(world, item.id) == "expired"
+    assert await item_status(world, item.id) == "withdrawn"
     assert await stepup.answer_code(bob, item.secret or "") is None
+
+
+async def test_a_provider_that_cannot_withdraw_does_not_hold_the_desk_up(
+    world: SandboxWorld, store: Store, clock: ManualClock
+) -> None:
+    checks = RecordingChecks(world.checks, can_withdraw=False)
+    stepup = StepUp(store, clock, world.directory, checks)
+    bob = await person(world, "bob")
+    first = await stepup.challenge(bob, "case-1")
+    item = await newest_pending(world, "bob", "code")
+
+    second = await stepup.challenge(bob, "case-1")  # supersedes the first
+
+    assert checks.withdrawn == [first.check_id]
+    assert await stepup.pending("bob") == second
+    assert await stepup.answer_code(bob, item.secret or "") is not None  # the old code ...
+    assert await stepup.failures("case-1") == 1  # ... is a wrong answer to the new check
 
 
 async def test_challenges_are_throttled_per_person_per_hour(
@@ -542,3 +702,25 @@ async def test_a_change_notice_reaches_every_address_without_a_secret(
         assert item in await world.outbox.items(item.to)
     assert to_alice[0].text.startswith("A password reset for your account was requested")
     assert to_carol[0].text.startswith("An MFA reset for your account was requested")
+
+
+async def test_a_challenge_recorded_before_the_checks_port_still_reads(
+    world: SandboxWorld, stepup: StepUp, store: Store
+) -> None:
+    bob = await person(world, "bob")
+    challenge = await stepup.challenge(bob, "case-1")
+    key = store.key("stepup", "challenge", challenge.id)
+    older = json.loads(await store.redis.get(key) or "{}")
+    for field in ("check_id", "verifier"):
+        older.pop(field)
+    older["outbox_item"] = "ob-0123456789ab"  # what an older desk wrote
+    await store.redis.set(key, json.dumps(older))
+    code = (await newest_pending(world, "bob", "code")).secret or ""
+
+    pending = await stepup.pending("bob")
+
+    assert pending is not None
+    assert (pending.id, pending.check_id, pending.verifier) == (challenge.id, None, "desk")
+    passed = await stepup.answer_code(bob, code)
+    assert passed is not None
+    assert passed.outcome is CheckOutcome.PASSED

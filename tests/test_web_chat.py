@@ -315,6 +315,28 @@ async def test_a_step_up_push_is_answered_from_the_phone(page: Page) -> None:
     assert data["error"] == "push_closed"
 
 
+async def test_a_click_claiming_an_answer_is_not_taken_for_one(page: Page) -> None:
+    await page.say("alice", "I'm locked out of my account")
+    (push,) = (await page.get("/people/alice/phone"))["items"]
+    item = await page.world.outbox.item(push["id"])
+    assert item is not None
+    assert item.ref is not None
+
+    # the page never answered the push: a hand-made "it was answered" click changes nothing
+    await page.post("/people/alice/clicks", {"action": "check.answered", "ref": item.ref})
+
+    assert (await page.dm("alice"))[-1]["text"] == texts.STEP_UP_WAITING
+    person = await page.world.directory.person("alice")
+    assert person is not None
+    assert person.locked
+    assert (await page.world.checks.result(item.ref)).status == "pending"
+    await page.post(f"/people/alice/phone/{push['id']}/deny", {})  # answered on the phone
+    assert texts.STEP_UP_FAILED_RETRY in [m["text"] for m in await page.dm("alice")]
+    person = await page.world.directory.person("alice")
+    assert person is not None
+    assert person.locked
+
+
 async def test_the_phone_shows_codes_which_cannot_be_approved(page: Page) -> None:
     code = new_outbox_item(page.desk.clock, to="alice", channel="sms", address="+44 •••• ••12",
                            kind="code", text="Your code", secret="482913")  # fmt: skip
@@ -324,6 +346,16 @@ async def test_the_phone_shows_codes_which_cannot_be_approved(page: Page) -> Non
     assert not item["answerable"]
     data = await page.post(f"/people/alice/phone/{code.id}/approve", {}, status=409)
     assert data["error"] == "not_a_push"
+
+
+async def test_a_push_with_no_check_behind_it_cannot_be_answered(page: Page) -> None:
+    push = new_outbox_item(page.desk.clock, to="alice", channel="push", address="Alice's phone",
+                           kind="push", text="Approve?", ref="chk-none", status="pending",
+                           ttl=timedelta(minutes=5))  # fmt: skip
+    await page.world.outbox.deliver(push)
+    data = await page.post(f"/people/alice/phone/{push.id}/approve", {}, status=404)
+    assert data["error"] == "unknown_item"
+    assert await page.dm("alice") == []
 
 
 async def test_an_expired_push_cannot_be_answered(page: Page) -> None:

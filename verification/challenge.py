@@ -1,26 +1,27 @@
 """A step-up challenge and the rules for answering one, as pure functions over its record
-and its case's record: what an answer does to both, and what it means for the outbox item
-the person was sent. `verification.stepup` applies them atomically in Redis."""
+and its case's record: what an answer does to both, and what the provider's word on a push
+means for it. `verification.stepup` applies them atomically in Redis."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from bot.models import FactorKind
-from bot.ports import OutboxStatus
+from bot.ports import CheckStatus, Verifier
 
 ChallengeStatus = Literal["pending", "passed", "failed", "expired", "cancelled"]
 
 
 class Challenge(BaseModel):
     """An out-of-band check sent to a person for a case: a push to approve, or a one-time
-    code to type back. It never holds the code itself (that stays with the outbox item and,
-    as a salted digest, beside this record). `address` is masked."""
+    code to type back. It never holds the code itself (that went to the provider and, when
+    the desk checks it, is kept as a salted digest beside this record). `check_id` is the
+    provider's id for it, once issued; `verifier` who judges a code. `address` is masked."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -30,11 +31,21 @@ class Challenge(BaseModel):
     factor: FactorKind
     address: str
     kind: Literal["push", "code"]
-    outbox_item: str
     created_at: datetime
     expires_at: datetime
+    check_id: str | None = None
+    verifier: Verifier = "desk"
     status: ChallengeStatus = "pending"
     closed_at: datetime | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older_record(cls, data: Any) -> Any:
+        # records written before the Checks port named the sandbox outbox item instead of a
+        # check; they stay readable (and answerable by code) until they expire
+        if isinstance(data, dict) and "outbox_item" in data:
+            return {k: v for k, v in data.items() if k != "outbox_item"}
+        return data
 
     def as_of(self, now: datetime) -> Challenge:
         """The challenge as it stands at `now`: a pending one past its expiry is expired."""
@@ -73,6 +84,7 @@ class CheckOutcome(StrEnum):
     LOCKED_OUT = "locked_out"  # the failure that ends self-service for the case
     EXPIRED = "expired"
     REPLAYED = "replayed"  # an already used code or push, answered again
+    WAITING = "waiting"  # the provider has no answer to the push yet
     NO_CHALLENGE = "no_challenge"
 
 
@@ -97,13 +109,35 @@ def judge(
     current = challenge.as_of(now)
     if current.status == "pending":
         return _answer_pending(current, case, right, now, max_failures)
-    settled = {
-        "passed": CheckOutcome.REPLAYED,
-        "failed": CheckOutcome.REPLAYED,  # a denied push, pressed again
-        "expired": CheckOutcome.EXPIRED,
-        "cancelled": CheckOutcome.NO_CHALLENGE,
-    }
-    return current, case, settled[current.status]
+    return current, case, _SETTLED[current.status]
+
+
+_SETTLED = {
+    "passed": CheckOutcome.REPLAYED,
+    "failed": CheckOutcome.REPLAYED,  # a denied push, pressed again
+    "expired": CheckOutcome.EXPIRED,
+    "cancelled": CheckOutcome.NO_CHALLENGE,
+}
+
+
+def judge_push(
+    challenge: Challenge, case: CaseChecks, answer: CheckStatus, now: datetime, max_failures: int
+) -> tuple[Challenge, CaseChecks, CheckOutcome]:
+    """Apply what the provider says of a push (`Checks.result`) to its challenge and case:
+    approved and denied are answers; no answer yet changes nothing; an expiry or withdrawal
+    at the provider closes a challenge the desk still had open."""
+    if answer in {"approved", "denied"}:
+        return judge(challenge, case, answer == "approved", now, max_failures)
+    current = challenge.as_of(now)
+    if case.locked:
+        return current, case, CheckOutcome.NO_CHALLENGE
+    if current.status != "pending":
+        return current, case, _SETTLED[current.status]
+    if answer == "pending":
+        return current, case, CheckOutcome.WAITING
+    if answer == "expired":
+        return current.close("expired", now), case, CheckOutcome.EXPIRED
+    return current.close("cancelled", now), case, CheckOutcome.NO_CHALLENGE
 
 
 def _answer_pending(
@@ -127,12 +161,11 @@ def cancelled(challenge: Challenge, now: datetime) -> Challenge:
     return current.close("cancelled", now) if current.status == "pending" else current
 
 
-def item_status(before: Challenge, after: Challenge) -> OutboxStatus | None:
-    """What the challenge's outbox item becomes after a change, or None to leave it."""
-    if before.status == after.status:
-        return None
-    if after.status == "passed":
-        return "approved" if after.kind == "push" else "used"
-    if after.status == "failed" and after.kind == "push":
-        return "denied"
-    return "expired"  # a code spent on failures, or anything expired or cancelled
+def released(before: Challenge, after: Challenge) -> bool:
+    """Whether a change means the desk takes no answer to a check the provider may still
+    accept, so the provider should withdraw it: a challenge withdrawn by the desk, or a code
+    that failed for good. (A push answered or anything expired is closed there already; a
+    code the desk accepted needs nothing from the provider.)"""
+    if before.status != "pending" or after.check_id is None:
+        return False
+    return after.status == "cancelled" or (after.status == "failed" and after.kind == "code")

@@ -1,6 +1,7 @@
 """Where step-up keeps its state in Redis (under the store's `stepup` namespace): challenge
-records, the salted digests of their codes, push refs, each person's recent challenges, each
-case's failures in a row, and the hourly admission window per person. Changes that must not
+records, the salted digests of the codes the desk checks, the provider's check ids, each
+person's recent challenges, each case's failures in a row, and the hourly admission window
+per person. Changes that must not
 interleave (two answers racing, two challenges opened at once) are WATCH/MULTI transactions
 or a Lua script, so several desk processes can share one Redis."""
 
@@ -13,6 +14,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 from redis.exceptions import WatchError
 
+from bot.ports import IssuedCheck
 from bot.store import Store
 from verification.challenge import CaseChecks, Challenge, LockedOut, cancelled
 
@@ -50,13 +52,14 @@ class ChallengeRecords:
     async def get(self, challenge_id: str) -> Challenge | None:
         return _parse(Challenge, await self._redis.get(self._challenge_key(challenge_id)))
 
-    async def by_ref(self, ref: str) -> Challenge | None:
-        """The push challenge carrying this correlation ref."""
-        challenge_id = await self._redis.get(self._store.key("ref", ref))
+    async def by_check(self, check_id: str) -> Challenge | None:
+        """The challenge the provider's check `check_id` was issued for."""
+        challenge_id = await self._redis.get(self._store.key("check", check_id))
         return None if challenge_id is None else await self.get(_text(challenge_id))
 
     async def digest(self, challenge_id: str) -> str | None:
-        """The salted digest of a code challenge's code."""
+        """The salted digest of a code challenge's code (the one the desk minted, or for a
+        code the provider checks, the one it accepted: a replay is then recognised)."""
         raw = await self._redis.get(self._store.key("code", challenge_id))
         return None if raw is None else _text(raw)
 
@@ -87,7 +90,7 @@ class ChallengeRecords:
         return int(await self._admit_script(keys=keys, args=args))
 
     async def open(
-        self, challenge: Challenge, digest: str | None, ref: str | None, now: datetime
+        self, challenge: Challenge, digest: str | None, now: datetime
     ) -> tuple[Challenge, Challenge] | None:
         """Store a new challenge as its case's current one, withdrawing the case's previous
         one; returns that one (before, after) when it changed. Raises `LockedOut`."""
@@ -114,8 +117,6 @@ class ChallengeRecords:
                     )
                     if digest is not None:
                         pipe.set(self._store.key("code", challenge.id), digest, ex=KEEP)
-                    if ref is not None:
-                        pipe.set(self._store.key("ref", ref), challenge.id, ex=KEEP)
                     mine = self._store.key("person", challenge.username)
                     pipe.lpush(mine, challenge.id)
                     pipe.ltrim(mine, 0, RECENT - 1)
@@ -126,6 +127,30 @@ class ChallengeRecords:
                     return previous
                 except WatchError:
                     continue
+
+    async def attach(self, challenge_id: str, issued: IssuedCheck) -> Challenge | None:
+        """Record how the provider issued the challenge's check: its id (indexed, so the
+        answer finds the challenge), who judges a code (a digest the desk will not judge
+        with is dropped), and the provider's expiry when it is sooner."""
+
+        def change(ch: Challenge, case: CaseChecks) -> tuple[Challenge, CaseChecks, None]:
+            expires = min(ch.expires_at, issued.expires_at)
+            update = {"check_id": issued.id, "verifier": issued.verifier,
+                      "address": issued.address, "expires_at": expires}  # fmt: skip
+            return ch.model_copy(update=update), case, None
+
+        applied = await self.apply(challenge_id, change)
+        if applied is None:
+            return None
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._store.key("check", issued.id), challenge_id, ex=KEEP)
+            if issued.verifier == "provider":
+                pipe.delete(self._store.key("code", challenge_id))
+            await pipe.execute()
+        return applied[1]
+
+    async def keep_digest(self, challenge_id: str, digest: str) -> None:
+        await self._redis.set(self._store.key("code", challenge_id), digest, ex=KEEP)
 
     async def apply(
         self,

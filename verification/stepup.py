@@ -2,6 +2,11 @@
 out-of-band check on a factor registered in the directory (a push to approve, or a one-time
 code sent by SMS, e-mail or the authenticator app), never a question answered in chat.
 
+Checks go through the `Checks` port. A push's answer is read from the provider when a front
+end signals that it came (a `CHECK_ANSWERED` click naming the check), never taken from the
+turn itself. A code is judged by whoever the provider says verifies it: the desk, against
+the salted slow digest it keeps of the code it minted, or the provider.
+
 A failed check may be retried; the `max_failures`-th failure in a row ends self-service for
 the case. State is shared through Redis (`verification.records`), so any desk process may
 issue a challenge and any other may judge the answer."""
@@ -11,9 +16,11 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, timedelta
 
+import structlog
+
 from bot.clock import Clock
 from bot.models import FactorKind, Person
-from bot.ports import Directory, Outbox, OutboxItem
+from bot.ports import CheckRequest, Checks, Directory, NotFoundError, Unsupported
 from bot.store import Store
 from verification.challenge import (
     CaseChecks,
@@ -22,13 +29,15 @@ from verification.challenge import (
     CheckResult,
     LockedOut,
     cancelled,
-    item_status,
     judge,
+    judge_push,
+    released,
 )
 from verification.codes import code_matches, codes_in, digest_code, mint_code
 from verification.records import ChallengeRecords
 
 __all__ = [
+    "CHECK_ANSWERED",
     "Challenge",
     "CheckOutcome",
     "CheckResult",
@@ -38,8 +47,13 @@ __all__ = [
     "Throttled",
 ]
 
+log = structlog.get_logger("itdesk.stepup")
+
 FACTOR_PREFERENCE: tuple[FactorKind, ...] = ("push", "totp", "sms", "email")
 DEFAULT_TTL = timedelta(minutes=10)
+# The click a front end sends once the person answered a push at the provider (on the sandbox
+# phone, or a provider's webhook): its ref is the check id, and it carries no answer.
+CHECK_ANSWERED = "check.answered"
 
 
 class Throttled(Exception):
@@ -70,7 +84,7 @@ class StepUp:
         store: Store,
         clock: Clock,
         directory: Directory,
-        outbox: Outbox,
+        checks: Checks,
         *,
         ttl: timedelta = DEFAULT_TTL,
         max_failures: int = 3,
@@ -79,7 +93,7 @@ class StepUp:
         self._records = ChallengeRecords(store)
         self._clock = clock
         self._directory = directory
-        self._outbox = outbox
+        self._checks = checks
         self._ttl = ttl
         self._max_failures = max_failures
         self._per_hour = max_challenges_per_hour
@@ -88,84 +102,104 @@ class StepUp:
 
     async def challenge(self, person: Person, case_id: str) -> Challenge:
         """Send a check for the case to the person's strongest factor (push, then an
-        authenticator code, then SMS, then e-mail) and return it. A pending challenge of the
-        same case is withdrawn. Raises `NoFactor`, `Throttled` or `LockedOut`."""
-        factor, address = await self._choose_factor(person)
+        authenticator code, then SMS, then e-mail; a factor the provider cannot reach is
+        passed over) and return it. A pending challenge of the same case is withdrawn.
+        Raises `NoFactor`, `Throttled` or `LockedOut`."""
+        factors = await self._factors(person)
         if (await self._records.case(case_id)).locked:
             raise LockedOut(case_id)
-        challenge_id = f"su-{secrets.token_hex(8)}"
         now = self._clock.now()
-        wait = await self._records.admit(person.username, challenge_id, now, self._per_hour)
+        wait = await self._records.admit(person.username, _challenge_id(), now, self._per_hour)
         if wait > 0:
             raise Throttled(wait)
+        for factor, address in factors:
+            try:
+                return await self._issue(person, case_id, factor, address)
+            except Unsupported as exc:
+                log.info("stepup.factor_unsupported", factor=factor, capability=exc.capability)
+        raise NoFactor(person.username)
+
+    async def _factors(self, person: Person) -> list[tuple[FactorKind, str]]:
+        found = []
+        for factor in FACTOR_PREFERENCE:
+            if factor in person.factors:
+                address = await self._directory.factor_address(person.username, factor)
+                if address:
+                    found.append((factor, address))
+        if not found:
+            raise NoFactor(person.username)
+        return found
+
+    async def _issue(
+        self, person: Person, case_id: str, factor: FactorKind, address: str
+    ) -> Challenge:
+        now = self._clock.now()
         challenge = Challenge(
-            id=challenge_id,
+            id=_challenge_id(),
             case_id=case_id,
             username=person.username,
             factor=factor,
             address=address,
             kind="push" if factor == "push" else "code",
-            outbox_item=f"ob-{secrets.token_hex(6)}",
             created_at=now,
             expires_at=now + self._ttl,
         )
         code = None if challenge.kind == "push" else mint_code()
-        ref = secrets.token_urlsafe(16) if code is None else None
         digest = None if code is None else await digest_code(code)
-        superseded = await self._records.open(challenge, digest, ref, now)
+        superseded = await self._records.open(challenge, digest, now)
         if superseded is not None:
-            await self._sync_item(*superseded)
+            await self._release(*superseded)
+        request = CheckRequest(
+            key=challenge.id,
+            username=person.username,
+            factor=factor,
+            message=self._message(challenge),
+            code=code,
+            expires_at=challenge.expires_at,
+        )
         try:
-            await self._outbox.deliver(self._item(challenge, code, ref))
+            issued = await self._checks.issue(request)
         except Exception:
-            # nothing reached the person: withdraw the record (there is no item to update)
+            # nothing reached the person: withdraw the record (there is no check to withdraw)
             await self._records.apply(challenge.id, lambda ch, c: (cancelled(ch, now), c, None))
             raise
-        return challenge
+        return await self._records.attach(challenge.id, issued) or challenge
 
-    async def _choose_factor(self, person: Person) -> tuple[FactorKind, str]:
-        for factor in FACTOR_PREFERENCE:
-            if factor in person.factors:
-                address = await self._directory.factor_address(person.username, factor)
-                if address:
-                    return factor, address
-        raise NoFactor(person.username)
-
-    def _item(self, challenge: Challenge, code: str | None, ref: str | None) -> OutboxItem:
-        """What lands on the person's phone or in their mailbox."""
-        if code is None:
+    def _message(self, challenge: Challenge) -> str:
+        """What the person is shown on the phone or in the mailbox ({code}: where it goes)."""
+        if challenge.kind == "push":
             at = f"{challenge.created_at.astimezone(UTC):%H:%M} UTC"
-            text = f"Approve sign-in check for the IT desk? Requested at {at}. Deny it if not you."
-        else:
-            lead = "Authenticator code" if challenge.factor == "totp" else "Your verification code"
-            minutes = int(self._ttl.total_seconds() // 60)
-            text = (
-                f"{lead} for the IT desk: {code}. Valid for {minutes} minutes. Type it only in "
-                "your chat with the IT desk; nobody from IT will ask you for it."
-            )
-        return OutboxItem(
-            id=challenge.outbox_item,
-            to=challenge.username,
-            channel=challenge.factor,
-            address=challenge.address,
-            kind=challenge.kind,
-            text=text,
-            secret=code,
-            ref=ref,
-            status="pending",
-            created_at=challenge.created_at,
-            expires_at=challenge.expires_at,
+            return f"Approve sign-in check for the IT desk? Requested at {at}. Deny it if not you."
+        lead = "Authenticator code" if challenge.factor == "totp" else "Your verification code"
+        minutes = int(self._ttl.total_seconds() // 60)
+        return (
+            f"{lead} for the IT desk: {{code}}. Valid for {minutes} minutes. Type it only in "
+            "your chat with the IT desk; nobody from IT will ask you for it."
         )
 
     # --- answering -------------------------------------------------------------------------
 
-    async def answer_push(self, person: Person, ref: str, approve: bool) -> CheckResult:
-        """The person approved or denied the push carrying `ref`. A push that is not theirs
-        (or unknown) is NO_CHALLENGE and changes nothing."""
-        challenge = await self._records.by_ref(ref) if ref else None
+    async def answer_push(self, person: Person, check_id: str) -> CheckResult:
+        """A front end says the push `check_id` was answered: read the answer from the
+        provider and apply it. A push that is not theirs (or unknown) is NO_CHALLENGE and
+        changes nothing; one still unanswered at the provider is WAITING."""
+        challenge = await self._records.by_check(check_id) if check_id else None
         if challenge is None or challenge.username != person.username or challenge.kind != "push":
             return _NOTHING
-        return await self._answer(challenge.id, approve)
+        try:
+            state = await self._checks.result(check_id)
+        except NotFoundError:
+            return _NOTHING
+        now = self._clock.now()
+        applied = await self._records.apply(
+            challenge.id,
+            lambda ch, case: judge_push(ch, case, state.status, now, self._max_failures),
+        )
+        if applied is None:
+            return _NOTHING
+        before, after, case, outcome = applied
+        await self._release(before, after)
+        return CheckResult(outcome, after.case_id, case.failures, after)
 
     async def answer_code(self, person: Person, text: str) -> CheckResult | None:
         """Judge a message that may hold a code the person was sent. None when it holds no
@@ -177,11 +211,24 @@ class StepUp:
         challenge = await self._code_challenge(person.username)
         if challenge is None:
             return None
-        digest = await self._records.digest(challenge.id)
-        right = len(typed) == 1 and digest is not None and await code_matches(typed[0], digest)
+        right = len(typed) == 1 and await self._is_right(challenge, typed[0])
         if challenge.status == "passed" and not right:
             return None  # some other number, typed after the check was done
         return await self._answer(challenge.id, right)
+
+    async def _is_right(self, challenge: Challenge, code: str) -> bool:
+        if challenge.verifier == "provider" and challenge.status == "pending":
+            if challenge.check_id is None:
+                return False
+            try:
+                right = await self._checks.verify_code(challenge.check_id, code)
+            except NotFoundError:
+                return False
+            if right:  # kept so that the same code typed again reads as a replay
+                await self._records.keep_digest(challenge.id, await digest_code(code))
+            return right
+        digest = await self._records.digest(challenge.id)
+        return digest is not None and await code_matches(code, digest)
 
     async def _code_challenge(self, username: str) -> Challenge | None:
         """The person's pending code challenge, else the one closed most recently (within a
@@ -205,7 +252,7 @@ class StepUp:
         if applied is None:
             return _NOTHING
         before, after, case, outcome = applied
-        await self._sync_item(before, after)
+        await self._release(before, after)
         return CheckResult(outcome, after.case_id, case.failures, after)
 
     # --- reading and withdrawing -----------------------------------------------------------
@@ -240,10 +287,21 @@ class StepUp:
 
         applied = await self._records.apply(challenge_id, change)
         if applied is not None:
-            await self._sync_item(applied[0], applied[1])
+            await self._release(applied[0], applied[1])
 
-    async def _sync_item(self, before: Challenge, after: Challenge) -> None:
-        """Mirror a challenge's change on its outbox item (approved, denied, used, expired)."""
-        status = item_status(before, after)
-        if status is not None:
-            await self._outbox.set_status(after.outbox_item, status)
+    async def _release(self, before: Challenge, after: Challenge) -> None:
+        """Have the provider withdraw a check the desk no longer takes answers to. The desk's
+        own record already refuses them, so a provider that cannot, or fails to, only leaves
+        a check open there that nothing will act on."""
+        if not released(before, after) or after.check_id is None:
+            return
+        try:
+            await self._checks.withdraw(after.check_id)
+        except (Unsupported, NotFoundError) as exc:
+            log.info("stepup.withdraw_skipped", check=after.check_id, reason=str(exc))
+        except Exception:
+            log.warning("stepup.withdraw_failed", check=after.check_id, exc_info=True)
+
+
+def _challenge_id() -> str:
+    return f"su-{secrets.token_hex(8)}"

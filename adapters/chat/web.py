@@ -44,6 +44,7 @@ from bot.models import Effect, Ephemeral, Person, Send, Turn, TurnKind
 from bot.ports import Directory
 from bot.store import Store
 from bot.turns import OnCallView, TurnHandler
+from verification.stepup import CHECK_ANSWERED
 
 log = structlog.get_logger("itdesk.web")
 
@@ -190,10 +191,12 @@ class WebChat:
         answer = request.match_info["answer"]
         if answer not in {"approve", "deny"}:
             raise ApiError(404, "not_found", "A push is answered with approve or deny.")
-        ref = await self.sandbox.open_push(person, request.match_info["item"])
+        ref = await self.sandbox.answer_push(
+            person, request.match_info["item"], approve=answer == "approve"
+        )
         place = Place(person=person.username)
         return await self._run(self._turn(person, place, None, kind=TurnKind.CLICK,
-                                          action=f"push.{answer}", ref=ref))  # fmt: skip
+                                          action=CHECK_ANSWERED, ref=ref))  # fmt: skip
 
     async def _thread_reply(self, request: web.Request) -> web.StreamResponse:
         person = await self._person(request)

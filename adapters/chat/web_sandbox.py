@@ -9,8 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from adapters.chat.web_requests import ApiError
+from adapters.checks.sandbox import CheckClosed
 from bot.clock import Clock
 from bot.models import Person
+from bot.ports import NotFoundError
 from bot.world import SandboxWorld
 
 
@@ -48,8 +50,10 @@ class SandboxPanel:
             })  # fmt: skip
         return {"now": now.isoformat(), "items": out}
 
-    async def open_push(self, person: Person, item_id: str) -> str:
-        """The ref of a push on the person's phone that is still waiting for an answer."""
+    async def answer_push(self, person: Person, item_id: str, *, approve: bool) -> str:
+        """Answer a push on the person's phone that is still waiting, where a provider keeps
+        the answer; the check's id, for the turn that tells the desk to look (the desk reads
+        the answer from the checks, never from the turn)."""
         item = await self._world.outbox.item(item_id)
         if item is None or item.to != person.username:
             raise ApiError(404, "unknown_item", "There is no such item on this phone.")
@@ -57,6 +61,12 @@ class SandboxPanel:
             raise ApiError(409, "not_a_push", "Only a push can be approved or denied.")
         if item.status != "pending" or _expired(item.expires_at, self._clock.now()):
             raise ApiError(409, "push_closed", f"This push is no longer open ({item.status}).")
+        try:
+            await self._world.checks.answer(item.ref, approve=approve)
+        except CheckClosed:
+            raise ApiError(409, "push_closed", "This push is no longer open.") from None
+        except NotFoundError:  # a push no check stands behind: nothing to answer
+            raise ApiError(404, "unknown_item", "There is no such item on this phone.") from None
         return item.ref
 
 

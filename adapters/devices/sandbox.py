@@ -1,21 +1,28 @@
 """Sandbox device management: the org's laptops and desktops, what is installed on them, and
-the software catalogue, held in Redis."""
+the software catalogue, held in Redis. Devices are indexed by owner, in the same transaction
+as the device, so a person's devices are found without reading every device."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from redis.asyncio.client import Pipeline
 
-from adapters.records import JsonRecords
+from adapters.capabilities import Capabilities
+from adapters.records import JsonRecords, text
 from bot.models import Device, SoftwareItem
 from bot.org import Org
+from bot.ports import DEVICE_CAPABILITIES, NotFoundError
 from bot.store import Store
 
 
 class SandboxDevices:
     """The `Devices` port over Redis. Installed software keeps the order it was installed in
-    and never lists an application twice."""
+    and never lists an application twice. `unsupported` names capabilities
+    (`bot.ports.DEVICE_CAPABILITIES`) it acts as if it lacked."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, unsupported: Iterable[str] = ()) -> None:
+        self.capabilities = Capabilities(unsupported, DEVICE_CAPABILITIES, "device management")
         self._store = store.child("devices")
         self._devices = JsonRecords(self._store, "device", Device)
         self._catalogue = JsonRecords(self._store, "software", SoftwareItem)
@@ -24,20 +31,45 @@ class SandboxDevices:
         """Queue the org's devices and catalogue on the seeding transaction."""
         for device in org.device_list():
             self._devices.stage(pipe, device.id, device)
+            self.stage_indexes(pipe, device)
         for item in org.catalogue():
             self._catalogue.stage(pipe, item.id, item)
+
+    def stage_indexes(self, pipe: Pipeline, device: Device) -> None:
+        """Queue the device's entry in the owner index (idempotent, see the directory's)."""
+        if device.owner is not None:
+            pipe.sadd(self._owner_key(device.owner), device.id)
+
+    def _move_indexes(self, pipe: Pipeline, before: Device, after: Device) -> None:
+        if before.owner is not None and before.owner != after.owner:
+            pipe.srem(self._owner_key(before.owner), after.id)
+        self.stage_indexes(pipe, after)
+
+    def _owner_key(self, username: str) -> str:
+        return self._store.key("owner", username)
+
+    async def _update(self, device_id: str, change: Callable[[Device], Device]) -> Device:
+        return await self._devices.update(device_id, change, also=self._move_indexes)
 
     async def device(self, device_id: str) -> Device | None:
         return await self._devices.get(device_id)
 
     async def devices(self) -> list[Device]:
+        """Every device (the snapshot an admin sees; not for turns)."""
         return await self._devices.all()
 
     async def devices_of(self, username: str) -> list[Device]:
-        return [device for device in await self._devices.all() if device.owner == username]
+        owned = await self._store.redis.smembers(self._owner_key(username))
+        return await self._devices.many(sorted(text(device_id) for device_id in owned))
+
+    async def software(self, software_id: str) -> SoftwareItem | None:
+        return await self._catalogue.get(software_id)
 
     async def install(self, device_id: str, software_id: str) -> None:
-        await self._devices.update(
+        self.capabilities.require("install")
+        if await self._catalogue.get(software_id) is None:
+            raise NotFoundError("software", software_id)
+        await self._update(
             device_id,
             lambda d: d if software_id in d.installed else d.model_copy(
                 update={"installed": (*d.installed, software_id)}
@@ -45,7 +77,8 @@ class SandboxDevices:
         )  # fmt: skip
 
     async def uninstall(self, device_id: str, software_id: str) -> None:
-        await self._devices.update(
+        self.capabilities.require("uninstall")
+        await self._update(
             device_id,
             lambda d: d.model_copy(
                 update={"installed": tuple(s for s in d.installed if s != software_id)}
@@ -53,7 +86,8 @@ class SandboxDevices:
         )
 
     async def lock(self, device_id: str) -> None:
-        await self._devices.update(device_id, lambda d: d.model_copy(update={"locked": True}))
+        self.capabilities.require("device_lock")
+        await self._update(device_id, lambda d: d.model_copy(update={"locked": True}))
 
     async def catalogue(self) -> list[SoftwareItem]:
         """The catalogue, ordered by software id."""

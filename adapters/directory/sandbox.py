@@ -2,28 +2,40 @@
 held in Redis so that what the desk changes stays changed (across restarts, across workers).
 
 Besides the `Directory` port it keeps what a real identity provider would show an admin:
-active sessions per person, how often they were revoked, and MFA resets."""
+active sessions per person, how often they were revoked, and MFA resets. Lookups by e-mail,
+role and manager are Redis indexes kept in the same transaction as the person they index,
+so a turn never reads the whole directory."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 from redis.asyncio.client import Pipeline
 
+from adapters.capabilities import Capabilities
 from adapters.notify.sandbox import new_outbox_item
 from adapters.records import JsonRecords, text
 from bot.clock import Clock
 from bot.masking import mask_email, mask_phone
-from bot.models import FactorKind, Group, Person
+from bot.models import FactorKind, Group, Person, Role
 from bot.org import Org, default_phone
-from bot.ports import ConflictError, NotFoundError, Outbox, OutboxItem
+from bot.ports import (
+    DIRECTORY_CAPABILITIES,
+    ConflictError,
+    LinkSent,
+    NotFoundError,
+    Outbox,
+)
 from bot.store import Store
 
 RESET_LINK_TTL = timedelta(hours=1)
 ENROLMENT_LINK_TTL = timedelta(hours=24)
+LINK_KEYS_KEPT = timedelta(days=30)  # as long as the desk keeps a request's idempotency key
+ROLES: frozenset[str] = frozenset(get_args(Role))
 
 
 class Contact(BaseModel):
@@ -37,11 +49,21 @@ class Contact(BaseModel):
 
 
 class SandboxDirectory:
-    """The `Directory` port over Redis, seeded from an org file by `SandboxWorld`."""
+    """The `Directory` port over Redis, seeded from an org file by `SandboxWorld`.
+
+    `unsupported` names capabilities (`bot.ports.DIRECTORY_CAPABILITIES`) it acts as if it
+    lacked, raising `Unsupported` as a real directory without them would."""
 
     def __init__(
-        self, store: Store, clock: Clock, outbox: Outbox, *, domain: str = "sandbox.test"
+        self,
+        store: Store,
+        clock: Clock,
+        outbox: Outbox,
+        *,
+        domain: str = "sandbox.test",
+        unsupported: Iterable[str] = (),
     ) -> None:
+        self.capabilities = Capabilities(unsupported, DIRECTORY_CAPABILITIES, "directory")
         self._store = store.child("directory")
         self._clock = clock
         self._outbox = outbox
@@ -68,6 +90,36 @@ class SandboxDirectory:
         self._people.stage(pipe, person.username, person)
         self._contacts.stage(pipe, person.username, contact)
         pipe.hset(self._store.key("emails"), person.email.lower(), person.username)
+        self.stage_indexes(pipe, person)
+
+    def stage_indexes(self, pipe: Pipeline, person: Person) -> None:
+        """Queue the person's entries in the role and manager indexes (adding is idempotent,
+        so a world kept from before the indexes existed is brought up to date with it)."""
+        for role in person.roles:
+            pipe.sadd(self._role_key(role), person.username)
+        if person.manager is not None:
+            pipe.sadd(self._reports_key(person.manager), person.username)
+
+    def _move_indexes(self, pipe: Pipeline, before: Person, after: Person) -> None:
+        for role in set(before.roles) - set(after.roles):
+            pipe.srem(self._role_key(role), after.username)
+        if before.manager is not None and before.manager != after.manager:
+            pipe.srem(self._reports_key(before.manager), after.username)
+        self.stage_indexes(pipe, after)
+
+    def _role_key(self, role: str) -> str:
+        return self._store.key("role", role)
+
+    def _reports_key(self, manager: str) -> str:
+        return self._store.key("reports", manager)
+
+    async def _update(self, username: str, change: Callable[[Person], Person]) -> Person:
+        """Change a person and, in the same transaction, the indexes the change moves."""
+        return await self._people.update(username, change, also=self._move_indexes)
+
+    async def _indexed(self, key: str) -> list[Person]:
+        usernames = sorted(text(member) for member in await self._store.redis.smembers(key))
+        return await self._people.many(usernames)
 
     # --- reading --------------------------------------------------------------------------
 
@@ -77,6 +129,14 @@ class SandboxDirectory:
     async def person_by_email(self, email: str) -> Person | None:
         username = await self._store.redis.hget(self._store.key("emails"), email.strip().lower())
         return None if username is None else await self.person(text(username))
+
+    async def people_with_role(self, role: str) -> list[Person]:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; the roles are {', '.join(sorted(ROLES))}")
+        return await self._indexed(self._role_key(role))
+
+    async def reports_of(self, manager: str) -> list[Person]:
+        return await self._indexed(self._reports_key(manager))
 
     async def people(self) -> list[Person]:
         return await self._people.all()
@@ -93,14 +153,17 @@ class SandboxDirectory:
     # --- account state ----------------------------------------------------------------------
 
     async def set_locked(self, username: str, locked: bool) -> None:
-        await self._people.update(username, lambda p: p.model_copy(update={"locked": locked}))
+        self.capabilities.require("lock" if locked else "unlock")
+        await self._update(username, lambda p: p.model_copy(update={"locked": locked}))
 
     async def set_disabled(self, username: str, disabled: bool) -> None:
-        await self._people.update(username, lambda p: p.model_copy(update={"disabled": disabled}))
+        self.capabilities.require("disable" if disabled else "enable")
+        await self._update(username, lambda p: p.model_copy(update={"disabled": disabled}))
 
     async def add_member(self, username: str, group_id: str) -> None:
+        self.capabilities.require("group_membership")
         await self._groups.require(group_id)
-        await self._people.update(
+        await self._update(
             username,
             lambda p: p if group_id in p.groups else p.model_copy(
                 update={"groups": (*p.groups, group_id)}
@@ -108,24 +171,29 @@ class SandboxDirectory:
         )  # fmt: skip
 
     async def remove_member(self, username: str, group_id: str) -> None:
+        self.capabilities.require("group_membership")
         await self._groups.require(group_id)
-        await self._people.update(
+        await self._update(
             username,
             lambda p: p.model_copy(update={"groups": tuple(g for g in p.groups if g != group_id)}),
         )
 
-    async def revoke_sessions(self, username: str) -> int:
-        """End every active session; returns how many there were."""
+    async def revoke_sessions(self, username: str) -> int | None:
+        """End every active session; returns how many there were (None when built without
+        `session_count`, as a directory that cannot count them)."""
+        self.capabilities.require("revoke_sessions")
         await self._people.require(username)
         async with self._store.redis.pipeline(transaction=True) as pipe:
             pipe.hget(self._store.key("sessions"), username)
             pipe.hset(self._store.key("sessions"), username, 0)
             pipe.hincrby(self._store.key("revocations"), username, 1)
             ended, _, _ = await pipe.execute()
-        return int(ended or 0)
+        return int(ended or 0) if self.capabilities.has("session_count") else None
 
     async def sessions(self, username: str) -> int:
         """Active sessions now (what an admin console would show)."""
+        self.capabilities.require("session_count")
+        await self._people.require(username)
         return int(await self._store.redis.hget(self._store.key("sessions"), username) or 0)
 
     async def revocations(self, username: str) -> int:
@@ -134,7 +202,8 @@ class SandboxDirectory:
 
     async def reset_factors(self, username: str) -> None:
         """Forget every registered sign-in factor: the person enrols again from a link."""
-        await self._people.update(username, lambda p: p.model_copy(update={"factors": ()}))
+        self.capabilities.require("reset_factors")
+        await self._update(username, lambda p: p.model_copy(update={"factors": ()}))
         await self._store.redis.hincrby(self._store.key("factor-resets"), username, 1)
 
     async def factor_resets(self, username: str) -> int:
@@ -143,19 +212,37 @@ class SandboxDirectory:
 
     async def enrol_factor(self, username: str, factor: FactorKind) -> None:
         """Register a factor, as the person does from an enrolment link (sandbox only)."""
-        await self._people.update(
+        await self._update(
             username,
             lambda p: p if factor in p.factors else p.model_copy(
                 update={"factors": (*p.factors, factor)}
             ),
         )  # fmt: skip
 
+    async def set_roles(self, username: str, roles: tuple[Role, ...]) -> None:
+        """Give the person exactly these roles, as an admin does in the console (sandbox only)."""
+        unknown = sorted(set(roles) - ROLES)
+        if unknown:
+            raise ValueError(f"unknown roles {unknown}; the roles are {', '.join(sorted(ROLES))}")
+        wanted = tuple(dict.fromkeys(roles))
+        await self._update(username, lambda p: p.model_copy(update={"roles": wanted}))
+
+    async def set_manager(self, username: str, manager: str | None) -> None:
+        """Change whom the person reports to, as HR does (sandbox only)."""
+        if manager == username:
+            raise ValueError(f"{username!r} cannot be their own manager")
+        if manager is not None:
+            await self._people.require(manager)
+        await self._update(username, lambda p: p.model_copy(update={"manager": manager}))
+
     async def create_person(self, person: Person) -> None:
         """Add a new account. Creating the same person again is a no-op; a different person
         under a taken username or e-mail is a `ConflictError`."""
+        self.capabilities.require("create_person")
         existing = await self.person(person.username)
         if existing is not None:
             if existing == person:
+                await self._index(person)  # a retry after a crash between record and index
                 return
             raise ConflictError(f"username {person.username!r} is taken")
         await self._check_references(person)
@@ -166,7 +253,13 @@ class SandboxDirectory:
                 raise ConflictError(f"e-mail {person.email!r} is taken")
         if not await self._people.add(person.username, person):
             raise ConflictError(f"username {person.username!r} is taken")
+        await self._index(person)
         await self._contacts.put(person.username, Contact(phone=default_phone(person.username)))
+
+    async def _index(self, person: Person) -> None:
+        async with self._store.redis.pipeline(transaction=True) as pipe:
+            self.stage_indexes(pipe, person)
+            await pipe.execute()
 
     async def _check_references(self, person: Person) -> None:
         if person.manager is not None:
@@ -192,24 +285,26 @@ class SandboxDirectory:
         route = await self._recovery_route(username)
         return None if route is None else route[2]
 
-    async def send_reset_link(self, username: str, *, ref: str | None = None) -> OutboxItem:
+    async def send_reset_link(self, username: str, *, key: str | None = None) -> LinkSent:
+        self.capabilities.require("reset_link")
         return await self._send_link(
             username,
             "reset_link",
             "Reset your password here: https://login.{domain}/reset#{token} "
             "(valid for 1 hour; ignore this if you did not ask).",
             RESET_LINK_TTL,
-            ref,
+            key,
         )
 
-    async def send_enrolment_link(self, username: str, *, ref: str | None = None) -> OutboxItem:
+    async def send_enrolment_link(self, username: str, *, key: str | None = None) -> LinkSent:
+        self.capabilities.require("enrolment_link")
         return await self._send_link(
             username,
             "enrolment_link",
             "Set up sign-in verification here: https://login.{domain}/enrol#{token} "
             "(valid for 24 hours).",
             ENROLMENT_LINK_TTL,
-            ref,
+            key,
             email_only=True,
         )
 
@@ -219,10 +314,15 @@ class SandboxDirectory:
         kind: Literal["reset_link", "enrolment_link"],
         template: str,
         ttl: timedelta,
-        ref: str | None = None,
+        key: str | None,
         *,
         email_only: bool = False,
-    ) -> OutboxItem:
+    ) -> LinkSent:
+        # one link per request key, as an identity provider with idempotency keys does: the
+        # desk's retry after a lost answer must not mint a second token
+        sent_key = self._store.key("links", kind, username, key) if key else None
+        if sent_key is not None and (sent := await self._store.redis.get(sent_key)) is not None:
+            return LinkSent.model_validate_json(sent)
         route = await self._recovery_route(username, email_only=email_only)
         if route is None:
             raise NotFoundError("person", username)
@@ -236,10 +336,13 @@ class SandboxDirectory:
             kind=kind,
             text=template.format(domain=self._domain, token=token),
             secret=token,
-            ref=ref,
             ttl=ttl,
         )
-        return await self._outbox.deliver(item)
+        await self._outbox.deliver(item)
+        link = LinkSent(address=masked)
+        if sent_key is not None:
+            await self._store.redis.set(sent_key, link.model_dump_json(), ex=LINK_KEYS_KEPT)
+        return link
 
     async def _recovery_route(
         self, username: str, *, email_only: bool = False

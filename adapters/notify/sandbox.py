@@ -49,8 +49,10 @@ def new_outbox_item(
 
 
 class SandboxOutbox:
-    """Out-of-band deliveries kept in Redis. An item still waiting for an answer reads as
-    `expired` once the clock passes its `expires_at` (a push nobody answered in time)."""
+    """Out-of-band deliveries kept in Redis: the desk's `Outbox` port, and the phone and
+    mailbox the sandbox's directory (links) and check provider (pushes, codes) deliver to.
+    An item still waiting for an answer reads as `expired` once the clock passes its
+    `expires_at` (a push nobody answered in time)."""
 
     def __init__(self, store: Store, clock: Clock) -> None:
         self._store = store.child("outbox")
@@ -66,8 +68,6 @@ class SandboxOutbox:
         async with redis.pipeline(transaction=True) as pipe:
             self._items.stage(pipe, item.id, item)
             pipe.rpush(self._store.key("to", item.to), item.id)
-            if item.ref is not None:
-                pipe.set(self._store.key("ref", item.ref), item.id)
             if item.secret is not None:
                 pipe.rpush(self._store.key("secrets"), item.secret)
             await pipe.execute()
@@ -82,11 +82,8 @@ class SandboxOutbox:
         item = await self._items.get(item_id)
         return None if item is None else self._as_of_now(item)
 
-    async def item_by_ref(self, ref: str) -> OutboxItem | None:
-        item_id = await self._store.redis.get(self._store.key("ref", ref))
-        return None if item_id is None else await self.item(text(item_id))
-
     async def set_status(self, item_id: str, status: OutboxStatus) -> None:
+        """What the phone shows of an item now (the check provider's answers)."""
         await self._items.update(item_id, lambda item: item.model_copy(update={"status": status}))
 
     async def secrets(self) -> list[str]:

@@ -3,9 +3,12 @@ sandbox. Ids are `INC-0001`, `INC-0002`... per namespace; every change is kept a
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from adapters.records import JsonRecords, text
 from bot.clock import Clock
 from bot.ports import (
+    ConflictError,
     NewTicket,
     NotFoundError,
     Priority,
@@ -15,6 +18,8 @@ from bot.ports import (
     TicketStatus,
 )
 from bot.store import Store
+
+KEY_CLAIM = timedelta(minutes=1)
 
 
 class BuiltinTickets:
@@ -32,14 +37,33 @@ class BuiltinTickets:
         opened = Ticket(
             id=f"INC-{number:04d}", created_at=now, updated_at=now, **ticket.model_dump()
         )
+        # The key is claimed before the ticket is written, so two openers racing under one
+        # key cannot both open one; the claim lapses unless the ticket is written, so an
+        # opener that died in between does not hold the key for ever.
+        if ticket.key is not None and not await redis.set(
+            self._store.key("key", ticket.key), opened.id, nx=True, ex=KEY_CLAIM
+        ):
+            return await self._opened_under(ticket.key, ticket)
         note = TicketNote(at=now, text="opened", changes={"status": opened.status})
         async with redis.pipeline(transaction=True) as pipe:
             self._tickets.stage(pipe, opened.id, opened)
             pipe.rpush(self._store.key("requester", opened.requester), opened.id)
             pipe.rpush(self._store.key("queue", opened.queue), opened.id)
             pipe.rpush(self._store.key("notes", opened.id), note.model_dump_json())
+            if ticket.key is not None:
+                pipe.set(self._store.key("key", ticket.key), opened.id)  # for good now
             await pipe.execute()
         return opened
+
+    async def _opened_under(self, key: str, ticket: NewTicket) -> Ticket:
+        first_id = await self._store.redis.get(self._store.key("key", key))
+        first = None if first_id is None else await self._tickets.get(text(first_id))
+        if first is None:
+            raise ConflictError(f"a ticket under key {key!r} is being opened")
+        asked = first.model_dump(include=set(NewTicket.model_fields))
+        if NewTicket.model_validate(asked) != ticket:
+            raise ConflictError(f"key {key!r} already opened {first.id}, another ticket")
+        return first
 
     async def get(self, ticket_id: str) -> Ticket | None:
         return await self._tickets.get(ticket_id)

@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from adapters.chat.recording import Message, RecordingChat
+from adapters.checks.sandbox import SandboxChecks
 from bot import texts
 from bot.cases import Case, CaseStatus
 from bot.clock import ManualClock
 from bot.models import Button, Effect, Turn, TurnKind
-from bot.ports import Directory, Outbox, OutboxItem
+from bot.ports import Directory
 from bot.scenarios.actions import ACTION_EXECUTED, audit_records
 from bot.scenarios.steps import (
     Claim,
@@ -36,6 +37,7 @@ from bot.scenarios.steps import (
 )
 from bot.scheduler import advance
 from bot.wiring import WiredDesk
+from verification.stepup import CHECK_ANSWERED
 
 PLATFORM = "scenario"
 
@@ -48,12 +50,12 @@ class Driver:
     """Feeds one scenario's steps to a desk and records what it said."""
 
     def __init__(
-        self, desk: WiredDesk, chat: RecordingChat, clock: ManualClock, outbox: Outbox
+        self, desk: WiredDesk, chat: RecordingChat, clock: ManualClock, phones: SandboxChecks
     ) -> None:
         self.desk = desk
         self.chat = chat
         self.clock = clock
-        self.outbox = outbox
+        self.phones = phones
         self.directory: Directory = desk.directory
         self.channel = desk.oncall_channel
         self.failures: list[str] = []
@@ -115,19 +117,23 @@ class Driver:
 
     # --- step helpers -------------------------------------------------------------------
     async def _verify(self, step: Step, user: str, passes: bool) -> None:
-        item = _pending_check(await self.outbox.items(user))
-        if item is None:
+        """Answer the desk's pending check as the person does: a push on the phone (then the
+        phone's app tells the desk to look), a code read off the phone and typed in chat."""
+        challenge = await self.desk.stepup.pending(user)
+        if challenge is None or challenge.check_id is None:
             raise StepFailedError(f"{step.label}: the desk has no pending check for {user}")
-        if item.kind == "push":
-            if not item.ref:
-                raise StepFailedError(f"{step.label}: the pending push to {user} carries no ref")
-            action = "push.approve" if passes else "push.deny"
-            await self._send(step, self._turn(user, TurnKind.CLICK, action=action, ref=item.ref))
-        else:
-            code = item.secret or ""
+        check = challenge.check_id
+        if challenge.kind == "push":
+            await self.phones.answer(check, approve=passes)
             await self._send(
-                step, self._turn(user, TurnKind.MESSAGE, text=code if passes else wrong_code(code))
+                step, self._turn(user, TurnKind.CLICK, action=CHECK_ANSWERED, ref=check)
             )
+            return
+        item = await self.phones.delivered(check)
+        if item is None or not item.secret:
+            raise StepFailedError(f"{step.label}: no code reached {user}'s phone")
+        text = item.secret if passes else wrong_code(item.secret)
+        await self._send(step, self._turn(user, TurnKind.MESSAGE, text=text))
 
     async def _forged_approval(self, step: Step, user: str, requester: str) -> None:
         card = self.chat.approval_about(requester)
@@ -265,16 +271,6 @@ class Driver:
         """On call by role, or named on call by an admin with `/itdesk oncall`."""
         person = await self.directory.person(user)
         return person is not None and await self.desk.on_call(person)
-
-
-def _pending_check(items: Sequence[OutboxItem]) -> OutboxItem | None:
-    """The newest push or code still waiting for an answer."""
-    pending = [
-        (i.created_at, n, i)
-        for n, i in enumerate(items)
-        if i.kind in ("push", "code") and i.status == "pending"
-    ]
-    return max(pending, key=lambda t: (t[0], t[1]))[2] if pending else None
 
 
 def wrong_code(code: str) -> str:

@@ -171,7 +171,7 @@ class ScenarioRunner:
             outbound=chat,
             threshold=self._threshold,
         )
-        driver = Driver(desk, chat, clock, world.outbox)
+        driver = Driver(desk, chat, clock, world.checks)
         try:
             async with asyncio.timeout(self._timeout):
                 await driver.run(scenario.steps)

@@ -435,6 +435,7 @@
   };
   const STATUS_LABELS = {
     approved: "Approved", denied: "Denied", used: "Used", expired: "Expired",
+    withdrawn: "Withdrawn",
   };
 
   function renderPhone() {
