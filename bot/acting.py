@@ -27,6 +27,7 @@ from bot.state.actions import StoredAction
 from bot.state.refs import ButtonRefs
 from skills.base import PreconditionFailed, missing_capability
 from verification.notify import notify_change
+from verification.stepup import StepUp
 
 log = structlog.get_logger("itdesk.acting")
 
@@ -48,6 +49,7 @@ class ActingDeps:
     outbox: Outbox
     handoff: Handoff
     notices: Notices
+    stepup: StepUp
     clock: Clock
 
 
@@ -173,6 +175,7 @@ class Acting:
                 if person is not None:
                     what = texts.change_notice(executed.skill)
                     await notify_change(person, what, d.directory, d.outbox, d.clock)
+                    await d.stepup.note_change(person, executed.skill)
             # only a grant the desk made ends on its own: a membership the person already had
             # (the add changed nothing) is not the desk's to take away
             if (

@@ -10,10 +10,39 @@ from bot import texts
 from bot.cases import Case, CaseStatus
 from bot.context import TurnContext
 from bot.handoff import Handoff
+from bot.models import Person
 from bot.notices import Notices
 from bot.plans import plan_of
+from bot.policy import PolicyEngine, questions
 from bot.ports import Directory
-from verification.stepup import CheckOutcome, CheckResult, LockedOut, NoFactor, StepUp, Throttled
+from verification.stepup import (
+    CheckCounts,
+    CheckOutcome,
+    CheckResult,
+    LockedOut,
+    NoFactor,
+    StepUp,
+    Throttled,
+)
+
+
+class PolicyCheckLimits:
+    """The step-up limits as policy decides them (`send_check`, policies/90-*)."""
+
+    def __init__(self, policy: PolicyEngine) -> None:
+        self._policy = policy
+
+    def refuses(self, person: Person, counts: CheckCounts) -> str | None:
+        answer = self._policy.ask(
+            questions.send_check(
+                person,
+                pushes_last_hour=counts.pushes_last_hour,
+                codes_last_hour=counts.codes_last_hour,
+                credential_changes_last_day=counts.credential_changes_last_day,
+                failures_in_row=counts.failures_in_row,
+            )
+        )
+        return None if answer.allowed else (answer.reason or "not_allowed")
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ from bot.store import Store
 from bot.summaries import Summaries
 from bot.systemturns import SystemTurnDeps, SystemTurns
 from bot.understanding import Catalog, IntentCatalog, OfflineUnderstanding, Understander
-from bot.verifying import StepUpGate, StepUpGateDeps
+from bot.verifying import PolicyCheckLimits, StepUpGate, StepUpGateDeps
 from skills import default_skills
 from skills.registry import SkillRegistry
 from verification.stepup import StepUp
@@ -138,7 +138,7 @@ def build_desk(
     scheduler = Scheduler(store, clock)
     log = CaseLog(cases, metrics)
     system = SystemTurns(SystemTurnDeps(log, directory, locks, outbound))
-    stepup = StepUp(store, clock, directory, backends.checks)
+    stepup = StepUp(store, clock, directory, backends.checks, PolicyCheckLimits(policy))
     oncall = OnCall(OnCallDeps(policy, control, directory))
     routing = Routing(policy)
     resources = PlanResources(directory, devices)
@@ -182,6 +182,7 @@ def build_desk(
             outbox=backends.outbox,
             handoff=handoff,
             notices=notices,
+            stepup=stepup,
             clock=clock,
         )
     )

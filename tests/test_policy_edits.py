@@ -12,7 +12,7 @@ import pytest
 from harness import Conversation, conversation
 
 from bot import texts
-from bot.cases import CaseStatus
+from bot.cases import Case, CaseStatus
 from bot.policy import default_policy_dir
 from bot.store import Store
 
@@ -308,3 +308,58 @@ def test_an_edited_policy_is_picked_up_and_a_broken_one_is_not(tmp_path: Path) -
     (folder / "99-test.cedar").write_text("permit (principal, action, resource) when {")
     now[0] = 3.0
     assert engine.ask(stats).allowed  # the broken edit is refused; the last good set stays
+
+
+# --- step-up limits ------------------------------------------------------------------------
+
+
+async def test_how_many_checks_an_hour_is_the_policys(edited: Callable[..., object]) -> None:
+    one_an_hour = replace(
+        "90-step-up-limits.cedar",
+        "context.pushes_last_hour + context.codes_last_hour >= 6",
+        "context.pushes_last_hour + context.codes_last_hour >= 1",
+    )
+    desk: Conversation = await edited(one_an_hour)  # type: ignore[assignment]
+    await desk.say("joanna", "could I get read access to pipeline reports? I'm helping out")
+    assert (await desk.case("joanna")).status == CaseStatus.VERIFYING
+    await desk.say("joanna", "please add me to the sales forecasts group too")
+    case = await desk.case("joanna")
+    assert case.status == CaseStatus.ESCALATED  # a second check this hour: a human instead
+    assert any(texts.STEP_UP_THROTTLED in c for c in _checked(case))
+
+
+async def test_which_failure_ends_self_service_is_the_policys(
+    edited: Callable[..., object],
+) -> None:
+    first_failure = replace(
+        "90-step-up-limits.cedar", "context.failures_in_row >= 3", "context.failures_in_row >= 1"
+    )
+    desk: Conversation = await edited(first_failure)  # type: ignore[assignment]
+    await desk.say("joanna", "could I get read access to pipeline reports? I'm helping out")
+    said = await desk.verify("joanna", passes=False)
+    assert texts.STEP_UP_LOCKED_OUT in desk.said(said)
+    assert (await desk.case("joanna")).status == CaseStatus.ESCALATED
+
+
+async def test_credential_changes_the_desk_counted_are_the_policys_to_limit(
+    edited: Callable[..., object],
+) -> None:
+    one_change_a_day = append(
+        "99-test.cedar",
+        """
+@id("test.one-change-a-day") @reason("too_many_changes")
+forbid (principal, action == Action::"send_check", resource)
+when { context.credential_changes_last_day >= 1 };
+""",
+    )
+    desk: Conversation = await edited(one_change_a_day)  # type: ignore[assignment]
+    await desk.say("peter", "I'm locked out of my account")
+    await desk.verify("peter")
+    assert (await desk.case("peter")).status == CaseStatus.RESOLVED
+    await desk.say("peter", "and now I need my password reset please")
+    assert (await desk.case("peter")).status == CaseStatus.ESCALATED
+
+
+def _checked(case: Case) -> list[str]:
+    escalated = next(e for e in reversed(case.events) if e.type == "escalated")
+    return [str(escalated.data.get("summary", "")), str(escalated.data.get("card", ""))]

@@ -18,6 +18,7 @@ from bot.clock import ManualClock
 from bot.masking import mask_email
 from bot.models import FactorKind, Person
 from bot.org import load_org
+from bot.policy import PolicyEngine
 from bot.ports import (
     CheckRequest,
     Checks,
@@ -27,6 +28,7 @@ from bot.ports import (
     Unsupported,
 )
 from bot.store import Store
+from bot.verifying import PolicyCheckLimits
 from bot.world import SandboxWorld
 from verification.codes import codes_in
 from verification.notify import notify_change
@@ -42,6 +44,7 @@ from verification.stepup import (
 # tests/ is not a package, so conftest's SHARED cannot be imported; same path as there
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 ORG = load_org(SHARED / "scenarios" / "orgs" / "globex.yaml")
+LIMITS = PolicyCheckLimits(PolicyEngine())  # the shipped step-up limits
 
 
 @pytest.fixture
@@ -57,7 +60,7 @@ async def world(store: Store, clock: ManualClock) -> SandboxWorld:
 
 @pytest.fixture
 def stepup(store: Store, clock: ManualClock, world: SandboxWorld) -> StepUp:
-    return StepUp(store, clock, world.directory, world.checks)
+    return StepUp(store, clock, world.directory, world.checks, LIMITS)
 
 
 async def person(world: SandboxWorld, username: str) -> Person:
@@ -170,7 +173,7 @@ async def test_a_factor_the_provider_cannot_reach_is_passed_over(
     store: Store, clock: ManualClock
 ) -> None:
     world = await SandboxWorld.create(store.child("w"), ORG, clock, unsupported={"push"})
-    stepup = StepUp(store, clock, world.directory, world.checks)
+    stepup = StepUp(store, clock, world.directory, world.checks, LIMITS)
     alice = await person(world, "alice")
     assert alice.factors[:2] == ("push", "sms")
 
@@ -217,7 +220,7 @@ async def test_a_check_that_cannot_be_sent_leaves_no_challenge_open(
         async def issue(self, request: CheckRequest) -> IssuedCheck:
             raise ConnectionError("the provider is down")
 
-    stepup = StepUp(store, clock, world.directory, Down(world.checks))
+    stepup = StepUp(store, clock, world.directory, Down(world.checks), LIMITS)
     with pytest.raises(ConnectionError):
         await stepup.challenge(await person(world, "alice"), "case-1")
     assert await stepup.pending("alice") is None
@@ -313,7 +316,7 @@ async def test_a_push_the_provider_let_expire_reads_as_expired(
         async def result(self, check_id: str) -> CheckState:
             return CheckState(status="expired")  # a provider with a shorter limit than ours
 
-    stepup = StepUp(store, clock, world.directory, Expiring(world.checks))
+    stepup = StepUp(store, clock, world.directory, Expiring(world.checks), LIMITS)
     alice = await person(world, "alice")
     challenge = await stepup.challenge(alice, "case-1")
 
@@ -392,7 +395,7 @@ async def provider_codes(store: Store, clock: ManualClock, world: SandboxWorld) 
     checks = SandboxChecks(
         store.child("provider"), clock, world.directory, world.outbox, provider_codes={"sms"}
     )
-    return StepUp(store, clock, world.directory, checks)
+    return StepUp(store, clock, world.directory, checks, LIMITS)
 
 
 async def test_a_code_the_provider_checks_is_judged_by_it(
@@ -432,7 +435,7 @@ async def desks(
         for client in clients:
             await client.ping()
         yield [
-            StepUp(Store(client, store.namespace), clock, world.directory, world.checks)
+            StepUp(Store(client, store.namespace), clock, world.directory, world.checks, LIMITS)
             for client in clients
         ]
     finally:
@@ -557,7 +560,7 @@ async def test_a_code_expires_after_ten_minutes(
     world: SandboxWorld, store: Store, clock: ManualClock
 ) -> None:
     checks = RecordingChecks(world.checks)
-    stepup = StepUp(store, clock, world.directory, checks)
+    stepup = StepUp(store, clock, world.directory, checks, LIMITS)
     bob = await person(world, "bob")
     challenge = await stepup.challenge(bob, "case-1")
     item = await newest_pending(world, "bob", "code")
@@ -611,7 +614,7 @@ async def test_a_provider_that_cannot_withdraw_does_not_hold_the_desk_up(
     world: SandboxWorld, store: Store, clock: ManualClock
 ) -> None:
     checks = RecordingChecks(world.checks, can_withdraw=False)
-    stepup = StepUp(store, clock, world.directory, checks)
+    stepup = StepUp(store, clock, world.directory, checks, LIMITS)
     bob = await person(world, "bob")
     first = await stepup.challenge(bob, "case-1")
     item = await newest_pending(world, "bob", "code")

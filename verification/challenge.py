@@ -4,6 +4,7 @@ means for it. `verification.stepup` applies them atomically in Redis."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -99,16 +100,20 @@ class CheckResult:
     challenge: Challenge | None
 
 
+LocksOut = Callable[[int], bool]  # whether that many failures in a row end self-service
+
+
 def judge(
-    challenge: Challenge, case: CaseChecks, right: bool, now: datetime, max_failures: int
+    challenge: Challenge, case: CaseChecks, right: bool, now: datetime, locks_out: LocksOut
 ) -> tuple[Challenge, CaseChecks, CheckOutcome]:
     """Apply one answer (`right`: the right code, or the push approved) to a challenge and
-    its case; returns both as they are afterwards and the outcome."""
+    its case; returns both as they are afterwards and the outcome. `locks_out` says whether
+    a failure count ends self-service (policy decides; it must have no side effects)."""
     if case.locked:
         return challenge, case, CheckOutcome.NO_CHALLENGE
     current = challenge.as_of(now)
     if current.status == "pending":
-        return _answer_pending(current, case, right, now, max_failures)
+        return _answer_pending(current, case, right, now, locks_out)
     return current, case, _SETTLED[current.status]
 
 
@@ -121,13 +126,14 @@ _SETTLED = {
 
 
 def judge_push(
-    challenge: Challenge, case: CaseChecks, answer: CheckStatus, now: datetime, max_failures: int
-) -> tuple[Challenge, CaseChecks, CheckOutcome]:
+    challenge: Challenge, case: CaseChecks, answer: CheckStatus, now: datetime,
+    locks_out: LocksOut,
+) -> tuple[Challenge, CaseChecks, CheckOutcome]:  # fmt: skip
     """Apply what the provider says of a push (`Checks.result`) to its challenge and case:
     approved and denied are answers; no answer yet changes nothing; an expiry or withdrawal
     at the provider closes a challenge the desk still had open."""
     if answer in {"approved", "denied"}:
-        return judge(challenge, case, answer == "approved", now, max_failures)
+        return judge(challenge, case, answer == "approved", now, locks_out)
     current = challenge.as_of(now)
     if case.locked:
         return current, case, CheckOutcome.NO_CHALLENGE
@@ -141,13 +147,13 @@ def judge_push(
 
 
 def _answer_pending(
-    challenge: Challenge, case: CaseChecks, right: bool, now: datetime, max_failures: int
+    challenge: Challenge, case: CaseChecks, right: bool, now: datetime, locks_out: LocksOut
 ) -> tuple[Challenge, CaseChecks, CheckOutcome]:
     if right:
         passed = challenge.close("passed", now)
         return passed, case.model_copy(update={"failures": 0}), CheckOutcome.PASSED
     failures = case.failures + 1
-    if failures >= max_failures:
+    if locks_out(failures):
         locked = case.model_copy(update={"failures": failures, "locked": True})
         return challenge.close("failed", now), locked, CheckOutcome.LOCKED_OUT
     # a wrong code may be typed again; a denied push is spent, a retry is a new push

@@ -1,13 +1,15 @@
 """Where step-up keeps its state in Redis (under the store's `stepup` namespace): challenge
 records, the salted digests of the codes the desk checks, the provider's check ids, each
-person's recent challenges, each case's failures in a row, and the hourly admission window
-per person. Changes that must not
-interleave (two answers racing, two challenges opened at once) are WATCH/MULTI transactions
-or a Lua script, so several desk processes can share one Redis."""
+person's recent challenges, each case's failures in a row, and what was sent to each person
+lately (checks this hour, credential changes today) for policy to judge. Changes that must
+not interleave (two answers racing, two challenges opened at once) are WATCH/MULTI
+transactions, so several desk processes can share one Redis."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -24,19 +26,19 @@ M = TypeVar("M", bound=BaseModel)
 KEEP = timedelta(days=30)  # how long Redis keeps a challenge's and a case's records
 RECENT = 20  # challenges remembered per person (the hourly limit keeps far fewer live)
 
-# Sliding-window admission: drop entries older than the window, then refuse (returning the
-# seconds until the oldest leaves it) or record this challenge and return 0.
-_ADMIT = """
-local now, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) >= limit then
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return math.max(1, math.ceil(tonumber(oldest[2]) + window - now))
-end
-redis.call('ZADD', KEYS[1], now, ARGV[4])
-redis.call('EXPIRE', KEYS[1], math.ceil(window))
-return 0
-"""
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Recent:
+    """What was sent to a person lately: checks in the last hour by kind, credential
+    changes in the last day, and when the oldest of the hour's checks leaves the window."""
+
+    pushes: int
+    codes: int
+    changes: int
+    oldest_leaves_in: int  # seconds (0 when no check was sent this hour)
 
 
 class ChallengeRecords:
@@ -45,7 +47,6 @@ class ChallengeRecords:
     def __init__(self, store: Store) -> None:
         self._store = store.child("stepup")
         self._redis = store.redis
-        self._admit_script = store.redis.register_script(_ADMIT)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -77,17 +78,36 @@ class ChallengeRecords:
 
     # --- writing ---------------------------------------------------------------------------
 
-    async def admit(self, username: str, challenge_id: str, now: datetime, limit: int) -> int:
-        """Count a new challenge against the person's hourly limit: 0 when admitted, else
-        the seconds until one more would be (and nothing is counted)."""
-        keys = [self._store.key("issued", username)]
-        args: list[float | int | str] = [
-            now.timestamp(),
-            timedelta(hours=1).total_seconds(),
-            limit,
-            challenge_id,
-        ]
-        return int(await self._admit_script(keys=keys, args=args))
+    async def recent(self, username: str, now: datetime) -> Recent:
+        """The person's checks of the last hour and credential changes of the last day."""
+        issued, changes = self._store.key("issued", username), self._store.key("changes", username)
+        at = now.timestamp()
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(issued, "-inf", at - HOUR.total_seconds())
+            pipe.zrange(issued, 0, -1, withscores=True)
+            pipe.zremrangebyscore(changes, "-inf", at - DAY.total_seconds())
+            pipe.zcard(changes)
+            _, sent, _, changed = await pipe.execute()
+        kinds = [_text(member).partition(":")[0] for member, _ in sent]
+        oldest = min((score for _, score in sent), default=None)
+        leaves = 0 if oldest is None else max(1, math.ceil(oldest + HOUR.total_seconds() - at))
+        return Recent(kinds.count("push"), len(kinds) - kinds.count("push"), int(changed), leaves)
+
+    async def count_sent(self, username: str, kind: str, challenge_id: str, now: datetime) -> None:
+        """Count a check sent to the person (`kind`: push or code)."""
+        key = self._store.key("issued", username)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(key, {f"{kind}:{challenge_id}": now.timestamp()})
+            pipe.expire(key, math.ceil(HOUR.total_seconds()))
+            await pipe.execute()
+
+    async def count_change(self, username: str, what: str, now: datetime) -> None:
+        """Count a change to the person's credentials the desk made (an unlock, a reset)."""
+        key = self._store.key("changes", username)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(key, {f"{what}:{now.timestamp()}": now.timestamp()})
+            pipe.expire(key, math.ceil(DAY.total_seconds()))
+            await pipe.execute()
 
     async def open(
         self, challenge: Challenge, digest: str | None, now: datetime

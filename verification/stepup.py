@@ -7,14 +7,17 @@ end signals that it came (a `CHECK_ANSWERED` click naming the check), never take
 turn itself. A code is judged by whoever the provider says verifies it: the desk, against
 the salted slow digest it keeps of the code it minted, or the provider.
 
-A failed check may be retried; the `max_failures`-th failure in a row ends self-service for
-the case. State is shared through Redis (`verification.records`), so any desk process may
+A failed check may be retried; when another check may be sent, and which failure in a row
+ends self-service for the case, is policy's (`CheckLimits`: the desk counts, policy
+decides). State is shared through Redis (`verification.records`), so any desk process may
 issue a challenge and any other may judge the answer."""
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, timedelta
+from typing import Protocol
 
 import structlog
 
@@ -28,13 +31,14 @@ from verification.challenge import (
     CheckOutcome,
     CheckResult,
     LockedOut,
+    LocksOut,
     cancelled,
     judge,
     judge_push,
     released,
 )
 from verification.codes import code_matches, codes_in, digest_code, mint_code
-from verification.records import ChallengeRecords
+from verification.records import ChallengeRecords, Recent
 
 __all__ = [
     "CHECK_ANSWERED",
@@ -75,9 +79,32 @@ class NoFactor(Exception):
 _NOTHING = CheckResult(CheckOutcome.NO_CHALLENGE, None, 0, None)
 
 
+@dataclass(frozen=True)
+class CheckCounts:
+    """What the desk counted for a person before another check: checks sent this hour by
+    kind, credential changes the desk made today, failed checks in a row for the request."""
+
+    pushes_last_hour: int
+    codes_last_hour: int
+    credential_changes_last_day: int
+    failures_in_row: int
+
+
+class CheckLimits(Protocol):
+    """Whether another check may be sent (policy decides; the desk counts). `refuses` is
+    None when it may, else why not: `too_many_failures` ends self-service for the request,
+    anything else (`too_many_checks`) is a pause. It must have no side effects."""
+
+    def refuses(self, person: Person, counts: CheckCounts) -> str | None: ...
+
+
+TOO_MANY_FAILURES = "too_many_failures"
+
+
 class StepUp:
     """Issues challenges on a person's strongest registered factor and judges the answers:
-    failures in a row are counted per case, and the `max_failures`-th ends self-service."""
+    failures in a row are counted per case, and `limits` say when another check may be sent
+    and when the failures end self-service."""
 
     def __init__(
         self,
@@ -85,18 +112,16 @@ class StepUp:
         clock: Clock,
         directory: Directory,
         checks: Checks,
+        limits: CheckLimits,
         *,
         ttl: timedelta = DEFAULT_TTL,
-        max_failures: int = 3,
-        max_challenges_per_hour: int = 6,
     ) -> None:
         self._records = ChallengeRecords(store)
         self._clock = clock
         self._directory = directory
         self._checks = checks
+        self._limits = limits
         self._ttl = ttl
-        self._max_failures = max_failures
-        self._per_hour = max_challenges_per_hour
 
     # --- issuing ---------------------------------------------------------------------------
 
@@ -106,15 +131,21 @@ class StepUp:
         passed over) and return it. A pending challenge of the same case is withdrawn.
         Raises `NoFactor`, `Throttled` or `LockedOut`."""
         factors = await self._factors(person)
-        if (await self._records.case(case_id)).locked:
+        case = await self._records.case(case_id)
+        if case.locked:
             raise LockedOut(case_id)
         now = self._clock.now()
-        wait = await self._records.admit(person.username, _challenge_id(), now, self._per_hour)
-        if wait > 0:
-            raise Throttled(wait)
+        recent = await self._records.recent(person.username, now)
+        refused = self._limits.refuses(person, _counts(recent, case.failures))
+        if refused == TOO_MANY_FAILURES:
+            raise LockedOut(case_id)
+        if refused is not None:
+            raise Throttled(recent.oldest_leaves_in or 1)
         for factor, address in factors:
             try:
-                return await self._issue(person, case_id, factor, address)
+                challenge = await self._issue(person, case_id, factor, address)
+                await self._records.count_sent(person.username, challenge.kind, challenge.id, now)
+                return challenge
             except Unsupported as exc:
                 log.info("stepup.factor_unsupported", factor=factor, capability=exc.capability)
         raise NoFactor(person.username)
@@ -191,9 +222,10 @@ class StepUp:
         except NotFoundError:
             return _NOTHING
         now = self._clock.now()
+        locks_out = await self._locks_out(person.username)
         applied = await self._records.apply(
             challenge.id,
-            lambda ch, case: judge_push(ch, case, state.status, now, self._max_failures),
+            lambda ch, case: judge_push(ch, case, state.status, now, locks_out),
         )
         if applied is None:
             return _NOTHING
@@ -214,7 +246,7 @@ class StepUp:
         right = len(typed) == 1 and await self._is_right(challenge, typed[0])
         if challenge.status == "passed" and not right:
             return None  # some other number, typed after the check was done
-        return await self._answer(challenge.id, right)
+        return await self._answer(person.username, challenge.id, right)
 
     async def _is_right(self, challenge: Challenge, code: str) -> bool:
         if challenge.verifier == "provider" and challenge.status == "pending":
@@ -244,10 +276,11 @@ class StepUp:
             return None
         return closed
 
-    async def _answer(self, challenge_id: str, right: bool) -> CheckResult:
+    async def _answer(self, username: str, challenge_id: str, right: bool) -> CheckResult:
         now = self._clock.now()
+        locks_out = await self._locks_out(username)
         applied = await self._records.apply(
-            challenge_id, lambda ch, case: judge(ch, case, right, now, self._max_failures)
+            challenge_id, lambda ch, case: judge(ch, case, right, now, locks_out)
         )
         if applied is None:
             return _NOTHING
@@ -256,6 +289,22 @@ class StepUp:
         return CheckResult(outcome, after.case_id, case.failures, after)
 
     # --- reading and withdrawing -----------------------------------------------------------
+
+    async def note_change(self, person: Person, what: str) -> None:
+        """Count a change the desk made to the person's credentials (policy may limit checks
+        after several in a day)."""
+        await self._records.count_change(person.username, what, self._clock.now())
+
+    async def _locks_out(self, username: str) -> LocksOut:
+        """Whether a failure count ends self-service for the person, as policy says now."""
+        person = await self._directory.person(username)
+        recent = await self._records.recent(username, self._clock.now())
+        if person is None:
+            return lambda failures: True
+        limits = self._limits
+        return lambda failures: (
+            limits.refuses(person, _counts(recent, failures)) == (TOO_MANY_FAILURES)
+        )
 
     async def pending(self, username: str) -> Challenge | None:
         """The person's newest challenge still waiting for an answer."""
@@ -301,6 +350,10 @@ class StepUp:
             log.info("stepup.withdraw_skipped", check=after.check_id, reason=str(exc))
         except Exception:
             log.warning("stepup.withdraw_failed", check=after.check_id, exc_info=True)
+
+
+def _counts(recent: Recent, failures: int) -> CheckCounts:
+    return CheckCounts(recent.pushes, recent.codes, recent.changes, failures)
 
 
 def _challenge_id() -> str:
