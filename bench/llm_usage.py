@@ -27,7 +27,7 @@ from bot.observability import Metrics
 from bot.scenarios.model import Scenario, load_suite
 from bot.scenarios.steps import Say
 from bot.summaries import SUMMARY_TOOL, Summaries, templated
-from bot.understanding import Catalog, OfflineUnderstanding, Understanding
+from bot.understanding import OfflineUnderstanding, Understanding
 from bot.understanding.claude import Claude, ClaudeUnderstanding, LlmUsage
 from skills import default_skills
 from tests.fakes.anthropic_api import Answer, FakeMessagesAPI, Received, Text, ToolUse
@@ -96,7 +96,7 @@ async def measure(scenarios: Iterable[Scenario], metrics: Metrics) -> list[Row]:
             if say is None:
                 continue
             if scenario.org_file not in desks:
-                catalog = Catalog.from_org(scenario.org)
+                catalog = scenario.org.catalog()
                 offline = OfflineUnderstanding(catalog)
                 await offline.warm_up()
                 desk = ClaudeUnderstanding(

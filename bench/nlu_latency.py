@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bot.knowledge import KnowledgeBase
 from bot.org import load_org
-from bot.understanding import Catalog, OfflineUnderstanding
+from bot.understanding import OfflineUnderstanding
 from bot.understanding.classifier import shared_classifier
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +53,7 @@ def main() -> None:
     shared_classifier()
     print(f"training: {time.perf_counter() - started:.2f} s (once per process)")
 
-    understanding = OfflineUnderstanding(Catalog.from_org(org))
+    understanding = OfflineUnderstanding(org.catalog())
     knowledge = KnowledgeBase.load(org.knowledge)
     lines = (ROOT / "tests" / "nlu_eval.jsonl").read_text().splitlines()
     texts = [json.loads(line)["text"] for line in lines if line.strip()]

@@ -5,6 +5,7 @@ from these models; nothing past the adapters sees a platform payload."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -75,6 +76,36 @@ class SoftwareItem(_Frozen):
     id: str
     name: str
     approval: Literal["none", "manager", "security"] = "none"
+
+
+# --- what a message may name -----------------------------------------------------------
+
+
+class Catalog(BaseModel):
+    """The names a message may mention, taken from the org's domain models."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    people: tuple[Person, ...] = ()
+    groups: tuple[Group, ...] = ()
+    devices: tuple[Device, ...] = ()
+    software: tuple[SoftwareItem, ...] = ()
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        people: Iterable[Person] = (),
+        groups: Iterable[Group] = (),
+        devices: Iterable[Device] = (),
+        software: Iterable[SoftwareItem] = (),
+    ) -> Catalog:
+        return cls(
+            people=tuple(people),
+            groups=tuple(groups),
+            devices=tuple(devices),
+            software=tuple(software),
+        )
 
 
 # --- inbound ----------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from typing import TextIO
 from bot.models import Person
 from bot.org import Org, OrgFileError, load_org
 from bot.settings import Settings
-from bot.understanding.model import DEFAULT_THRESHOLD, Catalog, Understanding, default_intents
+from bot.understanding.model import DEFAULT_THRESHOLD, Understanding, default_intents
 from bot.understanding.offline import OfflineUnderstanding
 
 __all__ = ["DEFAULT_ORG", "EvalReport", "eval_file", "evaluate", "predict_file"]
@@ -71,7 +71,7 @@ def _read(path: Path, *, need_intent: bool) -> list[_Line]:
 
 def _understanding(org_path: Path) -> tuple[OfflineUnderstanding, Org]:
     org = load_org(org_path)
-    return OfflineUnderstanding(Catalog.from_org(org)), org
+    return OfflineUnderstanding(org.catalog()), org
 
 
 def _requester(org: Org, username: str | None) -> Person | None:
@@ -112,7 +112,7 @@ async def predict_file(
         print(exc, file=err)
         return 2
     understanding = build_understanding(
-        Catalog.from_org(org),
+        org.catalog(),
         threshold=settings.nlu_threshold if settings else DEFAULT_THRESHOLD,
         metrics=Metrics(),
         settings=settings,

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
 
-from bot.models import Device, FactorKind, Group, Person, Role, SoftwareItem
+from bot.models import Catalog, Device, FactorKind, Group, Person, Role, SoftwareItem
 from bot.org_checks import OrgProblem, pydantic_problems, reference_problems
 from bot.org_yaml import YamlDocument, read_yaml
 
@@ -124,6 +124,15 @@ class Org(BaseModel):
         listed = list(dict.fromkeys(self.users[username].devices))
         owned = [d for d, dev in self.devices.items() if dev.owner == username]
         return listed + [d for d in owned if d not in listed]
+
+    def catalog(self) -> Catalog:
+        """The names a message may mention, as this org file has them."""
+        return Catalog.build(
+            people=self.people(),
+            groups=self.group_list(),
+            devices=self.device_list(),
+            software=self.catalogue(),
+        )
 
     def people(self) -> list[Person]:
         return [

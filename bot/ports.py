@@ -255,6 +255,10 @@ class Devices(Protocol):
         """The whole catalogue, ordered by id: for catalogue refreshes only."""
         ...
 
+    async def devices(self) -> list[Device]:
+        """Every managed device, ordered by id: for catalogue refreshes only."""
+        ...
+
 
 class Tickets(Protocol):
     """The IT team's ticket queue. `update` and `notes` raise `NotFoundError` for a ticket

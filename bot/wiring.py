@@ -14,6 +14,7 @@ from bot.answers import AnswerDeps, Answers
 from bot.approvals import ApprovalDeps, Approvals
 from bot.approving import ApprovalGate, ApprovalGateDeps
 from bot.backends import Backends
+from bot.catalogue import CatalogueRefresh, CatalogueSource
 from bot.clicks import ClickDeps, Clicks
 from bot.clock import Clock
 from bot.context import CaseLog
@@ -39,6 +40,7 @@ from bot.state.actions import ActionRepository
 from bot.state.approvals import ApprovalRepository
 from bot.state.audit import AuditLog
 from bot.state.cases import CaseRepository
+from bot.state.catalog import CatalogCache
 from bot.state.control import DeskControl
 from bot.state.conversations import ConversationLocks, UnclearMessages
 from bot.state.deliveries import Deduplicator
@@ -48,7 +50,13 @@ from bot.state.refs import ButtonRefs
 from bot.store import Store
 from bot.summaries import Summaries
 from bot.systemturns import SystemTurnDeps, SystemTurns
-from bot.understanding import Catalog, IntentCatalog, OfflineUnderstanding, Understander
+from bot.understanding import (
+    Catalog,
+    CatalogFeed,
+    IntentCatalog,
+    OfflineUnderstanding,
+    Understander,
+)
 from bot.verifying import PolicyCheckLimits, StepUpGate, StepUpGateDeps
 from skills import default_skills
 from skills.registry import SkillRegistry
@@ -79,6 +87,7 @@ class WiredDesk:
     policy: PolicyEngine
     metrics: Metrics
     oncall_channel: str
+    catalogue: CatalogueRefresh
     outbound: Outbound | None = field(default=None)
 
     async def handle(self, turn: Turn) -> list[Effect]:
@@ -92,7 +101,9 @@ class WiredDesk:
         return await self.oncall.picks_up(person)
 
     async def warm_up(self) -> None:
-        """Load what the first turn would otherwise wait for (the trained understanding)."""
+        """Load what the first turn would otherwise wait for (the trained understanding),
+        and make sure the catalogue of names is refreshed from the ports from time to time."""
+        await self.catalogue.start()
         warm = getattr(self.understanding, "warm_up", None)
         if warm is not None:
             await warm()
@@ -109,7 +120,6 @@ def build_desk(
     backends: Backends,
     clock: Clock,
     *,
-    catalog: Catalog,
     knowledge: Runbooks,
     metrics: Metrics | None = None,
     oncall_channel: str = "oncall",
@@ -121,15 +131,18 @@ def build_desk(
     understanding: Understander | None = None,
 ) -> WiredDesk:
     """The desk over `backends`. The understanding is Claude's when `settings` carry an
-    Anthropic key, else offline, over `catalog` (or the one given: a scripted one in tests)."""
+    Anthropic key, else offline (or the one given: a scripted one in tests), over the org's
+    names as the ports give them (`bot.catalogue`)."""
     metrics = metrics or Metrics()
     skills = skills or default_skills()
     intents = IntentCatalog.of(skills.intents())
     policy = policy or PolicyEngine(skills=skills)
-    understanding = understanding or build_understanding(
-        catalog, threshold=threshold, metrics=metrics, settings=settings, skills=skills
-    )
     directory, devices = backends.directory, backends.devices
+    catalogue = CatalogueSource(directory, devices, CatalogCache(store))
+    understanding = understanding or build_understanding(
+        Catalog(), threshold=threshold, metrics=metrics, settings=settings, skills=skills,
+        feed=catalogue,
+    )  # fmt: skip
     audit = AuditLog(store)
     cases = CaseRepository(store, audit, clock)
     refs = ButtonRefs(store)
@@ -253,8 +266,10 @@ def build_desk(
             clock=clock,
         )
     )
+    refresh = CatalogueRefresh(catalogue, scheduler, clock)
     access.register_jobs()
     approvals.register_jobs()
+    refresh.register_jobs()
     desk = Desk(
         DeskParts(
             log=log,
@@ -286,6 +301,7 @@ def build_desk(
         policy=policy,
         metrics=metrics,
         oncall_channel=oncall_channel,
+        catalogue=refresh,
         outbound=outbound,
     )
 
@@ -310,7 +326,6 @@ def sandbox_desk(
         store,
         world.backends(),
         clock,
-        catalog=Catalog.from_org(world.org),
         knowledge=KnowledgeBase.load(world.knowledge),
         metrics=metrics,
         oncall_channel=oncall_channel,
@@ -330,11 +345,12 @@ def build_understanding(
     metrics: Metrics,
     settings: Settings | None = None,
     skills: SkillRegistry | None = None,
+    feed: CatalogFeed | None = None,
 ) -> Understander:
     """The offline understanding, behind Claude when an Anthropic key is configured."""
     skills = skills or default_skills()
     intents = IntentCatalog.of(skills.intents())
-    offline = OfflineUnderstanding(catalog, intents=intents, threshold=threshold)
+    offline = OfflineUnderstanding(catalog, intents=intents, threshold=threshold, feed=feed)
     if settings is None or settings.anthropic_api_key is None:
         return offline
     from bot.understanding.claude import ClaudeUnderstanding  # the only anthropic import
@@ -346,4 +362,5 @@ def build_understanding(
         skills=skills,
         metrics=metrics,
         threshold=threshold,
+        feed=feed,
     )

@@ -852,6 +852,7 @@ async def test_turns_look_people_and_software_up_without_reading_everything(
     async def full_scan() -> list[Any]:
         raise AssertionError("a turn read the whole directory or catalogue")
 
+    await desk.desk.warm_up()  # start-up reads the names once, for the understanding
     monkeypatch.setattr(desk.world.directory, "people", full_scan)
     monkeypatch.setattr(desk.world.devices, "catalogue", full_scan)
     # security approval (by role), up to the manager; a lost laptop tells security (by role)

@@ -18,7 +18,7 @@ from test_desk_scenarios import report, run_suite
 
 from bot.nlucli import evaluate
 from bot.org import load_org
-from bot.understanding import Catalog, OfflineUnderstanding
+from bot.understanding import OfflineUnderstanding
 from bot.understanding.model import default_intents
 from bot.understanding.training import load_phrasings, training_set
 
@@ -64,7 +64,7 @@ def test_holdout_message_accuracy() -> None:
     rows = _messages()
     assert len(rows) >= 120
     assert {intent for _, intent in rows} == set(default_intents().names)
-    result = evaluate(OfflineUnderstanding(Catalog.from_org(org)), rows)
+    result = evaluate(OfflineUnderstanding(org.catalog()), rows)
     assert result.accuracy >= 0.90, result.render()
     # wrong and sure is what costs: keep it rare on messages never trained on
     assert result.confident_accuracy >= 0.95, result.render()

@@ -20,7 +20,7 @@ from rapidfuzz import fuzz
 from bot.models import Person
 from bot.nlucli import eval_file, evaluate, predict_file, prediction_row
 from bot.org import load_org
-from bot.understanding import Catalog, OfflineUnderstanding, Understanding, default_intents
+from bot.understanding import OfflineUnderstanding, Understanding, default_intents
 from bot.understanding.classifier import IntentClassifier, classifier_view, shared_classifier
 from bot.understanding.claude import Claude, ClaudeUnderstanding
 from bot.understanding.fitting import build_pipeline
@@ -103,7 +103,7 @@ def _first_messages() -> dict[str, tuple[str, str]]:
 
 def _understanding(path: Path) -> tuple[OfflineUnderstanding, dict[str, Person]]:
     org = load_org(path)
-    return OfflineUnderstanding(Catalog.from_org(org)), {p.username: p for p in org.people()}
+    return OfflineUnderstanding(org.catalog()), {p.username: p for p in org.people()}
 
 
 @pytest.fixture(scope="module")
@@ -239,7 +239,7 @@ async def test_claude_cannot_drop_a_third_party_the_offline_understanding_found(
     """Claude names only catalogue people: "add dan to..." (dan unknown to the org) keeps the
     offline "unknown:dan", so the desk never adds the requester instead."""
     org = load_org(GLOBEX)
-    catalog = Catalog.from_org(org)
+    catalog = org.catalog()
     alice = next(p for p in org.people() if p.username == "alice")
     async with FakeMessagesAPI() as api:
         api.script(
@@ -333,7 +333,7 @@ def test_two_fresh_models_agree_exactly() -> None:
         a, b = first.scores(text), second.scores(text)
         assert [i for i, _ in a.ranked] == [i for i, _ in b.ranked]
         assert np.allclose([p for _, p in a.ranked], [p for _, p in b.ranked], atol=0, rtol=0)
-    catalog = Catalog.from_org(load_org(GLOBEX))
+    catalog = load_org(GLOBEX).catalog()
     one = OfflineUnderstanding(catalog, classifier=first)
     two = OfflineUnderstanding(catalog, classifier=second)
     for text, _ in _eval_rows():

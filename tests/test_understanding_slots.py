@@ -24,7 +24,7 @@ class Desk:
 
     def __init__(self, path: Path) -> None:
         org = load_org(path)
-        self.understanding = OfflineUnderstanding(Catalog.from_org(org))
+        self.understanding = OfflineUnderstanding(org.catalog())
         self.people = {p.username: p for p in org.people()}
 
     def slots(self, who: str, text: str) -> dict[str, str]:

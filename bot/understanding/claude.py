@@ -45,6 +45,7 @@ from bot.observability import MASK, Metrics, redact
 from bot.understanding.model import (
     DEFAULT_THRESHOLD,
     Catalog,
+    CatalogFeed,
     IntentCatalog,
     Understanding,
 )
@@ -581,18 +582,24 @@ class ClaudeUnderstanding:
         skills: SkillRegistry,
         threshold: float = DEFAULT_THRESHOLD,
         prompts: Path | None = None,
+        feed: CatalogFeed | None = None,
     ) -> None:
         self.claude = claude
-        self.catalog = catalog
         self.fallback = fallback
         self.threshold = threshold
         self.intents = IntentCatalog.of(skills.intents())
+        self._feed = feed
+        self._prompt = load_prompt("understand.system.md", prompts,
+                                   intents=_intent_lines(self.intents))  # fmt: skip
+        self._desk_tools = desk_tools(skills)
+        self.catalog = catalog
+        self._set(catalog)
+
+    def _set(self, catalog: Catalog) -> None:
+        self.catalog = catalog
         self._ids = CatalogIds.of(catalog, self.intents)
-        self._system = (
-            load_prompt("understand.system.md", prompts, intents=_intent_lines(self.intents)),
-            catalogue_text(catalog),
-        )
-        self._tools = (*desk_tools(skills), understand_tool(catalog, self.intents))
+        self._system = (self._prompt, catalogue_text(catalog))
+        self._tools = (*self._desk_tools, understand_tool(catalog, self.intents))
 
     @classmethod
     def from_settings(
@@ -604,10 +611,12 @@ class ClaudeUnderstanding:
         skills: SkillRegistry,
         metrics: Metrics,
         threshold: float = DEFAULT_THRESHOLD,
+        feed: CatalogFeed | None = None,
     ) -> ClaudeUnderstanding:
         """The understanding `build_desk` uses when an API key is configured."""
         claude = Claude.from_settings(settings, metrics=metrics)
-        return cls(claude, catalog, fallback=fallback, skills=skills, threshold=threshold)
+        return cls(claude, catalog, fallback=fallback, skills=skills, threshold=threshold,
+                   feed=feed)  # fmt: skip
 
     async def aclose(self) -> None:
         """Close the HTTP client (the desk calls it on shutdown)."""
@@ -634,6 +643,10 @@ class ClaudeUnderstanding:
     async def understand(self, text: str, *, requester: Person) -> Understanding:
         """What `requester` wants: Claude's proposal checked against the offline answer."""
         offline = await self.fallback.understand(text, requester=requester)
+        if self._feed is not None:
+            catalog = await self._feed.current()
+            if catalog is not self.catalog:
+                self._set(catalog)
         proposal = await self.propose(text, requester=requester)
         if proposal is None:
             return offline

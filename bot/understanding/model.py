@@ -8,22 +8,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, cached_property
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.intents import DESK_INTENTS, UNKNOWN_PERSON, IntentSpec, spec_order
-from bot.models import Device, Group, Person, SoftwareItem
+from bot.models import Catalog, Person
 from bot.ports import Queue
 from skills import default_skills
-
-if TYPE_CHECKING:
-    from bot.org import Org
 
 __all__ = [
     "DEFAULT_THRESHOLD",
     "UNKNOWN_PERSON",
     "Catalog",
+    "CatalogFeed",
     "IntentCatalog",
     "Understander",
     "Understanding",
@@ -101,44 +99,13 @@ class Understanding(BaseModel):
     source: Literal["offline", "claude"] = "offline"
 
 
+class CatalogFeed(Protocol):
+    """Where the understanding gets the org's names from (the ports, through a cache)."""
+
+    async def current(self) -> Catalog: ...
+
+
 class Understander(Protocol):
     """Turns a message into an intent, slots and a confidence (offline model or Claude)."""
 
     async def understand(self, text: str, *, requester: Person) -> Understanding: ...
-
-
-class Catalog(BaseModel):
-    """The names a message may mention, taken from the org's domain models."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    people: tuple[Person, ...] = ()
-    groups: tuple[Group, ...] = ()
-    devices: tuple[Device, ...] = ()
-    software: tuple[SoftwareItem, ...] = ()
-
-    @classmethod
-    def build(
-        cls,
-        *,
-        people: Iterable[Person] = (),
-        groups: Iterable[Group] = (),
-        devices: Iterable[Device] = (),
-        software: Iterable[SoftwareItem] = (),
-    ) -> Catalog:
-        return cls(
-            people=tuple(people),
-            groups=tuple(groups),
-            devices=tuple(devices),
-            software=tuple(software),
-        )
-
-    @classmethod
-    def from_org(cls, org: Org) -> Catalog:
-        """The catalogue of a loaded org file."""
-        return cls.build(
-            people=org.people(),
-            groups=org.group_list(),
-            devices=org.device_list(),
-            software=org.catalogue(),
-        )

@@ -27,6 +27,7 @@ from bot.understanding.mentions import CatalogIndex, Mention
 from bot.understanding.model import (
     DEFAULT_THRESHOLD,
     Catalog,
+    CatalogFeed,
     IntentCatalog,
     Understanding,
     default_intents,
@@ -97,10 +98,14 @@ class OfflineUnderstanding:
         intents: IntentCatalog | None = None,
         threshold: float = DEFAULT_THRESHOLD,
         classifier: IntentClassifier | None = None,
+        feed: CatalogFeed | None = None,
     ) -> None:
+        """`feed`, when given, supplies the catalogue as it changes (`catalog` is where to
+        start)."""
         if not 0.0 < threshold < 1.0:
             raise ValueError("threshold must be between 0 and 1")
         self.catalog = catalog
+        self._feed = feed
         self.intents = intents or (classifier.intents if classifier else default_intents())
         self.threshold = threshold
         self._index = CatalogIndex(catalog)
@@ -120,7 +125,15 @@ class OfflineUnderstanding:
     async def understand(self, text: str, *, requester: Person) -> Understanding:
         """What `requester` wants, from their message."""
         await self.warm_up()
+        if self._feed is not None:
+            self.use(await self._feed.current())
         return self.predict(text, requester=requester)
+
+    def use(self, catalog: Catalog) -> None:
+        """Read messages against `catalog` from now on (a new one is indexed once)."""
+        if catalog is not self.catalog:
+            self.catalog = catalog
+            self._index = CatalogIndex(catalog)
 
     def predict(self, text: str, *, requester: Person | None = None) -> Understanding:
         """The synchronous core of `understand` (a few milliseconds once trained)."""
