@@ -14,7 +14,8 @@ from bot.actions import ActionRunner, Executed, Provenance
 from bot.cases import Case
 from bot.clock import Clock
 from bot.context import requester_address
-from bot.plans import PlanStep, approvers_of, verification_of
+from bot.events import Decided
+from bot.plans import PlanStep
 from bot.ports import Directory
 from bot.scheduler import Job, Scheduler
 from bot.state.grants import Grant, GrantRepository
@@ -98,9 +99,9 @@ class TimeBoundAccess:
                 return
             why = Provenance(
                 requested_by=case.requester,
-                approved_by=tuple(approvers_of(case)),
+                approved_by=tuple(case.approvers()),
                 policy=(*tuple(_policies(case)), "access.time-bound"),
-                verification=verification_of(case),
+                verification=case.verification(),
             )
             step = PlanStep(skill="remove_from_group", params={"user": user, "group": group_id})
             await d.actions.run(ctx, case, step, why, key=f"expire:{case.id}:{group_id}")
@@ -127,9 +128,10 @@ class TimeBoundAccess:
 
 
 def _policies(case: Case) -> list[str]:
-    for event in reversed(case.events):
-        if event.type == "decided" and event.data.get("route") == "act":
-            return list(event.data.get("policies", []))
+    """The policies that let the desk act for the case."""
+    for _, decided in reversed(case.all(Decided)):
+        if decided.route == "act":
+            return list(decided.policies)
     return []
 
 

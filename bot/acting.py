@@ -15,10 +15,11 @@ from bot.actions import ActionRunner, Executed, Provenance, SagaFailed
 from bot.cases import Case, CaseStatus
 from bot.clock import Clock
 from bot.context import TurnContext, requester_address
+from bot.events import Executing, Refused, Resolved, StatusCard
 from bot.handoff import Handoff, next_step_for
 from bot.models import Button, Card, CardField, Reply, new_message_id
 from bot.notices import Notices
-from bot.plans import Plan, approvers_of, step_label, verification_of
+from bot.plans import Plan, step_label
 from bot.policy import Decision
 from bot.ports import Directory, Outbox
 from bot.resources import PlanResources
@@ -59,7 +60,7 @@ class Acting:
 
     async def act(self, ctx: TurnContext, case: Case, plan: Plan, decision: Decision) -> Case:
         d = self._d
-        case = await ctx.record(case, "executing", actor="desk", status=CaseStatus.EXECUTING)
+        case = await ctx.record(case, Executing(), actor="desk", status=CaseStatus.EXECUTING)
         why = provenance(case, decision.policy_ids)
         try:
             case, done = await d.actions.run_saga(ctx, case, plan.steps, why)
@@ -70,13 +71,8 @@ class Acting:
             # a request that cannot be done as asked is refused, if nothing was done for it
             # yet; half-way through, a human looks at what the saga did and undid
             if isinstance(exc.cause, PreconditionFailed) and not (exc.compensated or exc.left):
-                case = await ctx.record(
-                    case,
-                    "refused",
-                    actor="desk",
-                    status=CaseStatus.REFUSED,
-                    data={"reason": exc.cause.text_key},
-                )
+                refused = Refused(reason=exc.cause.text_key)
+                case = await ctx.record(case, refused, actor="desk", status=CaseStatus.REFUSED)
                 ctx.tell(case, texts.refusal(exc.cause.text_key))
                 return case
             log.warning("action.failed", case=case.id, step=exc.step, error=str(exc.cause))
@@ -113,7 +109,7 @@ class Acting:
                 checked=checked,
                 next_step=next_step_for(handover.escalate),
             )
-        case = await ctx.record(case, "resolved", actor="desk", status=CaseStatus.RESOLVED)
+        case = await ctx.record(case, Resolved(), actor="desk", status=CaseStatus.RESOLVED)
         await self._status_card(ctx, case, done, ends.undo_hours)
         return case
 
@@ -222,12 +218,7 @@ class Acting:
             context=texts.undo_available(undo_hours) if undoable else None,
         )
         message_id = new_message_id()
-        await ctx.record(
-            case,
-            "status_card",
-            actor="desk",
-            data={"message": message_id, "card": card.model_dump(mode="json")},
-        )
+        await ctx.record(case, StatusCard(message=message_id, card=card), actor="desk")
         ctx.send(requester_address(case), Reply(id=message_id, text=summary, card=card))
 
     async def action(self, action_id: str) -> StoredAction | None:
@@ -245,23 +236,20 @@ class Acting:
 
     def strip_undo(self, ctx: TurnContext, case: Case) -> None:
         """Take Undo off the case's status card."""
-        for event in reversed(case.events):
-            if event.type == "status_card":
-                card = Card.model_validate(event.data["card"])
-                kept = tuple(b for b in card.buttons if b.action != "undo")
-                card = card.model_copy(update={"buttons": kept, "context": "Undone."})
-                ctx.update(
-                    requester_address(case),
-                    Reply(id=str(event.data["message"]), text=card.text, card=card),
-                )
-                return
+        status_card = case.last(StatusCard)
+        if status_card is not None:
+            kept = tuple(b for b in status_card.card.buttons if b.action != "undo")
+            card = status_card.card.model_copy(update={"buttons": kept, "context": "Undone."})
+            ctx.update(
+                requester_address(case), Reply(id=status_card.message, text=card.text, card=card)
+            )
 
 
 def provenance(case: Case, policy: tuple[str, ...]) -> Provenance:
     """Why an action of the case may run: its requester, approvers and verification."""
     return Provenance(
         requested_by=case.requester,
-        approved_by=tuple(approvers_of(case)),
+        approved_by=tuple(case.approvers()),
         policy=policy,
-        verification=verification_of(case),
+        verification=case.verification(),
     )

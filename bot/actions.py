@@ -13,10 +13,11 @@ import structlog
 from bot.cases import Case
 from bot.clock import Clock
 from bot.context import TurnContext
+from bot.events import ActionRecord, SagaCompensated
 from bot.observability import Metrics
 from bot.plans import PlanStep
 from bot.ports import Devices, Directory, Tickets
-from bot.state.actions import ActionRecord, ActionRepository, StoredAction
+from bot.state.actions import ActionRepository, StoredAction
 from bot.state.receipts import ReceiptBook
 from skills.base import PreconditionFailed, SkillContext, SkillFailed, SkillResult
 from skills.registry import SkillRegistry
@@ -143,7 +144,7 @@ class ActionRunner:
             inverse=skill.inverse,
             inverse_params=inverse_params.model_dump(mode="json") if inverse_params else None,
         )
-        case = await ctx.record(case, "action.executed", data=record.event_data(), actor="desk")
+        case = await ctx.record(case, record, actor="desk")
         await d.actions.save(record, case_id=case.id, at=d.clock.now())
         log.info(
             "action.executed",
@@ -164,17 +165,10 @@ class ActionRunner:
                 case, executed = await self.run(ctx, case, step, why, key=f"{case.id}:{index}")
             except Exception as exc:
                 compensated, left = await self._compensate(ctx, case, done, why)
-                case = await ctx.record(
-                    case,
-                    "saga.compensated",
-                    actor="desk",
-                    data={
-                        "failed_step": step.skill,
-                        "error": str(exc)[:200],
-                        "undone": compensated,
-                        "left": left,
-                    },
+                compensation = SagaCompensated(
+                    failed_step=step.skill, error=str(exc)[:200], undone=compensated, left=left
                 )
+                case = await ctx.record(case, compensation, actor="desk")
                 raise SagaFailed(step.skill, exc, compensated, left) from exc
             done.append(executed)
         return case, done

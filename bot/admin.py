@@ -15,6 +15,7 @@ from bot.actions import ActionRunner, Provenance
 from bot.cases import Case, CaseStatus
 from bot.clock import Clock
 from bot.context import TurnContext
+from bot.events import ActionRecord, Escalated, Feedback
 from bot.models import Card, CardField
 from bot.oncall import OnCall
 from bot.policy import PolicyEngine, questions
@@ -161,15 +162,10 @@ class Admin:
         ends = [(c, _resolved_at(c)) for c in cases]
         durations = [(end - c.opened_at).total_seconds() for c, end in ends if end is not None]
         median = _duration(statistics.median(durations)) if durations else "n/a"
-        queues = Counter(
-            c.queue or "other" for c in cases if any(e.type == "escalated" for e in c.events)
-        )
-        helped = sum(
-            1 for c in cases for e in c.events if e.type == "feedback" and e.data.get("helped")
-        )
-        unhelped = sum(
-            1 for c in cases for e in c.events if e.type == "feedback" and not e.data.get("helped")
-        )
+        queues = Counter(c.queue or "other" for c in cases if c.last(Escalated) is not None)
+        feedback = [f for c in cases for _, f in c.all(Feedback)]
+        helped = sum(1 for f in feedback if f.helped)
+        unhelped = len(feedback) - helped
         fields = (
             CardField(label="Requests", value=str(len(cases))),
             CardField(label="Automation rate", value=rate),
@@ -197,14 +193,12 @@ class Admin:
             case = await d.cases.get(case_id)
             if case is None:
                 continue
-            for e in case.events:
-                if e.type == "action.executed" and (
-                    case.requester == user or e.data.get("args", {}).get("user") == user
-                ):
+            for e, action in case.all(ActionRecord):
+                if case.requester == user or action.args.get("user") == user:
                     lines.append(
-                        f"{e.at:%Y-%m-%d %H:%M} {e.data['action_id']} {e.data['skill']} "
-                        f"{_args(e.data['args'])} (case {case.id}, asked by "
-                        f"{e.data.get('requested_by') or case.requester})"
+                        f"{e.at:%Y-%m-%d %H:%M} {action.action_id} {action.skill} "
+                        f"{_args(action.args)} (case {case.id}, asked by "
+                        f"{action.requested_by or case.requester})"
                     )
         lines.sort()
         ctx.say("\n".join(lines[-15:]) if lines else f"No actions recorded for {user}.")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from bot import texts
 from bot.cases import Case, CaseStatus
 from bot.context import TurnContext, requester_address
-from bot.conversation import understood_of
+from bot.events import Feedback, RunbookSent
 from bot.handoff import Handoff
 from bot.knowledge import Runbooks
 from bot.models import Button, Card, Reply, new_message_id
@@ -64,13 +64,8 @@ class Answers:
             about=case.requester,
         )
         message_id = new_message_id()
-        case = await ctx.record(
-            case,
-            "runbook",
-            actor="desk",
-            status=CaseStatus.ANSWERED,
-            data={"title": title, "message": message_id, "card": card.model_dump(mode="json")},
-        )
+        sent = RunbookSent(title=title, message=message_id, card=card)
+        case = await ctx.record(case, sent, actor="desk", status=CaseStatus.ANSWERED)
         ctx.send(
             requester_address(case),
             Reply(id=message_id, text=texts.RUNBOOK_INTRO, card=card),
@@ -83,17 +78,13 @@ class Answers:
             return
         title = str(ref.data.get("runbook", ""))
         helped = ref.action == "helpful"
-        self.strip_buttons(ctx, case, "runbook", "Thanks for letting me know.")
+        self.strip_buttons(ctx, case, "Thanks for letting me know.")
         if helped:
-            case = await ctx.record(
-                case, "feedback", data={"helped": True, "runbook": title, "human": False}
-            )
+            case = await ctx.record(case, Feedback(helped=True, runbook=title))
             ctx.say(texts.HELPED_THANKS)
             return
-        case = await ctx.record(
-            case, "feedback", data={"helped": False, "runbook": title, "human": False}
-        )
-        u = understood_of(case)
+        case = await ctx.record(case, Feedback(helped=False, runbook=title))
+        u = case.understood()
         await self._d.handoff.escalate(
             ctx,
             case,
@@ -106,11 +97,11 @@ class Answers:
         if case is None:
             return
         helped = ref.action == "helped"
-        case = await ctx.record(case, "feedback", data={"helped": helped, "human": False})
+        case = await ctx.record(case, Feedback(helped=helped))
         if helped or case.status not in {CaseStatus.RESOLVED, CaseStatus.ANSWERED}:
             ctx.say(texts.HELPED_THANKS if helped else texts.REOPENED)
             return
-        u = understood_of(case)
+        u = case.understood()
         ctx.say(texts.REOPENED)
         await self._d.handoff.escalate(
             ctx,
@@ -139,13 +130,9 @@ class Answers:
             ),
         )
 
-    def strip_buttons(self, ctx: TurnContext, case: Case, event_type: str, context: str) -> None:
-        for event in reversed(case.events):
-            if event.type == event_type and "card" in event.data:
-                card = Card.model_validate(event.data["card"])
-                card = card.model_copy(update={"buttons": (), "context": context})
-                ctx.update(
-                    requester_address(case),
-                    Reply(id=str(event.data["message"]), text=card.title, card=card),
-                )
-                return
+    def strip_buttons(self, ctx: TurnContext, case: Case, context: str) -> None:
+        """Take the buttons off the case's runbook answer."""
+        sent = case.last(RunbookSent)
+        if sent is not None:
+            card = sent.card.model_copy(update={"buttons": (), "context": context})
+            ctx.update(requester_address(case), Reply(id=sent.message, text=card.title, card=card))

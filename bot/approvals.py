@@ -12,6 +12,7 @@ from bot import texts
 from bot.cases import CaseStatus
 from bot.clock import Clock
 from bot.context import requester_address
+from bot.events import ApprovalExpired
 from bot.models import Address, Button, Card, CardField, Reply, new_message_id
 from bot.ports import Directory
 from bot.scheduler import Job, Scheduler
@@ -176,11 +177,6 @@ class Approvals:
             for to, reply in self.updates(approval, None):
                 ctx.update(to, reply)
             if case is not None and case.status == CaseStatus.AWAITING_APPROVAL:
-                case = await ctx.record(
-                    case,
-                    "approval.expired",
-                    actor="system",
-                    status=CaseStatus.CANCELLED,
-                    data={"approval": approval.id},
-                )
+                case = await ctx.record(case, ApprovalExpired(approval=approval.id),
+                                        actor="system", status=CaseStatus.CANCELLED)  # fmt: skip
                 ctx.send(requester_address(case), ctx.text_reply(texts.approval_expired()))

@@ -11,10 +11,11 @@ from bot.approvals import Approvals
 from bot.cases import Case, CaseStatus
 from bot.clock import Clock
 from bot.context import TurnContext
+from bot.events import ApprovalRequested, Approved, Denied
 from bot.handoff import Handoff
 from bot.models import Address, Person
 from bot.oncall import OnCall
-from bot.plans import Plan, step_label, verification_of
+from bot.plans import Plan, step_label
 from bot.policy import Decision, PolicyEngine, questions
 from bot.ports import Directory
 from bot.resources import PlanResources
@@ -62,18 +63,9 @@ class ApprovalGate:
             title=f"Approval needed: {who}",
             fields=await self._fields(case, plan),
         )
-        case = await ctx.record(
-            case,
-            "approval.requested",
-            actor="desk",
-            status=CaseStatus.AWAITING_APPROVAL,
-            data={
-                "approval": approval.id,
-                "kind": kind,
-                "approvers": approvers,
-                "policies": list(decision.policy_ids),
-            },
-        )
+        requested = ApprovalRequested(approval=approval.id, kind=kind, approvers=approvers,
+                                      policies=list(decision.policy_ids))  # fmt: skip
+        case = await ctx.record(case, requested, actor="desk", status=CaseStatus.AWAITING_APPROVAL)
         for approver, reply in cards:
             ctx.send(Address.dm(approver), reply)
         names = [p.name for p in [await d.directory.person(a) for a in approvers] if p]
@@ -158,7 +150,7 @@ class ApprovalGate:
         if plan.action == "add_to_group":
             days = plan.steps[0].params.get("days")
             fields.append(("Duration", f"{days} days" if days else "permanent"))
-        if verification_of(case):
+        if case.verification():
             fields.append(("Identity", "verified by a sign-in check"))
         return fields
 
@@ -198,17 +190,11 @@ class ApprovalGate:
         for to, reply in d.approvals.updates(approval, ctx.person.name):
             ctx.update(to, reply)
         if not approve:
-            case = await ctx.record(
-                case,
-                "denied",
-                status=CaseStatus.REFUSED,
-                data={"approval": approval.id, "kind": approval.kind},
-            )
+            denied = Denied(approval=approval.id, kind=approval.kind)
+            case = await ctx.record(case, denied, status=CaseStatus.REFUSED)
             ctx.tell(case, texts.approval_denied(ctx.person.name))
             return case, False
-        case = await ctx.record(
-            case, "approved", data={"approval": approval.id, "kind": approval.kind}
-        )
+        case = await ctx.record(case, Approved(approval=approval.id, kind=approval.kind))
         ctx.tell(case, texts.approval_approved(ctx.person.name))
         return case, True
 

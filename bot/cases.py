@@ -8,9 +8,27 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from bot.events import (
+    AnsweredQuestion,
+    Approved,
+    Asked,
+    Claimed,
+    Escalated,
+    Event,
+    Opened,
+    Planned,
+    Understood,
+    Verified,
+    counts_as_human,
+    data_of,
+    parse,
+)
+from bot.models import Understanding
+from bot.plans import Plan
 
 
 class CaseStatus(StrEnum):
@@ -62,16 +80,34 @@ class CaseError(Exception):
 
 
 class CaseEvent(BaseModel):
-    """One thing that happened to a case. `status`, when set, moves the case to that state."""
+    """One thing that happened to a case: when, who did it, the state it moved the case to
+    (if any), and what happened, as its typed model (`bot.events`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     seq: int = 0
     at: datetime
-    type: str
     actor: str  # a username, "desk", or "system"
     status: CaseStatus | None = None
-    data: dict[str, Any] = Field(default_factory=dict)
+    event: Event
+
+    @property
+    def type(self) -> str:
+        return self.event.type
+
+    def stored(self) -> dict[str, Any]:
+        """The event as the case's list and the audit trail keep it."""
+        envelope = self.model_dump(mode="json", include={"at", "actor", "status"})
+        return {"at": envelope["at"], "type": self.type, "actor": envelope["actor"],
+                "status": envelope["status"], "data": data_of(self.event)}  # fmt: skip
+
+    @classmethod
+    def from_stored(cls, raw: dict[str, Any], seq: int) -> CaseEvent:
+        return cls(seq=seq, at=raw["at"], actor=raw["actor"], status=raw.get("status"),
+                   event=parse(raw["type"], dict(raw.get("data") or {})))  # fmt: skip
+
+
+E = TypeVar("E", bound=BaseModel)
 
 
 class Case(BaseModel):
@@ -101,46 +137,90 @@ class Case(BaseModel):
 
     @classmethod
     def from_events(cls, case_id: str, events: list[CaseEvent]) -> Case:
-        if not events or events[0].type != "opened":
+        first = events[0].event if events else None
+        if not isinstance(first, Opened):
             raise CaseError(f"case {case_id} has no 'opened' event")
-        first = events[0]
         case = cls(
             id=case_id,
-            requester=first.data["requester"],
-            conversation=first.data["conversation"],
-            platform=first.data.get("platform", ""),
-            text=first.data.get("text", ""),
-            opened_at=first.at,
-            updated_at=first.at,
+            requester=first.requester,
+            conversation=first.conversation,
+            platform=first.platform,
+            text=first.text,
+            opened_at=events[0].at,
+            updated_at=events[0].at,
         )
         for event in events:
             case._apply(event)
         return case
 
-    def _apply(self, event: CaseEvent) -> None:
-        self.events.append(event)
-        self.updated_at = event.at
-        data = event.data
-        if event.type == "understood":
-            self.intent = data.get("intent")
-            self.slots = dict(data.get("slots") or {})
-        if "queue" in data and event.type in {"escalated", "routed"}:
-            self.queue = data["queue"]
-        if "ticket_id" in data:
-            self.ticket_id = data["ticket_id"]
-        if event.type == "claimed":
-            self.claimed_by = event.actor
-        if event.status is not None:
-            self.status = event.status
+    def _apply(self, envelope: CaseEvent) -> None:
+        self.events.append(envelope)
+        self.updated_at = envelope.at
+        event = envelope.event
+        if isinstance(event, Understood):
+            self.intent = event.understanding.intent
+            self.slots = dict(event.understanding.slots)
+        if isinstance(event, Escalated):
+            self.queue = event.queue
+            self.ticket_id = event.ticket_id
+        if isinstance(event, Claimed):
+            self.claimed_by = envelope.actor
+        if envelope.status is not None:
+            self.status = envelope.status
+        actor = envelope.actor
         if (
-            event.actor not in {"desk", "system", self.requester}
-            and event.data.get("human", True)
-            and event.actor not in self.humans
+            actor not in {"desk", "system", self.requester}
+            and counts_as_human(event)
+            and actor not in self.humans
         ):
-            self.humans.append(event.actor)
+            self.humans.append(actor)
 
     def can_move_to(self, status: CaseStatus) -> bool:
         return status == self.status or status in TRANSITIONS[self.status]
+
+    # --- what the events say -------------------------------------------------------------
+    def last(self, kind: type[E]) -> E | None:
+        """The newest event of a kind."""
+        for envelope in reversed(self.events):
+            if isinstance(envelope.event, kind):
+                return envelope.event
+        return None
+
+    def all(self, kind: type[E]) -> list[tuple[CaseEvent, E]]:
+        """Every event of a kind, oldest first, with its envelope."""
+        return [(e, e.event) for e in self.events if isinstance(e.event, kind)]
+
+    def plan(self) -> Plan | None:
+        planned = self.last(Planned)
+        return planned.plan if planned else None
+
+    def understood(self) -> Understanding | None:
+        understood = self.last(Understood)
+        return understood.understanding if understood else None
+
+    def approvals(self) -> frozenset[str]:
+        """The approver kinds that have said yes to this case."""
+        return frozenset(event.kind for _, event in self.all(Approved))
+
+    def approvers(self) -> list[str]:
+        return [envelope.actor for envelope, _ in self.all(Approved)]
+
+    def verification(self) -> dict[str, Any] | None:
+        """The step-up that passed for this case, as the audit records it."""
+        verified = self.last(Verified)
+        return data_of(verified) if verified else None
+
+    def open_question(self) -> Asked | None:
+        """The clarifying question the case is waiting on, if its newest plan-shaping event
+        is one."""
+        if self.status != CaseStatus.NEW:
+            return None
+        for envelope in reversed(self.events):
+            if isinstance(envelope.event, Asked):
+                return envelope.event
+            if isinstance(envelope.event, AnsweredQuestion | Planned):
+                return None
+        return None
 
 
 def new_case_id() -> str:

@@ -14,7 +14,6 @@ from bot.answers import Answers
 from bot.cases import Case, CaseStatus
 from bot.clock import Clock
 from bot.context import TurnContext
-from bot.conversation import open_question
 from bot.gates import Gates
 from bot.handoff import Handoff
 from bot.intake import Intake
@@ -154,7 +153,7 @@ class Clicks:
             await self._d.gates.on_undo(ctx, case, str(ref.data.get("action")))
 
     async def _on_choose(self, ctx: TurnContext, ref: ButtonRef, case: Case | None) -> None:
-        if case is None or open_question(case) is None:
+        if case is None or case.open_question() is None:
             ctx.say(texts.BUTTON_USED)
             return
         await self._d.intake.fill_slot(ctx, case, str(ref.data["slot"]), str(ref.data["value"]))

@@ -4,9 +4,9 @@ the case log it records events in, and the effects collected so far."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from bot.cases import Case, CaseStatus
+from bot.events import Event
 from bot.models import (
     Address,
     Card,
@@ -44,21 +44,15 @@ class CaseLog:
     async def append(
         self,
         case: Case,
-        type: str,
+        event: Event,
         *,
         actor: str,
         status: CaseStatus | None,
-        data: dict[str, Any] | None,
         fence: Fence | None,
     ) -> Case:
         before = case.status
         case = await self.cases.append(
-            case,
-            type,
-            actor=actor,
-            status=status,
-            data=data,
-            fence=fence.pair() if fence else None,
+            case, event, actor=actor, status=status, fence=fence.pair() if fence else None
         )
         if status is not None and status != before and status in TERMINAL:
             self._metrics.cases.labels(outcome=status.value).inc()
@@ -111,20 +105,14 @@ class TurnContext:
     async def record(
         self,
         case: Case,
-        type: str,
+        event: Event,
         *,
         status: CaseStatus | None = None,
-        data: dict[str, Any] | None = None,
         actor: str | None = None,
     ) -> Case:
         """Append an event to `case` as this turn's person (or `actor`), under the lock."""
         return await self.log.append(
-            case,
-            type,
-            actor=actor or self.person.username,
-            status=status,
-            data=data,
-            fence=self.fence,
+            case, event, actor=actor or self.person.username, status=status, fence=self.fence
         )
 
 

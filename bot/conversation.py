@@ -4,16 +4,15 @@ requests stand, and one clarifying question with its candidates as buttons."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from bot import texts
-from bot.cases import Case, CaseStatus
+from bot.cases import Case
 from bot.context import TurnContext
+from bot.events import Asked
 from bot.models import Button, Card, CardField
 from bot.plans import Question
 from bot.state.cases import CaseRepository
 from bot.state.refs import ButtonRefs
-from bot.understanding import Understanding
 
 MENU_ITEMS = (
     ("I'm locked out", "account_unlock"),
@@ -78,15 +77,12 @@ class Conversation:
                 data={"slot": question.slot, "value": value},
             )
             buttons.append(Button(label=label, action="choose", ref=ref))
-        case = await ctx.record(
-            case,
-            "asked",
-            data={
-                "slot": question.slot,
-                "options": [v for _, v in question.options],
-                "labels": [label for label, _ in question.options],
-            },
+        asked = Asked(
+            slot=question.slot,
+            options=[v for _, v in question.options],
+            labels=[label for label, _ in question.options],
         )
+        case = await ctx.record(case, asked)
         card = (
             Card(
                 kind="choice",
@@ -100,25 +96,6 @@ class Conversation:
         )
         ctx.say(question.text, card)
         return case
-
-
-def open_question(case: Case) -> dict[str, Any] | None:
-    """The clarifying question a case is waiting on, if its newest plan-shaping event is one."""
-    if case.status != CaseStatus.NEW:
-        return None
-    for event in reversed(case.events):
-        if event.type == "asked":
-            return dict(event.data)
-        if event.type in {"answered_question", "planned"}:
-            return None
-    return None
-
-
-def understood_of(case: Case) -> Understanding | None:
-    for event in reversed(case.events):
-        if event.type == "understood":
-            return Understanding.model_validate(event.data)
-    return None
 
 
 def _describe(case: Case) -> str:

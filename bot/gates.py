@@ -11,8 +11,9 @@ from bot.acting import Acting
 from bot.approving import ApprovalGate
 from bot.cases import Case, CaseStatus
 from bot.context import TurnContext
+from bot.events import Refused
 from bot.handoff import Handoff, next_step_for
-from bot.plans import Plan, approvals_of, plan_of, step_label, verification_of
+from bot.plans import Plan, step_label
 from bot.policy import Decision, PolicyEngine, PolicyRequest
 from bot.ports import Directory
 from bot.resources import PlanResources
@@ -55,8 +56,8 @@ class Gates:
                 subject=subject,
                 intent=plan.intent,
                 queue=plan.queue,
-                verified=verification_of(case) is not None,
-                approvals=approvals_of(case),
+                verified=case.verification() is not None,
+                approvals=case.approvals(),
                 paused=await d.control.paused(),
                 mode=await d.control.mode(plan.queue),
                 credentials_exposed=plan.credentials_exposed,
@@ -69,7 +70,7 @@ class Gates:
     async def proceed(self, ctx: TurnContext, case: Case) -> Case:
         """Ask policy and follow the route; called after planning and after every gate."""
         d = self._d
-        plan = plan_of(case)
+        plan = case.plan()
         if plan is None:
             return case
         decision = await self.decide(case, plan)
@@ -81,14 +82,10 @@ class Gates:
                 summary=plan.summary,
                 checked=["the person or target was not found"],
             )
-        case = await ctx.record(case, "decided", actor="desk", data=decision.as_record())
+        case = await ctx.record(case, decision.event(), actor="desk")
         if decision.route == "refuse":
             case = await ctx.record(
-                case,
-                "refused",
-                actor="desk",
-                status=CaseStatus.REFUSED,
-                data={"reason": decision.reason},
+                case, Refused(reason=decision.reason), actor="desk", status=CaseStatus.REFUSED
             )
             ctx.tell(case, texts.refusal(decision.reason))
             return case
@@ -127,7 +124,7 @@ class Gates:
         if record is None or not record.inverse:
             ctx.say(texts.UNDO_EXPIRED)
             return case
-        plan = plan_of(case)
+        plan = case.plan()
         decision = await self.decide(case, plan, action=record.inverse, undo=True) if plan else None
         if decision is not None and decision.route == "escalate" and plan is not None:
             # policy wants a human for the reversal (paused, a privileged account...): hand it

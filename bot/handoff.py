@@ -9,9 +9,20 @@ from typing import get_args
 from bot import texts
 from bot.cases import Case, CaseStatus
 from bot.context import TurnContext
-from bot.models import Address, Button, Card, CardField, Person, Reply, new_message_id
+from bot.events import Claimed, Escalated, Relayed, Resolved
+from bot.models import (
+    Address,
+    Button,
+    Card,
+    CardField,
+    Person,
+    Priority,
+    Queue,
+    Reply,
+    new_message_id,
+)
 from bot.oncall import OnCall
-from bot.ports import Directory, NewTicket, Priority, Queue, Tickets
+from bot.ports import Directory, NewTicket, Tickets
 from bot.state.refs import ButtonRefs
 from bot.summaries import Summaries
 
@@ -86,19 +97,9 @@ class Handoff:
             about=case.requester,
         )
         message_id = new_message_id()
-        case = await ctx.record(
-            case,
-            "escalated",
-            status=CaseStatus.ESCALATED,
-            data={
-                "queue": queue,
-                "priority": priority,
-                "ticket_id": ticket.id,
-                "thread_message": message_id,
-                "summary": summary,
-                "card": card.model_dump(mode="json"),
-            },
-        )
+        escalated = Escalated(queue=queue, priority=priority, ticket_id=ticket.id,
+                              thread_message=message_id, summary=summary, card=card)  # fmt: skip
+        case = await ctx.record(case, escalated, status=CaseStatus.ESCALATED)
         ctx.send(
             Address.case_thread(d.oncall_channel, case.id),
             Reply(id=message_id, text=f"New escalation {ticket.id}: {summary}", card=card),
@@ -122,7 +123,7 @@ class Handoff:
                 else texts.CASE_CLOSED
             )
             return case
-        case = await ctx.record(case, "claimed", status=CaseStatus.CLAIMED)
+        case = await ctx.record(case, Claimed(), status=CaseStatus.CLAIMED)
         if case.ticket_id:
             await d.tickets.update(case.ticket_id, status="in_progress", assignee=tech.username)
         resolve = await d.refs.mint("resolve", case_id=case.id, allowed=[tech.username])
@@ -143,7 +144,7 @@ class Handoff:
         if case.status != CaseStatus.CLAIMED or not await d.oncall.may("resolve_case", tech, case):
             ctx.say(texts.NOT_YOUR_CASE)
             return case
-        case = await ctx.record(case, "resolved", status=CaseStatus.RESOLVED)
+        case = await ctx.record(case, Resolved(), status=CaseStatus.RESOLVED)
         if case.ticket_id:
             await d.tickets.update(case.ticket_id, status="resolved")
         self.update_thread_card(ctx, case, claimed_by=tech.name, resolved=True, buttons=())
@@ -161,7 +162,7 @@ class Handoff:
         if not await self._d.oncall.may("relay_reply", tech, case):
             ctx.say(texts.NOT_YOUR_CASE)
             return case
-        case = await ctx.record(case, "relayed", data={"from": "tech", "text": text})
+        case = await ctx.record(case, Relayed(sender="tech", text=text))
         ctx.send(
             Address.dm(case.requester),
             ctx.text_reply(texts.relayed_from_tech(tech.first_name, text)),
@@ -169,7 +170,7 @@ class Handoff:
         return case
 
     async def from_requester(self, ctx: TurnContext, case: Case, text: str) -> Case:
-        case = await ctx.record(case, "relayed", data={"from": "requester", "text": text})
+        case = await ctx.record(case, Relayed(sender="requester", text=text))
         ctx.send(
             Address.case_thread(self._d.oncall_channel, case.id),
             ctx.text_reply(texts.relayed_from_requester(ctx.person.first_name, text)),
@@ -186,16 +187,15 @@ class Handoff:
         buttons: tuple[Button, ...] = (),
     ) -> None:
         """The case's card in the on-call thread, updated with who has it and its buttons."""
-        escalation = next((e for e in reversed(case.events) if e.type == "escalated"), None)
-        if escalation is None or "card" not in escalation.data:
+        escalation = case.last(Escalated)
+        if escalation is None:
             return
-        card = Card.model_validate(escalation.data["card"])
         state = "Resolved" if resolved else "Claimed"
         context = f"{state} by {claimed_by}" if claimed_by else None
-        card = card.model_copy(update={"buttons": buttons, "context": context})
+        card = escalation.card.model_copy(update={"buttons": buttons, "context": context})
         ctx.update(
             Address.case_thread(self._d.oncall_channel, case.id),
-            Reply(id=str(escalation.data["thread_message"]), text=card.title, card=card),
+            Reply(id=escalation.thread_message, text=card.title, card=card),
         )
 
 

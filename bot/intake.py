@@ -12,7 +12,8 @@ from bot import texts
 from bot.answers import Answers
 from bot.cases import Case, CaseStatus
 from bot.context import TurnContext
-from bot.conversation import Conversation, open_question, understood_of
+from bot.conversation import Conversation
+from bot.events import AnsweredQuestion, Planned, Refused, Understood
 from bot.gates import Gates
 from bot.handoff import Handoff
 from bot.models import Person
@@ -80,7 +81,7 @@ class Intake:
             if current is not None and current.status == CaseStatus.CLAIMED:
                 await d.handoff.from_requester(ctx, current, text)
                 return
-            if current is not None and open_question(current) is not None:
+            if current is not None and current.open_question() is not None:
                 await self._answer_question(ctx, current, text)
                 return
             if current is not None and current.status == CaseStatus.ESCALATED:
@@ -157,7 +158,7 @@ class Intake:
             fence=ctx.fence.pair() if ctx.fence else None,
             correlation_id=ctx.turn.correlation_id,
         )
-        case = await ctx.record(case, "understood", actor="desk", data=u.model_dump(mode="json"))
+        case = await ctx.record(case, Understood.of(u), actor="desk")
         queue = u.queue or "other"
         gate = d.policy.decide(
             PolicyRequest(
@@ -172,14 +173,10 @@ class Intake:
             )
         )
         if gate.route != "act":
-            case = await ctx.record(case, "decided", actor="desk", data=gate.as_record())
+            case = await ctx.record(case, gate.event(), actor="desk")
             if gate.route == "refuse":
                 await ctx.record(
-                    case,
-                    "refused",
-                    actor="desk",
-                    status=CaseStatus.REFUSED,
-                    data={"reason": gate.reason},
+                    case, Refused(reason=gate.reason), actor="desk", status=CaseStatus.REFUSED
                 )
                 ctx.say(texts.refusal(gate.reason))
                 return
@@ -253,16 +250,15 @@ class Intake:
                     ctx, role, case.requester, f"{u.intent.replace('_', ' ')}: {case.text[:160]}"
                 )
         else:
-            case = await ctx.record(
-                case, "planned", actor="desk", data={"plan": outcome.model_dump(mode="json")}
-            )
+            case = await ctx.record(case, Planned(plan=outcome), actor="desk")
             await d.gates.proceed(ctx, case)
 
     async def _answer_question(self, ctx: TurnContext, case: Case, text: str) -> None:
         d = self._d
-        question = open_question(case) or {}
-        slot, options = str(question.get("slot")), [str(o) for o in question.get("options", [])]
-        labels = [str(label) for label in question.get("labels", [])]
+        question = case.open_question()
+        if question is None:
+            return
+        slot, options, labels = question.slot, question.options, question.labels
         value = exact_option(text, options, labels)
         if value is None and slot in {"joiner_name", "manager"}:
             value = joiner_answer(slot, text, await d.directory.people())
@@ -277,7 +273,7 @@ class Intake:
             if options:
                 ctx.say(texts.CHOICE_UNCLEAR)
                 return
-            u = understood_of(case)
+            u = case.understood()
             await d.handoff.escalate(
                 ctx,
                 case,
@@ -290,15 +286,15 @@ class Intake:
 
     async def fill_slot(self, ctx: TurnContext, case: Case, slot: str, value: str) -> None:
         """A clarifying question answered: plan again with the slot filled."""
-        u = understood_of(case)
+        u = case.understood()
         if u is None:
             return
         slots = {**u.slots, slot: value}
         if slot == "software" and "software_name" in slots:
             slots.pop("software_name")
         u = u.model_copy(update={"slots": slots})
-        case = await ctx.record(case, "answered_question", data={"slot": slot, "value": value})
-        case = await ctx.record(case, "understood", actor="desk", data=u.model_dump(mode="json"))
+        case = await ctx.record(case, AnsweredQuestion(slot=slot, value=value))
+        case = await ctx.record(case, Understood.of(u), actor="desk")
         await self._route(ctx, case, u)
 
 

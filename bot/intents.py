@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.ports import Queue
+from bot.models import Queue
 
 Reading = str  # a catalogue detail an intent reads: "group", "software", "duration"
 

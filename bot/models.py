@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 FactorKind = Literal["push", "sms", "email", "totp"]
+Queue = Literal["access", "accounts", "software", "hardware", "network", "security", "other"]
+Priority = Literal["low", "normal", "high", "urgent"]
 Role = Literal["oncall", "admin", "hr", "security"]
 
 
@@ -106,6 +108,34 @@ class Catalog(BaseModel):
             devices=tuple(devices),
             software=tuple(software),
         )
+
+
+# --- what a message was understood as ----------------------------------------------------
+
+
+class Understanding(BaseModel):
+    """One message understood: what the person wants, how sure we are, and the details.
+
+    `confidence` is a calibrated probability that `intent` is right; `confident` says whether
+    it clears the threshold of the understanding that produced it (below it the desk asks or
+    escalates, never guesses). `slots` holds what the message names: `group`,
+    `group_candidates` (comma-separated ids when a group name is ambiguous), `software`,
+    `software_candidates` (the same for an app name), `software_name` (an app outside the
+    catalogue), `device`, `target_user` (a username, or
+    `UNKNOWN_PERSON` + the name as written when the request is about someone the org does
+    not know: never the requester), `duration` (days), `app`, `credentials_exposed`.
+    `alternatives` are the runner-up intents.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    intent: str
+    confidence: float = Field(ge=0.0, le=1.0)
+    queue: Queue | None
+    slots: dict[str, str] = {}
+    alternatives: list[tuple[str, float]] = []
+    confident: bool = True
+    source: Literal["offline", "claude"] = "offline"
 
 
 # --- inbound ----------------------------------------------------------------------------

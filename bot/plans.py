@@ -11,7 +11,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.cases import Case
 from bot.models import Person
 
 ResourceKind = Literal["person", "group", "software", "device"]
@@ -69,29 +68,6 @@ def subject_of(plan: Plan) -> Person | None:
     return Person(username=p["username"], name=p["name"], email=p["email"],
                   manager=p.get("manager") or None, department=p.get("department", ""),
                   title=p.get("title", ""))  # fmt: skip
-
-
-def plan_of(case: Case) -> Plan | None:
-    for event in reversed(case.events):
-        if event.type == "planned":
-            return Plan.model_validate(event.data["plan"])
-    return None
-
-
-def approvals_of(case: Case) -> frozenset[str]:
-    """The approver kinds that have said yes to this case."""
-    return frozenset(e.data["kind"] for e in case.events if e.type == "approved")
-
-
-def approvers_of(case: Case) -> list[str]:
-    return [e.actor for e in case.events if e.type == "approved"]
-
-
-def verification_of(case: Case) -> dict[str, Any] | None:
-    for event in reversed(case.events):
-        if event.type == "verified":
-            return dict(event.data)
-    return None
 
 
 def step_label(skill: str, args: dict[str, Any]) -> str:

@@ -9,10 +9,8 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.models import Device, FactorKind, Group, Person, SoftwareItem
+from bot.models import Device, FactorKind, Group, Person, Priority, Queue, SoftwareItem
 
-Queue = Literal["access", "accounts", "software", "hardware", "network", "security", "other"]
-Priority = Literal["low", "normal", "high", "urgent"]
 TicketStatus = Literal["open", "in_progress", "resolved", "closed"]
 
 

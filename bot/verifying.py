@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from bot import texts
 from bot.cases import Case, CaseStatus
 from bot.context import TurnContext
+from bot.events import StepUpFailed, StepUpLockedOut, StepUpSent, Verified
 from bot.handoff import Handoff
 from bot.models import Person
 from bot.notices import Notices
-from bot.plans import plan_of
 from bot.policy import PolicyEngine, questions
 from bot.ports import Directory
 from verification.stepup import (
@@ -69,7 +69,7 @@ class StepUpGate:
             text = (
                 texts.STEP_UP_THROTTLED if isinstance(exc, Throttled) else texts.STEP_UP_NO_FACTOR
             )
-            plan = plan_of(case)
+            plan = case.plan()
             return await d.handoff.escalate(
                 ctx,
                 case,
@@ -79,13 +79,8 @@ class StepUpGate:
                 checked=[text],
             )
         status = CaseStatus.VERIFYING if case.status != CaseStatus.VERIFYING else None
-        case = await ctx.record(
-            case,
-            "step_up.sent",
-            actor="desk",
-            status=status,
-            data={"factor": challenge.factor, "challenge": challenge.id},
-        )
+        sent = StepUpSent(factor=challenge.factor, challenge=challenge.id)
+        case = await ctx.record(case, sent, actor="desk", status=status)
         template = texts.STEP_UP_PUSH if challenge.kind == "push" else texts.STEP_UP_CODE
         where = f"phone ({challenge.address})" if challenge.kind == "push" else challenge.address
         ctx.tell(case, template.format(address=where))
@@ -97,24 +92,17 @@ class StepUpGate:
         outcome = result.outcome
         if outcome == CheckOutcome.PASSED:
             factor = result.challenge.factor if result.challenge else None
-            case = await ctx.record(
-                case,
-                "verified",
-                actor=case.requester,
-                data={
-                    "factor": factor,
-                    "human": False,
-                    "challenge": result.challenge.id if result.challenge else None,
-                },
+            verified = Verified(
+                factor=factor, challenge=result.challenge.id if result.challenge else None
             )
+            case = await ctx.record(case, verified, actor=case.requester)
             ctx.tell(case, texts.STEP_UP_PASSED)
             return case, True
         if outcome == CheckOutcome.LOCKED_OUT:
             return await self._locked_out(ctx, case, result), False
         if outcome == CheckOutcome.FAILED:
-            case = await ctx.record(
-                case, "step_up.failed", actor="desk", data={"failures": result.failures_in_row}
-            )
+            failed = StepUpFailed(failures=result.failures_in_row)
+            case = await ctx.record(case, failed, actor="desk")
             if (
                 result.challenge is not None
                 and result.challenge.kind == "code"
@@ -138,10 +126,9 @@ class StepUpGate:
 
     async def _locked_out(self, ctx: TurnContext, case: Case, result: CheckResult) -> Case:
         d = self._d
-        case = await ctx.record(
-            case, "step_up.locked_out", actor="desk", data={"failures": result.failures_in_row}
-        )
-        plan = plan_of(case)
+        locked = StepUpLockedOut(failures=result.failures_in_row)
+        case = await ctx.record(case, locked, actor="desk")
+        plan = case.plan()
         case = await d.handoff.escalate(
             ctx,
             case,

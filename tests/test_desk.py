@@ -22,6 +22,7 @@ from bot.actions import Provenance
 from bot.cases import CaseStatus
 from bot.cli import main
 from bot.context import CaseLog, TurnContext
+from bot.events import SagaCompensated
 from bot.models import Button, Group, Person, Turn, TurnKind
 from bot.planner import Planner, PlannerDeps
 from bot.plans import PlanStep, Question
@@ -370,9 +371,10 @@ async def test_a_saga_whose_second_step_fails_undoes_the_first_and_escalates(
     assert not samir.disabled
     case = await desk.case("rita")
     assert case.status == CaseStatus.ESCALATED
-    compensated = next(e for e in case.events if e.type == "saga.compensated")
-    assert compensated.data["failed_step"] == "revoke_sessions"
-    assert compensated.data["undone"] == ["disable_account"]
+    compensated = case.last(SagaCompensated)
+    assert compensated is not None
+    assert compensated.failed_step == "revoke_sessions"
+    assert compensated.undone == ["disable_account"]
     ticket = await desk.world.tickets.get(case.ticket_id or "")
     assert ticket is not None
     assert (ticket.queue, ticket.priority) == ("accounts", "high")
@@ -404,8 +406,9 @@ async def test_a_saga_whose_compensation_also_fails_still_escalates_with_what_is
     case = await desk.case("rita")
     assert case.status == CaseStatus.ESCALATED
     assert [s for s, _ in await desk.executed()] == ["disable_account"]
-    compensated = next(e for e in case.events if e.type == "saga.compensated")
-    assert (compensated.data["undone"], compensated.data["left"]) == ([], ["disable_account"])
+    compensated = case.last(SagaCompensated)
+    assert compensated is not None
+    assert (compensated.undone, compensated.left) == ([], ["disable_account"])
     ticket = await desk.world.tickets.get(case.ticket_id or "")
     assert ticket is not None
     assert "still in effect, check by hand: disable_account" in ticket.details

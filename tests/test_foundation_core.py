@@ -13,6 +13,8 @@ import pytest
 from bot.audit import read_export, verify_records
 from bot.cases import CaseError, CaseStatus
 from bot.clock import ManualClock
+from bot.events import Claimed, Escalated, Verified
+from bot.models import Card
 from bot.state.audit import AuditLog
 from bot.state.cases import CaseRepository, StaleLock
 from bot.state.conversations import ConversationLocks, LockTimeout
@@ -68,7 +70,7 @@ async def test_fencing_refuses_a_write_after_the_lock_was_taken_over(store: Stor
         await asyncio.sleep(0.1)  # our lock expires; someone else takes the conversation
         async with locks.hold("dm:alice"):
             with pytest.raises(StaleLock):
-                await cases.append(case, "note", actor="desk", fence=fence.pair())
+                await cases.append(case, Claimed(), actor="desk", fence=fence.pair())
 
 
 async def test_case_rebuilt_from_events_and_lifecycle_enforced(store: Store) -> None:
@@ -78,16 +80,18 @@ async def test_case_rebuilt_from_events_and_lifecycle_enforced(store: Store) -> 
         requester="alice", conversation="dm:alice", platform="web", text="screen cracked"
     )
     clock.advance(timedelta(minutes=1))
-    await cases.append(
-        case,
-        "escalated",
-        actor="desk",
-        status=CaseStatus.ESCALATED,
-        data={"queue": "hardware", "ticket_id": "INC-1"},
+    escalated = Escalated(
+        queue="hardware",
+        priority="normal",
+        ticket_id="INC-1",
+        thread_message="m-1",
+        summary="screen cracked",
+        card=Card(title="Escalated"),
     )
-    await cases.append(case, "claimed", actor="dave", status=CaseStatus.CLAIMED)
+    await cases.append(case, escalated, actor="desk", status=CaseStatus.ESCALATED)
+    await cases.append(case, Claimed(), actor="dave", status=CaseStatus.CLAIMED)
     with pytest.raises(CaseError):
-        await cases.append(case, "oops", actor="desk", status=CaseStatus.VERIFYING)
+        await cases.append(case, Verified(), actor="desk", status=CaseStatus.VERIFYING)
     again = await cases.get(case.id)
     assert again is not None
     assert again.status == CaseStatus.CLAIMED

@@ -13,6 +13,7 @@ from harness import Conversation, conversation
 
 from bot import texts
 from bot.cases import Case, CaseStatus
+from bot.events import Escalated
 from bot.policy import default_policy_dir
 from bot.store import Store
 
@@ -361,5 +362,6 @@ when { context.credential_changes_last_day >= 1 };
 
 
 def _checked(case: Case) -> list[str]:
-    escalated = next(e for e in reversed(case.events) if e.type == "escalated")
-    return [str(escalated.data.get("summary", "")), str(escalated.data.get("card", ""))]
+    escalated = case.last(Escalated)
+    assert escalated is not None
+    return [escalated.summary, escalated.card.model_dump_json()]

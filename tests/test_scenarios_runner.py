@@ -23,6 +23,7 @@ from bot.cases import Case, CaseEvent, CaseStatus
 from bot.cli import main
 from bot.clock import ManualClock
 from bot.context import TurnContext
+from bot.events import Approved, Claimed, Opened, Verified
 from bot.handoff import Handoff
 from bot.models import Address, Button, Card, CardField, Effect, Reply, Send, Turn, TurnKind, Update
 from bot.org import load_org
@@ -303,12 +304,11 @@ def test_every_action_needs_its_full_audit_record() -> None:
             CaseEvent(
                 seq=1,
                 at=T0,
-                type="opened",
                 actor="alice",
-                data={"requester": "alice", "conversation": "dm:alice"},
+                event=Opened(requester="alice", conversation="dm:alice"),
             ),
-            CaseEvent(seq=2, at=T0, type="verified", actor="alice"),
-            CaseEvent(seq=3, at=T0, type="approved", actor="carol"),
+            CaseEvent(seq=2, at=T0, actor="alice", event=Verified()),
+            CaseEvent(seq=3, at=T0, actor="carol", event=Approved(approval="A-1", kind="access")),
         ],
     )
     assert audit_gaps([_action()], [case]) == []
@@ -445,7 +445,7 @@ async def test_a_double_click_that_acts_again_is_reported(
     redis: Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def sloppy_claim(self: Handoff, ctx: TurnContext, case: Any) -> Any:
-        return await ctx.record(case, "claimed", status=CaseStatus.CLAIMED)  # no status check
+        return await ctx.record(case, Claimed(), status=CaseStatus.CLAIMED)  # no status check
 
     monkeypatch.setattr(Handoff, "claim", sloppy_claim)
     result = await ScenarioRunner(redis).run(load_scenario(PASSING))

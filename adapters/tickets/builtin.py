@@ -7,16 +7,8 @@ from datetime import timedelta
 
 from adapters.records import JsonRecords, text
 from bot.clock import Clock
-from bot.ports import (
-    ConflictError,
-    NewTicket,
-    NotFoundError,
-    Priority,
-    Queue,
-    Ticket,
-    TicketNote,
-    TicketStatus,
-)
+from bot.models import Priority, Queue
+from bot.ports import ConflictError, NewTicket, NotFoundError, Ticket, TicketNote, TicketStatus
 from bot.store import Store
 
 KEY_CLAIM = timedelta(minutes=1)

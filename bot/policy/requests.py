@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from bot.events import Decided
 from bot.models import Person
 from bot.policy import entities as e
 from bot.policy.entities import Entity, Resource
@@ -31,19 +32,16 @@ class Decision:
     priority: str | None = None
     approver: str | None = None
 
-    def as_record(self) -> dict[str, Any]:
-        return {
-            k: v
-            for k, v in {
-                "route": self.route,
-                "policies": list(self.policy_ids),
-                "reason": self.reason,
-                "queue": self.queue,
-                "priority": self.priority,
-                "approver": self.approver,
-            }.items()
-            if v is not None
-        }
+    def event(self) -> Decided:
+        """The case event that records this decision."""
+        return Decided(
+            route=self.route,
+            policies=list(self.policy_ids),
+            reason=self.reason,
+            queue=self.queue,
+            priority=self.priority,
+            approver=self.approver,
+        )
 
 
 @dataclass

@@ -16,10 +16,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.cases import CaseStatus
-from bot.models import Device, Group, Person
+from bot.models import Device, Group, Person, Priority, Queue
 from bot.org import Org, OrgFileError, load_org
 from bot.org_yaml import read_yaml
-from bot.ports import Priority, Queue
 from bot.scenarios.steps import Say, Step, StepError, parse_step
 
 

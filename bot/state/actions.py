@@ -5,38 +5,11 @@ record instead of acting twice)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from bot.events import ActionRecord
 from bot.store import Store
 
 KEEP_S = 30 * 86400  # how long an idempotency key is remembered
-
-
-class ActionRecord(BaseModel):
-    """What one executed action did and why it was allowed: the audit contract of every
-    change the desk makes (`bot.scenarios.actions` reads it back)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    action_id: str
-    skill: str
-    args: dict[str, Any]
-    requested_by: str
-    approved_by: list[str] = Field(default_factory=list)
-    policy: list[str] = Field(default_factory=list)
-    verification: dict[str, Any] | None = None
-    idempotency_key: str
-    changed: bool
-    summary: str
-    undo_of: str | None = None
-    inverse: str | None = None
-    inverse_params: dict[str, Any] | None = None
-
-    def event_data(self) -> dict[str, Any]:
-        """The record as the case event (and so the audit trail) carries it."""
-        return self.model_dump(mode="json")
 
 
 class StoredAction(ActionRecord):

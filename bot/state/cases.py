@@ -4,10 +4,10 @@ every event also appended to the hash-chained audit log."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from bot.cases import Case, CaseError, CaseEvent, CaseStatus, new_case_id
 from bot.clock import Clock
+from bot.events import Event, Opened
 from bot.state.audit import AuditLog
 from bot.store import Store
 
@@ -39,19 +39,10 @@ class CaseRepository:
         correlation_id: str | None = None,
     ) -> Case:
         case_id = new_case_id()
-        event = CaseEvent(
-            at=self._clock.now(),
-            type="opened",
-            actor=requester,
-            status=CaseStatus.NEW,
-            data={
-                "requester": requester,
-                "conversation": conversation,
-                "platform": platform,
-                "text": text,
-                "correlation_id": correlation_id,
-            },
-        )
+        opened = Opened(requester=requester, conversation=conversation, platform=platform,
+                        text=text, correlation_id=correlation_id)  # fmt: skip
+        event = CaseEvent(at=self._clock.now(), actor=requester, status=CaseStatus.NEW,
+                          event=opened)  # fmt: skip
         await self._write(case_id, event, fence)
         r = self._store.redis
         await r.rpush(self._store.key("cases", "by_requester", requester), case_id)
@@ -61,26 +52,23 @@ class CaseRepository:
     async def append(
         self,
         case: Case,
-        type: str,
+        what: Event,
         *,
         actor: str,
         status: CaseStatus | None = None,
-        data: dict[str, Any] | None = None,
         fence: tuple[str, int] | None = None,
     ) -> Case:
         """Record an event on `case` (moving it to `status`, if given) and return the case as
         it now is. Refuses a transition the lifecycle does not allow."""
         if status is not None and not case.can_move_to(status):
             raise CaseError(f"case {case.id}: {case.status} -> {status} is not allowed")
-        event = CaseEvent(
-            at=self._clock.now(), type=type, actor=actor, status=status, data=data or {}
-        )
+        event = CaseEvent(at=self._clock.now(), actor=actor, status=status, event=what)
         seq = await self._write(case.id, event, fence)
         case._apply(event.model_copy(update={"seq": seq}))
         return case
 
     async def _write(self, case_id: str, event: CaseEvent, fence: tuple[str, int] | None) -> int:
-        payload = event.model_dump(mode="json", exclude={"seq"})
+        payload = event.stored()
         if fence is not None:
             lock_key, token = fence
             seq = await self._store.redis.eval(
@@ -102,10 +90,7 @@ class CaseRepository:
         raw = await self._store.redis.lrange(self._events_key(case_id), 0, -1)
         if not raw:
             return None
-        events = [
-            CaseEvent.model_validate({**json.loads(item), "seq": i + 1})
-            for i, item in enumerate(raw)
-        ]
+        events = [CaseEvent.from_stored(json.loads(item), i + 1) for i, item in enumerate(raw)]
         return Case.from_events(case_id, events)
 
     async def ids_of(self, requester: str) -> list[str]:

@@ -8,13 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, cached_property
-from typing import Literal, Protocol
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Protocol
 
 from bot.intents import DESK_INTENTS, UNKNOWN_PERSON, IntentSpec, spec_order
-from bot.models import Catalog, Person
-from bot.ports import Queue
+from bot.models import Catalog, Person, Queue, Understanding
 from skills import default_skills
 
 __all__ = [
@@ -72,31 +69,6 @@ class IntentCatalog:
 def default_intents() -> IntentCatalog:
     """The intents of the desk and of the skills the project ships."""
     return IntentCatalog.of(default_skills().intents())
-
-
-class Understanding(BaseModel):
-    """One message understood: what the person wants, how sure we are, and the details.
-
-    `confidence` is a calibrated probability that `intent` is right; `confident` says whether
-    it clears the threshold of the understanding that produced it (below it the desk asks or
-    escalates, never guesses). `slots` holds what the message names: `group`,
-    `group_candidates` (comma-separated ids when a group name is ambiguous), `software`,
-    `software_candidates` (the same for an app name), `software_name` (an app outside the
-    catalogue), `device`, `target_user` (a username, or
-    `UNKNOWN_PERSON` + the name as written when the request is about someone the org does
-    not know: never the requester), `duration` (days), `app`, `credentials_exposed`.
-    `alternatives` are the runner-up intents.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    intent: str
-    confidence: float = Field(ge=0.0, le=1.0)
-    queue: Queue | None
-    slots: dict[str, str] = {}
-    alternatives: list[tuple[str, float]] = []
-    confident: bool = True
-    source: Literal["offline", "claude"] = "offline"
 
 
 class CatalogFeed(Protocol):
