@@ -86,7 +86,7 @@ class TimeBoundAccess:
             if case is not None:
                 ctx.send(
                     requester_address(case),
-                    ctx.text_reply(texts.access_ends_soon(group.name, until)),
+                    ctx.text_reply(texts.say("access.ends_soon", group=group.name, until=until)),
                 )
 
     async def _on_expire(self, job: Job) -> None:
@@ -109,7 +109,7 @@ class TimeBoundAccess:
             group = await d.directory.group(group_id)
             ctx.send(
                 requester_address(case),
-                ctx.text_reply(texts.access_ended(group.name if group else group_id)),
+                ctx.text_reply(texts.say("access.ended", group=group.name if group else group_id)),
             )
 
     async def _on_sweep(self, job: Job) -> None:

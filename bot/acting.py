@@ -15,11 +15,12 @@ from bot.actions import ActionRunner, Executed, Provenance, SagaFailed
 from bot.cases import Case, CaseStatus
 from bot.clock import Clock
 from bot.context import TurnContext, requester_address
+from bot.conversation import feedback_buttons
 from bot.events import Executing, Refused, Resolved, StatusCard
 from bot.handoff import Handoff, next_step_for
 from bot.models import Button, Card, CardField, Reply, new_message_id
 from bot.notices import Notices
-from bot.plans import Plan, step_label
+from bot.plans import Plan
 from bot.policy import Decision
 from bot.ports import Directory, Outbox
 from bot.resources import PlanResources
@@ -27,6 +28,7 @@ from bot.routing import FollowUp, Routing
 from bot.state.actions import StoredAction
 from bot.state.refs import ButtonRefs
 from skills.base import PreconditionFailed, missing_capability
+from skills.registry import SkillRegistry
 from verification.notify import notify_change
 from verification.stepup import StepUp
 
@@ -51,6 +53,7 @@ class ActingDeps:
     handoff: Handoff
     notices: Notices
     stepup: StepUp
+    skills: SkillRegistry
     clock: Clock
 
 
@@ -76,7 +79,7 @@ class Acting:
                 ctx.tell(case, texts.refusal(exc.cause.text_key))
                 return case
             log.warning("action.failed", case=case.id, step=exc.step, error=str(exc.cause))
-            ctx.tell(case, texts.ACTION_FAILED)
+            ctx.tell(case, texts.say("result.action_failed"))
             return await d.handoff.escalate(
                 ctx,
                 case,
@@ -84,9 +87,8 @@ class Acting:
                 priority="high",
                 summary=plan.summary,
                 checked=[
-                    f"{exc.step} failed: {str(exc.cause)[:120]}",
-                    *(f"undid {s}" for s in exc.compensated),
-                    *(f"still in effect, check by hand: {s}" for s in exc.left),
+                    texts.say("note.step_failed", step=exc.step, error=str(exc.cause)[:120]),
+                    *_compensation(exc),
                 ],
                 next_step=next_step_for(plan.queue),
             )
@@ -99,7 +101,9 @@ class Acting:
             log.exception("after_actions.failed", case=case.id)
         handover = next((f for f in ends.follow_ups if f.escalate), None)
         if handover is not None and handover.escalate is not None:
-            checked = [f"{step_label(e.skill, e.args)}: done" for e in done]
+            checked = [
+                texts.say("note.step_done", step=d.skills.step(e.skill, e.args)) for e in done
+            ]
             return await d.handoff.escalate(
                 ctx,
                 case,
@@ -136,14 +140,14 @@ class Acting:
             priority=handover.priority if handover else "normal",
             summary=plan.summary,
             checked=[
-                f"{exc.step} not done: the backend does not support {capability}; do it by hand",
-                *(f"undid {s}" for s in exc.compensated),
-                *(f"still in effect, check by hand: {s}" for s in exc.left),
+                texts.say("note.not_supported", step=exc.step, capability=capability),
+                *_compensation(exc),
             ],
             next_step=next_step_for(queue),
         )
         for role in handover.notify if handover else ():
-            await d.notices.tell_role(ctx, role, case.requester, f"{plan.intent}: {plan.summary}")
+            what = texts.say("note.role_notice", intent=plan.intent, summary=plan.summary)
+            await d.notices.tell_role(ctx, role, case.requester, what)
         return case
 
     async def _ends(self, case: Case, plan: Plan, done: list[Executed]) -> _Ends:
@@ -155,7 +159,7 @@ class Acting:
             return _Ends((), 0)
         follow_ups = tuple(
             d.routing.follow_up(requester, resource, skill=e.skill, intent=plan.intent,
-                                changed=e.result.changed)
+                                changed=e.changed)
             for e in done
         )  # fmt: skip
         hours = d.routing.undo_hours(requester, resource, skill=plan.action, intent=plan.intent)
@@ -174,23 +178,20 @@ class Acting:
                     await d.stepup.note_change(person, executed.skill)
             # only a grant the desk made ends on its own: a membership the person already had
             # (the add changed nothing) is not the desk's to take away
-            if (
-                executed.skill == "add_to_group"
-                and executed.args.get("days")
-                and executed.result.changed
-            ):
+            if executed.skill == "add_to_group" and executed.args.get("days") and executed.changed:
                 await d.access.schedule_expiry(case, executed)
         roles = dict.fromkeys(role for f in ends.follow_ups for role in f.notify)
         for role in roles:
-            summary = "; ".join(step_label(e.skill, e.args) for e in done) or plan.summary
-            await d.notices.tell_role(ctx, role, case.requester, f"{plan.intent}: {summary}")
+            summary = "; ".join(d.skills.step(e.skill, e.args) for e in done) or plan.summary
+            what = texts.say("note.role_notice", intent=plan.intent, summary=summary)
+            await d.notices.tell_role(ctx, role, case.requester, what)
 
     async def _status_card(
         self, ctx: TurnContext, case: Case, done: list[Executed], undo_hours: int
     ) -> None:
         d = self._d
         buttons: list[Button] = []
-        undoable = [e for e in done if e.inverse and e.result.changed] if undo_hours else []
+        undoable = [e for e in done if e.inverse and e.changed] if undo_hours else []
         if len(undoable) == 1:
             ref = await d.refs.mint(
                 "undo",
@@ -199,23 +200,25 @@ class Acting:
                 data={"action": undoable[0].action_id},
                 expires_at=d.clock.now() + timedelta(hours=undo_hours),
             )
-            buttons.append(
-                Button(label="Undo", action="undo", ref=ref, confirm="Undo this change?")
-            )
-        for label, action in (("Helped", "helped"), ("Didn't help", "didnt_help")):
+            undo, confirm = texts.say("result.undo"), texts.say("result.undo_confirm")
+            buttons.append(Button(label=undo, action="undo", ref=ref, confirm=confirm))
+        for label, action in feedback_buttons():
             ref = await d.refs.mint(action, case_id=case.id, allowed=[case.requester])
             buttons.append(Button(label=label, action=action, ref=ref))
-        summary = " ".join(e.result.summary for e in done)
-        fields = tuple(CardField(label="Done", value=step_label(e.skill, e.args)) for e in done)
+        summary = " ".join(e.summary for e in done)
+        done_label = texts.say("result.done_field")
+        fields = tuple(
+            CardField(label=done_label, value=d.skills.step(e.skill, e.args)) for e in done
+        )
         card = Card(
             kind="status",
-            title=texts.DONE_TITLE,
+            title=texts.say("result.done_title"),
             text=summary,
             fields=fields,
             buttons=tuple(buttons),
             case_id=case.id,
             about=case.requester,
-            context=texts.undo_available(undo_hours) if undoable else None,
+            context=texts.say("result.undo_available", count=undo_hours) if undoable else None,
         )
         message_id = new_message_id()
         await ctx.record(case, StatusCard(message=message_id, card=card), actor="desk")
@@ -231,7 +234,7 @@ class Acting:
         case, _ = await d.actions.undo(ctx, case, action_id, provenance(case, decision.policy_ids))
         await d.access.cancel_expiry(case.id)
         self.strip_undo(ctx, case)
-        ctx.say(texts.UNDO_DONE)
+        ctx.say(texts.say("result.undo_done"))
         return case
 
     def strip_undo(self, ctx: TurnContext, case: Case) -> None:
@@ -239,10 +242,20 @@ class Acting:
         status_card = case.last(StatusCard)
         if status_card is not None:
             kept = tuple(b for b in status_card.card.buttons if b.action != "undo")
-            card = status_card.card.model_copy(update={"buttons": kept, "context": "Undone."})
+            card = status_card.card.model_copy(
+                update={"buttons": kept, "context": texts.say("note.undone_context")}
+            )
             ctx.update(
                 requester_address(case), Reply(id=status_card.message, text=card.text, card=card)
             )
+
+
+def _compensation(exc: SagaFailed) -> list[str]:
+    """What a failed saga undid, and what it left in effect for a human to check."""
+    return [
+        *(texts.say("note.undid", step=s) for s in exc.compensated),
+        *(texts.say("note.left", step=s) for s in exc.left),
+    ]
 
 
 def provenance(case: Case, policy: tuple[str, ...]) -> Provenance:

@@ -19,7 +19,7 @@ from bot.plans import PlanStep
 from bot.ports import Devices, Directory, Tickets
 from bot.state.actions import ActionRepository, StoredAction
 from bot.state.receipts import ReceiptBook
-from skills.base import PreconditionFailed, SkillContext, SkillFailed, SkillResult
+from skills.base import PreconditionFailed, SkillContext, SkillFailed
 from skills.registry import SkillRegistry
 
 log = structlog.get_logger("itdesk.actions")
@@ -41,7 +41,8 @@ class Executed:
     action_id: str
     skill: str
     args: dict[str, Any]
-    result: SkillResult
+    changed: bool  # False: the backend was already as wanted
+    summary: str  # what the person is told it did
     inverse: str | None
 
 
@@ -139,7 +140,7 @@ class ActionRunner:
             verification=why.verification,
             idempotency_key=key,
             changed=result.changed,
-            summary=result.summary,
+            summary=d.skills.render(result.summary),
             undo_of=undo_of,
             inverse=skill.inverse,
             inverse_params=inverse_params.model_dump(mode="json") if inverse_params else None,
@@ -181,7 +182,7 @@ class ActionRunner:
         undone: list[str] = []
         left: list[str] = []
         for executed in reversed(done):
-            if not executed.result.changed:
+            if not executed.changed:
                 continue
             if executed.inverse is None:
                 left.append(executed.skill)
@@ -214,6 +215,7 @@ def _executed(record: ActionRecord) -> Executed:
         action_id=record.action_id,
         skill=record.skill,
         args=record.args,
-        result=SkillResult(changed=record.changed, summary=record.summary),
+        changed=record.changed,
+        summary=record.summary,
         inverse=record.inverse,
     )

@@ -28,14 +28,6 @@ from bot.state.conversations import ConversationLocks
 
 AUDIT_SCAN = 2000  # the newest cases `/itdesk audit` looks through
 QUEUES = ("access", "accounts", "software", "hardware", "network", "security", "other")
-HELP = (
-    "/itdesk pause | resume — send every new request to a human, or stop doing so\n"
-    "/itdesk mode <queue> <autonomous|shadow|off> — how the desk handles a queue\n"
-    "/itdesk stats — automation rate, time to resolution, escalations, approvals\n"
-    "/itdesk audit <username> — recent actions for a person\n"
-    "/itdesk undo <action-id> — reverse an action\n"
-    "/itdesk oncall <username>... — set who is on call"
-)
 
 
 @dataclass(frozen=True)
@@ -76,7 +68,7 @@ class Admin:
                     "at": d.clock.now().isoformat(),
                 }
             )
-            ctx.ephemeral(texts.ONLY_ADMINS)
+            ctx.ephemeral(texts.say("admin.only_admins"))
             return
         await d.audit.append(
             {
@@ -89,10 +81,10 @@ class Admin:
         )
         if command == "pause":
             await d.control.set_paused(True, ctx.person.username)
-            ctx.say("Paused. Every new request now goes to a human until `/itdesk resume`.")
+            ctx.say(texts.say("admin.paused"))
         elif command == "resume":
             await d.control.set_paused(False, ctx.person.username)
-            ctx.say("Resumed. The desk handles routine requests again.")
+            ctx.say(texts.say("admin.resumed"))
         elif command == "mode":
             await self._mode(ctx, args)
         elif command == "stats":
@@ -104,38 +96,35 @@ class Admin:
         elif command == "oncall":
             await self._oncall(ctx, args)
         elif command == "help":
-            ctx.ephemeral(HELP)
+            ctx.ephemeral(texts.say("admin.help"))
         else:
-            ctx.ephemeral(texts.COMMAND_UNKNOWN + "\n" + HELP)
+            ctx.ephemeral(texts.say("admin.unknown_command") + "\n" + texts.say("admin.help"))
 
     async def _mode(self, ctx: TurnContext, args: list[str]) -> None:
         if len(args) != 2 or args[0] not in QUEUES or args[1] not in MODES:
-            ctx.ephemeral(
-                "Usage: /itdesk mode <queue> <autonomous|shadow|off>, where queue is "
-                + ", ".join(QUEUES)
-                + "."
-            )
+            ctx.ephemeral(texts.say("admin.mode_usage", queues=", ".join(QUEUES)))
             return
         await self._d.control.set_mode(args[0], args[1])
-        ctx.say(f"The {args[0]} queue is now in {args[1]} mode.")
+        ctx.say(texts.say("admin.mode_set", queue=args[0], mode=args[1]))
 
     async def _oncall(self, ctx: TurnContext, args: list[str]) -> None:
         d = self._d
         if not args:
             roster = await d.oncall.people()
-            ctx.say("On call: " + (", ".join(roster) if roster else "nobody"))
+            nobody = texts.say("admin.oncall_nobody")
+            ctx.say(texts.say("admin.oncall", people=", ".join(roster) if roster else nobody))
             return
         people = {a: await d.directory.person(a) for a in args}
         unknown = [a for a, p in people.items() if p is None]
         if unknown:
-            ctx.ephemeral(f"Not in the directory: {', '.join(unknown)}. Nothing was changed.")
+            ctx.ephemeral(texts.say("admin.not_in_directory", people=", ".join(unknown)))
             return
         disabled = [a for a, p in people.items() if p is not None and p.disabled]
         if disabled:
-            ctx.ephemeral(f"Disabled accounts: {', '.join(disabled)}. Nothing was changed.")
+            ctx.ephemeral(texts.say("admin.disabled_accounts", people=", ".join(disabled)))
             return
         await d.control.set_roster(args)
-        ctx.say("On call now: " + ", ".join(args))
+        ctx.say(texts.say("admin.oncall_set", people=", ".join(args)))
 
     async def _stats(self, ctx: TurnContext) -> None:
         d = self._d
@@ -158,32 +147,37 @@ class Admin:
             for c in closed
             if c.status in {CaseStatus.RESOLVED, CaseStatus.ANSWERED} and not _touched_by_human(c)
         ]
-        rate = f"{100 * len(automated) / len(closed):.0f}%" if closed else "n/a"
+        na = texts.say("admin.stats_na")
+        rate = f"{100 * len(automated) / len(closed):.0f}%" if closed else na
         ends = [(c, _resolved_at(c)) for c in cases]
         durations = [(end - c.opened_at).total_seconds() for c, end in ends if end is not None]
-        median = _duration(statistics.median(durations)) if durations else "n/a"
+        median = _duration(statistics.median(durations)) if durations else na
         queues = Counter(c.queue or "other" for c in cases if c.last(Escalated) is not None)
         feedback = [f for c in cases for _, f in c.all(Feedback)]
         helped = sum(1 for f in feedback if f.helped)
         unhelped = len(feedback) - helped
-        fields = (
-            CardField(label="Requests", value=str(len(cases))),
-            CardField(label="Automation rate", value=rate),
-            CardField(label="Median time to resolution", value=median),
-            CardField(
-                label="Escalations by queue",
-                value=", ".join(f"{q}: {n}" for q, n in sorted(queues.items())) or "none",
-            ),
-            CardField(label="Approvals pending", value=str(await d.approvals.pending_count())),
-            CardField(label="Feedback", value=f"{helped} helped, {unhelped} didn't"),
-            CardField(label="Paused", value="yes" if await d.control.paused() else "no"),
-        )
-        ctx.say("Desk statistics", Card(kind="info", title="Desk statistics", fields=fields))
+        escalations = ", ".join(f"{q}: {n}" for q, n in sorted(queues.items()))
+        paused = texts.say("admin.yes" if await d.control.paused() else "admin.no")
+        fields = tuple(
+            CardField(label=texts.say(f"admin.stats_{key}"), value=value)
+            for key, value in (
+                ("requests", str(len(cases))),
+                ("rate", rate),
+                ("median", median),
+                ("escalations", escalations or texts.say("admin.stats_none")),
+                ("approvals", str(await d.approvals.pending_count())),
+                ("feedback", texts.say("admin.stats_feedback_value", helped=helped,
+                                       unhelped=unhelped)),
+                ("paused", paused),
+            )
+        )  # fmt: skip
+        title = texts.say("admin.stats_title")
+        ctx.say(title, Card(kind="info", title=title, fields=fields))
 
     async def _audit(self, ctx: TurnContext, args: list[str]) -> None:
         d = self._d
         if len(args) != 1:
-            ctx.ephemeral("Usage: /itdesk audit <username>")
+            ctx.ephemeral(texts.say("admin.audit_usage"))
             return
         user = args[0]
         lines = []
@@ -195,26 +189,26 @@ class Admin:
                 continue
             for e, action in case.all(ActionRecord):
                 if case.requester == user or action.args.get("user") == user:
-                    lines.append(
-                        f"{e.at:%Y-%m-%d %H:%M} {action.action_id} {action.skill} "
-                        f"{_args(action.args)} (case {case.id}, asked by "
-                        f"{action.requested_by or case.requester})"
-                    )
+                    line = texts.say("admin.audit_line", at=f"{e.at:%Y-%m-%d %H:%M}",
+                                     action_id=action.action_id, skill=action.skill,
+                                     args=_args(action.args), case_id=case.id,
+                                     asked_by=action.requested_by or case.requester)  # fmt: skip
+                    lines.append(line)
         lines.sort()
-        ctx.say("\n".join(lines[-15:]) if lines else f"No actions recorded for {user}.")
+        ctx.say("\n".join(lines[-15:]) if lines else texts.say("admin.audit_none", user=user))
 
     async def _undo(self, ctx: TurnContext, args: list[str]) -> None:
         d = self._d
         if len(args) != 1:
-            ctx.ephemeral("Usage: /itdesk undo <action-id>")
+            ctx.ephemeral(texts.say("admin.undo_usage"))
             return
         record = await d.actions.record(args[0].upper())
         if record is None or not record.inverse:
-            ctx.ephemeral(f"No action {args[0]} that can be undone. Nothing was changed.")
+            ctx.ephemeral(texts.say("admin.undo_none", action_id=args[0]))
             return
         case = await d.cases.get(record.case_id)
         if case is None:
-            ctx.ephemeral("That action's case is gone. Nothing was changed.")
+            ctx.ephemeral(texts.say("admin.undo_case_gone"))
             return
         async with d.locks.hold(case.conversation) as fence:
             ctx.fence = fence
@@ -226,7 +220,8 @@ class Admin:
             )
             case, done = await d.actions.undo(ctx, case, record.action_id, why)
             await d.access.cancel_expiry(case.id)
-        ctx.say(f"Undone: {record.skill} {_args(record.args)} ({done.action_id}).")
+        ctx.say(texts.say("admin.undone", skill=record.skill, args=_args(record.args),
+                          action_id=done.action_id))  # fmt: skip
 
 
 def _touched_by_human(case: Case) -> bool:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from bot import texts
 from bot.cases import Case, CaseStatus
 from bot.context import TurnContext, requester_address
+from bot.conversation import feedback_buttons
 from bot.events import Feedback, RunbookSent
 from bot.handoff import Handoff
 from bot.knowledge import Runbooks
@@ -37,12 +38,13 @@ class Answers:
                 case,
                 queue=queue,
                 summary=case.text[:200],
-                checked=["no matching runbook"],
+                checked=[texts.say("note.no_runbook")],
             )
             return
         title, body, _ = hits[0]
         buttons = []
-        for label, action in (("That fixed it", "helpful"), ("Still broken", "not_helpful")):
+        fixed, broken = texts.say("runbook.fixed"), texts.say("runbook.still_broken")
+        for label, action in ((fixed, "helpful"), (broken, "not_helpful")):
             ref = await self._d.refs.mint(
                 action, case_id=case.id, allowed=[case.requester], data={"runbook": title}
             )
@@ -59,7 +61,7 @@ class Answers:
             title=title,
             text=body,
             buttons=tuple(buttons),
-            context=f"From the IT knowledge base: {title}",
+            context=texts.say("runbook.source", title=title),
             case_id=case.id,
             about=case.requester,
         )
@@ -68,7 +70,7 @@ class Answers:
         case = await ctx.record(case, sent, actor="desk", status=CaseStatus.ANSWERED)
         ctx.send(
             requester_address(case),
-            Reply(id=message_id, text=texts.RUNBOOK_INTRO, card=card),
+            Reply(id=message_id, text=texts.say("runbook.intro"), card=card),
         )
 
     async def on_runbook_feedback(
@@ -78,10 +80,10 @@ class Answers:
             return
         title = str(ref.data.get("runbook", ""))
         helped = ref.action == "helpful"
-        self.strip_buttons(ctx, case, "Thanks for letting me know.")
+        self.strip_buttons(ctx, case, texts.say("runbook.thanks"))
         if helped:
             case = await ctx.record(case, Feedback(helped=True, runbook=title))
-            ctx.say(texts.HELPED_THANKS)
+            ctx.say(texts.say("result.helped_thanks"))
             return
         case = await ctx.record(case, Feedback(helped=False, runbook=title))
         u = case.understood()
@@ -90,7 +92,7 @@ class Answers:
             case,
             queue=(u.queue if u and u.queue else "other"),
             summary=case.text[:200],
-            checked=[f"runbook '{title}' did not fix it"],
+            checked=[texts.say("note.runbook_failed", title=title)],
         )
 
     async def on_feedback(self, ctx: TurnContext, ref: ButtonRef, case: Case | None) -> None:
@@ -99,30 +101,30 @@ class Answers:
         helped = ref.action == "helped"
         case = await ctx.record(case, Feedback(helped=helped))
         if helped or case.status not in {CaseStatus.RESOLVED, CaseStatus.ANSWERED}:
-            ctx.say(texts.HELPED_THANKS if helped else texts.REOPENED)
+            ctx.say(texts.say("result.helped_thanks") if helped else texts.say("result.reopened"))
             return
         u = case.understood()
-        ctx.say(texts.REOPENED)
+        ctx.say(texts.say("result.reopened"))
         await self._d.handoff.escalate(
             ctx,
             case,
             queue=(u.queue if u and u.queue else "other"),
-            summary=f"Reopened: {case.text[:180]}",
-            checked=["the person said the fix didn't help"],
+            summary=texts.say("note.reopened", text=case.text[:180]),
+            checked=[texts.say("note.fix_didnt_help")],
         )
 
     async def ask_feedback(self, ctx: TurnContext, case: Case) -> None:
         buttons = []
-        for label, action in (("Helped", "helped"), ("Didn't help", "didnt_help")):
+        for label, action in feedback_buttons():
             ref = await self._d.refs.mint(action, case_id=case.id, allowed=[case.requester])
             buttons.append(Button(label=label, action=action, ref=ref))
         ctx.send(
             requester_address(case),
             ctx.text_reply(
-                texts.FEEDBACK_ASK,
+                texts.say("result.feedback_ask"),
                 Card(
                     kind="info",
-                    title=texts.FEEDBACK_ASK,
+                    title=texts.say("result.feedback_ask"),
                     buttons=tuple(buttons),
                     case_id=case.id,
                     about=case.requester,

@@ -105,23 +105,28 @@ class Approvals:
         if approval.status == "pending":
             buttons: tuple[Button, ...] = (
                 Button(
-                    label="Approve", action="approve", ref=approval.refs["approve"], style="primary"
+                    label=texts.say("approval.approve"),
+                    action="approve",
+                    ref=approval.refs["approve"],
+                    style="primary",
                 ),
                 Button(
-                    label="Deny",
+                    label=texts.say("approval.deny"),
                     action="deny",
                     ref=approval.refs["deny"],
                     style="danger",
-                    confirm="Deny this request?",
+                    confirm=texts.say("approval.deny_confirm"),
                 ),
             )
-            context = f"Expires {expires}. Only you can decide; the desk acts once you approve."
+            context = texts.say("approval.waiting_context", expires=expires)
         else:
             buttons = ()
-            verb = {"approved": "Approved", "denied": "Denied", "expired": "Expired"}[
-                approval.status
-            ]
-            context = f"{verb} by {decider_name}" if decider_name else verb
+            verdict = texts.say(f"approval.verdict.{approval.status}")
+            context = (
+                texts.say("approval.decided_context", verdict=verdict, name=decider_name)
+                if decider_name
+                else verdict
+            )
         return Card(
             kind="approval",
             title=approval.title,
@@ -164,7 +169,10 @@ class Approvals:
                 ctx.send(
                     Address.dm(approver),
                     ctx.text_reply(
-                        texts.approval_reminder(requester.name if requester else approval.requester)
+                        texts.say(
+                            "approval.reminder",
+                            requester=requester.name if requester else approval.requester,
+                        )
                     ),
                 )
 
@@ -179,4 +187,4 @@ class Approvals:
             if case is not None and case.status == CaseStatus.AWAITING_APPROVAL:
                 case = await ctx.record(case, ApprovalExpired(approval=approval.id),
                                         actor="system", status=CaseStatus.CANCELLED)  # fmt: skip
-                ctx.send(requester_address(case), ctx.text_reply(texts.approval_expired()))
+                ctx.send(requester_address(case), ctx.text_reply(texts.say("approval.expired")))

@@ -15,11 +15,12 @@ from bot.events import ApprovalRequested, Approved, Denied
 from bot.handoff import Handoff
 from bot.models import Address, Person
 from bot.oncall import OnCall
-from bot.plans import Plan, step_label
+from bot.plans import Plan
 from bot.policy import Decision, PolicyEngine, questions
 from bot.ports import Directory
 from bot.resources import PlanResources
 from bot.state.approvals import ApprovalStatus
+from skills.registry import SkillRegistry
 
 _RISKS = ("low", "medium", "high")
 
@@ -32,6 +33,7 @@ class ApprovalGateDeps:
     resources: PlanResources
     oncall: OnCall
     handoff: Handoff
+    skills: SkillRegistry
     clock: Clock
 
 
@@ -51,7 +53,7 @@ class ApprovalGate:
                 case,
                 queue=plan.queue,
                 summary=plan.summary,
-                checked=[texts.NO_APPROVER],
+                checked=[texts.say("approval.no_approver")],
             )
         requester = await d.directory.person(case.requester)
         who = requester.name if requester else case.requester
@@ -60,7 +62,7 @@ class ApprovalGate:
             requester=case.requester,
             kind=kind,
             approvers=approvers,
-            title=f"Approval needed: {who}",
+            title=texts.say("approval.title", who=who),
             fields=await self._fields(case, plan),
         )
         requested = ApprovalRequested(approval=approval.id, kind=kind, approvers=approvers,
@@ -69,7 +71,7 @@ class ApprovalGate:
         for approver, reply in cards:
             ctx.send(Address.dm(approver), reply)
         names = [p.name for p in [await d.directory.person(a) for a in approvers] if p]
-        ctx.tell(case, texts.approval_requested(_join(names)))
+        ctx.tell(case, texts.say("approval.requested", approvers=_join(names)))
         return case
 
     async def approvers(self, kind: str, case: Case, plan: Plan) -> list[str]:
@@ -140,18 +142,32 @@ class ApprovalGate:
     async def _fields(self, case: Case, plan: Plan) -> list[tuple[str, str]]:
         d = self._d
         requester = await d.directory.person(case.requester)
-        what = ", ".join(step_label(s.skill, s.params) for s in plan.steps)
+        what = ", ".join(d.skills.step(s.skill, s.params) for s in plan.steps)
+        who = (
+            texts.say("approval.requester_value", name=requester.name, title=requester.title)
+            if requester
+            else case.requester
+        )
+        risk = await self._risk(requester, plan)
+        key = f"approval.risk.{risk}"
         fields = [
-            ("Requester", f"{requester.name}, {requester.title}" if requester else case.requester),
-            ("Asks for", what),
-            ("Reason given", case.text[:300]),
-            ("Risk", (await self._risk(requester, plan)).capitalize()),
+            (texts.say("approval.requester_field"), who),
+            (texts.say("approval.asks_for_field"), what),
+            (texts.say("approval.reason_field"), case.text[:300]),
+            (texts.say("approval.risk_field"), texts.say(key) if texts.DESK.has(key) else risk),
         ]
         if plan.action == "add_to_group":
             days = plan.steps[0].params.get("days")
-            fields.append(("Duration", f"{days} days" if days else "permanent"))
+            lasting = (
+                texts.say("approval.duration_value", count=days)
+                if days
+                else texts.say("approval.permanent")
+            )
+            fields.append((texts.say("approval.duration_field"), lasting))
         if case.verification():
-            fields.append(("Identity", "verified by a sign-in check"))
+            fields.append(
+                (texts.say("approval.identity_field"), texts.say("approval.identity_value"))
+            )
         return fields
 
     async def _risk(self, requester: Person | None, plan: Plan) -> str:
@@ -176,14 +192,14 @@ class ApprovalGate:
         d = self._d
         approval = await d.approvals.get(approval_id)
         if approval is None:
-            ctx.say(texts.BUTTON_UNKNOWN)
+            ctx.say(texts.say("button.unknown"))
             return case, False
         if approval.status != "pending":
             decider = await d.directory.person(approval.decided_by or "")
             ctx.say(texts.already_decided(approval.status, decider.name if decider else None))
             return case, False
         if d.clock.now() >= approval.expires_at:
-            ctx.say(texts.BUTTON_EXPIRED)
+            ctx.say(texts.say("button.expired"))
             return case, False
         status: ApprovalStatus = "approved" if approve else "denied"
         approval = await d.approvals.decide(approval, status, ctx.person.username, d.clock.now())
@@ -192,14 +208,17 @@ class ApprovalGate:
         if not approve:
             denied = Denied(approval=approval.id, kind=approval.kind)
             case = await ctx.record(case, denied, status=CaseStatus.REFUSED)
-            ctx.tell(case, texts.approval_denied(ctx.person.name))
+            ctx.tell(case, texts.say("approval.denied", name=ctx.person.name))
             return case, False
         case = await ctx.record(case, Approved(approval=approval.id, kind=approval.kind))
-        ctx.tell(case, texts.approval_approved(ctx.person.name))
+        ctx.tell(case, texts.say("approval.approved", name=ctx.person.name))
         return case, True
 
 
 def _join(names: list[str]) -> str:
-    if len(names) <= 2:
-        return " and ".join(names)
-    return ", ".join(names[:-1]) + " or " + names[-1]
+    if len(names) < 2:
+        return "".join(names)
+    if len(names) == 2:
+        return texts.say("approval.both", first=names[0], second=names[1])
+    some = texts.say("approval.list_separator").join(names[:-1])
+    return texts.say("approval.any_of", some=some, last=names[-1])

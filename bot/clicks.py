@@ -73,7 +73,7 @@ class Clicks:
             return
         ref = await d.refs.get(ctx.turn.ref or "")
         if ref is None or ref.action != action or ref.action not in self._handlers:
-            ctx.say(texts.BUTTON_UNKNOWN)
+            ctx.say(texts.say("button.unknown"))
             return
         case = await d.cases.get(ref.case_id) if ref.case_id else None
         answer = await self._may_press(ref, ctx.person, case)
@@ -90,16 +90,18 @@ class Clicks:
                 }
             )
             own = answer.reason == "no_self_approval"
-            ctx.say(texts.NO_SELF_APPROVAL if own else texts.BUTTON_NOT_YOURS)
+            ctx.say(
+                texts.say("approval.no_self_approval") if own else texts.say("button.not_yours")
+            )
             return
         if ref.expires_at is not None and d.clock.now() >= ref.expires_at:
-            ctx.say(texts.BUTTON_EXPIRED)
+            ctx.say(texts.say("button.expired"))
             return
         conversation = case.conversation if case else ctx.turn.conversation_id
         async with d.locks.hold(conversation) as fence:
             ctx.fence = fence
             if ref.action in SINGLE_USE and not await d.refs.consume(ref.token):
-                ctx.say(texts.BUTTON_USED)
+                ctx.say(texts.say("button.used"))
                 return
             if case is not None:
                 case = await d.cases.get(case.id)
@@ -128,7 +130,7 @@ class Clicks:
             result = await d.stepup.answer_push(ctx.person, ctx.turn.ref or "")
             case = await d.cases.get(result.case_id) if result.case_id else None
             if case is None:
-                ctx.say(texts.STEP_UP_NONE)
+                ctx.say(texts.say("step_up.none"))
                 return
             await d.gates.on_check(ctx, case, result)
 
@@ -154,7 +156,7 @@ class Clicks:
 
     async def _on_choose(self, ctx: TurnContext, ref: ButtonRef, case: Case | None) -> None:
         if case is None or case.open_question() is None:
-            ctx.say(texts.BUTTON_USED)
+            ctx.say(texts.say("button.used"))
             return
         await self._d.intake.fill_slot(ctx, case, str(ref.data["slot"]), str(ref.data["value"]))
 

@@ -13,20 +13,16 @@ from bot.models import Button, Card, CardField
 from bot.plans import Question
 from bot.state.cases import CaseRepository
 from bot.state.refs import ButtonRefs
+from bot.texts import Catalogue
 
-MENU_ITEMS = (
-    ("I'm locked out", "account_unlock"),
-    ("Reset my password", "password_reset"),
-    ("Access to a group", "access_request"),
-    ("Install software", "software_install"),
-    ("Something's broken", "other"),
-)
+MENU_ITEMS = ("account_unlock", "password_reset", "access_request", "software_install", "other")
 
 
 @dataclass(frozen=True)
 class ConversationDeps:
     refs: ButtonRefs
     cases: CaseRepository
+    texts: Catalogue  # the desk's sentences and the skills' (their questions)
 
 
 class Conversation:
@@ -37,15 +33,19 @@ class Conversation:
 
     async def menu(self, ctx: TurnContext) -> None:
         buttons = []
-        for label, intent in MENU_ITEMS:
+        for intent in MENU_ITEMS:
+            label = texts.say(f"menu.item.{intent}")
             ref = await self._d.refs.mint(
                 "menu", allowed=[ctx.person.username], data={"intent": intent, "text": label}
             )
             buttons.append(Button(label=label, action="menu", ref=ref))
         ctx.say(
-            texts.MENU,
+            texts.say("menu.intro"),
             Card(
-                kind="menu", title="How can I help?", text=texts.WHAT_I_DO, buttons=tuple(buttons)
+                kind="menu",
+                title=texts.say("menu.title"),
+                text=texts.say("menu.what_i_do"),
+                buttons=tuple(buttons),
             ),
         )
 
@@ -53,18 +53,19 @@ class Conversation:
         cases = await self._d.cases.of_requester(ctx.person.username)
         recent = [c for c in cases if c.open][-5:] or cases[-3:]
         if not recent:
-            ctx.say(texts.NO_OPEN_CASES)
+            ctx.say(texts.say("status.none_open"))
             return
         fields = tuple(
             CardField(
-                label=c.ticket_id or f"Asked {c.opened_at:%a %d %b %H:%M}",
-                value=f"{_describe(c)}: {_status_label(c)}",
+                label=c.ticket_id
+                or texts.say("status.asked_at", at=f"{c.opened_at:%a %d %b %H:%M}"),
+                value=texts.say("status.line", request=_describe(c), status=_status_label(c)),
             )
             for c in reversed(recent)
         )
         ctx.say(
-            "Here's where your requests stand:",
-            Card(kind="info", title="Your requests", fields=fields),
+            texts.say("status.intro"),
+            Card(kind="info", title=texts.say("status.title"), fields=fields),
         )
 
     async def ask(self, ctx: TurnContext, case: Case, question: Question) -> Case:
@@ -83,10 +84,11 @@ class Conversation:
             labels=[label for label, _ in question.options],
         )
         case = await ctx.record(case, asked)
+        asking = self._d.texts.render(question.text)
         card = (
             Card(
                 kind="choice",
-                title=question.text,
+                title=asking,
                 buttons=tuple(buttons),
                 case_id=case.id,
                 about=case.requester,
@@ -94,8 +96,13 @@ class Conversation:
             if buttons
             else None
         )
-        ctx.say(question.text, card)
+        ctx.say(asking, card)
         return case
+
+
+def feedback_buttons() -> tuple[tuple[str, str], ...]:
+    """The one-tap satisfaction question's buttons: (label, action)."""
+    return ((texts.say("result.helped"), "helped"), (texts.say("result.didnt_help"), "didnt_help"))
 
 
 def _describe(case: Case) -> str:

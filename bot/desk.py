@@ -64,10 +64,10 @@ class Desk:
             try:
                 return await self._handle(turn)
             except LockTimeout:
-                return [_plain(turn, texts.BUSY)]
+                return [_plain(turn, texts.say("busy"))]
             except Exception:
                 log.exception("turn.failed", event_id=turn.event_id, platform=turn.platform)
-                return [_plain(turn, texts.TRY_AGAIN)]
+                return [_plain(turn, texts.say("try_again"))]
             finally:
                 p.metrics.turn_seconds.observe(time.perf_counter() - started)
 
@@ -80,7 +80,7 @@ class Desk:
         person = await resolve_person(turn, p.directory)
         if person is None:
             log.info("turn.unknown_person", platform=turn.platform)
-            return [_plain(turn, texts.UNKNOWN_PERSON)]
+            return [_plain(turn, texts.say("unknown_person"))]
         with structlog.contextvars.bound_contextvars(person=person.username):
             log.info("turn.received", kind=turn.kind.value, platform=turn.platform)
             ctx = TurnContext(turn=turn, person=person, log=p.log)

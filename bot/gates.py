@@ -13,12 +13,13 @@ from bot.cases import Case, CaseStatus
 from bot.context import TurnContext
 from bot.events import Refused
 from bot.handoff import Handoff, next_step_for
-from bot.plans import Plan, step_label
+from bot.plans import Plan
 from bot.policy import Decision, PolicyEngine, PolicyRequest
 from bot.ports import Directory
 from bot.resources import PlanResources
 from bot.state.control import DeskControl
 from bot.verifying import StepUpGate
+from skills.registry import SkillRegistry
 from verification.stepup import CheckResult
 
 
@@ -32,6 +33,7 @@ class GateDeps:
     approval: ApprovalGate
     acting: Acting
     handoff: Handoff
+    skills: SkillRegistry
 
 
 class Gates:
@@ -80,7 +82,7 @@ class Gates:
                 case,
                 queue=plan.queue,
                 summary=plan.summary,
-                checked=["the person or target was not found"],
+                checked=[texts.say("note.not_found")],
             )
         case = await ctx.record(case, decision.event(), actor="desk")
         if decision.route == "refuse":
@@ -96,7 +98,7 @@ class Gates:
                 queue=decision.queue or plan.queue,
                 priority=decision.priority or "normal",
                 summary=plan.summary,
-                checked=[f"policy: {', '.join(decision.policy_ids)}"],
+                checked=[texts.say("note.policy", policies=", ".join(decision.policy_ids))],
                 next_step=next_step_for(plan.queue),
             )
         if decision.route == "step_up":
@@ -122,7 +124,7 @@ class Gates:
         d = self._d
         record = await d.acting.action(action_id)
         if record is None or not record.inverse:
-            ctx.say(texts.UNDO_EXPIRED)
+            ctx.say(texts.say("result.undo_expired"))
             return case
         plan = case.plan()
         decision = await self.decide(case, plan, action=record.inverse, undo=True) if plan else None
@@ -135,8 +137,10 @@ class Gates:
                 case,
                 queue=decision.queue or plan.queue,
                 priority=decision.priority or "normal",
-                summary=f"Undo requested: {step_label(record.skill, record.args)}",
-                checked=[f"policy: {', '.join(decision.policy_ids)}"],
+                summary=texts.say(
+                    "note.undo_requested", step=d.skills.step(record.skill, record.args)
+                ),
+                checked=[texts.say("note.policy", policies=", ".join(decision.policy_ids))],
             )
         if decision is None or decision.route != "act":
             ctx.say(texts.refusal(decision.reason if decision else None))

@@ -89,10 +89,19 @@ class Handoff:
         claim = await d.refs.mint("claim", case_id=case.id, role="oncall")
         card = Card(
             kind="escalation",
-            title=f"{texts.QUEUE_LABELS[queue].capitalize()} · {priority} · {ticket.id}",
+            title=texts.say(
+                "handoff.card_title",
+                queue=texts.queue_label(queue).capitalize(),
+                priority=priority,
+                ticket_id=ticket.id,
+            ),
             text=summary,
             fields=_fields(requester, case, queue, priority, checked, next_step),
-            buttons=(Button(label="Claim", action="claim", ref=claim, style="primary"),),
+            buttons=(
+                Button(
+                    label=texts.say("handoff.claim"), action="claim", ref=claim, style="primary"
+                ),
+            ),
             case_id=case.id,
             about=case.requester,
         )
@@ -102,25 +111,34 @@ class Handoff:
         case = await ctx.record(case, escalated, status=CaseStatus.ESCALATED)
         ctx.send(
             Address.case_thread(d.oncall_channel, case.id),
-            Reply(id=message_id, text=f"New escalation {ticket.id}: {summary}", card=card),
+            Reply(
+                id=message_id,
+                card=card,
+                text=texts.say("handoff.new_escalation", ticket_id=ticket.id, summary=summary),
+            ),
         )
         ctx.send(
             Address.dm(case.requester),
-            ctx.text_reply(texts.escalated(ticket.id, texts.QUEUE_LABELS[queue])),
+            ctx.text_reply(
+                texts.say("handoff.escalated", ticket_id=ticket.id, queue=texts.queue_label(queue))
+            ),
         )
         return case
 
     async def claim(self, ctx: TurnContext, case: Case) -> Case:
         d, tech = self._d, ctx.person
         if not await d.oncall.may("claim_case", tech, case):
-            ctx.say(texts.CLAIM_NEEDS_ONCALL)
+            ctx.say(texts.say("handoff.claim_needs_oncall"))
             return case
         if case.status != CaseStatus.ESCALATED:
             holder = await d.directory.person(case.claimed_by or "")
             ctx.say(
-                texts.already_claimed(holder.name if holder else "Someone")
+                texts.say(
+                    "handoff.already_claimed",
+                    name=holder.name if holder else texts.say("handoff.someone"),
+                )
                 if case.status == CaseStatus.CLAIMED
-                else texts.CASE_CLOSED
+                else texts.say("handoff.case_closed")
             )
             return case
         case = await ctx.record(case, Claimed(), status=CaseStatus.CLAIMED)
@@ -131,18 +149,27 @@ class Handoff:
             ctx,
             case,
             claimed_by=tech.name,
-            buttons=(Button(label="Resolve", action="resolve", ref=resolve, style="primary"),),
+            buttons=(
+                Button(
+                    label=texts.say("handoff.resolve"),
+                    action="resolve",
+                    ref=resolve,
+                    style="primary",
+                ),
+            ),
         )
         ctx.send(
             Address.dm(case.requester),
-            ctx.text_reply(texts.claimed_for_requester(tech.name, case.ticket_id or "")),
+            ctx.text_reply(
+                texts.say("handoff.claimed", name=tech.name, ticket_id=case.ticket_id or "")
+            ),
         )
         return case
 
     async def resolve(self, ctx: TurnContext, case: Case) -> Case:
         d, tech = self._d, ctx.person
         if case.status != CaseStatus.CLAIMED or not await d.oncall.may("resolve_case", tech, case):
-            ctx.say(texts.NOT_YOUR_CASE)
+            ctx.say(texts.say("handoff.not_your_case"))
             return case
         case = await ctx.record(case, Resolved(), status=CaseStatus.RESOLVED)
         if case.ticket_id:
@@ -150,22 +177,28 @@ class Handoff:
         self.update_thread_card(ctx, case, claimed_by=tech.name, resolved=True, buttons=())
         ctx.send(
             Address.dm(case.requester),
-            ctx.text_reply(texts.resolved_for_requester(tech.name, case.ticket_id or "")),
+            ctx.text_reply(
+                texts.say("handoff.resolved", name=tech.name, ticket_id=case.ticket_id or "")
+            ),
         )
         return case
 
     async def from_tech(self, ctx: TurnContext, case: Case, text: str) -> Case:
         tech = ctx.person
         if case.status != CaseStatus.CLAIMED:
-            ctx.say(texts.CASE_CLOSED if not case.open else texts.CLAIM_FIRST)
+            ctx.say(
+                texts.say("handoff.case_closed")
+                if not case.open
+                else texts.say("handoff.claim_first")
+            )
             return case
         if not await self._d.oncall.may("relay_reply", tech, case):
-            ctx.say(texts.NOT_YOUR_CASE)
+            ctx.say(texts.say("handoff.not_your_case"))
             return case
         case = await ctx.record(case, Relayed(sender="tech", text=text))
         ctx.send(
             Address.dm(case.requester),
-            ctx.text_reply(texts.relayed_from_tech(tech.first_name, text)),
+            ctx.text_reply(texts.say("handoff.from_tech", name=tech.first_name, text=text)),
         )
         return case
 
@@ -173,7 +206,9 @@ class Handoff:
         case = await ctx.record(case, Relayed(sender="requester", text=text))
         ctx.send(
             Address.case_thread(self._d.oncall_channel, case.id),
-            ctx.text_reply(texts.relayed_from_requester(ctx.person.first_name, text)),
+            ctx.text_reply(
+                texts.say("handoff.from_requester", name=ctx.person.first_name, text=text)
+            ),
         )
         return case
 
@@ -190,8 +225,10 @@ class Handoff:
         escalation = case.last(Escalated)
         if escalation is None:
             return
-        state = "Resolved" if resolved else "Claimed"
-        context = f"{state} by {claimed_by}" if claimed_by else None
+        state = texts.say("handoff.resolved_state" if resolved else "handoff.claimed_state")
+        context = (
+            texts.say("handoff.state_by", state=state, name=claimed_by) if claimed_by else None
+        )
         card = escalation.card.model_copy(update={"buttons": buttons, "context": context})
         ctx.update(
             Address.case_thread(self._d.oncall_channel, case.id),
@@ -201,14 +238,8 @@ class Handoff:
 
 def next_step_for(queue: str) -> str:
     """What a technician of a queue would usually do next with a case the desk hands over."""
-    return {
-        "accounts": "Confirm the person's identity by phone, then act in the directory.",
-        "access": "Check with the group owner whether access is appropriate.",
-        "software": "Check licensing and compatibility, then install or offer an alternative.",
-        "security": "Contact the person now; check sign-in logs and the device's last location.",
-        "hardware": "Arrange a repair or a loaner device.",
-        "network": "Check the person's connection details and recent network incidents.",
-    }.get(queue, "Contact the person to understand what they need.")
+    key = f"handoff.next_step.{queue}"
+    return texts.say(key if texts.DESK.has(key) else "handoff.next_step.other")
 
 
 def _queue(name: str) -> Queue:
@@ -227,26 +258,31 @@ def _fields(
     checked: list[str] | None,
     next_step: str | None,
 ) -> tuple[CardField, ...]:
-    who = f"{requester.name} ({requester.title})" if requester else case.requester
+    who = (
+        texts.say("handoff.person", name=requester.name, title=requester.title)
+        if requester
+        else case.requester
+    )
     fields = [
-        CardField(label="Requester", value=who),
-        CardField(label="Queue", value=queue),
-        CardField(label="Priority", value=priority),
-        CardField(label="They said", value=_clip(case.text, 300)),
+        CardField(label=texts.say("handoff.requester_field"), value=who),
+        CardField(label=texts.say("handoff.queue_field"), value=queue),
+        CardField(label=texts.say("handoff.priority_field"), value=priority),
+        CardField(label=texts.say("handoff.said_field"), value=_clip(case.text, 300)),
     ]
     if checked:
-        fields.append(CardField(label="Desk checked", value="; ".join(checked)))
+        fields.append(CardField(label=texts.say("handoff.checked_field"), value="; ".join(checked)))
     if next_step:
-        fields.append(CardField(label="Suggested next step", value=next_step))
+        fields.append(CardField(label=texts.say("handoff.next_step_field"), value=next_step))
     return tuple(fields)
 
 
 def _details(case: Case, checked: list[str] | None, next_step: str | None) -> str:
-    lines = [f"Request: {case.text}"]
+    lines = [texts.say("handoff.ticket_request", text=case.text)]
     if checked:
-        lines += ["Desk checked:", *(f"- {c}" for c in checked)]
+        lines.append(texts.say("handoff.ticket_checked"))
+        lines += [texts.say("handoff.ticket_checked_item", item=c) for c in checked]
     if next_step:
-        lines.append(f"Suggested next step: {next_step}")
+        lines.append(texts.say("handoff.ticket_next_step", next_step=next_step))
     return "\n".join(lines)
 
 

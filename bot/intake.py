@@ -27,6 +27,7 @@ from bot.routing import Routing
 from bot.state.cases import CaseRepository
 from bot.state.control import DeskControl
 from bot.state.conversations import ConversationLocks, UnclearMessages
+from bot.texts import Catalogue
 from bot.understanding import UNKNOWN_PERSON, IntentCatalog, Understander, Understanding
 from verification.stepup import StepUp
 
@@ -56,6 +57,7 @@ class IntakeDeps:
     answers: Answers
     notices: Notices
     routing: Routing
+    texts: Catalogue  # the desk's sentences and the skills' (their notes for technicians)
     threshold: float
 
 
@@ -90,7 +92,7 @@ class Intake:
                 u = await d.understanding.understand(text, requester=ctx.person)
                 if not self._new_topic(u, current):
                     await d.handoff.from_requester(ctx, current, text)
-                    ctx.say(texts.added_to_ticket(current.ticket_id or ""))
+                    ctx.say(texts.say("handoff.added_to_ticket", ticket_id=current.ticket_id or ""))
                     return
                 await self.new_request(ctx, text, understood=u)
                 return
@@ -136,7 +138,7 @@ class Intake:
         )
         sure = u.confident and u.confidence >= d.threshold
         if sure and u.intent == "not_it":
-            ctx.say(texts.NOT_IT)
+            ctx.say(texts.not_it())
             return
         if sure and u.intent == "ticket_status":
             await d.conversation.ticket_status(ctx)
@@ -186,7 +188,7 @@ class Intake:
                 queue=gate.queue or queue,
                 priority=gate.priority or "normal",
                 summary=text[:200],
-                checked=[f"policy: {', '.join(gate.policy_ids)}"],
+                checked=[texts.say("note.policy", policies=", ".join(gate.policy_ids))],
             )
             return
         if not sure:
@@ -202,10 +204,12 @@ class Intake:
                 else "other",
                 priority=handover.priority if handover and incident else "normal",
                 summary=text[:200],
-                checked=[f"the desk was unsure (best guess {u.intent}, {u.confidence:.0%})"],
+                checked=[
+                    texts.say("note.unsure", intent=u.intent, confidence=f"{u.confidence:.0%}")
+                ],
             )
             for role in handover.notify if handover and incident else ():
-                what = f"possible {_described(u.intent)}: {text[:160]}"
+                what = texts.say("note.possible", what=_described(u.intent), text=text[:160])
                 await d.notices.tell_role(ctx, role, case.requester, what)
             return
         await self._route(ctx, case, u)
@@ -243,11 +247,18 @@ class Intake:
                 queue=handover.queue,
                 priority=handover.priority,
                 summary=case.text[:200],
-                checked=[outcome.note] if outcome.note else None,
+                checked=[d.texts.render(outcome.note)] if outcome.note else None,
             )
             for role in handover.notify:
                 await d.notices.tell_role(
-                    ctx, role, case.requester, f"{u.intent.replace('_', ' ')}: {case.text[:160]}"
+                    ctx,
+                    role,
+                    case.requester,
+                    texts.say(
+                        "note.role_notice",
+                        intent=u.intent.replace("_", " "),
+                        summary=case.text[:160],
+                    ),
                 )
         else:
             case = await ctx.record(case, Planned(plan=outcome), actor="desk")
@@ -271,7 +282,7 @@ class Intake:
                 value = only_option_named(text, options, labels)
         if value is None:
             if options:
-                ctx.say(texts.CHOICE_UNCLEAR)
+                ctx.say(texts.say("ask.choice_unclear"))
                 return
             u = case.understood()
             await d.handoff.escalate(
@@ -279,7 +290,7 @@ class Intake:
                 case,
                 queue=(u.queue if u and u.queue else "other"),
                 summary=case.text[:200],
-                checked=[f"asked for {slot}, got: {text[:80]}"],
+                checked=[texts.say("note.asked_for", slot=slot, text=text[:80])],
             )
             return
         await self.fill_slot(ctx, case, slot, value)

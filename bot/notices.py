@@ -28,4 +28,7 @@ class Notices:
         name = person.name if person else requester
         for p in await directory.people_with_role(role):
             if not p.disabled and p.username != requester:
-                ctx.send(Address.dm(p.username), ctx.text_reply(texts.security_notice(name, what)))
+                ctx.send(
+                    Address.dm(p.username),
+                    ctx.text_reply(texts.say("security.notice", requester=name, what=what)),
+                )

@@ -8,11 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot import texts
 from bot.intents import UNKNOWN_PERSON
 from bot.models import Person
 from bot.plans import Plan, PlanStep, Question, Referral
 from bot.ports import Devices, Directory
+from bot.texts import Text
+from skills.base import asking
 from skills.planning import Ask, Lookups, Proposal
 from skills.registry import SkillRegistry
 
@@ -41,7 +42,7 @@ class Planner:
         if not skill.creates_subject and not await self._known(subject, person):
             about_others = any(s.about_others for s in skill.intents if s.name == intent)
             if about_others:
-                return Question("target_user", texts.ASK_PERSON)
+                return Question("target_user", asking("person"))
             return _about_someone_unknown(subject)
         ask = Ask(person, subject, intent, queue, slots, text)
         outcome = await skill.plan(ask, self._find)
@@ -76,4 +77,4 @@ def _about_someone_unknown(subject: str) -> Referral:
     refuse.someone-elses-account), and sees who was named; a lost device or an incident
     reaches security at once, as policy routes every such handover."""
     named = subject.removeprefix(UNKNOWN_PERSON)
-    return Referral(f"asked about someone else ({named}), not found in the directory: not acted on")
+    return Referral(Text("note.someone_unknown", {"named": named}))

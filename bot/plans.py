@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from bot.models import Person
+from bot.texts import Text
 
 ResourceKind = Literal["person", "group", "software", "device"]
 
@@ -21,7 +22,7 @@ class Question:
     """One clarifying question: the slot it fills and the candidates offered as buttons."""
 
     slot: str
-    text: str
+    text: Text
     options: list[tuple[str, str]] = field(default_factory=list)  # (label, value)
 
 
@@ -30,7 +31,7 @@ class Referral:
     """A case for a human, with what the desk found. Where it goes, how urgently and who
     hears of it at once is policy's to say (`hand_over`)."""
 
-    note: str = ""
+    note: Text | None = None
 
 
 class PlanStep(BaseModel):
@@ -68,11 +69,3 @@ def subject_of(plan: Plan) -> Person | None:
     return Person(username=p["username"], name=p["name"], email=p["email"],
                   manager=p.get("manager") or None, department=p.get("department", ""),
                   title=p.get("title", ""))  # fmt: skip
-
-
-def step_label(skill: str, args: dict[str, Any]) -> str:
-    """A plan step in a few words, for cards and tickets ("add to group finance-reports")."""
-    target = args.get("group") or args.get("software") or args.get("device") or args.get("user")
-    where = f" on {args['device']}" if skill == "install_software" and args.get("device") else ""
-    name = skill.replace("_", " ")
-    return f"{name} {target}{where}".strip() if target else name

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot import texts
 from bot.models import Person
 from bot.understanding.claude import ToolRequest, load_prompt, redact_for_model
 from bot.understanding.model import IntentCatalog, default_intents
@@ -125,8 +126,10 @@ class Summaries:
         proposal = await self.claude.use_tool(request, SummaryProposal.parse)
         if proposal is None:
             return fallback
-        who = f"{requester.name}: " if requester else ""
-        return who + redact_for_model(proposal.summary), redact_for_model(proposal.next_step)
+        summary = redact_for_model(proposal.summary)
+        if requester:
+            summary = texts.say("summary.by", name=requester.name, summary=summary)
+        return summary, redact_for_model(proposal.next_step)
 
 
 # --- templates ----------------------------------------------------------------------------
@@ -135,59 +138,6 @@ _DETAILS = frozenset(
     {"group", "group_candidates", "software", "software_candidates", "software_name", "device",
      "target_user", "duration", "app", "credentials_exposed", "manipulation"}
 )  # fmt: skip
-
-_HEADLINES: dict[str, str] = {
-    "account_unlock": "is locked out of their account",
-    "password_reset": "needs their password reset",
-    "mfa_reset": "needs their sign-in verification (MFA) reset",
-    "access_request": "asks for access{to}{days}",
-    "access_removal": "asks to be removed from {group}",
-    "software_install": "asks for {software} to be installed{on}",
-    "software_issue": "reports a problem with {software}",
-    "email_issue": "reports a problem with mail or calendar",
-    "vpn_issue": "cannot use the VPN",
-    "wifi_issue": "has a network or Wi-Fi problem",
-    "printer_issue": "has a printing or scanning problem",
-    "hardware_issue": "reports a hardware problem{on}",
-    "device_lost": "reports a lost or stolen device{on}",
-    "security_incident": "reports a possible security incident{exposed}",
-    "onboarding": "asks for a new joiner to be set up{for_}",
-    "offboarding": "asks for a leaver to be off-boarded{for_}",
-    "ticket_status": "asks about an earlier request",
-    "other": "has an IT request the desk does not handle itself",
-    "not_it": "wrote something that is not an IT matter",
-}
-
-_NEXT_STEPS: dict[str, str] = {
-    "account_unlock": "Confirm who they are on a known phone number, then unlock the account "
-    "and check the sign-in log for where the failed attempts came from.",
-    "password_reset": "Confirm who they are on a known phone number, then send a reset link "
-    "to their registered recovery address; never set a password for them.",
-    "mfa_reset": "Confirm who they are by video or in person before resetting MFA, then have "
-    "them enrol the new factor while you watch the sign-in log.",
-    "access_request": "Ask the group owner whether the access is appropriate and for how long.",
-    "access_removal": "Confirm the membership to remove, then remove it and tell the owner.",
-    "software_install": "Check the licence and compatibility, then install it or offer the "
-    "catalogue's alternative.",
-    "software_issue": "Reproduce the problem with them, check for a known fault, then repair "
-    "or reinstall the application.",
-    "email_issue": "Check the mailbox and its sync state, and recent mail service incidents.",
-    "vpn_issue": "Check their VPN client version and recent gateway logs for their account.",
-    "wifi_issue": "Check their location's network status and the device's connection details.",
-    "printer_issue": "Check the printer's queue and status, then the driver on their device.",
-    "hardware_issue": "Arrange a repair or a loan device, and check the warranty.",
-    "device_lost": "Make sure the device is locked, check its last location, and ask whether "
-    "a police report is needed.",
-    "security_incident": "Contact the person now, check recent sign-ins and mail rules, and "
-    "revoke sessions if anything looks wrong.",
-    "onboarding": "Check the joiner's start date and role with HR, then prepare the account, "
-    "access and equipment.",
-    "offboarding": "Confirm the leaving date with HR, then disable the account and remove "
-    "access on that date.",
-    "ticket_status": "Look up their earlier ticket and tell them where it stands.",
-    "other": "Contact the person to understand what they need.",
-    "not_it": "Check whether this needs IT at all; if not, point them to the right team.",
-}
 
 
 def templated(
@@ -201,43 +151,55 @@ def templated(
 ) -> tuple[str, str]:
     """The deterministic summary and next step: one sentence each, from the intent, the
     slots and what the desk checked, with the person's own words where they say more."""
-    intent = intent if intent in _HEADLINES else "other"
+    intent = intent if texts.DESK.has(f"summary.headline.{intent}") else "other"
     slots = slots or {}
-    who = requester.name if requester else "The requester"
-    headline = _HEADLINES[intent].format(**_fillers(slots))
-    if confident:
-        summary = f"{who} {headline}."
-    else:
-        summary = f"{who}'s request was unclear to the desk (best guess: {headline})."
+    who = requester.name if requester else texts.say("summary.the_requester")
+    headline = _headline(intent, slots)
+    summary = texts.say("summary.line" if confident else "summary.unclear", who=who,
+                        headline=headline)  # fmt: skip
     if slots.get("manipulation"):
-        summary += " The message tried to instruct the desk."
+        summary += texts.say("summary.manipulation")
     if intent in _QUOTED_INTENTS or not confident:
-        summary += f" They wrote: “{_quote(case_text)}”"
-    next_step = _NEXT_STEPS[intent]
+        summary += texts.say("summary.quoted", text=_quote(case_text))
+    next_step = texts.say(f"summary.next_step.{intent}")
     if any("step-up" in c or "verif" in c for c in checked):
-        next_step = "Call them on a known number first: the desk could not verify them. " + (
-            next_step
-        )
+        next_step = texts.say("summary.unverified", next_step=next_step)
     return summary, next_step
 
 
+def _headline(intent: str, slots: Mapping[str, str]) -> str:
+    key = f"summary.headline.{intent}"
+    fillers = _fillers(slots)
+    return texts.say(key, **{name: fillers[name] for name in texts.DESK.placeholders(key)})
+
+
 def _fillers(slots: Mapping[str, str]) -> dict[str, str]:
-    group = slots.get("group") or slots.get("group_candidates", "").replace(",", " or ")
+    either = texts.say("summary.part.either")
+    group = slots.get("group") or slots.get("group_candidates", "").replace(",", either)
     software = (
         slots.get("software")
         or slots.get("software_name")
-        or slots.get("software_candidates", "").replace(",", " or ")
+        or slots.get("software_candidates", "").replace(",", either)
     )
     days = slots.get("duration")
+    to = group or slots.get("app")
     return {
-        "to": f" to {group}" if group else (f" to {slots['app']}" if slots.get("app") else ""),
-        "days": f" for {days} day{'s' if days != '1' else ''}" if days else "",
-        "group": group or "a group",
-        "software": software or slots.get("app") or "an application",
-        "on": f" ({slots['device']})" if slots.get("device") else "",
-        "for_": f" ({slots['target_user']})" if slots.get("target_user") else "",
-        "exposed": "; their credentials may be exposed" if slots.get("credentials_exposed") else "",
+        "to": texts.say("summary.part.to", what=to) if to else "",
+        "days": texts.say("summary.part.days", count=_count(days)) if days else "",
+        "group": group or texts.say("summary.part.a_group"),
+        "software": software or slots.get("app") or texts.say("summary.part.an_application"),
+        "on": texts.say("summary.part.on", device=slots["device"]) if slots.get("device") else "",
+        "for_": (
+            texts.say("summary.part.for", person=slots["target_user"])
+            if slots.get("target_user")
+            else ""
+        ),
+        "exposed": texts.say("summary.part.exposed") if slots.get("credentials_exposed") else "",
     }
+
+
+def _count(days: str) -> int | str:
+    return int(days) if days.isdigit() else days
 
 
 def _quote(text: str) -> str:

@@ -67,7 +67,9 @@ class StepUpGate:
             challenge = await d.stepup.challenge(requester, case.id)
         except (Throttled, NoFactor, LockedOut) as exc:
             text = (
-                texts.STEP_UP_THROTTLED if isinstance(exc, Throttled) else texts.STEP_UP_NO_FACTOR
+                texts.say("step_up.throttled")
+                if isinstance(exc, Throttled)
+                else texts.say("step_up.no_factor")
             )
             plan = case.plan()
             return await d.handoff.escalate(
@@ -81,9 +83,11 @@ class StepUpGate:
         status = CaseStatus.VERIFYING if case.status != CaseStatus.VERIFYING else None
         sent = StepUpSent(factor=challenge.factor, challenge=challenge.id)
         case = await ctx.record(case, sent, actor="desk", status=status)
-        template = texts.STEP_UP_PUSH if challenge.kind == "push" else texts.STEP_UP_CODE
-        where = f"phone ({challenge.address})" if challenge.kind == "push" else challenge.address
-        ctx.tell(case, template.format(address=where))
+        if challenge.kind == "push":
+            where = texts.say("step_up.push_where", address=challenge.address)
+            ctx.tell(case, texts.say("step_up.push", address=where))
+        else:
+            ctx.tell(case, texts.say("step_up.code", address=challenge.address))
         return case
 
     async def judge(self, ctx: TurnContext, case: Case, result: CheckResult) -> tuple[Case, bool]:
@@ -96,7 +100,7 @@ class StepUpGate:
                 factor=factor, challenge=result.challenge.id if result.challenge else None
             )
             case = await ctx.record(case, verified, actor=case.requester)
-            ctx.tell(case, texts.STEP_UP_PASSED)
+            ctx.tell(case, texts.say("step_up.passed"))
             return case, True
         if outcome == CheckOutcome.LOCKED_OUT:
             return await self._locked_out(ctx, case, result), False
@@ -108,20 +112,20 @@ class StepUpGate:
                 and result.challenge.kind == "code"
                 and (result.challenge.status == "pending")
             ):
-                ctx.tell(case, texts.STEP_UP_CODE_WRONG)
+                ctx.tell(case, texts.say("step_up.code_wrong"))
                 return case, False
-            ctx.tell(case, texts.STEP_UP_FAILED_RETRY)
+            ctx.tell(case, texts.say("step_up.failed_retry"))
             return await self.start(ctx, case), False
         if outcome == CheckOutcome.EXPIRED:
-            ctx.tell(case, texts.STEP_UP_EXPIRED)
+            ctx.tell(case, texts.say("step_up.expired"))
             return await self.start(ctx, case), False
         if outcome == CheckOutcome.REPLAYED:
-            ctx.say(texts.BUTTON_USED)
+            ctx.say(texts.say("button.used"))
             return case, False
         if outcome == CheckOutcome.WAITING:
-            ctx.say(texts.STEP_UP_WAITING)
+            ctx.say(texts.say("step_up.waiting"))
             return case, False
-        ctx.say(texts.STEP_UP_NONE)
+        ctx.say(texts.say("step_up.none"))
         return case, False
 
     async def _locked_out(self, ctx: TurnContext, case: Case, result: CheckResult) -> Case:
@@ -134,12 +138,11 @@ class StepUpGate:
             case,
             queue="accounts",
             priority="high",
-            summary=f"Three failed step-up checks in a row: {plan.summary if plan else ''}",
-            checked=["step-up failed 3 times in a row"],
-            next_step="Call the person on a known number before changing anything.",
+            summary=texts.say("step_up.locked_out_summary", summary=plan.summary if plan else ""),
+            checked=[texts.say("step_up.locked_out_note")],
+            next_step=texts.say("step_up.locked_out_next_step"),
         )
-        await d.notices.tell_role(
-            ctx, "security", case.requester, "three failed sign-in checks in a row at the IT desk"
-        )
-        ctx.tell(case, texts.STEP_UP_LOCKED_OUT)
+        notice = texts.say("step_up.locked_out_notice")
+        await d.notices.tell_role(ctx, "security", case.requester, notice)
+        ctx.tell(case, texts.say("step_up.locked_out"))
         return case

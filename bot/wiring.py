@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from bot import texts
 from bot.access import AccessDeps, TimeBoundAccess
 from bot.acting import Acting, ActingDeps
 from bot.actions import ActionDeps, ActionRunner
@@ -135,6 +136,7 @@ def build_desk(
     names as the ports give them (`bot.catalogue`)."""
     metrics = metrics or Metrics()
     skills = skills or default_skills()
+    wording = texts.DESK.merged(skills.texts())  # every sentence, the skills' included
     intents = IntentCatalog.of(skills.intents())
     policy = policy or PolicyEngine(skills=skills)
     directory, devices = backends.directory, backends.devices
@@ -196,6 +198,7 @@ def build_desk(
             handoff=handoff,
             notices=notices,
             stepup=stepup,
+            skills=skills,
             clock=clock,
         )
     )
@@ -207,10 +210,13 @@ def build_desk(
             control=control,
             stepup=StepUpGate(StepUpGateDeps(stepup, directory, handoff, notices)),
             approval=ApprovalGate(
-                ApprovalGateDeps(approvals, policy, directory, resources, oncall, handoff, clock)
+                ApprovalGateDeps(
+                    approvals, policy, directory, resources, oncall, handoff, skills, clock
+                )
             ),
             acting=acting,
             handoff=handoff,
+            skills=skills,
         )
     )
     answers = Answers(AnswerDeps(knowledge, refs, handoff))
@@ -226,12 +232,13 @@ def build_desk(
             control=control,
             directory=directory,
             planner=Planner(PlannerDeps(skills, directory, devices)),
-            conversation=Conversation(ConversationDeps(refs, cases)),
+            conversation=Conversation(ConversationDeps(refs, cases, wording)),
             gates=gates,
             handoff=handoff,
             answers=answers,
             notices=notices,
             routing=routing,
+            texts=wording,
             threshold=threshold,
         )
     )

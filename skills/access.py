@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from bot import texts
 from bot.intents import intent
 from bot.models import Group
 from bot.plans import Question, Referral
-from skills.base import PreconditionFailed, Skill, SkillContext, SkillParams, SkillResult
+from skills.base import (
+    PreconditionFailed,
+    Skill,
+    SkillContext,
+    SkillParams,
+    SkillResult,
+    asking,
+    noting,
+)
 from skills.planning import Ask, Lookups, Proposal, days_asked
 from skills.targets import (
     EXAMPLES,
@@ -17,7 +24,6 @@ from skills.targets import (
     require_active_person,
     require_group,
     require_person,
-    whose,
 )
 
 
@@ -41,10 +47,10 @@ async def _group_named(ask: Ask, find: Lookups) -> Group | Question | Referral:
         options = [g for g in str(ask.slots.get("group_candidates") or "").split(",") if g]
         groups = [await find.directory.group(g) for g in options]
         labelled = [(g.name, g.id) for g in groups if g is not None]
-        return Question("group", texts.asked_group([v for _, v in labelled]), labelled)
+        return Question("group", asking("group" if labelled else "group_named"), labelled)
     group = await find.directory.group(str(group_id))
     if group is None:
-        return Referral("group not found in the directory")
+        return Referral(noting("group_not_found"))
     return group
 
 
@@ -55,7 +61,6 @@ class AddToGroup(Skill[GrantParams]):
     person who is already a member is left as they are."""
 
     name = "add_to_group"
-    title = "Add to group"
     Params = GrantParams
     inverse = "remove_from_group"
     resource = "group"
@@ -91,17 +96,14 @@ class AddToGroup(Skill[GrantParams]):
     async def execute(self, ctx: SkillContext, params: GrantParams) -> SkillResult:
         person = await require_person(ctx, params.user)
         group = await require_group(ctx, params.group)
-        account = whose(ctx, person, start=True)
         if group.id in person.groups:
-            return SkillResult(
-                changed=False, summary=f"{account} account is already in {group.name}."
-            )
+            return SkillResult(False, self.said_of(ctx, person, "already", group=group.name))
         await ctx.directory.add_member(params.user, params.group)
-        days = params.days
-        until = f" for the next {days} day{'s' if days != 1 else ''}" if days else ""
+        days = {"count": params.days} if params.days else {}
+        done = self.said_of(ctx, person, "done_for" if days else "done", group=group.name, **days)
         return SkillResult(
             changed=True,
-            summary=f"{account} account is now in {group.name}{until}.",
+            summary=done,
             details={"days": params.days} if params.days else {},
         )
 
@@ -117,7 +119,6 @@ class RemoveFromGroup(Skill[MembershipParams]):
     """Remove a person from a directory group. Nothing changes when they are not a member."""
 
     name = "remove_from_group"
-    title = "Remove from group"
     Params = MembershipParams
     inverse = "add_to_group"
     resource = "group"
@@ -146,11 +147,10 @@ class RemoveFromGroup(Skill[MembershipParams]):
     async def execute(self, ctx: SkillContext, params: MembershipParams) -> SkillResult:
         person = await require_person(ctx, params.user)
         group = await require_group(ctx, params.group)
-        account = whose(ctx, person, start=True)
         if group.id not in person.groups:
-            return SkillResult(changed=False, summary=f"{account} account isn't in {group.name}.")
+            return SkillResult(False, self.said_of(ctx, person, "already", group=group.name))
         await ctx.directory.remove_member(params.user, params.group)
-        return SkillResult(changed=True, summary=f"{account} account is no longer in {group.name}.")
+        return SkillResult(True, self.said_of(ctx, person, "done", group=group.name))
 
     async def verify(self, ctx: SkillContext, params: MembershipParams) -> bool:
         person = await ctx.directory.person(params.user)

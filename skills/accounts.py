@@ -16,7 +16,7 @@ from skills.base import (
     SkillResult,
 )
 from skills.planning import Ask, Lookups, Proposal
-from skills.targets import EXAMPLES, Username, require_active_person, require_person, whose
+from skills.targets import EXAMPLES, Username, require_active_person, require_person
 
 
 class UserParams(SkillParams):
@@ -33,7 +33,6 @@ class UnlockAccount(Skill[UserParams]):
     The canonical skill: copy its shape."""
 
     name = "unlock_account"
-    title = "Unlock account"
     Params = UserParams
     intents = (intent(EXAMPLES, "account_unlock", "accounts", "their own account is locked out"),)
 
@@ -50,12 +49,12 @@ class UnlockAccount(Skill[UserParams]):
     async def execute(self, ctx: SkillContext, params: UserParams) -> SkillResult:
         person = await ctx.directory.person(params.user)
         if person is not None and not person.locked:
-            return SkillResult(changed=False, summary="Your account is unlocked.")
+            return SkillResult(changed=False, summary=self.said("already"))
         try:
             await ctx.directory.set_locked(params.user, False)
         except Unsupported as exc:  # a technician unlocks it where the lock-out lives
             raise CapabilityMissing.of(exc) from exc
-        return SkillResult(changed=True, summary="Your account is unlocked. You can sign in now.")
+        return SkillResult(changed=True, summary=self.said("done"))
 
     async def verify(self, ctx: SkillContext, params: UserParams) -> bool:
         person = await ctx.directory.person(params.user)
@@ -101,7 +100,6 @@ class ResetPassword(Skill[UserParams]):
     link out of band; the summary names only the masked address it went to."""
 
     name = "reset_password"
-    title = "Reset password"
     Params = UserParams
     intents = (
         intent(
@@ -126,7 +124,7 @@ class ResetPassword(Skill[UserParams]):
             address = await _send_link(ctx, params.user, "reset_link")
         return SkillResult(
             changed=changed,
-            summary=f"I've sent a reset link to {address}. Open it to choose a new password.",
+            summary=self.said("done", address=address),
             details={"sent_to": address},
         )
 
@@ -143,7 +141,6 @@ class ResetMfa(Skill[UserParams]):
     already enrolled again is not reset twice."""
 
     name = "reset_mfa"
-    title = "Reset sign-in verification"
     Params = UserParams
     intents = (
         intent(
@@ -174,10 +171,7 @@ class ResetMfa(Skill[UserParams]):
             address = await _send_link(ctx, params.user, "enrolment_link")
         return SkillResult(
             changed=changed,
-            summary=(
-                "I've reset your sign-in verification and sent a link to set it up again "
-                f"to {address}."
-            ),
+            summary=self.said("done", address=address),
             details={"sent_to": address},
         )
 
@@ -196,7 +190,6 @@ class RevokeSessions(Skill[UserParams]):
     there were instead of claiming there were none."""
 
     name = "revoke_sessions"
-    title = "Sign out everywhere"
     Params = UserParams
     intents = (
         intent(
@@ -223,16 +216,10 @@ class RevokeSessions(Skill[UserParams]):
 
     async def execute(self, ctx: SkillContext, params: UserParams) -> SkillResult:
         person = await require_person(ctx, params.user)
-        account = whose(ctx, person)
         open_now = await _open_sessions(ctx, params.user)
         if open_now == 0:
-            return SkillResult(
-                changed=False, summary=f"There are no open sessions on {account} account."
-            )
-        uncounted = (
-            f"I've signed {account} account out everywhere. The directory doesn't report "
-            "sign-in sessions, so I can't say how many were open."
-        )
+            return SkillResult(changed=False, summary=self.said_of(ctx, person, "none_open"))
+        uncounted = self.said_of(ctx, person, "done_uncounted")
         if open_now is None and await ctx.receipts.get("revoked") is not None:
             return SkillResult(changed=False, summary=uncounted)  # a retry: done already
         try:
@@ -244,7 +231,7 @@ class RevokeSessions(Skill[UserParams]):
             return SkillResult(changed=True, summary=uncounted)
         return SkillResult(
             changed=True,
-            summary=f"I've signed {account} account out everywhere.",
+            summary=self.said_of(ctx, person, "done"),
             details={"sessions_ended": ended},
         )
 

@@ -10,6 +10,7 @@ writes, so a retry after a partial failure finishes the job instead of doing it 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -18,12 +19,24 @@ from bot.clock import Clock
 from bot.intents import IntentSpec
 from bot.models import Person
 from bot.ports import Devices, Directory, Tickets, Unsupported
+from bot.texts import Text
 
 if TYPE_CHECKING:
     from bot.plans import Question, Referral
     from skills.planning import Ask, Lookups, Proposal
 
 ResourceKind = Literal["person", "group", "software", "device"]
+SHIPPED_TEXTS = Path(__file__).with_name("texts") / "en.toml"  # the shipped skills' sentences
+
+
+def asking(key: str, /, **values: Any) -> Text:
+    """A question the skills share (`[ask]` in the skills' texts)."""
+    return Text(f"skill.ask.{key}", values)
+
+
+def noting(key: str, /, **values: Any) -> Text:
+    """A note for the technician a skill hands a request to (`[note]` in the skills' texts)."""
+    return Text(f"skill.note.{key}", values)
 
 
 class SkillParams(BaseModel):
@@ -99,21 +112,23 @@ class SkillContext:
 @dataclass(frozen=True)
 class SkillResult:
     """What happened. `changed` is False when the backend was already in the wanted state
-    (a retry, or nothing to do). `summary` is a user-facing sentence without secrets."""
+    (a retry, or nothing to do). `summary` is what to tell the person, as a key of the
+    skill's texts and its values (never a secret)."""
 
     changed: bool
-    summary: str
+    summary: Text
     details: dict[str, Any] = field(default_factory=dict)
 
 
 class Skill(Generic[P]):
-    """Base class. Subclasses set `name`, `Params`, `title` (the label people read) and,
-    when an inverse exists, `inverse` (the name of the skill that undoes this one) with
-    `undo_params`. A skill that serves requests lists its `intents` and implements `plan`;
-    `resource` is the kind of thing policy sees it act on."""
+    """Base class. Subclasses set `name`, `Params` and, when an inverse exists, `inverse`
+    (the name of the skill that undoes this one) with `undo_params`. A skill that serves
+    requests lists its `intents` and implements `plan`; `resource` is the kind of thing
+    policy sees it act on. What it says (its `title`, the `step` label cards show, its
+    results) is the `[<name>]` table of its `texts` file."""
 
     name: ClassVar[str]
-    title: ClassVar[str]
+    texts: ClassVar[Path] = SHIPPED_TEXTS
     Params: ClassVar[type[SkillParams]]
     inverse: ClassVar[str | None] = None
     intents: ClassVar[tuple[IntentSpec, ...]] = ()
@@ -138,6 +153,17 @@ class Skill(Generic[P]):
     def undo_params(self, params: P) -> SkillParams | None:
         """The inverse skill's parameters, when `inverse` is set."""
         return None
+
+    def said(self, key: str, /, **values: Any) -> Text:
+        """One of this skill's sentences (`[<name>] <key>` in its texts)."""
+        return Text(f"skill.{self.name}.{key}", values)
+
+    def said_of(self, ctx: SkillContext, person: Person, key: str, /, **values: Any) -> Text:
+        """`key` about the requester's own account, or `<key>_other` with `{name}` when the
+        account is someone else's."""
+        if person.username != ctx.requester.username:
+            return self.said(f"{key}_other", name=person.name, **values)
+        return self.said(key, **values)
 
     def args(self, params: P) -> dict[str, Any]:
         """The action's arguments as recorded in the audit trail."""

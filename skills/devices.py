@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from bot import texts
 from bot.intents import intent
 from bot.plans import Question, Referral
-from skills.base import Skill, SkillContext, SkillParams, SkillResult
+from skills.base import Skill, SkillContext, SkillParams, SkillResult, asking, noting
 from skills.planning import Ask, Lookups, Proposal, of_kind, pick_device
 from skills.targets import EXAMPLES, DeviceId, Username, require_owned_device, require_person
 
@@ -22,7 +21,6 @@ class LockDevice(Skill[DeviceParams]):
     technician who has it back."""
 
     name = "lock_device"
-    title = "Lock device"
     Params = DeviceParams
     resource = "device"
     intents = (intent(EXAMPLES, "device_lost", "security", "a device is lost or stolen"),)
@@ -34,8 +32,8 @@ class LockDevice(Skill[DeviceParams]):
         device_id = pick_device(ask.slots.get("device"), [x.id for x in devices])
         if device_id is None:
             if not devices:
-                return Referral("no registered device of that kind to lock")
-            return Question("device", texts.ASK_DEVICE_LOST, [(x.id, x.id) for x in devices])
+                return Referral(noting("no_device_to_lock"))
+            return Question("device", asking("device_lost"), [(x.id, x.id) for x in devices])
         return Proposal(
             params=DeviceParams(device=device_id, user=ask.subject).model_dump(),
             resource_id=device_id,
@@ -48,11 +46,9 @@ class LockDevice(Skill[DeviceParams]):
     async def execute(self, ctx: SkillContext, params: DeviceParams) -> SkillResult:
         device = await require_owned_device(ctx, params.device, params.user)
         if device.locked:
-            return SkillResult(changed=False, summary=f"{device.id} is locked.")
+            return SkillResult(changed=False, summary=self.said("already", device=device.id))
         await ctx.devices.lock(device.id)
-        return SkillResult(
-            changed=True, summary=f"I've locked {device.id}, so nobody can use it now."
-        )
+        return SkillResult(changed=True, summary=self.said("done", device=device.id))
 
     async def verify(self, ctx: SkillContext, params: DeviceParams) -> bool:
         device = await ctx.devices.device(params.device)

@@ -7,15 +7,14 @@ from typing import Annotated
 
 from pydantic import Field
 
-from bot import texts
 from bot.intents import UNKNOWN_PERSON, intent
 from bot.models import Person
 from bot.plans import PlanStep, Question
 from bot.ports import ConflictError
-from skills.base import PreconditionFailed, Skill, SkillContext, SkillParams, SkillResult
+from skills.base import PreconditionFailed, Skill, SkillContext, SkillParams, SkillResult, asking
 from skills.joiners import looks_like_name, read_joiner, username_for
 from skills.planning import Ask, Lookups, Proposal
-from skills.targets import EXAMPLES, Username, require_person, whose
+from skills.targets import EXAMPLES, Username, require_person
 
 
 class AccountParams(SkillParams):
@@ -28,7 +27,6 @@ class DisableAccount(Skill[AccountParams]):
     Sessions that are already open stay open: revoke them with `revoke_sessions`."""
 
     name = "disable_account"
-    title = "Disable account"
     Params = AccountParams
     inverse = "enable_account"
     intents = (
@@ -45,7 +43,7 @@ class DisableAccount(Skill[AccountParams]):
         """The leaver's account disabled, then every session of it ended."""
         target = ask.slots.get("target_user")
         if not target:
-            return Question("target_user", texts.ASK_PERSON)
+            return Question("target_user", asking("person"))
         return Proposal(
             params={"user": target},
             resource_id=target,
@@ -57,11 +55,10 @@ class DisableAccount(Skill[AccountParams]):
 
     async def execute(self, ctx: SkillContext, params: AccountParams) -> SkillResult:
         person = await require_person(ctx, params.user)
-        account = whose(ctx, person, start=True)
         if person.disabled:
-            return SkillResult(changed=False, summary=f"{account} account is already disabled.")
+            return SkillResult(changed=False, summary=self.said_of(ctx, person, "already"))
         await ctx.directory.set_disabled(params.user, True)
-        return SkillResult(changed=True, summary=f"{account} account is disabled.")
+        return SkillResult(changed=True, summary=self.said_of(ctx, person, "done"))
 
     async def verify(self, ctx: SkillContext, params: AccountParams) -> bool:
         person = await ctx.directory.person(params.user)
@@ -75,7 +72,6 @@ class EnableAccount(Skill[AccountParams]):
     """Enable a disabled directory account again, so the person can sign in."""
 
     name = "enable_account"
-    title = "Enable account"
     Params = AccountParams
     inverse = "disable_account"
 
@@ -84,11 +80,10 @@ class EnableAccount(Skill[AccountParams]):
 
     async def execute(self, ctx: SkillContext, params: AccountParams) -> SkillResult:
         person = await require_person(ctx, params.user)
-        account = whose(ctx, person, start=True)
         if not person.disabled:
-            return SkillResult(changed=False, summary=f"{account} account is already enabled.")
+            return SkillResult(changed=False, summary=self.said_of(ctx, person, "already"))
         await ctx.directory.set_disabled(params.user, False)
-        return SkillResult(changed=True, summary=f"{account} account is enabled again.")
+        return SkillResult(changed=True, summary=self.said_of(ctx, person, "done"))
 
     async def verify(self, ctx: SkillContext, params: AccountParams) -> bool:
         person = await ctx.directory.person(params.user)
@@ -139,7 +134,6 @@ class CreateAccount(Skill[NewAccountParams]):
     counts as done."""
 
     name = "create_account"
-    title = "Create account"
     Params = NewAccountParams
     creates_subject = True
     intents = (
@@ -158,7 +152,7 @@ class CreateAccount(Skill[NewAccountParams]):
             unknown = ""
         name = str(slots.get("joiner_name") or joiner.name or unknown)
         if not name:
-            return Question("joiner_name", texts.ASK_JOINER_NAME)
+            return Question("joiner_name", asking("joiner_name"))
         manager = slots.get("manager") or joiner.manager
         if not manager and not person.has_role("hr"):
             # A manager asking for their own new hire. Someone who manages nobody is neither
@@ -166,7 +160,7 @@ class CreateAccount(Skill[NewAccountParams]):
             manages = bool(await find.directory.reports_of(person.username))
             manager = person.username if manages else ""
         elif not manager:
-            return Question("manager", texts.ask_joiner_manager(name))
+            return Question("manager", asking("joiner_manager", name=name))
         username = username_for(name, {p.username for p in people})
         domain = person.email.rpartition("@")[2]
         params = {"username": username, "name": name, "email": f"{username}@{domain}",
@@ -186,7 +180,7 @@ class CreateAccount(Skill[NewAccountParams]):
             raise PreconditionFailed("unknown_manager", f"no active manager {params.manager}")
 
     async def execute(self, ctx: SkillContext, params: NewAccountParams) -> SkillResult:
-        summary = f"The account {params.username} for {params.name} is ready."
+        summary = self.said("done", username=params.username, name=params.name)
         existing = await ctx.directory.person(params.username)
         if existing is not None:
             if not _is_same(existing, params):

@@ -13,7 +13,7 @@ from skills.registry import SkillRegistry
 def tool_schema(skill: AnySkill) -> dict[str, Any]:
     """One tool: the skill's name, the first paragraph of its docstring (later paragraphs are
     notes for developers), and the JSON schema of its parameters."""
-    doc = inspect.getdoc(type(skill)) or skill.title
+    doc = inspect.getdoc(type(skill)) or skill.name
     return {
         "name": skill.name,
         "description": doc.split("\n\n", 1)[0].replace("\n", " "),

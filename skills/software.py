@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from bot import texts
 from bot.intents import intent
 from bot.models import Device, SoftwareItem
 from bot.plans import Question, Referral
-from skills.base import PreconditionFailed, Skill, SkillContext, SkillParams, SkillResult
+from skills.base import (
+    PreconditionFailed,
+    Skill,
+    SkillContext,
+    SkillParams,
+    SkillResult,
+    asking,
+    noting,
+)
 from skills.planning import Ask, Lookups, Proposal, of_kind, pick_device
 from skills.targets import (
     EXAMPLES,
@@ -37,7 +44,6 @@ class InstallSoftware(Skill[SoftwareParams]):
     """Install an application from the software catalogue on the person's own device."""
 
     name = "install_software"
-    title = "Install software"
     Params = SoftwareParams
     inverse = "uninstall_software"
     resource = "software"
@@ -60,7 +66,7 @@ class InstallSoftware(Skill[SoftwareParams]):
             offered = [await find.devices.software(o) for o in options if o]
             labelled = [(item.name, item.id) for item in offered if item is not None]
             if labelled:
-                return Question("software", texts.ASK_WHICH_SOFTWARE, labelled)
+                return Question("software", asking("which_software"), labelled)
             name = ask.slots.get("software_name")
             if name:
                 return Proposal(
@@ -68,16 +74,16 @@ class InstallSoftware(Skill[SoftwareParams]):
                     resource_id=str(name),
                     catalogued=False,
                 )
-            return Question("software", texts.ASK_SOFTWARE)
+            return Question("software", asking("software"))
         if await find.devices.software(str(software_id)) is None:
-            return Referral(f"{software_id} is not in the catalogue")
+            return Referral(noting("not_in_catalogue", software=software_id))
         owned = await find.devices.devices_of(ask.subject)
         devices = [x.id for x in of_kind(owned, ask.slots)]
         device_id = pick_device(ask.slots.get("device"), devices)
         if device_id is None:
             if not devices:
-                return Referral("no managed device of that kind to install on")
-            return Question("device", texts.ASK_DEVICE, [(x, x) for x in devices])
+                return Referral(noting("no_device_to_install"))
+            return Question("device", asking("device"), [(x, x) for x in devices])
         params = SoftwareParams(software=software_id, device=device_id, user=ask.subject)
         return Proposal(params=params.model_dump(), resource_id=str(software_id))
 
@@ -89,11 +95,10 @@ class InstallSoftware(Skill[SoftwareParams]):
     async def execute(self, ctx: SkillContext, params: SoftwareParams) -> SkillResult:
         item, device = await _targets(ctx, params)
         if item.id in device.installed:
-            return SkillResult(
-                changed=False, summary=f"{item.name} is already installed on {device.id}."
-            )
+            said = self.said("already", software=item.name, device=device.id)
+            return SkillResult(changed=False, summary=said)
         await ctx.devices.install(device.id, item.id)
-        return SkillResult(changed=True, summary=f"{item.name} is installed on {device.id}.")
+        return SkillResult(True, self.said("done", software=item.name, device=device.id))
 
     async def verify(self, ctx: SkillContext, params: SoftwareParams) -> bool:
         device = await ctx.devices.device(params.device)
@@ -107,7 +112,6 @@ class UninstallSoftware(Skill[SoftwareParams]):
     """Remove a catalogue application from the person's own device."""
 
     name = "uninstall_software"
-    title = "Uninstall software"
     Params = SoftwareParams
     inverse = "install_software"
     resource = "software"
@@ -118,11 +122,10 @@ class UninstallSoftware(Skill[SoftwareParams]):
     async def execute(self, ctx: SkillContext, params: SoftwareParams) -> SkillResult:
         item, device = await _targets(ctx, params)
         if item.id not in device.installed:
-            return SkillResult(
-                changed=False, summary=f"{item.name} isn't installed on {device.id}."
-            )
+            said = self.said("already", software=item.name, device=device.id)
+            return SkillResult(changed=False, summary=said)
         await ctx.devices.uninstall(device.id, item.id)
-        return SkillResult(changed=True, summary=f"{item.name} is removed from {device.id}.")
+        return SkillResult(True, self.said("done", software=item.name, device=device.id))
 
     async def verify(self, ctx: SkillContext, params: SoftwareParams) -> bool:
         device = await ctx.devices.device(params.device)

@@ -76,11 +76,3 @@ async def require_catalogue_item(ctx: SkillContext, software_id: str) -> Softwar
     if item is None:
         raise PreconditionFailed("not_in_catalogue", f"{software_id} is not in the catalogue")
     return item
-
-
-def whose(ctx: SkillContext, person: Person, *, start: bool = False) -> str:
-    """Whose account, in a sentence: "your" when the requester acts on their own account,
-    else the person's name; `start` gives "Your" to open a sentence."""
-    if person.username != ctx.requester.username:
-        return f"{person.name}'s"
-    return "Your" if start else "your"

@@ -82,7 +82,7 @@ async def test_requester_cannot_approve_their_own_request(desk: Conversation) ->
     card = desk.card_with("victor", "approve")
     approve = desk.button("victor", "approve")
     said = await desk.click("nina", approve)
-    assert desk.said(said) == [texts.NO_SELF_APPROVAL]
+    assert desk.said(said) == [texts.say("approval.no_self_approval")]
     assert await desk.executed() == []
     assert (await desk.case("nina")).status == CaseStatus.AWAITING_APPROVAL
     assert card.card is not None
@@ -108,7 +108,7 @@ async def test_a_forwarded_approval_click_by_someone_else_changes_nothing(
 ) -> None:
     await pipeline_request(desk)
     said = await desk.click("samir", desk.button("nina", "approve"))
-    assert desk.said(said) == [texts.BUTTON_NOT_YOURS]
+    assert desk.said(said) == [texts.say("button.not_yours")]
     assert await desk.executed() == []
     assert (await desk.case("joanna")).status == CaseStatus.AWAITING_APPROVAL
     refused = [r.record async for r in desk.desk.audit.records()][-1]
@@ -126,7 +126,7 @@ async def test_a_click_with_an_unknown_ref_says_so_and_changes_nothing(
     await pipeline_request(desk)
     before = [r async for r in desk.desk.audit.records()]
     said = await desk.click("nina", Button(label="Approve", action="approve", ref=ref))
-    assert desk.said(said) == [texts.BUTTON_UNKNOWN]
+    assert desk.said(said) == [texts.say("button.unknown")]
     assert [r async for r in desk.desk.audit.records()] == before
 
 
@@ -134,7 +134,7 @@ async def test_a_real_ref_under_another_action_is_refused(desk: Conversation) ->
     await pipeline_request(desk)
     deny = desk.button("nina", "deny")
     said = await desk.click("nina", Button(label="Approve", action="approve", ref=deny.ref))
-    assert desk.said(said) == [texts.BUTTON_UNKNOWN]
+    assert desk.said(said) == [texts.say("button.unknown")]
     assert (await desk.case("joanna")).status == CaseStatus.AWAITING_APPROVAL
 
 
@@ -148,7 +148,7 @@ async def test_an_approval_that_expired_cannot_be_approved(desk: Conversation) -
     card = next(m.card for m in desk.chat.dm("nina") if m.card and m.card.kind == "approval")
     assert (card.buttons, card.context) == ((), "Expired")  # updated in place, no buttons
     said = await desk.click("nina", approve)
-    assert desk.said(said) == [texts.BUTTON_EXPIRED]
+    assert desk.said(said) == [texts.say("button.expired")]
     assert await desk.executed() == []
 
 
@@ -159,7 +159,7 @@ async def test_an_expired_card_is_refused_even_when_its_expiry_job_has_not_run(
     approve = desk.button("nina", "approve")
     desk.clock.advance(timedelta(hours=73))  # the worker is down: nothing ran
     said = await desk.click("nina", approve)
-    assert desk.said(said) == [texts.BUTTON_EXPIRED]
+    assert desk.said(said) == [texts.say("button.expired")]
     assert await desk.executed() == []
 
 
@@ -167,7 +167,7 @@ async def test_the_reminder_reaches_the_approver_after_a_day_and_only_then(
     desk: Conversation,
 ) -> None:
     await pipeline_request(desk)
-    reminder = texts.approval_reminder("Joanna Brandt")
+    reminder = texts.say("approval.reminder", requester="Joanna Brandt")
     await desk.wait(hours=23)
     assert reminder not in desk.dm_texts("nina")
     await desk.wait(hours=2)
@@ -179,7 +179,7 @@ async def test_a_decided_approval_sends_no_reminder_and_never_expires(desk: Conv
     await pipeline_request(desk)
     await desk.press("nina", "approve")
     await desk.wait(days=4)
-    assert texts.approval_reminder("Joanna Brandt") not in desk.dm_texts("nina")
+    assert texts.say("approval.reminder", requester="Joanna Brandt") not in desk.dm_texts("nina")
     assert (await desk.case("joanna")).status == CaseStatus.RESOLVED
 
 
@@ -188,7 +188,7 @@ async def test_an_undo_button_expires_after_a_day(desk: Conversation) -> None:
     undo = desk.button("samir", "undo")
     await desk.wait(hours=25)
     said = await desk.click("samir", undo)
-    assert desk.said(said) == [texts.BUTTON_EXPIRED]
+    assert desk.said(said) == [texts.say("button.expired")]
     assert "pipeline-reports" not in await desk.groups_of("samir")
 
 
@@ -197,7 +197,7 @@ async def test_undo_pressed_twice_undoes_once(desk: Conversation) -> None:
     undo = desk.button("mateo", "undo")
     await desk.click("mateo", undo)
     said = await desk.click("mateo", undo)
-    assert desk.said(said) == [texts.BUTTON_USED]
+    assert desk.said(said) == [texts.say("button.used")]
     assert [s for s, _ in await desk.executed()] == ["install_software", "uninstall_software"]
 
 
@@ -213,7 +213,7 @@ async def test_a_time_bound_grant_warns_a_day_ahead_then_ends(desk: Conversation
     assert "pipeline-reports" in await desk.groups_of("zoe")
     await desk.wait(days=1)
     assert "pipeline-reports" not in await desk.groups_of("zoe")
-    assert texts.access_ended("Pipeline Reports") in desk.dm_texts("zoe")
+    assert texts.say("access.ended", group="Pipeline Reports") in desk.dm_texts("zoe")
     removal = (await desk.actions())[-1]
     assert removal["skill"] == "remove_from_group"
     assert removal["approved_by"] == ["nina"]
@@ -285,10 +285,10 @@ async def test_which_device_answered_by_clicking_its_button(desk: Conversation) 
     tower = next(b for b in choice.card.buttons if b.label == "TW-4105")
     await desk.click("samir", tower)
     again = await desk.click("samir", tower)
-    assert desk.said(again) == [texts.BUTTON_USED]
+    assert desk.said(again) == [texts.say("button.used")]
     notebook = next(b for b in choice.card.buttons if b.label == "NB-4104")
     late = await desk.click("samir", notebook)  # the other option, after the question closed
-    assert desk.said(late) == [texts.BUTTON_USED]
+    assert desk.said(late) == [texts.say("button.used")]
     assert await desk.executed() == [
         ("install_software", {"software": "postman", "device": "TW-4105", "user": "samir"})
     ]
@@ -299,7 +299,7 @@ async def test_a_choice_button_is_only_for_the_person_asked(desk: Conversation) 
     choice = next(m for m in reversed(desk.chat.dm("samir")) if m.card and m.card.kind == "choice")
     assert choice.card is not None
     said = await desk.click("zoe", choice.card.buttons[0])
-    assert desk.said(said) == [texts.BUTTON_NOT_YOURS]
+    assert desk.said(said) == [texts.say("button.not_yours")]
     assert await desk.executed() == []
 
 
@@ -308,7 +308,7 @@ async def test_a_typed_answer_is_matched_to_the_option_it_names_not_guessed(
 ) -> None:
     await desk.say("samir", "please give me edit rights on the engineering wiki")
     said = await desk.say("samir", "not sure, whichever you think")
-    assert desk.said(said) == [texts.CHOICE_UNCLEAR]
+    assert desk.said(said) == [texts.say("ask.choice_unclear")]
     # "Engineering" is also an option, and a word of this answer: the answer names the wiki
     await desk.say("samir", "Engineering Wiki Editors please")
     case = await desk.case("samir")
@@ -333,7 +333,7 @@ async def test_an_unclear_first_message_offers_a_menu_whose_buttons_start_a_requ
     desk: Conversation,
 ) -> None:
     said = await desk.say("peter", "it's doing the thing again")
-    assert desk.said(said) == [texts.MENU]
+    assert desk.said(said) == [texts.say("menu.intro")]
     assert await desk.desk.cases.all_ids() == []
     menu = said[0].reply.card
     assert menu is not None
@@ -342,7 +342,7 @@ async def test_an_unclear_first_message_offers_a_menu_whose_buttons_start_a_requ
     assert (await desk.case("peter")).status == CaseStatus.VERIFYING
     await desk.verify("peter")
     assert await desk.executed() == [("unlock_account", {"user": "peter"})]
-    assert desk.said(await desk.click("peter", locked)) == [texts.BUTTON_USED]
+    assert desk.said(await desk.click("peter", locked)) == [texts.say("button.used")]
 
 
 # --- sagas and retries -------------------------------------------------------------------
@@ -379,7 +379,7 @@ async def test_a_saga_whose_second_step_fails_undoes_the_first_and_escalates(
     assert ticket is not None
     assert (ticket.queue, ticket.priority) == ("accounts", "high")
     assert "undid disable_account" in ticket.details
-    assert texts.ACTION_FAILED in desk.dm_texts("rita")
+    assert texts.say("result.action_failed") in desk.dm_texts("rita")
     assert all("timed out" not in t for t in desk.dm_texts("rita"))  # no internals to the user
     undone = (await desk.actions())[-1]
     assert undone["undo_of"] == (await desk.actions())[0]["action_id"]
@@ -412,7 +412,7 @@ async def test_a_saga_whose_compensation_also_fails_still_escalates_with_what_is
     ticket = await desk.world.tickets.get(case.ticket_id or "")
     assert ticket is not None
     assert "still in effect, check by hand: disable_account" in ticket.details
-    assert texts.TRY_AGAIN not in desk.dm_texts("rita")
+    assert texts.say("try_again") not in desk.dm_texts("rita")
 
 
 async def test_a_saga_that_fails_on_its_first_step_undoes_nothing(
@@ -521,7 +521,7 @@ async def test_only_admins_may_run_any_itdesk_command(
     await desk.say("samir", "I don't need pipeline reports anymore, please remove me")
     before = await desk.world.snapshot()
     said = await desk.command(who, command)
-    assert [(e.kind, e.reply.text) for e in said] == [("ephemeral", texts.ONLY_ADMINS)]
+    assert [(e.kind, e.reply.text) for e in said] == [("ephemeral", texts.say("admin.only_admins"))]
     assert await desk.world.snapshot() == before
     assert not await desk.desk.control.paused()
     assert await desk.desk.control.modes() == {}
@@ -536,8 +536,8 @@ async def test_only_admins_may_run_any_itdesk_command(
 async def test_an_admin_may_run_every_itdesk_command(desk: Conversation, command: str) -> None:
     said = await desk.command("tom", command)
     assert said
-    assert texts.ONLY_ADMINS not in desk.said(said)
-    assert all(t != texts.TRY_AGAIN for t in desk.said(said))
+    assert texts.say("admin.only_admins") not in desk.said(said)
+    assert all(t != texts.say("try_again") for t in desk.said(said))
 
 
 async def test_pause_and_resume(desk: Conversation) -> None:
@@ -625,7 +625,7 @@ async def test_oncall_roster_decides_who_approves_shadow_mode(desk: Conversation
     assert not [m for m in desk.chat.dm("lucy") if m.card and m.card.kind == "approval"]
     approve = desk.button("omar", "approve")
     refused = await desk.click("lucy", approve)
-    assert desk.said(refused) == [texts.BUTTON_NOT_YOURS]
+    assert desk.said(refused) == [texts.say("button.not_yours")]
     assert await desk.executed() == []
     await desk.click("omar", approve)
     assert [s for s, _ in await desk.executed()] == ["install_software"]
@@ -647,7 +647,7 @@ async def test_someone_put_on_call_may_claim_escalations(desk: Conversation) -> 
         if b.action == "claim"
     )
     refused = await desk.click("samir", claim)
-    assert desk.said(refused) == [texts.BUTTON_NOT_YOURS]
+    assert desk.said(refused) == [texts.say("button.not_yours")]
     await desk.click("omar", claim)
     assert (await desk.case("joanna")).claimed_by == "omar"
 
@@ -657,7 +657,7 @@ async def test_someone_put_on_call_may_claim_escalations(desk: Conversation) -> 
 
 async def test_an_unknown_person_gets_a_polite_refusal(desk: Conversation) -> None:
     said = await desk.say("mallory", "I'm locked out, please reset everything")
-    assert desk.said(said) == [texts.UNKNOWN_PERSON]
+    assert desk.said(said) == [texts.say("unknown_person")]
     slack = Turn(
         platform="slack",
         event_id="Ev1",
@@ -666,7 +666,7 @@ async def test_an_unknown_person_gets_a_polite_refusal(desk: Conversation) -> No
         conversation_id="D1",
         text="reset victor's password",
     )
-    assert desk.said(await desk.send(slack)) == [texts.UNKNOWN_PERSON]
+    assert desk.said(await desk.send(slack)) == [texts.say("unknown_person")]
     assert await desk.desk.cases.all_ids() == []
 
 
@@ -814,7 +814,7 @@ async def test_a_possible_incident_goes_to_security_at_once_not_to_the_menu(
 ) -> None:
     desk = await conversation(store, _Unsure("security_incident", 0.4))
     said = await desk.say("zoe", "a weird window appeared and now my files have odd names")
-    assert texts.MENU not in desk.said(said)
+    assert texts.say("menu.intro") not in desk.said(said)
     case = await desk.case("zoe")
     ticket = await desk.world.tickets.get(case.ticket_id or "")
     assert ticket is not None
@@ -826,7 +826,7 @@ async def test_a_possible_incident_goes_to_security_at_once_not_to_the_menu(
 async def test_an_unsure_guess_of_anything_else_still_gets_the_menu(store: Store) -> None:
     desk = await conversation(store, _Unsure("hardware_issue", 0.4))
     said = await desk.say("zoe", "it is doing that thing again")
-    assert desk.said(said) == [texts.MENU]
+    assert desk.said(said) == [texts.say("menu.intro")]
     assert await desk.desk.cases.all_ids() == []
 
 
@@ -893,8 +893,10 @@ async def test_an_unlock_the_directory_cannot_do_goes_to_a_human_saying_why(
     case = await desk.case("peter")
     assert case.status == CaseStatus.ESCALATED  # handed over: not refused, not failed
     assert texts.unsupported("unlock") in said
-    assert texts.ACTION_FAILED not in said
-    assert not any(t in said for t in texts.REFUSALS.values())
+    assert texts.say("result.action_failed") not in said
+    refusals = [texts.say(k) for k in texts.DESK.keys_under("refusal.")]
+    assert refusals
+    assert not any(t in said for t in refusals)
     ticket = await desk.world.tickets.get(case.ticket_id or "")
     assert ticket is not None
     assert ticket.queue == "accounts"

@@ -55,7 +55,7 @@ class RaiseMailboxQuota(Skill[QuotaParams]):
     """Raise the person's mailbox quota one step."""
 
     name = "raise_mailbox_quota"
-    title = "Raise mailbox quota"
+    texts = HERE / "new_skill" / "texts.toml"
     Params = QuotaParams
     intents = (intent(HERE / "new_skill", "mailbox_quota", "software", "more mailbox space"),)
     raised: ClassVar[list[str]] = []  # this test's mail system
@@ -68,7 +68,7 @@ class RaiseMailboxQuota(Skill[QuotaParams]):
 
     async def execute(self, ctx: SkillContext, params: QuotaParams) -> SkillResult:
         self.raised.append(params.user)
-        return SkillResult(changed=True, summary="Your mailbox quota is raised.")
+        return SkillResult(changed=True, summary=self.said("done"))
 
     async def verify(self, ctx: SkillContext, params: QuotaParams) -> bool:
         return params.user in self.raised
@@ -192,6 +192,10 @@ def test_registration_refuses_a_skill_whose_declaration_is_off(tmp_path: Path) -
     class Twin(RaiseMailboxQuota):
         name = "twin"
 
+    class Speechless(RaiseMailboxQuota):
+        name = "speechless"
+        intents = ()
+
     class NoPhrasings(RaiseMailboxQuota):
         name = "no_phrasings"
         intents = (intent(tmp_path, "never_written", "other", "nothing"),)
@@ -204,3 +208,5 @@ def test_registration_refuses_a_skill_whose_declaration_is_off(tmp_path: Path) -
         registry.register(Twin())
     with pytest.raises(ValueError, match="no phrasings"):
         registry.register(NoPhrasings())
+    with pytest.raises(ValueError, match=r"no \[speechless\] title"):
+        registry.register(Speechless())

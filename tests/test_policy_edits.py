@@ -79,7 +79,7 @@ forbid (principal, action == Action::"press_button", resource) when { resource.a
     desk: Conversation = await edited(forbid_undo)  # type: ignore[assignment]
     await desk.say("mateo", "get me Notion please")
     said = await desk.press("mateo", "undo")
-    assert desk.said(said) == [texts.BUTTON_NOT_YOURS]
+    assert desk.said(said) == [texts.say("button.not_yours")]
     assert [s for s, _ in await desk.executed()] == ["install_software"]
 
 
@@ -150,7 +150,7 @@ when { principal.roles.contains("oncall") };
     said = await desk.command("lucy", "/itdesk stats")
     assert desk.said(said) == ["Desk statistics"]
     said = await desk.command("lucy", "/itdesk pause")
-    assert desk.said(said) == [texts.ONLY_ADMINS]
+    assert desk.said(said) == [texts.say("admin.only_admins")]
 
 
 async def test_who_sees_the_on_call_channel_follows_the_policy(
@@ -226,7 +226,7 @@ async def test_the_undo_window_is_the_policys(edited: Callable[..., object]) -> 
     assert card.context == "Undo is available for 1 hour."
     await desk.wait(hours=2)
     said = await desk.press("mateo", "undo")
-    assert desk.said(said) == [texts.BUTTON_EXPIRED]
+    assert desk.said(said) == [texts.say("button.expired")]
     no_undo = replace("70-labels.cedar", '@hours("24")\npermit', '@hours("24")\nforbid')
     desk = await edited(no_undo)  # type: ignore[assignment]
     await desk.say("mateo", "get me Notion please")
@@ -326,7 +326,7 @@ async def test_how_many_checks_an_hour_is_the_policys(edited: Callable[..., obje
     await desk.say("joanna", "please add me to the sales forecasts group too")
     case = await desk.case("joanna")
     assert case.status == CaseStatus.ESCALATED  # a second check this hour: a human instead
-    assert any(texts.STEP_UP_THROTTLED in c for c in _checked(case))
+    assert any(texts.say("step_up.throttled") in c for c in _checked(case))
 
 
 async def test_which_failure_ends_self_service_is_the_policys(
@@ -338,7 +338,7 @@ async def test_which_failure_ends_self_service_is_the_policys(
     desk: Conversation = await edited(first_failure)  # type: ignore[assignment]
     await desk.say("joanna", "could I get read access to pipeline reports? I'm helping out")
     said = await desk.verify("joanna", passes=False)
-    assert texts.STEP_UP_LOCKED_OUT in desk.said(said)
+    assert texts.say("step_up.locked_out") in desk.said(said)
     assert (await desk.case("joanna")).status == CaseStatus.ESCALATED
 
 

@@ -16,6 +16,7 @@ from bot.clock import ManualClock
 from bot.org import load_org
 from bot.state.receipts import RedisReceipts
 from bot.store import Store
+from bot.texts import Text
 from bot.world import SandboxWorld
 from skills import default_skills
 from skills.base import (
@@ -347,7 +348,7 @@ async def test_summaries_carry_no_secret_and_name_only_masked_addresses(
         ctx = await context(world, case.requester)
         for _ in range(2):  # the retry's summary too
             _, _, result = await run(registry, ctx, case.skill, case.args)
-            texts.append(f"{result.summary} {result.details}")
+            texts.append(f"{registry.render(result.summary)} {result.details}")
     minted = await world.outbox.secrets()
     assert len(minted) == 2  # one reset link, one enrolment link
     for text in texts:
@@ -368,10 +369,10 @@ async def test_summaries_speak_to_the_requester_or_name_the_person(
 ) -> None:
     own = await context(world, "bob")
     _, _, result = await run(registry, own, "revoke_sessions", {"user": "bob"})
-    assert result.summary == "I've signed your account out everywhere."
+    assert registry.render(result.summary) == "I've signed your account out everywhere."
     hr = await context(world, "grace")
     _, _, result = await run(registry, hr, "disable_account", {"user": "carol"})
-    assert result.summary == "Carol Nguyen's account is disabled."
+    assert registry.render(result.summary) == "Carol Nguyen's account is disabled."
 
 
 # --- backends without a capability -----------------------------------------------------------
@@ -403,11 +404,11 @@ async def test_revoking_without_session_counts_revokes_and_claims_no_count(
     ctx = await context(world, "carol")
     _, _, result = await run(registry, ctx, "revoke_sessions", {"user": "carol"})
     assert result.changed
-    assert result.summary == (
+    assert registry.render(result.summary) == (
         "I've signed your account out everywhere. The directory doesn't report sign-in "
         "sessions, so I can't say how many were open."
     )
-    assert "no open sessions" not in result.summary
+    assert "no open sessions" not in registry.render(result.summary)
     assert result.details == {}
     assert await world.directory.revocations("carol") == 1
     skill = registry.get("revoke_sessions")
@@ -441,11 +442,11 @@ class _Good(Skill[_Params]):
     """A skill that does nothing."""
 
     name = "noop"
-    title = "No-op"
+    texts = Path(__file__).parent / "skills_texts" / "en.toml"
     Params = _Params
 
     async def execute(self, ctx: SkillContext, params: _Params) -> SkillResult:
-        return SkillResult(changed=False, summary="Nothing to do.")
+        return SkillResult(changed=False, summary=Text("skill.noop.nothing"))
 
     async def verify(self, ctx: SkillContext, params: _Params) -> bool:
         return True
@@ -455,17 +456,16 @@ class _SyncExecute(_Good):
     name = "sync_execute"
 
     def execute(self, ctx: SkillContext, params: _Params) -> SkillResult:  # type: ignore[override]
-        return SkillResult(changed=False, summary="Nothing to do.")
+        return SkillResult(changed=False, summary=Text("skill.noop.nothing"))
 
 
 class _NoParams(Skill[_Params]):
     """A skill that forgot its Params model."""
 
     name = "no_params"
-    title = "No params"
 
     async def execute(self, ctx: SkillContext, params: _Params) -> SkillResult:
-        return SkillResult(changed=False, summary="Nothing to do.")
+        return SkillResult(changed=False, summary=Text("skill.noop.nothing"))
 
     async def verify(self, ctx: SkillContext, params: _Params) -> bool:
         return True

@@ -412,7 +412,7 @@ async def test_people_not_in_the_directory_are_refused_politely(slack: SlackDesk
     # taken for the person of that address
     for channel in ("DMALLORY", "DCONNECT"):
         (refusal,) = slack.fake.in_channel(channel)
-        assert refusal.text == texts.UNKNOWN_PERSON
+        assert refusal.text == texts.say("unknown_person")
     assert await slack.world.tickets.of_requester("alice") == []
 
 
@@ -501,7 +501,7 @@ async def test_an_approval_clicked_by_the_wrong_person_then_the_approver(
     alice = await slack.world.directory.person("alice")
     assert alice is not None
     assert "finance-reports" not in alice.groups
-    assert slack.last_dm("bob").text == texts.BUTTON_NOT_YOURS
+    assert slack.last_dm("bob").text == texts.say("button.not_yours")
     assert slack.fake.message(card.channel, card.ts).edits == 0
 
     await slack.click("carol", card, "Approve")
@@ -540,16 +540,18 @@ async def test_an_escalation_is_claimed_and_relayed_both_ways(slack: SlackDesk) 
 
     # dave's "@channel" arrives as Slack markup; relayed, it is the word and mentions nobody
     await slack.reply_in_thread("dave", root, "Bring it to the IT bar at 2pm <!channel>")
-    assert slack.last_dm("alice").text == texts.relayed_from_tech(
-        "Dave", "Bring it to the IT bar at 2pm @channel"
+    assert slack.last_dm("alice").text == texts.say(
+        "handoff.from_tech", name="Dave", text="Bring it to the IT bar at 2pm @channel"
     )
 
     # alice typed "<b>" and "&": Slack sends them as entities, the desk reads the characters,
     # and they are escaped again on the way into the thread
     await slack.say("alice", "thanks &lt;b&gt;see you&lt;/b&gt; then &amp; bye")
     (relayed,) = slack.fake.in_channel(ONCALL, thread_ts=root.ts)
-    assert relayed.text == texts.relayed_from_requester(
-        "Alice", "thanks &lt;b&gt;see you&lt;/b&gt; then &amp; bye"
+    assert relayed.text == texts.say(
+        "handoff.from_requester",
+        name="Alice",
+        text="thanks &lt;b&gt;see you&lt;/b&gt; then &amp; bye",
     )
     assert slack.fake.in_channel(ONCALL) == [claimed]  # nothing new at the top level
 
@@ -565,7 +567,7 @@ async def test_only_people_on_call_may_claim(slack: SlackDesk) -> None:
     await slack.click("erin", root, "Claim")  # an admin, not on call
     assert slack.fake.message(ONCALL, root.ts).edits == 0
     (answer,) = slack.fake.in_channel(ONCALL, thread_ts=root.ts)
-    assert answer.text == texts.BUTTON_NOT_YOURS
+    assert answer.text == texts.say("button.not_yours")
 
 
 # --- slash commands ---------------------------------------------------------------------------
@@ -578,7 +580,7 @@ async def test_a_slash_command_from_a_non_admin_is_refused_in_an_ephemeral(
     (refusal,) = slack.fake.ephemerals
     assert refusal["user"] == uid("bob")
     assert refusal["channel"] == dm("bob")
-    assert refusal["text"] == texts.ONLY_ADMINS
+    assert refusal["text"] == texts.say("admin.only_admins")
     assert slack.fake.messages == []
     assert not await slack.desk.control.paused()
 

@@ -138,7 +138,7 @@ async def test_slash_commands_come_in_over_the_socket(socket_desk: SocketDesk) -
     }
     await socket_desk.envelope("slash_commands", command)
     (refusal,) = socket_desk.fake.ephemerals
-    assert refusal["text"] == texts.ONLY_ADMINS
+    assert refusal["text"] == texts.say("admin.only_admins")
     assert not await socket_desk.desk.control.paused()
 
 

@@ -199,12 +199,12 @@ async def test_a_dm_resolves_a_request_after_step_up(bot: Harness) -> None:
 
     await bot.say("bob", await bot.code_for("bob"))
     confirmed, done = bot.dm("bob")[1:]
-    assert confirmed.text == texts.STEP_UP_PASSED
+    assert confirmed.text == texts.say("step_up.passed")
     card = done.card
     assert card is not None
     assert card["type"] == "AdaptiveCard"
     assert card["version"] == "1.5"
-    assert texts_of(card)[0] == texts.DONE_TITLE
+    assert texts_of(card)[0] == texts.say("result.done_title")
     assert set(actions(card)) == {"Helped", "Didn't help"}
     for action in actions(card).values():  # a click carries the desk's ref and nothing else
         assert action["type"] == "Action.Submit"
@@ -221,7 +221,7 @@ async def test_a_wrong_code_is_not_accepted(bot: Harness) -> None:
     await bot.say("bob", "forgot my password, can you reset it?")
     code = await bot.code_for("bob")
     await bot.say("bob", "000000" if code != "000000" else "111111")
-    assert bot.dm("bob")[-1].text == texts.STEP_UP_CODE_WRONG
+    assert bot.dm("bob")[-1].text == texts.say("step_up.code_wrong")
     assert "reset_link" not in [i.kind for i in await bot.world.outbox.items("bob")]
 
 
@@ -254,7 +254,7 @@ async def test_an_approval_card_reaches_a_manager_who_never_wrote_and_is_decided
 
     # dave replays the approve button from his own chat: not his to press
     await bot.press("dave", card, "Approve")
-    assert bot.dm("dave")[-1].text == texts.BUTTON_NOT_YOURS
+    assert bot.dm("dave")[-1].text == texts.say("button.not_yours")
     assert len(approval.versions) == 1
     bob = await bot.world.directory.person("bob")
     assert bob is not None
@@ -355,7 +355,7 @@ async def test_a_claimed_escalation_is_relayed_both_ways(bot: Harness) -> None:
 
     # alice cannot claim; dave (on call) can, from the thread
     await bot.press("alice", card, "Claim")
-    assert bot.dm("alice")[-1].text == texts.BUTTON_NOT_YOURS
+    assert bot.dm("alice")[-1].text == texts.say("button.not_yours")
     await bot.press("dave", card, "Claim", conversation=thread)
     (root,) = bot.connector.messages(thread)[:1]
     claimed = root.card
@@ -366,12 +366,12 @@ async def test_a_claimed_escalation_is_relayed_both_ways(bot: Harness) -> None:
     assert "Dave Kowalski" in bot.dm("alice")[-1].text
 
     await bot.say_in_thread("dave", thread, "I have a spare screen, bring it by at 2")
-    assert bot.dm("alice")[-1].text == texts.relayed_from_tech(
-        "Dave", "I have a spare screen, bring it by at 2"
+    assert bot.dm("alice")[-1].text == texts.say(
+        "handoff.from_tech", name="Dave", text="I have a spare screen, bring it by at 2"
     )
     await bot.say("alice", "great, see you at 2")
-    assert bot.connector.messages(thread)[-1].text == texts.relayed_from_requester(
-        "Alice", "great, see you at 2"
+    assert bot.connector.messages(thread)[-1].text == texts.say(
+        "handoff.from_requester", name="Alice", text="great, see you at 2"
     )
 
     await bot.press("dave", claimed, "Resolve", conversation=thread)
@@ -392,7 +392,7 @@ async def test_a_request_typed_in_a_channel_is_not_read(bot: Harness) -> None:
 
 async def test_admin_commands_are_messages_starting_with_itdesk(bot: Harness) -> None:
     await bot.say("alice", "/itdesk pause")
-    assert bot.dm("alice")[-1].text == texts.ONLY_ADMINS
+    assert bot.dm("alice")[-1].text == texts.say("admin.only_admins")
     assert not await bot.desk.control.paused()
 
     await bot.say("erin", "/itdesk stats")
@@ -406,7 +406,9 @@ async def test_admin_commands_are_messages_starting_with_itdesk(bot: Harness) ->
 
 async def test_a_command_refused_in_a_channel_is_answered_in_private(bot: Harness) -> None:
     await bot.say_in_thread("alice", ONCALL, "/itdesk pause")
-    assert bot.dm("alice")[-1].text == texts.ONLY_ADMINS  # Teams has no ephemeral messages
+    assert bot.dm("alice")[-1].text == texts.say(
+        "admin.only_admins"
+    )  # Teams has no ephemeral messages
     assert not [c for c in bot.connector.posted if c.startswith(ONCALL)]
     assert not await bot.desk.control.paused()
 
@@ -438,7 +440,7 @@ async def test_the_connector_is_answered_before_the_desk_is_done(bot: Harness) -
 async def test_a_teams_user_outside_the_directory_is_told_so(bot: Harness) -> None:
     await bot.say("zed", "I'm locked out")
     (reply,) = bot.dm("zed")
-    assert reply.text == texts.UNKNOWN_PERSON
+    assert reply.text == texts.say("unknown_person")
 
 
 async def test_a_sender_the_members_lookup_does_not_know_is_told_so(bot: Harness) -> None:
@@ -447,20 +449,22 @@ async def test_a_sender_the_members_lookup_does_not_know_is_told_so(bot: Harness
     del bot.connector.roster["29:zed"]  # the lookup answers 404
     await bot.send(activity)
     (reply,) = bot.connector.messages(chat)
-    assert reply.text == texts.UNKNOWN_PERSON
+    assert reply.text == texts.say("unknown_person")
 
 
 async def test_a_failed_members_lookup_asks_to_try_again(bot: Harness) -> None:
     bot.connector.member_status = 403
     await bot.say("alice", "my laptop screen is cracked")
     (reply,) = bot.dm("alice")
-    assert reply.text == texts.TRY_AGAIN  # not "you are not in the directory"
+    assert reply.text == texts.say("try_again")  # not "you are not in the directory"
     assert await bot.world.tickets.of_requester("alice") == []
 
 
 async def test_an_email_different_from_the_upn_still_finds_the_person(bot: Harness) -> None:
     await bot.say("dave", "/itdesk stats")  # dave's UPN is not in the directory, his e-mail is
-    assert bot.dm("dave")[-1].text == texts.ONLY_ADMINS  # known (as dave), just not an admin
+    assert bot.dm("dave")[-1].text == texts.say(
+        "admin.only_admins"
+    )  # known (as dave), just not an admin
 
 
 @pytest.mark.parametrize(

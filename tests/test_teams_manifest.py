@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.chat.teams_cards import command_of
-from bot.admin import HELP
+from bot.texts import say
 
 MANIFEST_DIR = Path(__file__).resolve().parents[1] / "adapters" / "chat" / "teams-manifest"
 PLACEHOLDERS = {
@@ -48,7 +48,8 @@ def test_the_manifest_leaves_the_tenants_values_as_placeholders() -> None:
 
 def test_every_menu_command_is_an_admin_command() -> None:
     (bot,) = manifest()["bots"]
-    known = set(re.findall(r"/itdesk (\w+)", HELP)) | set(re.findall(r"\| (\w+)", HELP))
+    help_text = say("admin.help")
+    known = set(re.findall(r"/itdesk (\w+)", help_text)) | set(re.findall(r"\| (\w+)", help_text))
     known.add("help")
     assert {"personal", "team"} == {s for cl in bot["commandLists"] for s in cl["scopes"]}
     for command_list in bot["commandLists"]:

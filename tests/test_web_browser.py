@@ -301,5 +301,5 @@ async def test_a_button_with_a_confirmation_asks_first(demo: Demo) -> None:
     await tab.until("document.querySelector('.card-status strong')?.textContent === '31 May'")
     await tab.click(".card-status .btn-danger")
     # the dialog was accepted, so the click reached the desk, which knows no such button
-    await tab.until(shows(".msg-desk .bubble", texts.BUTTON_UNKNOWN))
+    await tab.until(shows(".msg-desk .bubble", texts.say("button.unknown")))
     assert tab.dialogs == ["Remove your access again?"]

@@ -203,14 +203,14 @@ async def test_oncall_claims_replies_and_the_requester_sees_it(page: Page) -> No
     assert thread["messages"][-1]["author"] == "dave"  # dave's own words in the thread
     last = (await page.dm("alice"))[-1]
     assert last["author"] == "desk"
-    assert last["text"] == texts.relayed_from_tech(
-        "Dave", "I have a spare screen, bring it by at 2"
+    assert last["text"] == texts.say(
+        "handoff.from_tech", name="Dave", text="I have a spare screen, bring it by at 2"
     )
 
     await page.say("alice", "that worked, thanks")
     (thread,) = await page.threads("dave")
-    assert thread["messages"][-1]["text"] == texts.relayed_from_requester(
-        "Alice", "that worked, thanks"
+    assert thread["messages"][-1]["text"] == texts.say(
+        "handoff.from_requester", name="Alice", text="that worked, thanks"
     )
 
     await page.press("dave", button(thread["messages"][0], "Resolve"), thread=case_id)
@@ -225,7 +225,7 @@ async def test_only_oncall_people_may_claim(page: Page) -> None:
     await page.press("erin", button(thread["messages"][0], "Claim"), thread=thread["id"])
     (thread,) = await page.threads("erin")
     assert [b["label"] for b in thread["messages"][0]["card"]["buttons"]] == ["Claim"]
-    assert thread["messages"][-1]["text"] == texts.BUTTON_NOT_YOURS
+    assert thread["messages"][-1]["text"] == texts.say("button.not_yours")
 
 
 async def test_a_retried_send_is_handled_once(page: Page) -> None:
@@ -240,7 +240,7 @@ async def test_a_slash_command_is_a_command_turn(page: Page) -> None:
     mine, answer = await page.dm("alice")
     assert mine["command"] is True
     assert mine["text"] == "/itdesk pause"
-    assert answer["text"] == texts.ONLY_ADMINS
+    assert answer["text"] == texts.say("admin.only_admins")
     assert await page.world.tickets.of_requester("alice") == []  # not a request
 
 
@@ -325,13 +325,13 @@ async def test_a_click_claiming_an_answer_is_not_taken_for_one(page: Page) -> No
     # the page never answered the push: a hand-made "it was answered" click changes nothing
     await page.post("/people/alice/clicks", {"action": "check.answered", "ref": item.ref})
 
-    assert (await page.dm("alice"))[-1]["text"] == texts.STEP_UP_WAITING
+    assert (await page.dm("alice"))[-1]["text"] == texts.say("step_up.waiting")
     person = await page.world.directory.person("alice")
     assert person is not None
     assert person.locked
     assert (await page.world.checks.result(item.ref)).status == "pending"
     await page.post(f"/people/alice/phone/{push['id']}/deny", {})  # answered on the phone
-    assert texts.STEP_UP_FAILED_RETRY in [m["text"] for m in await page.dm("alice")]
+    assert texts.say("step_up.failed_retry") in [m["text"] for m in await page.dm("alice")]
     person = await page.world.directory.person("alice")
     assert person is not None
     assert person.locked
@@ -445,7 +445,7 @@ async def test_a_forged_button_changes_nothing(page: Page) -> None:
     await page.press("dave", {"action": "claim", "ref": "forged-token"}, thread=thread["id"])
     (after,) = await page.threads("dave")
     assert after["messages"][0] == thread["messages"][0]
-    assert after["messages"][-1]["text"] == texts.BUTTON_UNKNOWN
+    assert after["messages"][-1]["text"] == texts.say("button.unknown")
 
 
 # --- the outbound side ---------------------------------------------------------------------

@@ -12,6 +12,7 @@ from bot.clock import Clock
 from bot.masking import mask_email
 from bot.models import Person
 from bot.ports import Directory, Outbox, OutboxItem
+from bot.texts import say
 
 Channel = Literal["email", "sms", "push"]
 
@@ -24,11 +25,8 @@ async def notify_change(
     delivered."""
     now = clock.now()
     at = now.astimezone(UTC)
-    text = (
-        f"{what[:1].upper()}{what[1:]} for your account was requested through the IT desk "
-        f"at {at:%H:%M} UTC on {at.day} {at:%B %Y}. If this wasn't you, contact security "
-        "straight away."
-    )
+    text = say("step_up.change_notice", what=f"{what[:1].upper()}{what[1:]}",
+               time=f"{at:%H:%M}", day=at.day, month_year=f"{at:%B %Y}")  # fmt: skip
     delivered = []
     for channel, address in await _addresses(person, directory):
         item = OutboxItem(

@@ -25,6 +25,7 @@ from bot.clock import Clock
 from bot.models import FactorKind, Person
 from bot.ports import CheckRequest, Checks, Directory, NotFoundError, Unsupported
 from bot.store import Store
+from bot.texts import say
 from verification.challenge import (
     CaseChecks,
     Challenge,
@@ -200,13 +201,10 @@ class StepUp:
         """What the person is shown on the phone or in the mailbox ({code}: where it goes)."""
         if challenge.kind == "push":
             at = f"{challenge.created_at.astimezone(UTC):%H:%M} UTC"
-            return f"Approve sign-in check for the IT desk? Requested at {at}. Deny it if not you."
-        lead = "Authenticator code" if challenge.factor == "totp" else "Your verification code"
+            return say("step_up.push_prompt", at=at)
+        lead = say("step_up.code_lead_totp" if challenge.factor == "totp" else "step_up.code_lead")
         minutes = int(self._ttl.total_seconds() // 60)
-        return (
-            f"{lead} for the IT desk: {{code}}. Valid for {minutes} minutes. Type it only in "
-            "your chat with the IT desk; nobody from IT will ask you for it."
-        )
+        return say("step_up.code_message", lead=lead, minutes=minutes)
 
     # --- answering -------------------------------------------------------------------------
 

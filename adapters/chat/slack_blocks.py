@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.models import Button, Card, Reply
+from bot.texts import say
 
 Block = dict[str, Any]
 
@@ -209,7 +210,7 @@ def fit_blocks(head: list[Block], body: list[Block], tail: list[Block]) -> list[
     if len(body) > room:
         keep = max(room - 1, 0)
         left_out = len(body) - keep
-        note = f"{left_out} more part{'s' if left_out > 1 else ''} of this message left out."
+        note = say("slack.left_out", count=left_out)
         body = body[:keep] + ([_context(note)] if room >= 1 else [])
     return (head + body + tail)[:MAX_BLOCKS]
 
@@ -255,7 +256,7 @@ def text_only(reply: Reply) -> Rendered:
         if card.context:
             lines.append(card.context)
         if card.buttons:
-            lines.append("(The buttons of this message could not be shown.)")
+            lines.append(say("slack.no_buttons"))
     return Rendered(text=_clip_escaped("\n".join(x for x in lines if x), MAX_FALLBACK), blocks=[])
 
 

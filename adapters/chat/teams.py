@@ -333,7 +333,7 @@ class TeamsChat:
             account = await self._sender(context)
         except _LookupFailed:
             # Not knowing who wrote is not "you are not in the directory": ask for a retry.
-            reply = Reply(id=new_message_id(), text=texts.TRY_AGAIN)
+            reply = Reply(id=new_message_id(), text=texts.say("try_again"))
             await self.delivery.deliver(
                 [Send(to=Address(conversation=ref.conversation_id), reply=reply)]
             )

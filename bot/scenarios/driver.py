@@ -230,7 +230,7 @@ class Driver:
         the double click must not act again."""
         effects = await self.desk.handle(turn)
         self.chat.record(effects)
-        if any(e.reply.text == texts.TRY_AGAIN for e in effects):
+        if any(e.reply.text == texts.say("try_again") for e in effects):
             self.failures.append(
                 f"{step.label}: the desk failed on this turn (it answered "
                 "'something went wrong'; see the log)"
