@@ -29,6 +29,7 @@ from bot.state.control import DeskControl
 from bot.state.conversations import ConversationLocks, UnclearMessages
 from bot.texts import Catalogue
 from bot.understanding import UNKNOWN_PERSON, IntentCatalog, Understander, Understanding
+from skills.planning import Names
 from verification.stepup import StepUp
 
 log = structlog.get_logger("itdesk.desk")
@@ -57,6 +58,7 @@ class IntakeDeps:
     answers: Answers
     notices: Notices
     routing: Routing
+    names: Names  # the org's names, cached (a manager named in a typed answer)
     texts: Catalogue  # the desk's sentences and the skills' (their notes for technicians)
     threshold: float
 
@@ -272,7 +274,7 @@ class Intake:
         slot, options, labels = question.slot, question.options, question.labels
         value = exact_option(text, options, labels)
         if value is None and slot in {"joiner_name", "manager"}:
-            value = joiner_answer(slot, text, await d.directory.people())
+            value = joiner_answer(slot, text, list((await d.names.current()).people))
         elif value is None:
             heard = await d.understanding.understand(text, requester=ctx.person)
             value = heard.slots.get(slot)

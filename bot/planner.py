@@ -14,7 +14,7 @@ from bot.plans import Plan, PlanStep, Question, Referral
 from bot.ports import Devices, Directory
 from bot.texts import Text
 from skills.base import asking
-from skills.planning import Ask, Lookups, Proposal
+from skills.planning import Ask, Lookups, Names, Proposal
 from skills.registry import SkillRegistry
 
 
@@ -23,6 +23,7 @@ class PlannerDeps:
     skills: SkillRegistry
     directory: Directory
     devices: Devices
+    names: Names
 
 
 class Planner:
@@ -30,7 +31,7 @@ class Planner:
 
     def __init__(self, deps: PlannerDeps) -> None:
         self._d = deps
-        self._find = Lookups(deps.directory, deps.devices)
+        self._find = Lookups(deps.directory, deps.devices, deps.names)
 
     async def plan(
         self, person: Person, intent: str, queue: str, slots: dict[str, Any], text: str

@@ -115,6 +115,16 @@ class NewAccountParams(SkillParams):
         )
 
 
+async def _free_username(name: str, taken: set[str], find: Lookups) -> str:
+    """A username for `name` that the cached names do not hold and the directory, asked
+    now, does not either (the cache may be minutes old)."""
+    while True:
+        username = username_for(name, taken)
+        if await find.directory.person(username) is None:
+            return username
+        taken.add(username)
+
+
 def _is_same(existing: Person, params: NewAccountParams) -> bool:
     """Whether `existing` is the account these parameters describe (created by an earlier
     attempt of the same request), whatever has happened to it since (groups, factors)."""
@@ -144,7 +154,7 @@ class CreateAccount(Skill[NewAccountParams]):
     async def plan(self, ask: Ask, find: Lookups) -> Proposal | Question:
         """A new joiner's account: HR (or the future manager) asks; the other approves."""
         person, slots = ask.requester, ask.slots
-        people = await find.directory.people()
+        people = list((await find.names.current()).people)
         joiner = read_joiner(ask.text, people, person)
         named = str(slots.get("target_user") or "")
         unknown = named.removeprefix(UNKNOWN_PERSON) if named.startswith(UNKNOWN_PERSON) else ""
@@ -161,7 +171,7 @@ class CreateAccount(Skill[NewAccountParams]):
             manager = person.username if manages else ""
         elif not manager:
             return Question("manager", asking("joiner_manager", name=name))
-        username = username_for(name, {p.username for p in people})
+        username = await _free_username(name, {p.username for p in people}, find)
         domain = person.email.rpartition("@")[2]
         params = {"username": username, "name": name, "email": f"{username}@{domain}",
                   "manager": str(manager), "department": joiner.department or "",

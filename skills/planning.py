@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from bot.models import Device, Person
+from bot.models import Catalog, Device, Person
 from bot.plans import PlanStep
 from bot.ports import Devices, Directory
 
@@ -27,12 +27,22 @@ class Ask:
     text: str
 
 
+class Names(Protocol):
+    """The org's names as the understanding knows them (read from the ports into a shared
+    cache, refreshed in the background): for reading a name out of free text, where asking
+    the directory one lookup at a time would not do."""
+
+    async def current(self) -> Catalog: ...
+
+
 @dataclass(frozen=True)
 class Lookups:
-    """What planning may read (it never writes)."""
+    """What planning may read (it never writes): the ports, one lookup at a time, and the
+    cached names."""
 
     directory: Directory
     devices: Devices
+    names: Names
 
 
 @dataclass(frozen=True)

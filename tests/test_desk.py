@@ -20,6 +20,7 @@ from adapters.chat.recording import shown_text
 from bot import texts
 from bot.actions import Provenance
 from bot.cases import CaseStatus
+from bot.catalogue import CatalogueSource
 from bot.cli import main
 from bot.context import CaseLog, TurnContext
 from bot.events import SagaCompensated
@@ -27,6 +28,7 @@ from bot.models import Button, Group, Person, Turn, TurnKind
 from bot.planner import Planner, PlannerDeps
 from bot.plans import PlanStep, Question
 from bot.policy import PolicyRequest
+from bot.state.catalog import CatalogCache
 from bot.store import Store
 from bot.understanding import Understanding
 from skills import default_skills
@@ -866,15 +868,22 @@ async def test_turns_look_people_and_software_up_without_reading_everything(
     await desk.command("tom", "/itdesk mode software shadow")
     await desk.say("zoe", "could you put Notion on my laptop?")
     await desk.press("lucy", "approve")
+    # a new joiner: names read from the cached catalogue, the username checked one by one
+    await desk.say("rita", "New starter Dana Whitfield begins on Monday, reporting to Nina.")
+    await desk.verify("rita")
+    await desk.press("nina", "approve")
     assert [s for s, _ in await desk.executed()] == [
-        "install_software", "lock_device", "install_software",
+        "install_software", "lock_device", "install_software", "create_account",
     ]  # fmt: skip
     assert any("Security notice" in t for t in desk.dm_texts("omar"))
     # which application: the candidates are looked up one by one, unknown ones left out
     samir = await desk.world.directory.person("samir")
     assert samir is not None
     slots = {"software_candidates": "figma,no-such-app,powerbi"}
-    planner = Planner(PlannerDeps(default_skills(), desk.world.directory, desk.world.devices))
+    names = CatalogueSource(desk.world.directory, desk.world.devices, CatalogCache(desk.desk.store))
+    planner = Planner(
+        PlannerDeps(default_skills(), desk.world.directory, desk.world.devices, names)
+    )
     asked = await planner.plan(samir, "software_install", "software", slots, "an app")
     assert isinstance(asked, Question)
     assert asked.options == [("Figma", "figma"), ("Power BI Desktop", "powerbi")]
