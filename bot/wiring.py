@@ -94,6 +94,12 @@ class WiredDesk:
     async def handle(self, turn: Turn) -> list[Effect]:
         return await self.desk.handle(turn)
 
+    async def attempt(self, turn: Turn) -> list[Effect] | None:
+        return await self.desk.attempt(turn)
+
+    async def commit(self, turn: Turn) -> None:
+        await self.desk.commit(turn)
+
     async def sees_oncall(self, person: Person) -> bool:
         return await self.desk.sees_oncall(person)
 
