@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from tenacity import AsyncRetrying, RetryError, retry_if_result, stop_after_delay, wait_exponential
 
+from bot.reads import remembered_reads
 from bot.store import Store
 
 
@@ -63,7 +64,10 @@ class ConversationLocks:
         except RetryError:
             raise LockTimeout(f"conversation {conversation} busy for {wait:.0f}s") from None
         try:
-            yield Fence(key, token)
+            # nothing else changes the conversation while it is held, so what the turn
+            # looks up meanwhile is asked for once (`bot.reads`)
+            with remembered_reads():
+                yield Fence(key, token)
         finally:
             await redis.eval(_RELEASE, 1, key, str(token))
 
