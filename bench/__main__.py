@@ -5,7 +5,13 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("bench.turn_latency", "bench.policy", "bench.nlu_latency", "bench.llm_usage")
+BENCHMARKS = (
+    "bench.turn_latency",
+    "bench.redis_per_turn",
+    "bench.policy",
+    "bench.nlu_latency",
+    "bench.llm_usage",
+)
 
 
 def main() -> int:

@@ -33,6 +33,7 @@ from bot.outbound import Outbound
 from bot.planner import Planner, PlannerDeps
 from bot.policy import PolicyEngine
 from bot.ports import Directory
+from bot.reads import RememberingDevices, RememberingDirectory
 from bot.resources import PlanResources
 from bot.routing import Routing
 from bot.scheduler import Scheduler
@@ -145,7 +146,8 @@ def build_desk(
     wording = texts.DESK.merged(skills.texts())  # every sentence, the skills' included
     intents = IntentCatalog.of(skills.intents())
     policy = policy or PolicyEngine(skills=skills)
-    directory, devices = backends.directory, backends.devices
+    directory = RememberingDirectory(backends.directory)
+    devices = RememberingDevices(backends.devices)
     catalogue = CatalogueSource(directory, devices, CatalogCache(store))
     understanding = understanding or build_understanding(
         Catalog(), threshold=threshold, metrics=metrics, settings=settings, skills=skills,
