@@ -27,7 +27,7 @@ from bot.pipeline import TurnWorker, WorkerConfig
 from bot.redis_server import EmbeddedRedis
 from bot.settings import Settings
 from bot.state.inbox import Entry, TurnInbox
-from bot.store import Store
+from bot.store import Store, connect
 from bot.wiring import WiredDesk, sandbox_desk
 from bot.world import SandboxWorld
 
@@ -43,7 +43,9 @@ async def connect_redis(settings: Settings) -> tuple[Redis, EmbeddedRedis | None
         embedded = EmbeddedRedis(settings.data_dir / "redis")
         url = await embedded.start()
         log.info("redis.embedded", url=url, data_dir=str(settings.data_dir / "redis"))
-    redis = Redis.from_url(url, decode_responses=True)
+    redis = connect(
+        url, pool_size=settings.redis_pool_size, pool_timeout=settings.redis_pool_timeout
+    )
     await redis.ping()
     return redis, embedded
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
 
 from bot.state.audit import AuditLog
 from bot.store import Store
-from tests.conftest import ROOT
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 async def _calls(redis: Redis) -> dict[str, int]:
