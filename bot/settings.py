@@ -36,6 +36,14 @@ class Settings(BaseSettings):
         default=POOL_TIMEOUT, gt=0, description="seconds a command waits for a free connection"
     )
 
+    # outages: reports of one problem from many people become one incident
+    outage_window_minutes: int = Field(
+        default=15, ge=1, description="how far back reports of the same problem are counted"
+    )
+    outage_threshold: int = Field(
+        default=5, ge=2, description="people reporting the same problem that make an outage"
+    )
+
     # the sandbox world (demo and evaluation)
     org_file: Path | None = Field(default=None, description="sandbox org file to serve")
 
