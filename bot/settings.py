@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default=Path("var"), description="embedded Redis data and AOF")
     namespace: str = Field(default="itdesk", pattern=r"^[A-Za-z0-9_.-]+$")
+    cache_dir: Path | None = Field(
+        default=None,
+        description="what start-up derives and keeps for the next start: the fitted intent model",
+    )
 
     # the sandbox world (demo and evaluation)
     org_file: Path | None = Field(default=None, description="sandbox org file to serve")
@@ -73,6 +77,11 @@ class Settings(BaseSettings):
     anthropic_api_key: SecretStr | None = None
     anthropic_model: str = "claude-haiku-4-5"
     anthropic_base_url: AnyHttpUrl | None = None
+
+    @property
+    def cache_directory(self) -> Path:
+        """Where start-up keeps what it derives from its inputs (unset: `data_dir/cache`)."""
+        return self.cache_dir or self.data_dir / "cache"
 
     @model_validator(mode="after")
     def _check_pairs(self) -> Settings:
