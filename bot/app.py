@@ -16,7 +16,8 @@ from redis.asyncio import Redis
 
 from bot.clock import Clock, SystemClock
 from bot.observability import Metrics, configure_logging, health_routes
-from bot.org import Org, load_org
+from bot.org import Org
+from bot.org_cache import OrgCache
 from bot.outbound import FanOut
 from bot.redis_server import EmbeddedRedis
 from bot.settings import Settings
@@ -66,7 +67,8 @@ class Runtime:
                     "no directory configured: set ITDESK_ORG_FILE to a sandbox org file "
                     "(see examples/acme.yaml)"
                 )
-            org = load_org(settings.org_file)
+            cache = OrgCache(settings.cache_directory)
+            org = await asyncio.to_thread(cache.load, settings.org_file)
         redis, embedded = await connect_redis(settings)
         store = Store(redis, settings.namespace)
         clock = clock or SystemClock()
@@ -162,7 +164,7 @@ class Runtime:
 
 async def serve(settings: Settings, *, org_file: Path | None = None) -> None:
     """Run the desk until interrupted."""
-    org = load_org(org_file) if org_file else None
+    org = OrgCache(settings.cache_directory).load(org_file) if org_file else None
     runtime = await Runtime.start(settings, org=org)
     runner = web.AppRunner(runtime.app, access_log=None)
     await runner.setup()

@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     namespace: str = Field(default="itdesk", pattern=r"^[A-Za-z0-9_.-]+$")
     cache_dir: Path | None = Field(
         default=None,
-        description="what start-up derives and keeps for the next start: the fitted intent model",
+        description="what start-up derives and keeps: the fitted intent model, parsed org files",
     )
 
     # the sandbox world (demo and evaluation)
