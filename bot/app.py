@@ -1,12 +1,14 @@
 """Wiring: everything is built here from one validated `Settings` object, nothing at import
 time. `Runtime` owns the Redis connection (and the embedded server), the sandbox world, the
-desk, the scheduler and the aiohttp application that serves every endpoint."""
+desk, the scheduler and the aiohttp application that serves every endpoint. `Listener` is
+the port from the first moment of start-up: it answers "starting" until the runtime is up."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import signal
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from bot.clock import Clock, SystemClock
-from bot.observability import Metrics, configure_logging, health_routes
+from bot.observability import Metrics, configure_logging, health_routes, starting_routes
 from bot.org import Org
 from bot.org_cache import OrgCache
 from bot.outbound import FanOut
@@ -162,25 +164,83 @@ class Runtime:
             await self.embedded.stop()
 
 
-async def serve(settings: Settings, *, org_file: Path | None = None) -> None:
-    """Run the desk until interrupted."""
-    org = OrgCache(settings.cache_directory).load(org_file) if org_file else None
-    runtime = await Runtime.start(settings, org=org)
-    runner = web.AppRunner(runtime.app, access_log=None)
+class Listener:
+    """The desk's listening socket, bound before the slow part of start-up: until `serve`
+    hands it the started runtime's application, every request (a `/healthz` probe among
+    them) is answered 503 "starting". The socket stays open through the hand-over, so no
+    client is ever refused."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port  # 0: any free port, known once open
+        self._socket: socket.socket | None = None
+        self._runners: list[web.AppRunner] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def open(self) -> None:
+        """Bind and answer "starting" from now on."""
+        family, _, _, _, address = socket.getaddrinfo(
+            self.host, self.port, type=socket.SOCK_STREAM
+        )[0]
+        self._socket = socket.create_server(address[:2], family=family, backlog=128)
+        self.port = self._socket.getsockname()[1]
+        starting = web.Application()
+        starting.add_routes(starting_routes())
+        # its own descriptor of the socket: stopping it later leaves the socket listening
+        self._runners.append(await _run(starting, self._socket.dup()))
+
+    async def serve(self, app: web.Application) -> None:
+        """Serve `app` (its start-up hooks run now), then stop answering "starting"."""
+        if self._socket is None:
+            raise RuntimeError("open the listener first")
+        serving = await _run(app, self._socket)
+        starting, self._runners = self._runners, [serving]
+        for runner in starting:
+            await runner.cleanup()
+
+    async def close(self) -> None:
+        while self._runners:
+            await self._runners.pop().cleanup()
+        if self._socket is not None:
+            self._socket.close()
+
+
+async def _run(app: web.Application, sock: socket.socket) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
-    await site.start()
-    url = f"http://{settings.host}:{settings.port}"
-    print(f"itdesk is running: {url}  (Ctrl-C to stop)", flush=True)
-    log.info("serve.started", url=url)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):  # docker stop, Ctrl-C: shut down cleanly
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    await web.SockSite(runner, sock).start()
+    return runner
+
+
+async def serve(
+    settings: Settings, *, org_file: Path | None = None, stop: asyncio.Event | None = None
+) -> None:
+    """Run the desk until interrupted (or until `stop` is set). The port answers at once:
+    `/healthz` says "starting" until the desk can answer, then "ok"."""
+    configure_logging(settings.log_level, settings.log_format)
+    listener = Listener(settings.host, settings.port)
+    await listener.open()
+    log.info("serve.listening", url=listener.url)
+    runtime: Runtime | None = None
     try:
+        cache = OrgCache(settings.cache_directory)
+        org = await asyncio.to_thread(cache.load, org_file) if org_file else None
+        runtime = await Runtime.start(settings, org=org)
+        await listener.serve(runtime.app)
+        print(f"itdesk is running: {listener.url}  (Ctrl-C to stop)", flush=True)
+        log.info("serve.started", url=listener.url)
+        if stop is None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):  # docker stop, Ctrl-C: shut down cleanly
+                with contextlib.suppress(NotImplementedError):
+                    loop.add_signal_handler(sig, stop.set)
         await stop.wait()
     finally:
         log.info("serve.stopping")
-        await runner.cleanup()
-        await runtime.close()
+        await listener.close()
+        if runtime is not None:
+            await runtime.close()
