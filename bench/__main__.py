@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("bench.turn_latency", "bench.policy", "bench.nlu_latency", "bench.llm_usage")
+BENCHMARKS = (
+    "bench.turn_latency", "bench.policy", "bench.nlu_latency", "bench.llm_usage", "bench.startup",
+)  # fmt: skip
 
 
 def main() -> int:
