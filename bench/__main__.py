@@ -6,8 +6,13 @@ import importlib
 import sys
 
 BENCHMARKS = (
-    "bench.turn_latency", "bench.policy", "bench.nlu_latency", "bench.llm_usage", "bench.startup",
-)  # fmt: skip
+    "bench.turn_latency",
+    "bench.redis_per_turn",
+    "bench.policy",
+    "bench.nlu_latency",
+    "bench.llm_usage",
+    "bench.startup",
+)
 
 
 def main() -> int:

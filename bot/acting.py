@@ -26,7 +26,7 @@ from bot.ports import Directory, Outbox
 from bot.resources import PlanResources
 from bot.routing import FollowUp, Routing
 from bot.state.actions import StoredAction
-from bot.state.refs import ButtonRefs
+from bot.state.refs import ButtonRefs, NewRef
 from skills.base import PreconditionFailed, missing_capability
 from skills.registry import SkillRegistry
 from verification.notify import notify_change
@@ -190,21 +190,25 @@ class Acting:
         self, ctx: TurnContext, case: Case, done: list[Executed], undo_hours: int
     ) -> None:
         d = self._d
-        buttons: list[Button] = []
+        wanted: list[tuple[str, str | None, NewRef]] = []  # label, confirmation, what it does
         undoable = [e for e in done if e.inverse and e.changed] if undo_hours else []
         if len(undoable) == 1:
-            ref = await d.refs.mint(
-                "undo",
+            undo = NewRef(
+                action="undo",
                 case_id=case.id,
                 allowed=[case.requester],
                 data={"action": undoable[0].action_id},
                 expires_at=d.clock.now() + timedelta(hours=undo_hours),
             )
-            undo, confirm = texts.say("result.undo"), texts.say("result.undo_confirm")
-            buttons.append(Button(label=undo, action="undo", ref=ref, confirm=confirm))
+            wanted.append((texts.say("result.undo"), texts.say("result.undo_confirm"), undo))
         for label, action in feedback_buttons():
-            ref = await d.refs.mint(action, case_id=case.id, allowed=[case.requester])
-            buttons.append(Button(label=label, action=action, ref=ref))
+            wanted.append((label, None, NewRef(action=action, case_id=case.id,
+                                               allowed=[case.requester])))  # fmt: skip
+        tokens = await d.refs.mint_all([ref for _, _, ref in wanted])
+        buttons = [
+            Button(label=label, action=ref.action, ref=token, confirm=confirm)
+            for (label, confirm, ref), token in zip(wanted, tokens, strict=True)
+        ]
         summary = " ".join(e.summary for e in done)
         done_label = texts.say("result.done_field")
         fields = tuple(

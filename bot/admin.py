@@ -128,7 +128,7 @@ class Admin:
 
     async def _stats(self, ctx: TurnContext) -> None:
         d = self._d
-        cases = [c for c in [await d.cases.get(i) for i in await d.cases.all_ids()] if c]
+        cases = await d.cases.many(await d.cases.all_ids())
         closed = [
             c
             for c in cases
@@ -183,10 +183,7 @@ class Admin:
         lines = []
         # what they asked for, and what was done to their account at someone else's request
         # (an offboarding by HR, an admin's undo)
-        for case_id in (await d.cases.all_ids())[-AUDIT_SCAN:]:
-            case = await d.cases.get(case_id)
-            if case is None:
-                continue
+        for case in await d.cases.many((await d.cases.all_ids())[-AUDIT_SCAN:]):
             for e, action in case.all(ActionRecord):
                 if case.requester == user or action.args.get("user") == user:
                     line = texts.say("admin.audit_line", at=f"{e.at:%Y-%m-%d %H:%M}",

@@ -14,7 +14,7 @@ from bot.events import Feedback, RunbookSent
 from bot.handoff import Handoff
 from bot.knowledge import Runbooks
 from bot.models import Button, Card, Reply, new_message_id
-from bot.state.refs import ButtonRef, ButtonRefs
+from bot.state.refs import ButtonRef, ButtonRefs, NewRef
 
 
 @dataclass(frozen=True)
@@ -42,20 +42,22 @@ class Answers:
             )
             return
         title, body, _ = hits[0]
-        buttons = []
         fixed, broken = texts.say("runbook.fixed"), texts.say("runbook.still_broken")
-        for label, action in ((fixed, "helpful"), (broken, "not_helpful")):
-            ref = await self._d.refs.mint(
-                action, case_id=case.id, allowed=[case.requester], data={"runbook": title}
+        answers = ((fixed, "helpful"), (broken, "not_helpful"))
+        tokens = await self._d.refs.mint_all([
+            NewRef(action=action, case_id=case.id, allowed=[case.requester],
+                   data={"runbook": title})
+            for _, action in answers
+        ])  # fmt: skip
+        buttons = [
+            Button(
+                label=label,
+                action=action,
+                ref=ref,
+                style="primary" if action == "helpful" else "default",
             )
-            buttons.append(
-                Button(
-                    label=label,
-                    action=action,
-                    ref=ref,
-                    style="primary" if action == "helpful" else "default",
-                )
-            )
+            for (label, action), ref in zip(answers, tokens, strict=True)
+        ]
         card = Card(
             kind="runbook",
             title=title,
@@ -114,10 +116,15 @@ class Answers:
         )
 
     async def ask_feedback(self, ctx: TurnContext, case: Case) -> None:
-        buttons = []
-        for label, action in feedback_buttons():
-            ref = await self._d.refs.mint(action, case_id=case.id, allowed=[case.requester])
-            buttons.append(Button(label=label, action=action, ref=ref))
+        asked = feedback_buttons()
+        who = [case.requester]
+        tokens = await self._d.refs.mint_all(
+            [NewRef(action=action, case_id=case.id, allowed=who) for _, action in asked]
+        )
+        buttons = [
+            Button(label=label, action=action, ref=ref)
+            for (label, action), ref in zip(asked, tokens, strict=True)
+        ]
         ctx.send(
             requester_address(case),
             ctx.text_reply(

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import socket
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,18 +18,24 @@ import structlog
 from aiohttp import web
 from redis.asyncio import Redis
 
+from bot import texts
 from bot.clock import Clock, SystemClock
+from bot.inbound import InboxSink, Processor
+from bot.models import Address, Reply, Send, new_message_id
 from bot.observability import Metrics, configure_logging, health_routes, starting_routes
 from bot.org import Org
 from bot.org_cache import OrgCache
 from bot.outbound import FanOut
+from bot.pipeline import TurnWorker, WorkerConfig
 from bot.redis_server import EmbeddedRedis
 from bot.settings import Settings
-from bot.store import Store
+from bot.state.inbox import Entry, TurnInbox
+from bot.store import Store, connect
 from bot.wiring import WiredDesk, sandbox_desk
 from bot.world import SandboxWorld
 
 log = structlog.get_logger("itdesk.app")
+WORKER_ATTEMPTS = WorkerConfig().max_attempts
 
 
 async def connect_redis(settings: Settings) -> tuple[Redis, EmbeddedRedis | None]:
@@ -38,7 +46,9 @@ async def connect_redis(settings: Settings) -> tuple[Redis, EmbeddedRedis | None
         embedded = EmbeddedRedis(settings.data_dir / "redis")
         url = await embedded.start()
         log.info("redis.embedded", url=url, data_dir=str(settings.data_dir / "redis"))
-    redis = Redis.from_url(url, decode_responses=True)
+    redis = connect(
+        url, pool_size=settings.redis_pool_size, pool_timeout=settings.redis_pool_timeout
+    )
     await redis.ping()
     return redis, embedded
 
@@ -56,7 +66,9 @@ class Runtime:
     desk: WiredDesk
     metrics: Metrics
     outbound: FanOut
+    inbox: TurnInbox
     app: web.Application = field(init=False)
+    processors: dict[str, Processor] = field(default_factory=dict)
 
     @classmethod
     async def start(
@@ -88,7 +100,10 @@ class Runtime:
             settings=settings,
         )
         await desk.warm_up()
-        runtime = cls(settings, redis, embedded, store, clock, world, desk, metrics, outbound)
+        inbox = TurnInbox(store.child("inbox"))
+        runtime = cls(
+            settings, redis, embedded, store, clock, world, desk, metrics, outbound, inbox
+        )
         runtime.app = runtime._web_app()
         return runtime
 
@@ -127,8 +142,10 @@ class Runtime:
                 clock=self.clock,
                 oncall_alias=self.desk.oncall_channel,
                 outbound=self.outbound,
+                sink=InboxSink(self.inbox),
             )
             self.outbound.add(slack)
+            self.processors["slack"] = slack
             slack.install(app)
         if self.settings.teams_app_id or self.settings.teams_allow_unauthenticated:
             from adapters.chat.teams import TeamsChat
@@ -150,12 +167,25 @@ class Runtime:
 
     async def _start_worker(self, app: web.Application) -> None:
         self._stop = asyncio.Event()
-        self._worker = asyncio.create_task(self.desk.scheduler.run_forever(self._stop))
+        self._workers = [asyncio.create_task(self.desk.scheduler.run_forever(self._stop))]
+        if self.processors:
+            worker = TurnWorker(self.inbox, self.processors, metrics=self.metrics,
+                                alert=self._alert)  # fmt: skip
+            self._workers.append(asyncio.create_task(worker.run(self._stop)))
 
     async def _stop_worker(self, app: web.Application) -> None:
         self._stop.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._worker
+        for task in self._workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _alert(self, entry: Entry, error: str) -> None:
+        """Tell on-call that a turn was dead-lettered: the person waits for a human."""
+        who = str(entry.payload.get("user_id") or entry.conversation)
+        text = texts.say("inbox.dead_letter", who=who, source=entry.source,
+                         attempts=WORKER_ATTEMPTS, error=error[:200])  # fmt: skip
+        to = Address(channel=self.desk.oncall_channel)
+        await self.outbound.deliver([Send(to=to, reply=Reply(id=new_message_id(), text=text))])
 
     async def close(self) -> None:
         await self.desk.close()
@@ -216,31 +246,73 @@ async def _run(app: web.Application, sock: socket.socket) -> web.AppRunner:
 
 
 async def serve(
-    settings: Settings, *, org_file: Path | None = None, stop: asyncio.Event | None = None
+    settings: Settings,
+    *,
+    org_file: Path | None = None,
+    workers: int = 1,
+    stop: asyncio.Event | None = None,
 ) -> None:
-    """Run the desk until interrupted (or until `stop` is set). The port answers at once:
-    `/healthz` says "starting" until the desk can answer, then "ok"."""
+    """Run the desk until interrupted (or until `stop` is set); `workers` > 1 starts that
+    many worker processes in all (this one included) on the same Redis. The port answers at
+    once: `/healthz` says "starting" until the desk can answer, then "ok"."""
     configure_logging(settings.log_level, settings.log_format)
     listener = Listener(settings.host, settings.port)
     await listener.open()
     log.info("serve.listening", url=listener.url)
     runtime: Runtime | None = None
+    helpers: list[asyncio.subprocess.Process] = []
     try:
         cache = OrgCache(settings.cache_directory)
         org = await asyncio.to_thread(cache.load, org_file) if org_file else None
         runtime = await Runtime.start(settings, org=org)
         await listener.serve(runtime.app)
+        for _ in range(workers - 1):
+            helpers.append(await _spawn_worker(runtime, org_file))
         print(f"itdesk is running: {listener.url}  (Ctrl-C to stop)", flush=True)
-        log.info("serve.started", url=listener.url)
-        if stop is None:
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):  # docker stop, Ctrl-C: shut down cleanly
-                with contextlib.suppress(NotImplementedError):
-                    loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        log.info("serve.started", url=listener.url, workers=workers)
+        await _until_stopped(stop)
     finally:
         log.info("serve.stopping")
+        for helper in helpers:
+            with contextlib.suppress(ProcessLookupError):
+                helper.terminate()
+            await helper.wait()
         await listener.close()
         if runtime is not None:
             await runtime.close()
+
+
+async def work(settings: Settings) -> None:
+    """A worker process: turns from the inbox and scheduled jobs, no HTTP listener. It needs
+    the Redis (`ITDESK_REDIS_URL`) and the org the serving process uses."""
+    if not settings.redis_url:
+        raise SystemExit("a worker needs ITDESK_REDIS_URL: the Redis the desk serves from")
+    runtime = await Runtime.start(settings)
+    runner = web.AppRunner(runtime.app, access_log=None)
+    await runner.setup()  # starts the adapters and the workers, listens on nothing
+    log.info("worker.started")
+    try:
+        await _until_stopped()
+    finally:
+        await runner.cleanup()
+        await runtime.close()
+
+
+async def _until_stopped(stop: asyncio.Event | None = None) -> None:
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):  # docker stop, Ctrl-C: shut down cleanly
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def _spawn_worker(runtime: Runtime, org_file: Path | None) -> asyncio.subprocess.Process:
+    """One more worker process on this desk's Redis (the embedded one, when it is that)."""
+    env = dict(os.environ)
+    if runtime.embedded is not None:
+        env["ITDESK_REDIS_URL"] = runtime.embedded.url
+    if org_file is not None:
+        env["ITDESK_ORG_FILE"] = str(org_file)
+    return await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", "worker", env=env)

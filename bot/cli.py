@@ -52,14 +52,34 @@ def demo(port: int, org_file: Path | None) -> None:
 
 
 @main.command()
-def serve() -> None:
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=1, show_default=True,
+    help="worker processes taking turns from the inbox, this one included",
+)  # fmt: skip
+def serve(workers: int) -> None:
     """Run the desk configured from ITDESK_* variables (see README)."""
     from bot.app import serve as run
     from bot.org import OrgFileError
 
     settings = _settings()
     try:
-        asyncio.run(run(settings))
+        asyncio.run(run(settings, workers=workers))
+    except OrgFileError as exc:
+        click.echo(f"itdesk: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        pass
+
+
+@main.command()
+def worker() -> None:
+    """Take turns from the inbox of a desk that `itdesk serve` runs (same ITDESK_* settings,
+    with ITDESK_REDIS_URL naming its Redis); runs until stopped."""
+    from bot.app import work
+    from bot.org import OrgFileError
+
+    try:
+        asyncio.run(work(_settings()))
     except OrgFileError as exc:
         click.echo(f"itdesk: {exc}", err=True)
         sys.exit(2)
@@ -174,3 +194,7 @@ def policy_check(directory: Path | None) -> None:
         sys.exit(1)
     files = sorted(p.name for p in folder.glob("*.cedar"))
     click.echo(f"{folder}: {len(files)} policy files valid against schema.cedarschema")
+
+
+if __name__ == "__main__":
+    main()

@@ -12,7 +12,7 @@ from bot.events import Asked
 from bot.models import Button, Card, CardField
 from bot.plans import Question
 from bot.state.cases import CaseRepository
-from bot.state.refs import ButtonRefs
+from bot.state.refs import ButtonRefs, NewRef
 from bot.texts import Catalogue
 
 MENU_ITEMS = ("account_unlock", "password_reset", "access_request", "software_install", "other")
@@ -32,13 +32,16 @@ class Conversation:
         self._d = deps
 
     async def menu(self, ctx: TurnContext) -> None:
-        buttons = []
-        for intent in MENU_ITEMS:
-            label = texts.say(f"menu.item.{intent}")
-            ref = await self._d.refs.mint(
-                "menu", allowed=[ctx.person.username], data={"intent": intent, "text": label}
-            )
-            buttons.append(Button(label=label, action="menu", ref=ref))
+        labels = [(intent, texts.say(f"menu.item.{intent}")) for intent in MENU_ITEMS]
+        tokens = await self._d.refs.mint_all([
+            NewRef(action="menu", allowed=[ctx.person.username],
+                   data={"intent": intent, "text": label})
+            for intent, label in labels
+        ])  # fmt: skip
+        buttons = [
+            Button(label=label, action="menu", ref=ref)
+            for (_, label), ref in zip(labels, tokens, strict=True)
+        ]
         ctx.say(
             texts.say("menu.intro"),
             Card(
@@ -69,15 +72,16 @@ class Conversation:
         )
 
     async def ask(self, ctx: TurnContext, case: Case, question: Question) -> Case:
-        buttons = []
-        for label, value in question.options[:10]:
-            ref = await self._d.refs.mint(
-                "choose",
-                case_id=case.id,
-                allowed=[case.requester],
-                data={"slot": question.slot, "value": value},
-            )
-            buttons.append(Button(label=label, action="choose", ref=ref))
+        shown = question.options[:10]
+        tokens = await self._d.refs.mint_all([
+            NewRef(action="choose", case_id=case.id, allowed=[case.requester],
+                   data={"slot": question.slot, "value": value})
+            for _, value in shown
+        ])  # fmt: skip
+        buttons = [
+            Button(label=label, action="choose", ref=ref)
+            for (label, _), ref in zip(shown, tokens, strict=True)
+        ]
         asked = Asked(
             slot=question.slot,
             options=[v for _, v in question.options],

@@ -7,6 +7,7 @@ wiring (`bot.wiring`) builds it; the chat adapters see it as a `bot.turns.TurnHa
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from bot.oncall import OnCall
 from bot.ports import Directory
 from bot.state.conversations import ConversationLocks, LockTimeout
 from bot.state.deliveries import Deduplicator
+from bot.turns import TurnFailed, TurnInProgress
 from verification.identity import resolve_person
 
 log = structlog.get_logger("itdesk.desk")
@@ -53,23 +55,47 @@ class Desk:
 
     async def handle(self, turn: Turn) -> list[Effect]:
         """Handle one inbound turn and return what to send. Never raises for bad input."""
+        try:
+            effects = await self.attempt(turn)
+        except TurnInProgress:
+            return []  # the same event, delivered twice at once: the other one answers
+        except TurnFailed:
+            return [_plain(turn, texts.say("try_again"))]
+        if effects is None:
+            return []
+        await self.commit(turn)
+        return effects
+
+    async def attempt(self, turn: Turn) -> list[Effect] | None:
+        """The turn's work, not yet marked done (`commit`): None for a delivery already
+        handled; `TurnFailed` (it may come again) or `TurnInProgress` otherwise."""
         p = self._p
         started = time.perf_counter()
+        claim = turn.delivery or new_correlation_id()
         with bind_correlation(turn.correlation_id or new_correlation_id()):
             p.metrics.turns.labels(platform=turn.platform, kind=turn.kind.value).inc()
-            if not await p.dedupe.first_time(turn.platform, turn.event_id):
+            began = await p.dedupe.begin(turn.platform, turn.event_id, claim)
+            if began != "new":
                 p.metrics.duplicates.labels(platform=turn.platform).inc()
                 log.info("turn.duplicate", event_id=turn.event_id, platform=turn.platform)
-                return []
+                if began == "busy":
+                    raise TurnInProgress(turn.event_id)
+                return None
             try:
                 return await self._handle(turn)
             except LockTimeout:
                 return [_plain(turn, texts.say("busy"))]
-            except Exception:
+            except Exception as exc:
                 log.exception("turn.failed", event_id=turn.event_id, platform=turn.platform)
-                return [_plain(turn, texts.say("try_again"))]
+                with contextlib.suppress(Exception):  # else the claim lapses on its own
+                    await p.dedupe.abandon(turn.platform, turn.event_id, claim)
+                raise TurnFailed(turn.event_id) from exc
             finally:
                 p.metrics.turn_seconds.observe(time.perf_counter() - started)
+
+    async def commit(self, turn: Turn) -> None:
+        """Mark the turn's delivery done: a redelivery from now on is dropped."""
+        await self._p.dedupe.commit(turn.platform, turn.event_id)
 
     async def sees_oncall(self, person: Person) -> bool:
         """Whether a person may see the on-call channel's escalation threads."""

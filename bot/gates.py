@@ -50,6 +50,7 @@ class Gates:
         resource = await d.resources.resource(plan, subject)
         if requester is None or subject is None or resource is None:
             return None
+        paused, mode = await d.control.switches(plan.queue)
         return d.policy.decide(
             PolicyRequest(
                 principal=requester,
@@ -60,8 +61,8 @@ class Gates:
                 queue=plan.queue,
                 verified=case.verification() is not None,
                 approvals=case.approvals(),
-                paused=await d.control.paused(),
-                mode=await d.control.mode(plan.queue),
+                paused=paused,
+                mode=mode,
                 credentials_exposed=plan.credentials_exposed,
                 catalogued=plan.catalogued,
                 undo=undo,

@@ -164,6 +164,7 @@ class Intake:
         )
         case = await ctx.record(case, Understood.of(u), actor="desk")
         queue = u.queue or "other"
+        paused, mode = await d.control.switches(queue)
         gate = d.policy.decide(
             PolicyRequest(
                 principal=ctx.person,
@@ -172,8 +173,8 @@ class Intake:
                 subject=await self._named_subject(ctx.person, u),
                 intent=u.intent,
                 queue=queue,
-                paused=await d.control.paused(),
-                mode=await d.control.mode(queue),
+                paused=paused,
+                mode=mode,
             )
         )
         if gate.route != "act":

@@ -167,6 +167,7 @@ class Turn(_Frozen):
     thread: str | None = None  # the desk thread (a case id) when the turn is inside one
     received_at: datetime | None = None
     correlation_id: str | None = None
+    delivery: str | None = None  # the inbox entry it came in as, when it came through one
 
 
 # --- outbound ---------------------------------------------------------------------------

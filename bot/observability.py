@@ -198,7 +198,8 @@ class Metrics:
     one process never share counters).
 
     Counters: `turns{platform,kind}`, `cases{outcome}`, `actions{skill,result}`,
-    `llm_calls{result}`, `duplicates{platform}` (redeliveries dropped). Histograms:
+    `llm_calls{result}`, `duplicates{platform}` (redeliveries dropped),
+    `inbox{source,outcome}` (turns done or dead-lettered by the workers). Histograms:
     `turn_seconds`, `action_seconds{skill}`. Exported as `itdesk_<name>_total` and
     `itdesk_<name>`, with `itdesk_duplicates_dropped_total` for `duplicates`.
     """
@@ -236,6 +237,11 @@ class Metrics:
         self.duplicates = Counter(
             "itdesk_duplicates_dropped_total", "Platform events dropped as redeliveries.",
             ["platform"], registry=r,
+        )  # fmt: skip
+        self.inbox = Counter(
+            "itdesk_inbox_turns_total",
+            "Inbound turns taken out of the inbox, by source and outcome (done, dead).",
+            ["source", "outcome"], registry=r,
         )  # fmt: skip
 
     def render(self, accept: str = "") -> tuple[bytes, str]:

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.store import POOL_SIZE, POOL_TIMEOUT
+
 
 class SettingsError(Exception):
     """The configuration is invalid; the message lists every problem at once."""
@@ -27,6 +29,12 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default=Path("var"), description="embedded Redis data and AOF")
     namespace: str = Field(default="itdesk", pattern=r"^[A-Za-z0-9_.-]+$")
+    redis_pool_size: int = Field(
+        default=POOL_SIZE, ge=1, description="Redis connections per desk process"
+    )
+    redis_pool_timeout: float = Field(
+        default=POOL_TIMEOUT, gt=0, description="seconds a command waits for a free connection"
+    )
     cache_dir: Path | None = Field(
         default=None,
         description="what start-up derives and keeps: the fitted intent model, parsed org files",

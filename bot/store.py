@@ -6,7 +6,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
+
+POOL_SIZE = 50  # connections per desk process; a turn holds one only while a command runs
+POOL_TIMEOUT = 10.0  # seconds a command waits for a free connection before it fails
+
+
+def connect(url: str, *, pool_size: int = POOL_SIZE, pool_timeout: float = POOL_TIMEOUT) -> Redis:
+    """A client over at most `pool_size` connections. A burst of more concurrent commands
+    waits for a connection to come free rather than failing at once; only a wait longer than
+    `pool_timeout` raises (a `ConnectionError`: Redis is too slow or the pool too small for
+    the load, an operator's matter)."""
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=pool_size, timeout=pool_timeout, decode_responses=True
+    )
+    return Redis.from_pool(pool)  # the client owns the pool: closing it closes the pool
 
 
 class Store:

@@ -33,6 +33,7 @@ from bot.outbound import Outbound
 from bot.planner import Planner, PlannerDeps
 from bot.policy import PolicyEngine
 from bot.ports import Directory
+from bot.reads import RememberingDevices, RememberingDirectory
 from bot.resources import PlanResources
 from bot.routing import Routing
 from bot.scheduler import Scheduler
@@ -95,6 +96,12 @@ class WiredDesk:
     async def handle(self, turn: Turn) -> list[Effect]:
         return await self.desk.handle(turn)
 
+    async def attempt(self, turn: Turn) -> list[Effect] | None:
+        return await self.desk.attempt(turn)
+
+    async def commit(self, turn: Turn) -> None:
+        await self.desk.commit(turn)
+
     async def sees_oncall(self, person: Person) -> bool:
         return await self.desk.sees_oncall(person)
 
@@ -140,7 +147,8 @@ def build_desk(
     wording = texts.DESK.merged(skills.texts())  # every sentence, the skills' included
     intents = IntentCatalog.of(skills.intents())
     policy = policy or PolicyEngine(skills=skills)
-    directory, devices = backends.directory, backends.devices
+    directory = RememberingDirectory(backends.directory)
+    devices = RememberingDevices(backends.devices)
     catalogue = CatalogueSource(directory, devices, CatalogCache(store))
     understanding = understanding or build_understanding(
         Catalog(), threshold=threshold, metrics=metrics, settings=settings, skills=skills,

@@ -9,6 +9,7 @@ desk's acceptance suite) on a real Redis; `desk.say("peter", "I'm locked out")` 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -854,16 +855,27 @@ async def test_a_lost_phone_never_locks_the_only_laptop(desk: Conversation) -> N
 async def test_turns_look_people_and_software_up_without_reading_everything(
     desk: Conversation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def full_scan() -> list[Any]:
-        raise AssertionError("a turn read the whole directory or catalogue")
+    scans: list[str] = []
+
+    def full_scan(what: str) -> Callable[[], Awaitable[list[Any]]]:
+        async def scan() -> list[Any]:
+            scans.append(what)  # recorded: the desk turns the error into "try again"
+            raise AssertionError(f"a turn read every {what}")
+
+        return scan
 
     await desk.desk.warm_up()  # start-up reads the names once, for the understanding
-    monkeypatch.setattr(desk.world.directory, "people", full_scan)
-    monkeypatch.setattr(desk.world.devices, "catalogue", full_scan)
+    for port, method in (("directory", "people"), ("directory", "groups"),
+                         ("devices", "devices"), ("devices", "catalogue")):  # fmt: skip
+        monkeypatch.setattr(getattr(desk.world, port), method, full_scan(f"{port}.{method}"))
+    # an install on "my laptop": the person's devices by owner, the item by id
+    await desk.say("peter", "install postman")
+    assert scans == []
     # security approval (by role), up to the manager; a lost laptop tells security (by role)
     await desk.say("omar", "can you install burp suite on NB-4111 for the pen test training")
     await desk.press("tom", "approve")
     await desk.say("joanna", "I left my laptop on the train")
+    assert scans == []
     # shadow mode: the on-call people approve (by role)
     await desk.command("tom", "/itdesk mode software shadow")
     await desk.say("zoe", "could you put Notion on my laptop?")
@@ -873,8 +885,10 @@ async def test_turns_look_people_and_software_up_without_reading_everything(
     await desk.verify("rita")
     await desk.press("nina", "approve")
     assert [s for s, _ in await desk.executed()] == [
-        "install_software", "lock_device", "install_software", "create_account",
+        "install_software", "install_software", "lock_device", "install_software",
+        "create_account",
     ]  # fmt: skip
+    assert scans == []
     assert any("Security notice" in t for t in desk.dm_texts("omar"))
     # which application: the candidates are looked up one by one, unknown ones left out
     samir = await desk.world.directory.person("samir")

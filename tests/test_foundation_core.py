@@ -24,11 +24,24 @@ from bot.store import Store
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-async def test_dedupe_recognises_a_retried_event(store: Store) -> None:
+async def test_dedupe_recognises_a_retried_event_once_its_work_is_committed(store: Store) -> None:
     seen = Deduplicator(store)
-    assert await seen.first_time("slack", "Ev1")
-    assert not await seen.first_time("slack", "Ev1")
-    assert await seen.first_time("teams", "Ev1")  # ids are per platform
+    assert await seen.begin("slack", "Ev1", "d1") == "new"
+    assert await seen.begin("slack", "Ev1", "d2") == "busy"  # the first is still at work
+    assert await seen.begin("teams", "Ev1", "d3") == "new"  # ids are per platform
+    await seen.commit("slack", "Ev1")
+    assert await seen.begin("slack", "Ev1", "d2") == "done"
+
+
+async def test_a_delivery_whose_work_failed_is_handled_when_it_comes_again(store: Store) -> None:
+    seen = Deduplicator(store)
+    assert await seen.begin("slack", "Ev2", "d1") == "new"
+    await seen.abandon("slack", "Ev2", "someone else")  # not theirs to give up
+    assert await seen.begin("slack", "Ev2", "d2") == "busy"
+    await seen.abandon("slack", "Ev2", "d1")
+    assert await seen.begin("slack", "Ev2", "d2") == "new"
+    # the same inbox entry, delivered again after its worker died, takes its claim over
+    assert await seen.begin("slack", "Ev2", "d2") == "new"
 
 
 async def test_lock_serialises_one_conversation(store: Store) -> None:

@@ -430,10 +430,10 @@ async def test_verify_answers_the_desks_pending_check_on_the_phone(store: Store)
 async def test_a_retried_event_handled_twice_is_reported(
     redis: Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def always_new(self: Deduplicator, platform: str, event_id: str) -> bool:
-        return True
+    async def always_new(self: Deduplicator, platform: str, event_id: str, claim: str) -> str:
+        return "new"
 
-    monkeypatch.setattr(Deduplicator, "first_time", always_new)
+    monkeypatch.setattr(Deduplicator, "begin", always_new)
     result = await ScenarioRunner(redis).run(load_scenario(PASSING))
     assert any(
         "step 1 (alice: " in f and "the same event delivered twice was handled twice" in f

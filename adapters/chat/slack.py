@@ -4,8 +4,11 @@ Inbound, in HTTP mode (`/slack/events` on the desk's aiohttp application: events
 interactivity and the `/itdesk` slash command on one URL) and in Socket Mode (for workspaces
 without a public URL). Bolt verifies every HTTP request's signature and answers Slack's URL
 check; a listener acknowledges at once (Slack gives three seconds) and the work runs after in
-a background task: who the person is (`users.info`, verified e-mail), the turn, the desk, the
-effects. Slack's retried deliveries carry the same `event_id`, which the desk drops.
+the `TurnSink` the adapter is given (the inbox, when serving): a listener hands the event
+over and only then acknowledges it, so an event that could not be kept is answered with 503
+and Slack delivers it again. The work happens when a worker takes it out (`process`): who the
+person is (`users.info`, verified e-mail), the turn, the desk, the effects. Slack's retried
+deliveries carry the same `event_id`, which the desk drops once the first one is done.
 
 Outbound, `adapters.chat.slack_delivery` posts the desk's effects (Block Kit from
 `adapters.chat.slack_blocks`), through an outbox in Redis so nothing is lost or doubled.
@@ -20,8 +23,8 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -56,8 +59,10 @@ from adapters.chat.slack_inbound import (
 )
 from adapters.chat.slack_people import SlackPeople
 from adapters.chat.slack_state import SlackState
+from bot import texts
 from bot.clock import Clock
-from bot.models import Effect, Turn, TurnKind
+from bot.inbound import BackgroundSink, InboxUnavailable, TurnSink
+from bot.models import Address, Effect, Reply, Send, Turn, TurnKind, new_message_id
 from bot.outbound import Outbound
 from bot.ports import Directory
 from bot.settings import Settings, SettingsError
@@ -129,6 +134,7 @@ class SlackAdapter:
         clock: Clock,
         oncall_alias: str,
         outbound: Outbound | None = None,
+        sink: TurnSink | None = None,
     ) -> None:
         if not config.bot_token:
             raise SlackConfigError("ITDESK_SLACK_BOT_TOKEN is not set: the Slack app needs it")
@@ -157,9 +163,8 @@ class SlackAdapter:
         )
         self._outbound: Outbound = outbound or self
         self.bolt = self._bolt_app()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._background = BackgroundSink()  # the outbox's retries; the work without a sink
+        self._sink: TurnSink = sink or self._background
         self._socket: SocketModeClient | None = None
 
     # --- wiring -----------------------------------------------------------------------
@@ -177,6 +182,7 @@ class SlackAdapter:
         app.action(re.compile(r"^itdesk"))(self._on_action)
         app.command(COMMAND)(self._on_command)
         app.view(CHOICE_VIEW)(self._on_view)
+        app.error(self._on_error)
         return app
 
     def install(self, app: web.Application) -> None:
@@ -218,7 +224,7 @@ class SlackAdapter:
             self._socket.socket_mode_request_listeners.append(self.handle_socket)
             await self._socket.connect()  # type: ignore[no-untyped-call]  # slack_sdk's
             log.info("slack.socket_mode_connected")
-        self._spawn(self._flush())
+        self._background.spawn(self._flush())
 
     async def stop(self) -> None:
         """Disconnect, let turns under way finish, stop retrying the outbox."""
@@ -228,8 +234,7 @@ class SlackAdapter:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(10):
                 await self.settled()
-        for task in list(self._tasks):
-            task.cancel()
+        self._background.cancel()
         await self.delivery.close()
 
     # --- inbound: HTTP and Socket Mode ------------------------------------------------
@@ -264,58 +269,67 @@ class SlackAdapter:
             SocketModeResponse(envelope_id=request.envelope_id, payload=payload)
         )
 
-    # --- bolt listeners: acknowledge, then work in the background ---------------------
+    # --- bolt listeners: hand over, then acknowledge ----------------------------------
     async def _on_message(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await self._take(from_event(body))
         await ack()
-        self._take(from_event(body))
 
     async def _on_other_event(self, ack: AsyncAck) -> None:
         await ack()
 
     async def _on_action(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await self._take(from_action(body))
         await ack()
-        self._take(from_action(body))
 
     async def _on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await self._take(from_command(body))
         await ack()
-        self._take(from_command(body))
 
     async def _on_view(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await self._take(from_view(body))
         await ack()  # closes the modal
-        self._take(from_view(body))
 
-    def _take(self, incoming: Incoming | None) -> None:
-        if incoming is not None:
-            self._spawn(self._work(incoming))
+    async def _take(self, incoming: Incoming | None) -> None:
+        if incoming is not None:  # raises InboxUnavailable: no ack, Slack delivers it again
+            await self._sink.accept(PLATFORM, incoming.channel, asdict(incoming), self)
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)  # a strong reference until it is done
-        self._idle.clear()
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not self._tasks:
-            self._idle.set()
+    async def _on_error(self, error: Exception, response: BoltResponse) -> None:
+        """A listener that could not hand the event over: 503, so Slack delivers it again."""
+        if isinstance(error, InboxUnavailable):
+            log.warning("slack.not_kept", error=str(error))
+            response.status = 503
+            response.headers["retry-after"] = ["1"]
+        else:
+            log.error("slack.listener_failed", error=repr(error))
 
     async def settled(self) -> None:
-        """Wait until every piece of work taken from Slack so far is done (tests, shutdown)."""
-        while self._tasks:
-            await self._idle.wait()
+        """Wait until the work this process took on so far is done (tests, shutdown)."""
+        await self._background.settled()
 
-    async def _work(self, incoming: Incoming) -> None:
-        try:
-            if incoming.kind == "open_choice":
-                await self._open_choice(incoming)
-                return
-            turn = await self.turn(incoming)
-            if turn is None:
-                return
-            effects = await self.desk.handle(turn)
-            await self._outbound.deliver(effects)
-        except Exception:
-            log.exception("slack.work_failed", kind=incoming.kind, event_id=incoming.event_id)
+    # --- the work of one event (`bot.inbound.Processor`) ------------------------------
+    async def process(self, payload: dict[str, Any], delivery: str | None) -> None:
+        """Handle one event taken in: raises when it should be tried again."""
+        incoming = Incoming(**payload)
+        if incoming.kind == "open_choice":
+            await self._open_choice(incoming)
+            return
+        turn = await self.turn(incoming)
+        if turn is None:
+            return
+        turn = turn.model_copy(update={"delivery": delivery})
+        effects = await self.desk.attempt(turn)
+        if effects is None:
+            return  # handled before
+        await self._outbound.deliver(effects)
+        await self.desk.commit(turn)
+
+    async def give_up(self, payload: dict[str, Any]) -> None:
+        """Tell the person their message could not be handled and a human will follow up."""
+        incoming = Incoming(**payload)
+        reply = Reply(id=new_message_id(), text=texts.say("inbox.gave_up"))
+        await self._outbound.deliver(
+            [Send(to=Address(conversation=PREFIX + incoming.channel), reply=reply)]
+        )
 
     async def _flush(self) -> None:
         try:

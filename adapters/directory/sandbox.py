@@ -280,8 +280,17 @@ class SandboxDirectory:
 
     # --- out-of-band addresses and links ----------------------------------------------------
 
+    async def _person_and_contact(self, username: str) -> tuple[Person | None, Contact | None]:
+        """Both records in one round trip (every address the desk shows needs both)."""
+        raw_person, raw_contact = await self._store.redis.mget(
+            [self._people.key(username), self._contacts.key(username)]
+        )
+        person = None if raw_person is None else Person.model_validate_json(raw_person)
+        contact = None if raw_contact is None else Contact.model_validate_json(raw_contact)
+        return person, contact
+
     async def factor_address(self, username: str, factor: FactorKind) -> str | None:
-        person, contact = await self.person(username), await self.contact(username)
+        person, contact = await self._person_and_contact(username)
         if person is None or contact is None or factor not in person.factors:
             return None
         if factor == "email":
@@ -359,7 +368,7 @@ class SandboxDirectory:
         """(channel, address, masked address) for links: an explicit recovery e-mail, else
         the phone when SMS is registered, else the work e-mail. Enrolment links after an MFA
         reset always go by e-mail: the phone may be the very factor that was lost."""
-        person, contact = await self.person(username), await self.contact(username)
+        person, contact = await self._person_and_contact(username)
         if person is None or contact is None:
             return None
         if not email_only and contact.recovery_email is None and "sms" in person.factors:

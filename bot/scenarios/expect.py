@@ -58,7 +58,7 @@ async def observe(
     """Read the end state: cases, executed actions, the sandbox, who heard from the desk."""
     people = await world.directory.people()
     outbox = [item for p in people for item in await world.outbox.items(p.username)]
-    cases = [case for cid in await desk.cases.all_ids() if (case := await desk.cases.get(cid))]
+    cases = await desk.cases.many(await desk.cases.all_ids())
     mine = [case for case in cases if case.requester == first_requester]
     case = mine[-1] if mine else None
     ticket = await world.tickets.get(case.ticket_id) if case and case.ticket_id else None

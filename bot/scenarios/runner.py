@@ -28,7 +28,7 @@ from bot.scenarios.driver import Driver, StepFailedError
 from bot.scenarios.expect import check_expectations, observe, unexpected_actions
 from bot.scenarios.invariants import check_invariants
 from bot.scenarios.model import Scenario
-from bot.store import Store
+from bot.store import Store, connect
 from bot.wiring import sandbox_desk
 from bot.world import SandboxWorld
 
@@ -102,7 +102,7 @@ async def suite_redis(redis_url: str | None) -> AsyncIterator[Redis]:
         if not redis_url:
             embedded = EmbeddedRedis(Path(data), persistent=False)
             redis_url = await embedded.start()
-        redis = Redis.from_url(redis_url, decode_responses=True)
+        redis = connect(redis_url)
         try:
             await redis.ping()
             yield redis

@@ -4,12 +4,15 @@ every event also appended to the hash-chained audit log."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from bot.cases import Case, CaseError, CaseEvent, CaseStatus, new_case_id
 from bot.clock import Clock
 from bot.events import Event, Opened
 from bot.state.audit import AuditLog
 from bot.store import Store
+
+LOOK_BACK = 8  # cases read per round trip when looking for a person's open one
 
 
 class StaleLock(CaseError):
@@ -44,9 +47,10 @@ class CaseRepository:
         event = CaseEvent(at=self._clock.now(), actor=requester, status=CaseStatus.NEW,
                           event=opened)  # fmt: skip
         await self._write(case_id, event, fence)
-        r = self._store.redis
-        await r.rpush(self._store.key("cases", "by_requester", requester), case_id)
-        await r.rpush(self._store.key("cases", "all"), case_id)
+        async with self._store.redis.pipeline(transaction=False) as pipe:
+            pipe.rpush(self._store.key("cases", "by_requester", requester), case_id)
+            pipe.rpush(self._store.key("cases", "all"), case_id)
+            await pipe.execute()
         return Case.from_events(case_id, [event.model_copy(update={"seq": 1})])
 
     async def append(
@@ -88,10 +92,17 @@ class CaseRepository:
 
     async def get(self, case_id: str) -> Case | None:
         raw = await self._store.redis.lrange(self._events_key(case_id), 0, -1)
-        if not raw:
-            return None
-        events = [CaseEvent.from_stored(json.loads(item), i + 1) for i, item in enumerate(raw)]
-        return Case.from_events(case_id, events)
+        return _case(case_id, raw)
+
+    async def many(self, case_ids: Sequence[str]) -> list[Case]:
+        """The cases with these ids, in the order given (unknown ids left out), read in one
+        round trip."""
+        async with self._store.redis.pipeline(transaction=False) as pipe:
+            for case_id in case_ids:
+                pipe.lrange(self._events_key(case_id), 0, -1)
+            raws = await pipe.execute() if case_ids else []
+        found = (_case(case_id, raw) for case_id, raw in zip(case_ids, raws, strict=True))
+        return [case for case in found if case is not None]
 
     async def ids_of(self, requester: str) -> list[str]:
         return [
@@ -102,20 +113,29 @@ class CaseRepository:
         ]
 
     async def of_requester(self, requester: str) -> list[Case]:
-        cases = [await self.get(cid) for cid in await self.ids_of(requester)]
-        return [c for c in cases if c is not None]
+        return await self.many(await self.ids_of(requester))
 
     async def latest_open(self, requester: str) -> Case | None:
-        for case_id in reversed(await self.ids_of(requester)):
-            case = await self.get(case_id)
-            if case is not None and case.open:
-                return case
+        """The person's newest open case, looked for a few cases at a time from the newest
+        (the open one is nearly always among the last few)."""
+        newest_first = list(reversed(await self.ids_of(requester)))
+        for start in range(0, len(newest_first), LOOK_BACK):
+            for case in await self.many(newest_first[start : start + LOOK_BACK]):
+                if case.open:
+                    return case
         return None
 
     async def all_ids(self) -> list[str]:
         return [
             str(x) for x in await self._store.redis.lrange(self._store.key("cases", "all"), 0, -1)
         ]
+
+
+def _case(case_id: str, raw: Sequence[str | bytes]) -> Case | None:
+    if not raw:
+        return None
+    events = [CaseEvent.from_stored(json.loads(item), i + 1) for i, item in enumerate(raw)]
+    return Case.from_events(case_id, events)
 
 
 # Append only while the caller still holds the conversation lock with this fencing token.

@@ -28,7 +28,16 @@ class DeskControl:
 
     async def mode(self, queue: str) -> Mode:
         raw = await self._store.redis.hget(self._store.key("control", "modes"), queue)
-        return raw if raw in MODES else "autonomous"
+        return _mode(raw)
+
+    async def switches(self, queue: str) -> tuple[bool, Mode]:
+        """Whether the desk is paused and the queue's mode, read together (every policy
+        question asks both)."""
+        async with self._store.redis.pipeline(transaction=False) as pipe:
+            pipe.exists(self._store.key("control", "paused"))
+            pipe.hget(self._store.key("control", "modes"), queue)
+            paused, raw = await pipe.execute()
+        return bool(paused), _mode(raw)
 
     async def set_mode(self, queue: str, mode: Mode) -> None:
         await self._store.redis.hset(self._store.key("control", "modes"), queue, mode)
@@ -40,9 +49,11 @@ class DeskControl:
     async def roster(self) -> list[str] | None:
         """The on-call roster set by /itdesk oncall, or None for "everyone with the role"."""
         key = self._store.key("control", "oncall")
-        if not await self._store.redis.exists(key):
-            return None
-        return [str(x) for x in await self._store.redis.lrange(key, 0, -1)]
+        async with self._store.redis.pipeline(transaction=False) as pipe:
+            pipe.exists(key)
+            pipe.lrange(key, 0, -1)
+            exists, names = await pipe.execute()
+        return [str(x) for x in names] if exists else None
 
     async def set_roster(self, usernames: list[str]) -> None:
         key = self._store.key("control", "oncall")
@@ -51,3 +62,10 @@ class DeskControl:
             if usernames:
                 pipe.rpush(key, *usernames)
             await pipe.execute()
+
+
+def _mode(raw: object) -> Mode:
+    for mode in MODES:
+        if raw == mode:
+            return mode
+    return "autonomous"

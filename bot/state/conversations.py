@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from tenacity import AsyncRetrying, RetryError, retry_if_result, stop_after_delay, wait_exponential
 
+from bot.reads import remembered_reads
 from bot.store import Store
 
 
@@ -31,6 +32,12 @@ class Fence:
         return (self.key, self.token)
 
 
+# A fresh fencing token and a first try at the lock, in one round trip.
+_TAKE = """
+local token = redis.call('INCR', KEYS[2])
+local taken = redis.call('SET', KEYS[1], token, 'NX', 'PX', ARGV[1])
+return {token, taken and 1 or 0}
+"""
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -46,7 +53,8 @@ class ConversationLocks:
     async def hold(self, conversation: str, *, wait: float = 30.0) -> AsyncIterator[Fence]:
         redis = self._store.redis
         key = self._store.key("lock", "conversation", conversation)
-        token = int(await redis.incr(self._store.key("lock", "fence")))
+        fence_key = self._store.key("lock", "fence")
+        token, first = (int(x) for x in await redis.eval(_TAKE, 2, key, fence_key, self._ttl_ms))
 
         async def take() -> bool:
             return bool(await redis.set(key, str(token), nx=True, px=self._ttl_ms))
@@ -59,11 +67,15 @@ class ConversationLocks:
             stop=stop_after_delay(wait),
         )
         try:
-            await retrying(take)
+            if not first:
+                await retrying(take)
         except RetryError:
             raise LockTimeout(f"conversation {conversation} busy for {wait:.0f}s") from None
         try:
-            yield Fence(key, token)
+            # nothing else changes the conversation while it is held, so what the turn
+            # looks up meanwhile is asked for once (`bot.reads`)
+            with remembered_reads():
+                yield Fence(key, token)
         finally:
             await redis.eval(_RELEASE, 1, key, str(token))
 

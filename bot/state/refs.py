@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +30,19 @@ class ButtonRef(BaseModel):
     expires_at: datetime | None = None
 
 
+class NewRef(BaseModel):
+    """A button to mint: a `ButtonRef` without its token yet."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: str
+    case_id: str | None = None
+    allowed: list[str] | None = None
+    role: Role | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    expires_at: datetime | None = None
+
+
 class ButtonRefs:
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -43,18 +57,19 @@ class ButtonRefs:
         data: dict[str, Any] | None = None,
         expires_at: datetime | None = None,
     ) -> str:
-        token = secrets.token_urlsafe(12)
-        ref = ButtonRef(
-            token=token,
-            action=action,
-            case_id=case_id,
-            allowed=allowed,
-            role=role,
-            data=data or {},
-            expires_at=expires_at,
-        )
-        await self._store.redis.set(self._store.key("ref", token), ref.model_dump_json())
+        wanted = NewRef(action=action, case_id=case_id, allowed=allowed, role=role,
+                        data=data or {}, expires_at=expires_at)  # fmt: skip
+        [token] = await self.mint_all([wanted])
         return token
+
+    async def mint_all(self, wanted: Sequence[NewRef]) -> list[str]:
+        """Mint a card's buttons at once: their tokens, in order."""
+        refs = [ButtonRef(token=secrets.token_urlsafe(12), **w.model_dump()) for w in wanted]
+        if refs:
+            await self._store.redis.mset(
+                {self._store.key("ref", ref.token): ref.model_dump_json() for ref in refs}
+            )
+        return [ref.token for ref in refs]
 
     async def get(self, token: str) -> ButtonRef | None:
         if not token or len(token) > 64:
