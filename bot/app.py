@@ -132,6 +132,7 @@ class Runtime:
             self.outbound.add(chat)
             chat.mount(app)
         if self.settings.slack_bot_token is not None:
+            from adapters.chat.slack import PLATFORM as PLATFORM_SLACK
             from adapters.chat.slack import SlackAdapter, SlackConfig
 
             slack = SlackAdapter(
@@ -145,9 +146,10 @@ class Runtime:
                 sink=InboxSink(self.inbox),
             )
             self.outbound.add(slack)
-            self.processors["slack"] = slack
+            self.processors[PLATFORM_SLACK] = slack
             slack.install(app)
         if self.settings.teams_app_id or self.settings.teams_allow_unauthenticated:
+            from adapters.chat.teams import PLATFORM as PLATFORM_TEAMS
             from adapters.chat.teams import TeamsChat
 
             teams = TeamsChat(
@@ -158,8 +160,10 @@ class Runtime:
                 clock=self.clock,
                 oncall_alias=self.desk.oncall_channel,
                 outbound=self.outbound,
+                sink=InboxSink(self.inbox),
             )
             self.outbound.add(teams)
+            self.processors[PLATFORM_TEAMS] = teams
             teams.mount(app)
         app.on_startup.append(self._start_worker)
         app.on_cleanup.append(self._stop_worker)

@@ -9,7 +9,7 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,8 @@ from fakes.slack_api import FakeSlack
 from pipeline_child import STARTED
 from pipeline_desk import FAST, ONCALL, crowd, dm, org, slack_desk, uid, workspace
 from redis.asyncio import Redis
-from tenacity import AsyncRetrying, RetryError, retry_if_result, stop_after_delay, wait_fixed
 from test_slack import envelope, next_ts, signed_post
+from waiting import until
 
 from adapters.chat.slack import SlackAdapter
 from bot import texts
@@ -33,23 +33,6 @@ from bot.wiring import WiredDesk
 
 HERE = Path(__file__).resolve().parent
 VPN = "how do I set up the VPN on my laptop?"
-
-
-async def until(check: Callable[[], Awaitable[bool]], seconds: float = 30) -> None:
-    """Wait for `check` to hold, looking every 20 ms."""
-    looking = AsyncRetrying(
-        wait=wait_fixed(0.02),
-        stop=stop_after_delay(seconds),
-        retry=retry_if_result(lambda ok: not ok),
-    )
-
-    async def holds() -> bool:  # a coroutine function, which tenacity awaits
-        return await check()
-
-    try:
-        await looking(holds)
-    except RetryError:
-        pytest.fail(f"{check.__name__} did not hold within {seconds} s")
 
 
 @dataclass

@@ -16,14 +16,19 @@ from typing import Any
 import pytest
 from aiohttp import ClientResponse, test_utils, web
 from fakes.bot_connector import BOT, FakeBotConnector, Member, Posted
+from redis.asyncio import Redis
+from waiting import until
 
 from adapters.chat.teams import TeamsChat
 from bot import texts
 from bot.app import Runtime
 from bot.clock import ManualClock
+from bot.inbound import InboxSink
 from bot.models import Address, Card, Effect, Reply, Send, Update
 from bot.org import load_org
+from bot.pipeline import TurnWorker, WorkerConfig
 from bot.settings import Settings
+from bot.state.inbox import TurnInbox
 from bot.store import Store
 from bot.wiring import WiredDesk, sandbox_desk
 from bot.world import SandboxWorld
@@ -534,3 +539,31 @@ async def test_the_app_serves_teams_only_when_configured(
         assert (("POST", "/api/messages") in routes) is enabled
     finally:
         await runtime.close()
+
+
+async def test_an_activity_the_inbox_cannot_keep_gets_503_and_its_retry_is_handled_once(
+    store: Store, connector: FakeBotConnector
+) -> None:
+    gone = TurnInbox(Store(Redis.from_url("redis://127.0.0.1:9/0"), "test"))
+    sink = InboxSink(gone)
+    async with running(store, connector, teams_settings(connector.url), sink=sink) as bot:
+        activity = bot.activity("bob", text="my docking station is physically broken")
+        await bot.post(activity, status=503)  # not kept, so not acknowledged
+        assert bot.dm("bob") == []
+        kept = TurnInbox(store.child("inbox"))
+        sink.inbox = kept  # Redis is back; the connector delivers it again
+        await bot.post(activity)
+        await bot.post(activity)
+        worker = TurnWorker(kept, {"msteams": bot.teams}, metrics=bot.desk.metrics,
+                            config=WorkerConfig(lease_ms=600, block_ms=100))  # fmt: skip
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+
+        async def answered() -> bool:
+            return not await kept.backlog() and bool(bot.dm("bob"))
+
+        await until(answered)
+        stop.set()
+        await task
+        assert len(await bot.world.tickets.of_requester("bob")) == 1
+        assert len(bot.dm("bob")) == 1

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from aiohttp import ClientResponse, test_utils, web
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from adapters.chat.web import MAX_TEXT, WebChat
 from adapters.chat.web_sandbox import SandboxPanel
@@ -48,8 +49,8 @@ class Page:
         assert resp.status == status, await resp.text()
         return await resp.json()
 
-    async def say(self, who: str, text: str, **extra: Any) -> Any:
-        return await self.post(f"/people/{who}/messages", {"text": text, **extra})
+    async def say(self, who: str, text: str, status: int = 200, **extra: Any) -> Any:
+        return await self.post(f"/people/{who}/messages", {"text": text, **extra}, status)
 
     async def dm(self, who: str) -> list[dict[str, Any]]:
         data = await self.get(f"/people/{who}/conversation")
@@ -479,3 +480,17 @@ async def test_deliver_appends_updates_in_place_and_keeps_ephemerals_private(pag
     await chat.deliver([Send(to=Address(conversation="D0SLACK", person="bob"),
                              reply=Reply(id="M-5", text="slack only"))])  # fmt: skip
     assert [m["id"] for m in await page.dm("bob")] == ["M-1", "M-2"]
+
+
+async def test_with_the_store_out_of_reach_a_send_says_try_again_shortly(
+    page: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def unreachable(*args: Any, **kwargs: Any) -> Any:
+        raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(page.world.directory, "person", unreachable)
+    answer = await page.say("alice", "I'm locked out", status=503)
+    assert answer == {"error": "unavailable", "message": texts.say("inbox.unavailable")}
+    monkeypatch.undo()
+    assert await page.dm("alice") == []  # nothing was taken, nothing acted on
+    assert await page.desk.cases.ids_of("alice") == []

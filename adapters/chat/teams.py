@@ -2,8 +2,10 @@
 
 Inbound, `POST /api/messages` on the desk's own aiohttp app: the Bot Framework JWT is checked
 first (`teams_auth`: a missing, forged, expired or foreign token gets 401, never 500), then the
-activity goes to botbuilder's `CloudAdapter.process_activity` in the background and the Bot
-Connector gets its answer at once, well inside Teams' 15 seconds. A message becomes a `Turn`
+activity is handed to the adapter's `TurnSink` (the inbox, when serving) and only then does the
+Bot Connector get its 202, well inside Teams' 15 seconds; an activity the inbox cannot keep
+gets 503, so the connector delivers it again. A worker takes it out (`process`) and runs it
+through botbuilder's `CloudAdapter.process_activity`. A message becomes a `Turn`
 (an `/itdesk ...` message a command, a submitted card a click attributed to the activity's
 sender); the sender's Teams account (`members/{id}`) names the directory person by its e-mail
 or UPN. The desk drops duplicate deliveries: a turn's event id is the activity's id within its
@@ -25,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
@@ -75,6 +77,7 @@ from adapters.chat.teams_state import (
 )
 from bot import texts
 from bot.clock import Clock
+from bot.inbound import BackgroundSink, InboxUnavailable, TurnSink
 from bot.models import Address, Effect, Person, Reply, Send, Turn, TurnKind, new_message_id
 from bot.outbound import Outbound
 from bot.ports import Directory
@@ -177,6 +180,7 @@ class TeamsChat:
         oncall_alias: str,
         outbound: Outbound | None = None,
         outbound_token: TokenSource | None = None,
+        sink: TurnSink | None = None,
     ) -> None:
         """`outbound` receives the effects of Teams turns (the runtime passes its fan-out, so
         that an approval card for someone on another platform reaches them there); by default
@@ -226,7 +230,8 @@ class TeamsChat:
             tenant_id=self.tenant_id,
         )
         self._turn_effects: Outbound = outbound or self
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = BackgroundSink()  # the work, when no sink is given
+        self._sink: TurnSink = sink or self._background
         if not self.app_id:
             log.warning(
                 "teams.UNAUTHENTICATED",
@@ -242,16 +247,16 @@ class TeamsChat:
         app.on_cleanup.append(self._cleanup)
 
     async def idle(self) -> None:
-        """Wait until every activity accepted so far has been handled."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        """Wait until every activity this process took on so far has been handled."""
+        await self._background.settled()
 
     async def _cleanup(self, app: web.Application) -> None:
         try:
             async with asyncio.timeout(SHUTDOWN_GRACE_SECONDS):
                 await self.idle()
         except TimeoutError:
-            log.warning("teams.shutdown_unfinished", activities=len(self._tasks))
+            log.warning("teams.shutdown_unfinished")
+            self._background.cancel()
         await self.connectors.close()
         if self.tokens is not None:
             await self.tokens.close()
@@ -278,7 +283,15 @@ class TeamsChat:
         if activity.type == ActivityTypes.invoke:
             return web.json_response({}, status=200)  # the desk's cards submit messages
         if activity.type in HANDLED:
-            self._spawn(self._process(activity, claims))
+            conversation = str(getattr(activity.conversation, "id", "") or "")
+            # the body as sent: botbuilder's serialize() drops what it has no field for
+            # (a mention's text, which the desk strips from the message)
+            payload = {"activity": await request.json(), "claims": claims}
+            try:
+                await self._sink.accept(PLATFORM, conversation, payload, self)
+            except InboxUnavailable as exc:
+                log.warning("teams.not_kept", error=str(exc))
+                return _error(503, "unavailable", "The activity could not be kept; retry.")
         return web.Response(status=202)
 
     async def _authenticate(self, authorization: str | None, activity: Any) -> dict[str, Any]:
@@ -290,24 +303,32 @@ class TeamsChat:
             service_url=str(activity.service_url or ""),
         )
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)  # a strong reference until it is done
-        task.add_done_callback(self._tasks.discard)
-
-    async def _process(self, activity: Any, claims: dict[str, Any]) -> None:
+    # --- the work of one activity (`bot.inbound.Processor`) ---------------------------
+    async def process(self, payload: dict[str, Any], delivery: str | None) -> None:
+        """Run one activity taken in through botbuilder; raises when it should be tried
+        again."""
+        activity = Activity().deserialize(payload["activity"])
+        claims: dict[str, Any] = payload.get("claims") or {}
         result = AuthenticateRequestResult()
         result.claims_identity = (
             ClaimsIdentity(claims, True) if claims else _bot_identity(self.app_id)
         )
         result.audience = AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE
         result.connector_factory = self.connectors
-        try:
-            await self.adapter.process_activity(result, activity, self._on_turn)
-        except Exception:
-            log.exception("teams.activity_failed", type=activity.type, activity_id=activity.id)
 
-    async def _on_turn(self, context: TurnContext) -> None:
+        async def on_turn(context: TurnContext) -> None:
+            await self._on_turn(context, delivery)
+
+        await self.adapter.process_activity(result, activity, on_turn)
+
+    async def give_up(self, payload: dict[str, Any]) -> None:
+        """Tell the person their message could not be handled and a human will follow up."""
+        activity = Activity().deserialize(payload["activity"])
+        conversation = str(getattr(activity.conversation, "id", "") or "")
+        reply = Reply(id=new_message_id(), text=texts.say("inbox.gave_up"))
+        await self.delivery.deliver([Send(to=Address(conversation=conversation), reply=reply)])
+
+    async def _on_turn(self, context: TurnContext, delivery: str | None) -> None:
         activity = context.activity
         await self.state.remember_service(
             Service(
@@ -321,11 +342,11 @@ class TeamsChat:
         if team is not None:
             await self.state.remember_team(team)
         if activity.type == ActivityTypes.message:
-            await self._on_message(context)
+            await self._on_message(context, delivery)
         else:
             await self._on_install(context)
 
-    async def _on_message(self, context: TurnContext) -> None:
+    async def _on_message(self, context: TurnContext, delivery: str | None) -> None:
         activity = context.activity
         ref = _reference_of(activity)
         await self.state.remember_conversation(ref)
@@ -346,8 +367,12 @@ class TeamsChat:
         turn = await self._turn(activity, ref, email)
         if turn is None:
             return
-        effects = await self.desk.handle(turn)
+        turn = turn.model_copy(update={"delivery": delivery})
+        effects = await self.desk.attempt(turn)
+        if effects is None:
+            return  # handled before
         await self._turn_effects.deliver(effects)
+        await self.desk.commit(turn)
 
     async def _on_install(self, context: TurnContext) -> None:
         """The app added to someone's personal scope: keep the chat for proactive messages."""

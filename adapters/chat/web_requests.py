@@ -7,8 +7,14 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
+import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from redis.exceptions import RedisError
+
+from bot import texts
+
+log = structlog.get_logger("itdesk.web")
 
 MAX_TEXT = 4000
 ID = r"[A-Za-z0-9_.:-]{1,100}"
@@ -80,13 +86,18 @@ async def read_body(request: web.Request, model: type[B]) -> B:
 
 
 def guard(handler: Handler) -> Handler:
-    """Turn an `ApiError` raised by a handler into its JSON response. (Not a middleware: the
-    routes of other adapters on the same app stay untouched.)"""
+    """Turn an `ApiError` raised by a handler into its JSON response, and the desk's store
+    being out of reach into a plain 503 the page shows ("try again shortly"), never a bare
+    500. (Not a middleware: the routes of other adapters on the same app stay untouched.)"""
 
     async def guarded(request: web.Request) -> web.StreamResponse:
         try:
             return await handler(request)
         except ApiError as exc:
             return exc.response()
+        except RedisError as exc:
+            log.warning("web.store_unreachable", error=str(exc))
+            unavailable = ApiError(503, "unavailable", texts.say("inbox.unavailable"))
+            return unavailable.response()
 
     return guarded
