@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bot.knowledge import KnowledgeBase
 from bot.org import load_org
-from bot.understanding import OfflineUnderstanding
+from bot.understanding import OfflineUnderstanding, default_intents
 from bot.understanding.classifier import shared_classifier
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +50,7 @@ def main() -> None:
 
     org = load_org(args.org)
     started = time.perf_counter()
-    shared_classifier()
+    shared_classifier(default_intents())
     print(f"training: {time.perf_counter() - started:.2f} s (once per process)")
 
     understanding = OfflineUnderstanding(org.catalog())

@@ -62,6 +62,7 @@ from bot.understanding import (
     OfflineUnderstanding,
     Understander,
 )
+from bot.understanding.model_cache import ModelCache
 from bot.verifying import PolicyCheckLimits, StepUpGate, StepUpGateDeps
 from skills import default_skills
 from skills.registry import SkillRegistry
@@ -379,10 +380,17 @@ def build_understanding(
     skills: SkillRegistry | None = None,
     feed: CatalogFeed | None = None,
 ) -> Understander:
-    """The offline understanding, behind Claude when an Anthropic key is configured."""
+    """The offline understanding, behind Claude when an Anthropic key is configured; with
+    `settings`, its fitted model is kept on disk between starts."""
     skills = skills or default_skills()
     intents = IntentCatalog.of(skills.intents())
-    offline = OfflineUnderstanding(catalog, intents=intents, threshold=threshold, feed=feed)
+    offline = OfflineUnderstanding(
+        catalog,
+        intents=intents,
+        threshold=threshold,
+        feed=feed,
+        model_cache=ModelCache(settings.cache_directory) if settings else None,
+    )
     if settings is None or settings.anthropic_api_key is None:
         return offline
     from bot.understanding.claude import ClaudeUnderstanding  # the only anthropic import
