@@ -165,7 +165,7 @@ async def _load(
     expected = {text: fake.replies.get(channel, 0) for text, channel in alone.items()}
     expected[STORM[0]] = 2  # an early reporter: the runbook, then "IT knows" when it opens
     threads_before = len(fake.in_channel(ONCALL))
-    total = int(rate * seconds)
+    total = min(int(rate * seconds), len(names) - 3)  # each person writes once
     sent: dict[str, tuple[float, str]] = {}
     acked = refused = 0
 
@@ -209,7 +209,9 @@ async def _load(
     print(f"  first reply p50 {p50:.2f} s  p99 {p99:.2f} s"
           f"  (drained {max(last - started - sending, 0):.1f} s after the last send)")  # fmt: skip
     if mix == STORM:
-        print(f"  on-call threads opened {len(fake.in_channel(ONCALL)) - threads_before}")
+        threads = fake.in_channel(ONCALL)[threads_before:]
+        outages = sum(1 for m in threads if m.text.startswith("Outage"))
+        print(f"  incidents opened {outages}  other escalations {len(threads) - outages}")
 
 
 def main() -> None:
