@@ -21,7 +21,7 @@ from bot.context import TurnContext
 from bot.events import JoinedOutage
 from bot.models import Address, Card, CardField, Reply, new_message_id
 from bot.ports import NewTicket, Tickets
-from bot.state.incidents import Incident, IncidentRepository
+from bot.state.incidents import Incident, IncidentRepository, Reported
 from bot.understanding import Understanding
 from bot.understanding.slots import out_of_service
 
@@ -76,7 +76,7 @@ class Outages:
         if reported.incident is None:
             return None
         if reported.outcome == "opened":
-            incident = await self._open(ctx, reported.incident, key, intent, service)
+            incident = await self._open(ctx, reported, key, intent, service)
         else:  # (not described yet when it was opened a moment ago)
             described = await d.incidents.get(reported.incident)
             incident = described or Incident(reported.incident, key, intent, service, "open", "")
@@ -88,9 +88,10 @@ class Outages:
         return case
 
     async def _open(
-        self, ctx: TurnContext, incident_id: str, key: str, intent: str, service: str
+        self, ctx: TurnContext, reported: Reported, key: str, intent: str, service: str
     ) -> Incident:
         d = self._d
+        incident_id = reported.incident or ""
         what = _what(intent, service)
         ticket = await d.tickets.open(
             NewTicket(
@@ -104,7 +105,7 @@ class Outages:
         incident = Incident(incident_id, key, intent, service, "open",
                             d.clock.now().isoformat(), ticket.id, new_message_id())  # fmt: skip
         await d.incidents.describe(incident)
-        reporters = await d.incidents.reporters(incident_id)
+        reporters = list(reported.earlier)  # those who join from now on are told as they do
         log.info("outage.opened", incident=incident_id, key=key, reporters=len(reporters))
         ctx.send(Address.case_thread(d.oncall_channel, incident_id),
                  Reply(id=incident.thread_message, text=self._headline(incident, len(reporters)),

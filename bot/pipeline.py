@@ -192,13 +192,14 @@ class TurnWorker:
                 with attempt:
                     if await self.inbox.attempt(entry) > c.max_attempts:
                         break  # delivered enough times already (before a crash, too)
-                    await processor.process(entry.payload, entry.id)
+                    await processor.process(entry.payload, entry.delivery)
                     await self.inbox.done(entry)
                     self._metrics.inbox.labels(source=entry.source, outcome="done").inc()
                     return
         except RetryError as exc:
             error = exc.last_attempt.exception()
-            log.warning("inbox.gave_up", entry=entry.id, source=entry.source, error=str(error))
+            log.warning("inbox.gave_up", entry=entry.delivery, source=entry.source,
+                        error=str(error))  # fmt: skip
             await self._bury(entry, repr(error), processor)
             return
         await self._bury(entry, "delivered too many times", processor)

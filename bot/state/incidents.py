@@ -27,11 +27,12 @@ if open then
 end
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then return {false, 'counted', 0} end
 redis.call('SET', KEYS[2], ARGV[6])
-for _, person in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+local earlier = redis.call('ZRANGE', KEYS[1], 0, -1)
+for _, person in ipairs(earlier) do
   redis.call('HSETNX', KEYS[3] .. ARGV[6] .. ':reporters', person, '')
 end
 redis.call('HSET', KEYS[3] .. ARGV[6] .. ':reporters', ARGV[4], ARGV[5])
-return {ARGV[6], 'opened', 1}
+return {ARGV[6], 'opened', 1, earlier}
 """
 
 
@@ -43,6 +44,7 @@ class Reported:
     incident: str | None
     outcome: str  # "counted" | "opened" | "joined"
     fresh: bool
+    earlier: tuple[str, ...] = ()  # who had reported it when it opened (the opener included)
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,8 @@ class IncidentRepository:
             _REPORT, 3, *keys, now_ms, window_s * 1000, threshold, person, case_id, new_id
         )
         incident, outcome, fresh = answer[0], str(answer[1]), bool(int(answer[2]))
-        return Reported(str(incident) if incident else None, outcome, fresh)
+        earlier = tuple(str(p) for p in answer[3]) if len(answer) > 3 else ()
+        return Reported(str(incident) if incident else None, outcome, fresh, earlier)
 
     async def describe(self, incident: Incident) -> None:
         """Keep what the incident is (once opened, by the report that opened it)."""
