@@ -27,9 +27,10 @@ from adapters.chat.slack import SlackAdapter
 from bot import texts
 from bot.inbound import InboxSink
 from bot.pipeline import TurnWorker, WorkerConfig
+from bot.redis_server import EmbeddedRedis
 from bot.state.inbox import Entry, TurnInbox
 from bot.state.incidents import IncidentRepository
-from bot.store import Store
+from bot.store import Store, connect
 from bot.wiring import WiredDesk
 
 HERE = Path(__file__).resolve().parent
@@ -240,3 +241,31 @@ def _told_in(message: Any) -> bool:
 
 def _told(c: Crowd, who: str) -> bool:
     return any(_told_in(m) for m in c.fake.in_channel(dm(who)))
+
+
+async def test_with_the_inbox_redis_stopped_and_restarted_nothing_is_acked_unkept(
+    crowd_desk: Crowd, tmp_path: Path
+) -> None:
+    c = crowd_desk
+    server = EmbeddedRedis(tmp_path / "inbox", persistent=False)
+    await server.start()
+    client = connect(server.url, pool_timeout=1)
+    inbox = TurnInbox(Store(client, "test"), shards=8)
+    c.adapter._sink = InboxSink(inbox)
+    c.inbox = inbox
+    try:
+        await server.stop()  # Redis goes away while events arrive
+        assert await c.dm("emp06", VPN, event_id="EvSTOP1") == 503
+        assert await c.dm("emp07", VPN, event_id="EvSTOP2") == 503
+        await server.start()  # back, on the same port; Slack delivers both again
+        stop, tasks = await running(c.worker("w1"))
+        assert await c.dm("emp06", VPN, event_id="EvSTOP1") == 200
+        assert await c.dm("emp07", VPN, event_id="EvSTOP2") == 200
+        await until(lambda: _replies_are(c, "emp06", 1))
+        await until(lambda: _replies_are(c, "emp07", 1))
+        await until(lambda: _backlog_is(inbox, 0))
+        await stopped(stop, tasks)
+        assert (c.replies("emp06"), c.replies("emp07")) == (1, 1)
+    finally:
+        await client.aclose()
+        await server.stop()
