@@ -265,3 +265,21 @@ async def test_a_message_posted_just_before_a_crash_is_not_posted_again(
     assert outbox.said(CHANNELS[0]) == ["only once"]
     assert len(outbox.fake.calls_of("chat.postMessage")) == 1
     assert await outbox.state.pending() == 0
+
+
+async def test_a_lane_left_locked_by_a_process_that_died_is_taken_over(outbox: Outbox) -> None:
+    dead = outbox.state.flush_lock(CHANNELS[0], 120.0)
+    assert await dead.acquire()  # a process took the lane, then died holding it
+    await outbox.state.enqueue([(CHANNELS[0], send) for send in replies(CHANNELS[0], ["hi"])])
+
+    time = VirtualTime(jumping=False)
+    restarted = outbox.process(time)
+    assert not await restarted.flush()  # its start-up flush finds the lane taken...
+    await time.sleeping(1)  # ...and looks again later
+    assert outbox.said(CHANNELS[0]) == []
+
+    await outbox.state.redis.delete(outbox.state.lane_key(CHANNELS[0]) + ":lock")  # expired
+    time.advance(3600.0)
+    await restarted.retried()
+    assert outbox.said(CHANNELS[0]) == ["hi"]
+    assert await outbox.state.pending() == 0

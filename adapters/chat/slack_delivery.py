@@ -7,7 +7,9 @@ this process posts the lane's effects from its head, in order, holding the lane'
 so that one desk process at a time posts from it, and removes an effect only once Slack has
 taken it. Each call waits its turn of the channel's pace, which every desk process shares in
 Redis (`slack_posting`, `adapters.chat.pace`); while one lane waits, the others go on. A 429
-holds the channel back for its Retry-After and the call is made again.
+holds the channel back for its Retry-After and the call is made again. A lane whose process
+died holding it is taken over once its lock expires: a flush (each start-up flushes) that
+finds a lane held by another process looks again later, until it is empty.
 
 When Slack is unavailable (after slack_sdk's own retries of a dropped connection), the
 effect stays at the head of its lane and the whole outbox is flushed again after pauses that
@@ -61,13 +63,15 @@ TRANSIENT = frozenset(
 
 
 class SlackUnavailable(Exception):
-    """Slack could not take a call even after the retries: try again later."""
+    """Slack could not take a call even after the retries (or a lane is another process's
+    for now): try again later."""
 
 
 class Drained(enum.Enum):
     """How a lane's courier left it."""
 
-    DONE = "done"  # nothing left (or another process is posting it and will see the rest)
+    DONE = "done"  # nothing left
+    BUSY = "busy"  # another courier holds the lane and will see the rest (or its lock expires)
     UNAVAILABLE = "unavailable"  # Slack is down: the head stays, the outbox is retried later
 
 
@@ -178,8 +182,9 @@ class SlackDelivery:
 
     async def flush(self) -> bool:
         """Post what every lane of the outbox holds, now. True when it is empty afterwards
-        (or other processes are posting what is left); False when Slack is unavailable and a
-        retry has been scheduled."""
+        (or this process's couriers are posting what is left); False when Slack is
+        unavailable or another process holds a lane, and a retry has been scheduled (a lane
+        whose process died is taken over once its lock expires)."""
         if await self._flush_once():
             return True
         self._schedule_retry()
@@ -218,9 +223,12 @@ class SlackDelivery:
         try:
             while lane in self._again:
                 self._again.discard(lane)
-                if await self._drain(lane) is Drained.UNAVAILABLE:
+                outcome = await self._drain(lane)
+                if outcome is Drained.UNAVAILABLE:
                     self._schedule_retry()
                     break
+                if outcome is Drained.BUSY:
+                    break  # its holder sees what was queued; a flush takes over if it died
         except Exception:
             log.exception("slack.courier_failed", lane=lane)
             self._schedule_retry()
@@ -230,15 +238,21 @@ class SlackDelivery:
                 self._idle.set()
 
     async def _flush_once(self) -> bool:
-        outcomes = await asyncio.gather(*(self._drain(lane) for lane in await self._state.lanes()))
-        return Drained.UNAVAILABLE not in outcomes
+        """Drain every lane; False when one is left: Slack is unavailable, or another process
+        holds a lane (it may have died holding it: look again after its lock expires)."""
+        lanes = await self._state.lanes()
+        outcomes = await asyncio.gather(*(self._drain(lane) for lane in lanes))
+        return all(
+            outcome is Drained.DONE or (outcome is Drained.BUSY and lane in self._couriers)
+            for lane, outcome in zip(lanes, outcomes, strict=True)
+        )
 
     async def _drain(self, lane: str) -> Drained:
         """Post a lane's effects from its head until it is empty."""
         while True:
             lock = self._state.flush_lock(lane, LOCK_SECONDS)
             if not await lock.acquire():
-                return Drained.DONE  # another process is posting it and will see the rest
+                return Drained.BUSY
             try:
                 outcome = await self._post_all(lane, lock)
             finally:
