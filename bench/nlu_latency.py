@@ -17,8 +17,9 @@ from pathlib import Path
 
 from bot.knowledge import KnowledgeBase
 from bot.org import load_org
-from bot.understanding import OfflineUnderstanding, default_intents
+from bot.understanding import IntentCatalog, OfflineUnderstanding
 from bot.understanding.classifier import shared_classifier
+from skills import default_skills
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,11 +50,12 @@ def main() -> None:
     args = parser.parse_args()
 
     org = load_org(args.org)
+    intents = IntentCatalog.of(default_skills().intents())
     started = time.perf_counter()
-    shared_classifier(default_intents())
+    shared_classifier(intents)
     print(f"training: {time.perf_counter() - started:.2f} s (once per process)")
 
-    understanding = OfflineUnderstanding(org.catalog())
+    understanding = OfflineUnderstanding(org.catalog(), intents=intents)
     knowledge = KnowledgeBase.load(org.knowledge)
     lines = (ROOT / "tests" / "nlu_eval.jsonl").read_text().splitlines()
     texts = [json.loads(line)["text"] for line in lines if line.strip()]

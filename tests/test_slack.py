@@ -35,8 +35,10 @@ from fakes.slack_api import (
     SlackUserRecord,
 )
 
+from adapters.chat.pace import Rate
 from adapters.chat.slack import EVENTS_PATH, SlackAdapter, SlackConfig, SlackConfigError
 from adapters.chat.slack_delivery import MAX_RETRY_DELAY, SlackDelivery
+from adapters.chat.slack_posting import SlackPace
 from bot import texts
 from bot.app import Runtime
 from bot.clock import ManualClock
@@ -53,6 +55,7 @@ GLOBEX = Path(__file__).resolve().parents[2] / "shared" / "scenarios" / "orgs" /
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 ONCALL = "C0ONCALL"
 GENERAL = "C0GENERAL"  # a channel the desk is not in
+UNPACED = SlackPace(*(Rate(0.001, burst=1000),) * 4)  # no message ever waits its turn
 PEOPLE = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "hank", "ivan")
 _seq = itertools.count(1)
 
@@ -305,6 +308,7 @@ async def make_desk(store: Store) -> AsyncIterator[MakeDesk]:
             "oncall_channel": ONCALL,
             "retry_backoff": 0.01,
             "outbox_retry": 3600.0,  # a test flushes by hand; no timer fires during one
+            "pace": UNPACED,  # tests/test_slack_pace.py runs Slack's pace in virtual time
             **config,
         }
         adapter = SlackAdapter(
@@ -671,12 +675,17 @@ async def test_a_429_storm_loses_and_doubles_nothing(slack: SlackDesk) -> None:
     assert len(slack.fake.calls_of("chat.update")) == 1 + 1
 
 
-async def test_retry_after_is_honoured(slack: SlackDesk) -> None:
+async def test_retry_after_is_honoured_in_that_channel_only(slack: SlackDesk) -> None:
     slack.fake.rate_limit("chat.postMessage", times=1, retry_after=1)
     await slack.say("bob", "my keyboard is missing the letter q key")
-    first, second = slack.fake.calls_of("chat.postMessage")[:2]
-    assert second.at - first.at >= 1.0
+    refused, posted = slack.fake.calls_of("chat.postMessage")[:2]
+    held = refused.args["channel"]
+    again = [c for c in slack.fake.calls_of("chat.postMessage") if c.args["channel"] == held]
+    assert len(again) == 2
+    assert again[1].at - again[0].at >= 1.0
+    assert posted.args["channel"] != held  # the other channel did not wait for it
     assert len(slack.dm("bob")) == 1
+    assert len(slack.fake.in_channel(ONCALL)) == 1
 
 
 async def test_dropped_connections_are_retried(slack: SlackDesk) -> None:
@@ -687,7 +696,7 @@ async def test_dropped_connections_are_retried(slack: SlackDesk) -> None:
 
 
 async def test_when_slack_stays_down_messages_wait_in_the_outbox(slack: SlackDesk) -> None:
-    slack.fake.fail("chat.postMessage", "service_unavailable", times=1)
+    slack.fake.fail("chat.postMessage", "service_unavailable", times=2)
     await slack.say("bob", "my docking station is physically broken")
     assert slack.fake.messages == []  # nothing got through, nothing was dropped
     assert await slack.adapter.state.pending() == 2
@@ -712,7 +721,8 @@ class Pauses:
 
 
 async def paused_delivery(slack: SlackDesk, pauses: Pauses, retry_delay: float) -> SlackDelivery:
-    """The adapter's outbox, with its retry pausing on `pauses` instead of the clock."""
+    """The adapter's outbox, with its retry pausing on `pauses` instead of the clock (and a
+    pace so fast that no message waits its turn: only the retries pause)."""
     adapter = slack.adapter
     await adapter.settled()  # its own flush at start-up is done and cannot take a fault
     return SlackDelivery(
@@ -723,6 +733,7 @@ async def paused_delivery(slack: SlackDesk, pauses: Pauses, retry_delay: float) 
         oncall_channel=ONCALL,
         inline_max=adapter.config.choice_inline_max,
         retry_delay=retry_delay,
+        pace=UNPACED,
         sleep=pauses,
     )
 
@@ -756,10 +767,10 @@ async def test_a_retry_that_fails_on_redis_is_logged_and_tried_again(
     state = slack.adapter.state
     head_raw, looks = state.head_raw, itertools.count(1)
 
-    async def redis_down_on_the_second_look() -> str | None:
+    async def redis_down_on_the_second_look(lane: str) -> str | None:
         if next(looks) == 2:
             raise ConnectionError("redis is restarting")
-        return await head_raw()
+        return await head_raw(lane)
 
     monkeypatch.setattr(state, "head_raw", redis_down_on_the_second_look)
     slack.fake.fail("chat.postMessage", "service_unavailable", times=1)
@@ -788,16 +799,19 @@ async def test_deliver_posts_once_updates_in_place_and_keeps_to_its_own_addresse
     send = Send(to=Address.dm("bob"), reply=first)
     await slack.adapter.deliver([send])
     await slack.adapter.deliver([send])  # delivered again (a retried turn): posted once
+    await slack.adapter.settled()
     (posted,) = slack.dm("bob")
 
     done = first.model_copy(update={"card": Card(title="Unlock", text="done")})
     await slack.adapter.deliver([Update(to=Address.dm("bob"), reply=done)])
+    await slack.adapter.settled()
     assert slack.dm("bob") == [posted]
     assert posted.edits == 1
     assert "done" in posted.words()
 
     # an update of a message Slack never saw is posted, not lost
     await slack.adapter.deliver([Update(to=Address.dm("bob"), reply=Reply(id="M-2", text="new"))])
+    await slack.adapter.settled()
     assert [m.text for m in slack.dm("bob")] == ["Working on it", "new"]
 
     # other platforms' conversations, and an unknown channel, are not Slack's to post to
@@ -808,6 +822,7 @@ async def test_deliver_posts_once_updates_in_place_and_keeps_to_its_own_addresse
             Send(to=Address.dm("zed"), reply=Reply(id="M-5", text="nobody")),
         ]
     )
+    await slack.adapter.settled()
     assert len(slack.fake.messages) == 2
     assert await slack.adapter.state.pending() == 0
 
@@ -822,6 +837,7 @@ async def test_a_message_slack_refuses_for_good_does_not_block_the_others(
             Send(to=Address.dm("bob"), reply=Reply(id="M-2", text="after it")),
         ]
     )
+    await slack.adapter.settled()
     assert [m.text for m in slack.dm("bob")] == ["after it"]
     (dead,) = await slack.adapter.state.dead_letters()
     assert dead["effect"]["reply"]["id"] == "M-1"

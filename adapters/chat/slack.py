@@ -24,7 +24,7 @@ import json
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -36,6 +36,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -48,7 +49,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.chat.slack_blocks import CHOICE_VIEW, choice_view
-from adapters.chat.slack_delivery import PREFIX, SlackDelivery
+from adapters.chat.slack_delivery import SlackDelivery
 from adapters.chat.slack_inbound import (
     COMMAND,
     Incoming,
@@ -58,6 +59,7 @@ from adapters.chat.slack_inbound import (
     from_view,
 )
 from adapters.chat.slack_people import SlackPeople
+from adapters.chat.slack_posting import PREFIX, SlackPace
 from adapters.chat.slack_state import SlackState
 from bot import texts
 from bot.clock import Clock
@@ -101,6 +103,9 @@ class SlackConfig:
     outbox_retry: float = 5.0  # seconds before the outbox is tried again after a failure
     choice_inline_max: int = 5  # a choice with more options is a menu in a modal
     socket_ping_interval: float = 10.0
+    pace: SlackPace = field(
+        default_factory=SlackPace
+    )  # how fast messages go out, per channel and workspace
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SlackConfig:
@@ -153,13 +158,15 @@ class SlackAdapter:
             self.client, self.state, directory, self.clock.now, config.user_cache
         )
         self.delivery = SlackDelivery(
-            self.client,
+            web_client(config, rate_limit_retries=0),  # the outbox waits out 429s itself
             self.state,
             self.people,
             oncall_alias=oncall_alias,
             oncall_channel=config.oncall_channel,
             inline_max=config.choice_inline_max,
             retry_delay=config.outbox_retry,
+            pace=config.pace,
+            rate_limit_retries=config.rate_limit_retries,
         )
         self._outbound: Outbound = outbound or self
         self.bolt = self._bolt_app()
@@ -303,8 +310,10 @@ class SlackAdapter:
             log.error("slack.listener_failed", error=repr(error))
 
     async def settled(self) -> None:
-        """Wait until the work this process took on so far is done (tests, shutdown)."""
+        """Wait until the work this process took on so far is done and what it queued is
+        posted (tests, shutdown)."""
         await self._background.settled()
+        await self.delivery.settled()
 
     # --- the work of one event (`bot.inbound.Processor`) ------------------------------
     async def process(self, payload: dict[str, Any], delivery: str | None) -> None:
@@ -413,23 +422,21 @@ class SlackAdapter:
         log.info("slack.ready", bot_user=answer.get("user_id"), team=answer.get("team_id"))
 
 
-def web_client(config: SlackConfig) -> AsyncWebClient:
-    """The Web API client: the configured base URL, 429s retried after Retry-After, dropped
-    connections retried with backoff."""
+def web_client(config: SlackConfig, *, rate_limit_retries: int | None = None) -> AsyncWebClient:
+    """The Web API client: the configured base URL, 429s retried after Retry-After (up to
+    `rate_limit_retries` times, by default the configured number), dropped connections
+    retried with backoff."""
     base_url = config.api_url if config.api_url.endswith("/") else config.api_url + "/"
-    return AsyncWebClient(
-        token=config.bot_token,
-        base_url=base_url,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(
-                max_retry_count=config.connection_retries,
-                interval_calculator=BackoffRetryIntervalCalculator(
-                    backoff_factor=config.retry_backoff
-                ),
-            ),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=config.rate_limit_retries),
-        ],
-    )
+    retries = config.rate_limit_retries if rate_limit_retries is None else rate_limit_retries
+    handlers: list[AsyncRetryHandler] = [
+        AsyncConnectionErrorRetryHandler(
+            max_retry_count=config.connection_retries,
+            interval_calculator=BackoffRetryIntervalCalculator(backoff_factor=config.retry_backoff),
+        )
+    ]
+    if retries > 0:
+        handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=retries))
+    return AsyncWebClient(token=config.bot_token, base_url=base_url, retry_handlers=handlers)
 
 
 def aiohttp_response(response: BoltResponse) -> web.Response:

@@ -7,7 +7,8 @@ process can finish what another started:
   case go into its thread, and a technician's reply in a thread comes back as that case;
 - people's Slack user ids and their DM channels with the desk;
 - the options of a choice offered as a modal;
-- the outbox: effects not yet posted, in order, so nothing is lost when Slack is slow or down.
+- the outbox: effects not yet posted, in order per lane, so nothing is lost when Slack is
+  slow, down or asks the desk to wait.
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ CHOICE_TTL = timedelta(days=7)
 DEAD_LETTERS = 1000
 
 EFFECT: TypeAdapter[Effect] = TypeAdapter(Effect)
+
+# Remove an effect from its lane (KEYS[1]) and, once the lane is empty, the lane from the set
+# of lanes with something queued (KEYS[2]), in one step: an effect queued meanwhile keeps it.
+_REMOVE = """
+redis.call('LREM', KEYS[1], 1, ARGV[1])
+if redis.call('LLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[2]) end
+return 1
+"""
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,7 @@ class SlackState:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.redis = store.redis
+        self._remove = self.redis.register_script(_REMOVE)
 
     # --- messages ---------------------------------------------------------------------
     async def posted(self, message_id: str) -> Posted | None:
@@ -119,21 +129,33 @@ class SlackState:
         await self.redis.set(self.store.key("choice", message_id), json.dumps(data), ex=CHOICE_TTL)
 
     # --- the outbox -------------------------------------------------------------------
-    @property
-    def outbox_key(self) -> str:
-        """The Redis list of effects waiting to be posted, oldest first."""
-        return self.store.key("outbox")
+    # One queue per lane (the place a message goes: a channel, or a person's DM before it is
+    # known), so that a channel waiting its turn holds up no other; a set names the lanes
+    # that have something queued.
+    def lane_key(self, lane: str) -> str:
+        """The Redis list of a lane's effects waiting to be posted, oldest first."""
+        return self.store.key("outbox", "lane", lane)
 
-    async def enqueue(self, effects: list[Effect]) -> None:
-        """Add effects at the end of the outbox."""
-        if effects:
-            await self.redis.rpush(
-                self.outbox_key, *(EFFECT.dump_json(e).decode() for e in effects)
-            )
+    async def enqueue(self, effects: list[tuple[str, Effect]]) -> list[str]:
+        """Add effects at the end of their lanes (lane, effect), all at once; the lanes."""
+        lanes: list[str] = []
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for lane, effect in effects:
+                pipe.rpush(self.lane_key(lane), EFFECT.dump_json(effect).decode())
+                if lane not in lanes:
+                    lanes.append(lane)
+            if lanes:
+                pipe.sadd(self._lanes_key, *lanes)
+                await pipe.execute()
+        return lanes
 
-    async def head_raw(self) -> str | None:
-        """The oldest effect not yet posted, as queued (to remove it once done)."""
-        raw = await self.redis.lindex(self.outbox_key, 0)
+    async def lanes(self) -> list[str]:
+        """The lanes with something queued."""
+        return sorted(str(lane) for lane in await self.redis.smembers(self._lanes_key))
+
+    async def head_raw(self, lane: str) -> str | None:
+        """A lane's oldest effect not yet posted, as queued (to remove it once done)."""
+        raw = await self.redis.lindex(self.lane_key(lane), 0)
         return None if raw is None else str(raw)
 
     @staticmethod
@@ -141,22 +163,29 @@ class SlackState:
         """An effect as queued, read back (a `ValidationError` when it cannot be)."""
         return EFFECT.validate_json(raw)
 
-    async def done(self, raw: str) -> None:
-        """Remove a handled effect from the head of the outbox."""
-        await self.redis.lrem(self.outbox_key, 1, raw)
+    async def done(self, lane: str, raw: str) -> None:
+        """Remove a handled effect from the head of its lane."""
+        await self._remove(keys=[self.lane_key(lane), self._lanes_key], args=[raw, lane])
 
-    async def pending(self) -> int:
-        """How many effects wait in the outbox."""
-        return int(await self.redis.llen(self.outbox_key))
+    async def pending(self, lane: str | None = None) -> int:
+        """How many effects wait in one lane, or in the whole outbox."""
+        lanes = [lane] if lane is not None else await self.lanes()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for name in lanes:
+                pipe.llen(self.lane_key(name))
+            counts = await pipe.execute() if lanes else []
+        return sum(int(c) for c in counts)
 
-    async def dead_letter(self, raw: str, error: str) -> None:
+    async def dead_letter(self, lane: str, raw: str, error: str) -> None:
         """Keep an effect Slack refused for good, for an operator to look at."""
         entry = json.dumps({"effect": json.loads(raw), "error": error})
         key = self.store.key("dead")
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.lpush(key, entry)
             pipe.ltrim(key, 0, DEAD_LETTERS - 1)
-            pipe.lrem(self.outbox_key, 1, raw)
+            await self._remove(
+                keys=[self.lane_key(lane), self._lanes_key], args=[raw, lane], client=pipe
+            )
             await pipe.execute()
 
     async def dead_letters(self) -> list[dict[str, Any]]:
@@ -164,6 +193,10 @@ class SlackState:
         raws = await self.redis.lrange(self.store.key("dead"), 0, -1)
         return [json.loads(r) for r in raws]
 
-    def flush_lock(self, seconds: float) -> Lock:
-        """A lock so that one desk process at a time posts from the outbox (in order)."""
-        return self.redis.lock(self.store.key("outbox", "lock"), timeout=seconds, blocking=False)
+    def flush_lock(self, lane: str, seconds: float) -> Lock:
+        """A lock so that one desk process at a time posts from a lane (in order)."""
+        return self.redis.lock(self.lane_key(lane) + ":lock", timeout=seconds, blocking=False)
+
+    @property
+    def _lanes_key(self) -> str:
+        return self.store.key("outbox", "lanes")

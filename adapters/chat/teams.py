@@ -25,9 +25,10 @@ Microsoft 365 Agents SDK, and moving must stay a change to this one file."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import structlog
@@ -67,6 +68,7 @@ from adapters.chat.teams_cards import (
     summary,
 )
 from adapters.chat.teams_outbound import TeamsOutbound
+from adapters.chat.teams_pace import BUSY, ConnectorBusy
 from adapters.chat.teams_state import (
     ConversationKind,
     ConversationRef,
@@ -470,9 +472,10 @@ class BotConnector:
 
     async def send(self, ref: ConversationRef, reply: Reply) -> str:
         client = await self._connectors.create(ref.service_url)
-        response = await client.conversations.send_to_conversation(
-            ref.conversation_id, _outgoing(reply, ref)
-        )
+        with _busy_when_refused():
+            response = await client.conversations.send_to_conversation(
+                ref.conversation_id, _outgoing(reply, ref)
+            )
         return str(response.id)
 
     async def update(self, posted: Posted, reply: Reply) -> None:
@@ -480,16 +483,18 @@ class BotConnector:
         activity = _outgoing(reply, ref)
         activity.id = posted.activity_id
         client = await self._connectors.create(ref.service_url)
-        await client.conversations.update_activity(
-            ref.conversation_id, posted.activity_id, activity
-        )
+        with _busy_when_refused():
+            await client.conversations.update_activity(
+                ref.conversation_id, posted.activity_id, activity
+            )
 
     async def member(
         self, service: Service, conversation_id: str, user: str
     ) -> TeamsAccount | None:
         client = await self._connectors.create(service.service_url)
         try:
-            member = await client.conversations.get_conversation_member(conversation_id, user)
+            with _busy_when_refused():
+                member = await client.conversations.get_conversation_member(conversation_id, user)
         except ErrorResponseException as exc:
             log.info("teams.member_not_found", status=_status_of(exc))
             return None
@@ -506,7 +511,8 @@ class BotConnector:
             channel_data={"tenant": {"id": tenant_id}} if tenant_id else None,
         )
         client = await self._connectors.create(service.service_url)
-        created = await client.conversations.create_conversation(params)
+        with _busy_when_refused():
+            created = await client.conversations.create_conversation(params)
         if not created or not created.id:
             return None
         return ConversationRef(
@@ -540,7 +546,8 @@ class BotConnector:
             tenant_id=tenant_id,
         )
         client = await self._connectors.create(service.service_url)
-        created = await client.conversations.create_conversation(params)
+        with _busy_when_refused():
+            created = await client.conversations.create_conversation(params)
         root = str(created.activity_id)
         # a reply in the thread is posted to "<channel>;messageid=<root activity id>"
         thread_id = created.id if created.id and ";messageid=" in created.id else None
@@ -644,6 +651,24 @@ def _teams_member(member: Any) -> Any:
 def _status_of(exc: Any) -> int | None:
     response = getattr(exc, "response", None)
     return getattr(response, "status_code", None)
+
+
+@contextlib.contextmanager
+def _busy_when_refused() -> Iterator[None]:
+    """A refusal the Bot Connector means as "not now" (429 and the like) as `ConnectorBusy`,
+    with its Retry-After, for the outbound side to wait and try again."""
+    try:
+        yield
+    except ErrorResponseException as exc:
+        status = _status_of(exc)
+        if status not in BUSY:
+            raise
+        headers = getattr(exc.response, "headers", None) or {}
+        try:
+            retry_after: float | None = max(0.0, float(str(headers.get("Retry-After"))))
+        except ValueError:  # absent ("None") or not a number of seconds
+            retry_after = None
+        raise ConnectorBusy(status, retry_after) from exc
 
 
 def _bot_mentions(activity: Any) -> list[str]:

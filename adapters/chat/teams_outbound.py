@@ -6,16 +6,26 @@ a message for the on-call channel goes to the case's thread there, started by it
 message; an update replaces the activity that was posted for that desk message. Everything
 the desk needs to find a conversation again is in `TeamsState`.
 
+Every call to the Bot Connector waits its turn of the conversation and of the tenant, shared
+by every desk process, and one refused as too many is made again (`teams_pace`). The effects
+of one delivery go out in lanes, one per person or conversation, side by side: a person's
+chat waiting its turn does not hold up the on-call thread.
+
 No botbuilder here: the calls to the Bot Connector go through the small `Connector` protocol,
-which `adapters.chat.teams` implements with botbuilder's connector client."""
+which `adapters.chat.teams` implements with botbuilder's connector client (and which raises
+`ConnectorBusy` when the service says to wait)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Protocol
 
 import structlog
 
+from adapters.chat.teams_pace import ConnectorBusy, ConnectorTurns, TeamsPace
 from adapters.chat.teams_state import ConversationRef, Posted, Service, TeamsAccount, TeamsState
 from bot.models import Address, Effect, Ephemeral, Reply, Update
 from bot.ports import Directory
@@ -66,12 +76,17 @@ class TeamsOutbound:
         teams_channel: str | None,
         default_service: Service,
         tenant_id: str | None,
+        pace: TeamsPace | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """`desk_channel` is the desk's name for the on-call channel (`Address.channel`),
         `teams_channel` the Teams channel id it stands for (None: no escalation threads in
-        Teams); `default_service` is used until an activity names the Bot Connector."""
+        Teams); `default_service` is used until an activity names the Bot Connector. `sleep`
+        and `clock` (seconds) pace the calls; tests give virtual ones."""
         self.state = state
         self.connector = connector
+        self.turns = ConnectorTurns(state.store, pace, sleep=sleep, clock=clock)
         self.directory = directory
         self.desk_channel = desk_channel
         self.teams_channel = teams_channel
@@ -79,9 +94,19 @@ class TeamsOutbound:
         self.tenant_id = tenant_id
 
     async def deliver(self, effects: Sequence[Effect]) -> None:
-        """Post the desk's effects. Effects for places Teams cannot reach (another platform's
-        conversation, someone who is not in Teams) are skipped; a failure is logged and does
-        not stop the other effects."""
+        """Post the desk's effects, in order within each lane and lanes side by side. Effects
+        for places Teams cannot reach (another platform's conversation, someone who is not in
+        Teams) are skipped; a failure is logged and does not stop the other effects."""
+        lanes: dict[str, list[Effect]] = {}
+        lane_of: dict[str, str] = {}  # an update goes in the lane of the send it updates
+        for effect in effects:
+            to = effect.to
+            lane = lane_of.get(effect.reply.id) or to.person or to.conversation or f"#{to.channel}"
+            lane_of[effect.reply.id] = lane
+            lanes.setdefault(lane, []).append(effect)
+        await asyncio.gather(*(self._deliver_lane(lane) for lane in lanes.values()))
+
+    async def _deliver_lane(self, effects: list[Effect]) -> None:
         for effect in effects:
             try:
                 if isinstance(effect, Update):
@@ -102,7 +127,7 @@ class TeamsOutbound:
         ref = await self._target(to, ephemeral=isinstance(effect, Ephemeral))
         if ref is None:
             return
-        activity_id = await self.connector.send(ref, reply)
+        activity_id = await self._send_into(ref, reply)
         await self.state.remember_post(reply.id, Posted(conversation=ref, activity_id=activity_id))
 
     async def _target(self, to: Address, *, ephemeral: bool) -> ConversationRef | None:
@@ -118,13 +143,16 @@ class TeamsOutbound:
             return
         thread = await self.state.thread(to.thread) if to.thread else None
         if thread is not None:
-            posted = Posted(
-                conversation=thread, activity_id=await self.connector.send(thread, reply)
-            )
+            posted = Posted(conversation=thread, activity_id=await self._send_into(thread, reply))
         else:
             service = await self.service()
             tenant = self.tenant_id or service.tenant_id
-            posted = await self.connector.open_thread(service, self.teams_channel, tenant, reply)
+            channel = self.teams_channel
+            posted = await self.turns.call(
+                lambda: self.connector.open_thread(service, channel, tenant, reply),
+                tenant=tenant,
+                conversation=channel,
+            )
             if to.thread:
                 await self.state.remember_thread(to.thread, posted.conversation)
         await self.state.remember_post(reply.id, posted)
@@ -134,7 +162,22 @@ class TeamsOutbound:
         if posted is None:
             log.debug("teams.update_unknown_message", message=reply.id)
             return
-        await self.connector.update(posted, reply)
+        ref = posted.conversation
+        await self.turns.call(
+            lambda: self.connector.update(posted, reply),
+            tenant=self._tenant_of(ref),
+            conversation=ref.conversation_id,
+        )
+
+    async def _send_into(self, ref: ConversationRef, reply: Reply) -> str:
+        return await self.turns.call(
+            lambda: self.connector.send(ref, reply),
+            tenant=self._tenant_of(ref),
+            conversation=ref.conversation_id,
+        )
+
+    def _tenant_of(self, ref: ConversationRef) -> str | None:
+        return self.tenant_id or ref.tenant_id
 
     # --- proactive conversations ------------------------------------------------------
     async def service(self) -> Service:
@@ -151,7 +194,9 @@ class TeamsOutbound:
         if account is not None:
             service = await self.service()
             tenant = self.tenant_id or account.tenant_id or service.tenant_id
-            ref = await self.connector.open_dm(service, account, tenant)
+            ref = await self.turns.call(
+                lambda: self.connector.open_dm(service, account, tenant), tenant=tenant
+            )
         if ref is None:
             log.info("teams.unreachable", person=username)
             await self.state.mark_unreachable(username)
@@ -170,11 +215,14 @@ class TeamsOutbound:
         places += [team for team in await self.state.teams() if team not in places]
         service = await self.service()
         for place in places:
-            account = await self.connector.member(service, place, person.email)
+            account = await self.turns.call(
+                partial(self.connector.member, service, place, person.email),
+                tenant=self.tenant_id or service.tenant_id,
+            )
             if account is not None:
                 await self.state.remember_account(account, username)
                 return account
         return None
 
 
-__all__ = ["Connector", "TeamsOutbound"]
+__all__ = ["Connector", "ConnectorBusy", "TeamsOutbound"]

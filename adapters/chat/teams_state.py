@@ -85,15 +85,15 @@ class TeamsState:
     """The Teams adapter's records under its own namespace of the desk's store."""
 
     def __init__(self, store: Store) -> None:
-        self._store = store
+        self.store = store
         self._redis = store.redis
 
     async def _get(self, model: type[R], *key: str) -> R | None:
-        raw = await self._redis.get(self._store.key(*key))
+        raw = await self._redis.get(self.store.key(*key))
         return None if raw is None else model.model_validate_json(raw)
 
     async def _set(self, record: _Record, *key: str, ttl: int | None = None) -> None:
-        await self._redis.set(self._store.key(*key), record.model_dump_json(), ex=ttl)
+        await self._redis.set(self.store.key(*key), record.model_dump_json(), ex=ttl)
 
     # --- conversations ----------------------------------------------------------------
     async def remember_conversation(self, ref: ConversationRef) -> None:
@@ -105,7 +105,7 @@ class TeamsState:
     async def remember_dm(self, username: str, ref: ConversationRef) -> None:
         await self._set(ref, "dm", username)
         await self.remember_conversation(ref)
-        await self._redis.delete(self._store.key("unreachable", username))
+        await self._redis.delete(self.store.key("unreachable", username))
 
     async def dm(self, username: str) -> ConversationRef | None:
         """The one-to-one chat between `username` and the bot, if the desk knows it."""
@@ -125,10 +125,10 @@ class TeamsState:
         return await self._get(TeamsAccount, "account-of", username)
 
     async def mark_unreachable(self, username: str) -> None:
-        await self._redis.set(self._store.key("unreachable", username), "1", ex=UNREACHABLE_TTL)
+        await self._redis.set(self.store.key("unreachable", username), "1", ex=UNREACHABLE_TTL)
 
     async def unreachable(self, username: str) -> bool:
-        return bool(await self._redis.exists(self._store.key("unreachable", username)))
+        return bool(await self._redis.exists(self.store.key("unreachable", username)))
 
     # --- posted messages --------------------------------------------------------------
     async def remember_post(self, message_id: str, posted: Posted) -> None:
@@ -142,7 +142,7 @@ class TeamsState:
     async def remember_thread(self, case_id: str, ref: ConversationRef) -> None:
         await self._set(ref, "thread", case_id, ttl=THREAD_TTL)
         await self.remember_conversation(ref)
-        key = self._store.key("thread-case", ref.conversation_id)
+        key = self.store.key("thread-case", ref.conversation_id)
         await self._redis.set(key, case_id, ex=THREAD_TTL)
 
     async def thread(self, case_id: str) -> ConversationRef | None:
@@ -151,16 +151,16 @@ class TeamsState:
 
     async def case_of_thread(self, conversation_id: str) -> str | None:
         """The case whose thread a channel conversation is, if any."""
-        found = await self._redis.get(self._store.key("thread-case", conversation_id))
+        found = await self._redis.get(self.store.key("thread-case", conversation_id))
         return None if found is None else str(found)
 
     # --- teams the app is installed in ----------------------------------------------
     async def remember_team(self, team_id: str) -> None:
-        await self._redis.sadd(self._store.key("teams"), team_id)
+        await self._redis.sadd(self.store.key("teams"), team_id)
 
     async def teams(self) -> list[str]:
         """The teams the bot has heard from, where people can be looked up by e-mail."""
-        return sorted(str(team) for team in await self._redis.smembers(self._store.key("teams")))
+        return sorted(str(team) for team in await self._redis.smembers(self.store.key("teams")))
 
     # --- the service ------------------------------------------------------------------
     async def remember_service(self, service: Service) -> None:

@@ -10,13 +10,17 @@ desk calls, over real HTTP on an ephemeral port, answering JSON like the real on
   id, UPN or e-mail.
 
 It keeps every message of every conversation (each version of an updated one) and every
-request with its Authorization header. With `token` set it refuses calls without that
-Bearer token, as the real service refuses calls without a valid one."""
+request with its Authorization header and when it arrived (by `clock`). With `token` set it
+refuses calls without that Bearer token, as the real service refuses calls without a valid
+one; `throttle` makes it refuse posts with 429 and Retry-After, as it does a bot over its
+rate limits."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,6 +97,16 @@ class Request:
     path: str
     authorization: str | None
     body: Any
+    at: float = 0.0
+    status: int | None = None  # set when the fake refused it (429 and the like)
+
+
+@dataclass
+class _Throttle:
+    times: int
+    retry_after: int | None
+    skip: int
+    status: int
 
 
 @dataclass
@@ -110,6 +124,9 @@ class FakeBotConnector:
     created: list[dict[str, Any]] = field(default_factory=list)  # create-conversation bodies
     member_gate: asyncio.Event | None = None  # when set, members lookups wait for it
     member_status: int | None = None  # when set, members lookups fail with this status
+    clock: Callable[[], float] = time.monotonic  # when a request arrived (`Request.at`)
+    _throttles: deque[_Throttle] = field(default_factory=deque)
+    _posted: asyncio.Condition = field(default_factory=asyncio.Condition)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1_700_000_000_001))
     _server: TestServer | None = None
 
@@ -209,6 +226,11 @@ class FakeBotConnector:
         assert found, f"no activity {activity_id} in {conversation}"
         return found[0]
 
+    async def wait_for_posts(self, count: int) -> None:
+        """Wait until at least `count` messages have been posted, in any conversation."""
+        async with self._posted:
+            await self._posted.wait_for(lambda: sum(map(len, self.posted.values())) >= count)
+
     def calls(self, method: str, path_part: str = "") -> list[Request]:
         return [r for r in self.requests if r.method == method and path_part in r.path]
 
@@ -221,13 +243,41 @@ class FakeBotConnector:
             return _error(400, "BadSyntax", "The body is not JSON.")
         request[BODY] = body
         authorization = request.headers.get("Authorization")
-        self.requests.append(Request(request.method, request.path, authorization, body))
+        throttle = self._next_throttle(request)
+        status = throttle.status if throttle else None
+        at = self.clock()
+        self.requests.append(Request(request.method, request.path, authorization, body, at, status))
+        if throttle is not None:
+            headers = (
+                {} if throttle.retry_after is None else {"Retry-After": str(throttle.retry_after)}
+            )
+            return _error(throttle.status, "Throttled", "Too many requests.", headers)
         if self.token is not None and authorization != f"Bearer {self.token}":
             return _error(401, "Unauthorized", "Authorization has been denied for this request.")
         try:
             return await handler(request)
         except web.HTTPException as exc:
             return _error(exc.status, "NotFound", exc.reason)
+
+    def throttle(
+        self, times: int = 1, retry_after: int | None = 1, *, skip: int = 0, status: int = 429
+    ) -> None:
+        """Refuse the next `times` messages posted or replaced (after letting `skip` through)
+        with `status` and Retry-After (none when `retry_after` is None), as the Bot Connector
+        refuses a bot over its rate limits; scripted throttles follow one another."""
+        self._throttles.append(_Throttle(times, retry_after, skip, status))
+
+    def _next_throttle(self, request: web.Request) -> _Throttle | None:
+        if not self._throttles or "/activities" not in request.path:
+            return None
+        throttle = self._throttles[0]
+        if throttle.skip > 0:
+            throttle.skip -= 1
+            return None
+        throttle.times -= 1
+        if throttle.times <= 0:
+            self._throttles.popleft()
+        return throttle
 
     def _next_id(self) -> str:
         return str(next(self._ids))
@@ -269,6 +319,8 @@ class FakeBotConnector:
             return _error(400, "BadSyntax", "Expected a message activity.")
         conversation = request.match_info["conversation"]
         posted = self._post(conversation, body, request.match_info.get("reply_to"))
+        async with self._posted:
+            self._posted.notify_all()
         return web.json_response({"id": posted.id}, status=201)
 
     async def _update(self, request: web.Request) -> web.StreamResponse:
@@ -299,5 +351,8 @@ class FakeBotConnector:
         return next((m for m in self.roster.values() if m.answers_to(key)), None)
 
 
-def _error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+def _error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    body = {"error": {"code": code, "message": message}}
+    return web.json_response(body, status=status, headers=headers)

@@ -11,7 +11,8 @@ Like Slack, it checks the token of every call, refuses channels the bot is not i
 refuses Block Kit that breaks Slack's limits (`invalid_blocks`), so a test that posts passes
 only with blocks Slack would take. Faults are scriptable per method: answer 429 with
 Retry-After, drop the connection, fail with an error, or hold calls until released. Every
-call is recorded with its arguments and the time it arrived."""
+call is recorded with its arguments and the time it arrived (by `clock`, which a test of
+pacing sets to its virtual time)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import itertools
 import json
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -114,6 +116,7 @@ class _Fault:
     times: int
     retry_after: int = 1
     error: str = ""
+    skip: int = 0  # calls let through before this fault starts
 
 
 @dataclass
@@ -136,6 +139,7 @@ class FakeSlack:
     ephemerals: list[dict[str, Any]] = field(default_factory=list)
     views: list[dict[str, Any]] = field(default_factory=list)
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
+    clock: Callable[[], float] = time.monotonic  # when a call arrived (`Call.at`)
     _faults: dict[str, deque[_Fault]] = field(default_factory=dict)
     _holds: dict[str, asyncio.Event] = field(default_factory=dict)
     _held: dict[str, asyncio.Event] = field(default_factory=dict)
@@ -169,9 +173,11 @@ class FakeSlack:
             await self._runner.cleanup()
 
     # --- scripting ------------------------------------------------------------------
-    def rate_limit(self, method: str, times: int = 1, retry_after: int = 1) -> None:
-        """Answer the next `times` calls of `method` with 429 and Retry-After."""
-        self._faults.setdefault(method, deque()).append(_Fault("429", times, retry_after))
+    def rate_limit(self, method: str, times: int = 1, retry_after: int = 1, skip: int = 0) -> None:
+        """Answer the next `times` calls of `method` with 429 and Retry-After (after letting
+        `skip` calls through; scripted faults follow one another)."""
+        fault = _Fault("429", times, retry_after, skip=skip)
+        self._faults.setdefault(method, deque()).append(fault)
 
     def drop(self, method: str, times: int = 1) -> None:
         """Close the connection on the next `times` calls of `method`, answering nothing."""
@@ -209,6 +215,11 @@ class FakeSlack:
             await self._posted.wait_for(lambda: len(self.in_channel(channel)) >= count)
         return self.in_channel(channel)
 
+    async def wait_for_posts(self, count: int) -> None:
+        """Wait until at least `count` messages have been posted, anywhere."""
+        async with self._posted:
+            await self._posted.wait_for(lambda: len(self.messages) >= count)
+
     def message(self, channel: str, ts: str) -> Message:
         found = [m for m in self.messages if m.channel == channel and m.ts == ts]
         assert found, f"no message {ts} in {channel}"
@@ -224,7 +235,7 @@ class FakeSlack:
             else:
                 args.update(dict(await request.post()))
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        self.calls.append(Call(method, args, token, time.monotonic()))
+        self.calls.append(Call(method, args, token, self.clock()))
         if method in self._holds:
             self._held[method].set()
             await self._holds[method].wait()
@@ -255,6 +266,9 @@ class FakeSlack:
         if not queue:
             return None
         fault = queue[0]
+        if fault.skip > 0:
+            fault.skip -= 1
+            return None
         fault.times -= 1
         if fault.times <= 0:
             queue.popleft()
