@@ -162,7 +162,8 @@ async def test_replies_to_twenty_channels_interleave_and_none_waits_for_another(
 
 async def test_replies_to_many_people_keep_to_the_workspaces_pace(outbox: Outbox) -> None:
     time = VirtualTime(jumping=False)
-    delivery = outbox.process(time)  # Slack's pace: 300 a minute workspace-wide, burst 20
+    workspace = SlackPace(posts=Rate.per_second(5, burst=20))  # a workspace held to 300 a minute
+    delivery = outbox.process(time, workspace)
     for channel in CHANNELS:
         await delivery.deliver(replies(channel, [f"hello {channel}"]))
     await time.sleeping(len(CHANNELS) - 20)
