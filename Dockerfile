@@ -28,6 +28,6 @@ COPY --chown=itdesk examples ./examples
 USER itdesk
 EXPOSE 8080
 VOLUME ["/var/lib/itdesk"]
-HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"ITDESK_PORT\"]}/healthz')"
+HEALTHCHECK --interval=30s --timeout=3s --start-period=120s CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"ITDESK_PORT\"]}/healthz')"
 ENTRYPOINT ["itdesk"]
 CMD ["serve"]

@@ -11,6 +11,7 @@ BENCHMARKS = (
     "bench.policy",
     "bench.nlu_latency",
     "bench.llm_usage",
+    "bench.startup",
     "bench.slack_ack",
 )
 

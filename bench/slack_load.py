@@ -8,6 +8,7 @@ events sent and acknowledged, DMs answered, lost (no reply), doubled (more repli
 same message gets on its own), handled per second, and first-reply p50/p99.
 
     python -m bench.slack_load --rate 20 --seconds 30 --workers 1 --workers 2
+    python -m bench.slack_load --storm --rate 83.4 --seconds 60 --drain 600   # 5,000 in 60 s
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from bench.bigorg import big_org_document  # noqa: E402
 SECRET = "bench-signing-secret"
 ONCALL = "C0ONCALL"
 MIX = ("I'm locked out of my account", "how do I set up the VPN on my laptop?", "install zoom")
+STORM = ("the VPN is down, I can't connect to anything",)
 
 
 class TimedSlack(FakeSlack):
@@ -123,7 +125,9 @@ async def _healthy(http: aiohttp.ClientSession, url: str, limit: float) -> float
     raise SystemExit(f"itdesk serve was not healthy within {limit:.0f} s")
 
 
-async def run(people: int, rate: float, seconds: float, workers: int, drain: float) -> None:
+async def run(
+    people: int, rate: float, seconds: float, workers: int, drain: float, storm: bool
+) -> None:
     doc = big_org_document(people)
     names = [u for u in doc["users"] if u.startswith("u")]
     users = [SlackUserRecord("U" + u.upper(), doc["users"][u]["email"], doc["users"][u]["name"])
@@ -139,7 +143,8 @@ async def run(people: int, rate: float, seconds: float, workers: int, drain: flo
             try:
                 async with aiohttp.ClientSession() as http:
                     startup = await _healthy(http, url, 600)
-                    await _load(http, url, fake, names, rate, seconds, drain, workers, startup)
+                    await _load(http, url, fake, names, rate, seconds, drain, workers, startup,
+                                STORM if storm else MIX)  # fmt: skip
             finally:
                 serve.terminate()
                 await serve.wait()
@@ -147,7 +152,7 @@ async def run(people: int, rate: float, seconds: float, workers: int, drain: flo
 
 async def _load(
     http: aiohttp.ClientSession, url: str, fake: TimedSlack, names: list[str], rate: float,
-    seconds: float, drain: float, workers: int, startup: float,
+    seconds: float, drain: float, workers: int, startup: float, mix: tuple[str, ...],
 ) -> None:  # fmt: skip
     # what each message gets on its own, from people outside the run
     for i, text in enumerate(MIX):
@@ -158,14 +163,16 @@ async def _load(
     await fake.wait_for_replies(list(alone.values()), 60)
     await asyncio.sleep(1.0)  # anything a message gets after its first reply
     expected = {text: fake.replies.get(channel, 0) for text, channel in alone.items()}
-    total = int(rate * seconds)
+    expected[STORM[0]] = 2  # an early reporter: the runbook, then "IT knows" when it opens
+    threads_before = len(fake.in_channel(ONCALL))
+    total = min(int(rate * seconds), len(names) - 3)  # each person writes once
     sent: dict[str, tuple[float, str]] = {}
     acked = refused = 0
 
     async def one(n: int) -> None:
         nonlocal acked, refused
         who = names[n % (len(names) - 3)]
-        user, text = "U" + who.upper(), MIX[n % len(MIX)]
+        user, text = "U" + who.upper(), mix[n % len(mix)]
         body = _event(user, text)
         sent["D" + who.upper()] = (time.monotonic(), text)
         try:
@@ -199,7 +206,12 @@ async def _load(
           f"  (sending took {sending:.1f} s)")  # fmt: skip
     print(f"  answered {answered}  lost {lost}  doubled {doubled}"
           f"  handled {answered / max(last - started, 1e-9):.1f}/s")  # fmt: skip
-    print(f"  first reply p50 {p50:.2f} s  p99 {p99:.2f} s")
+    print(f"  first reply p50 {p50:.2f} s  p99 {p99:.2f} s"
+          f"  (drained {max(last - started - sending, 0):.1f} s after the last send)")  # fmt: skip
+    if mix == STORM:
+        threads = fake.in_channel(ONCALL)[threads_before:]
+        outages = sum(1 for m in threads if m.text.startswith("Outage"))
+        print(f"  incidents opened {outages}  other escalations {len(threads) - outages}")
 
 
 def main() -> None:
@@ -211,10 +223,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--workers", type=int, action="append")
     parser.add_argument("--drain", type=float, default=120)
+    parser.add_argument("--storm", action="store_true", help='everyone writes "the VPN is down"')
     args = parser.parse_args()
     for workers in args.workers or [1]:
         for rate in args.rate or [20.0]:
-            asyncio.run(run(args.people, rate, args.seconds, workers, args.drain))
+            asyncio.run(run(args.people, rate, args.seconds, workers, args.drain, args.storm))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from bot.context import TurnContext
 from bot.events import ActionRecord, Escalated, Feedback
 from bot.models import Card, CardField
 from bot.oncall import OnCall
+from bot.outages import Outages
 from bot.policy import PolicyEngine, questions
 from bot.ports import Directory
 from bot.state.approvals import ApprovalRepository
@@ -42,6 +43,7 @@ class AdminDeps:
     policy: PolicyEngine
     directory: Directory
     locks: ConversationLocks
+    outages: Outages
     clock: Clock
 
 
@@ -95,6 +97,8 @@ class Admin:
             await self._undo(ctx, args)
         elif command == "oncall":
             await self._oncall(ctx, args)
+        elif command == "outage":
+            await self._outage(ctx, args)
         elif command == "help":
             ctx.ephemeral(texts.say("admin.help"))
         else:
@@ -125,6 +129,27 @@ class Admin:
             return
         await d.control.set_roster(args)
         ctx.say(texts.say("admin.oncall_set", people=", ".join(args)))
+
+    async def _outage(self, ctx: TurnContext, args: list[str]) -> None:
+        """`/itdesk outage`: the open incidents; `/itdesk outage close <id>`: close one and
+        tell everyone who reported it."""
+        outages = self._d.outages
+        if not args:
+            found = await outages.open_ones()
+            lines = [
+                texts.say("outage.open_line", incident=i.id, count=n, ticket_id=i.ticket_id,
+                          what=i.service or texts.say(f"outage.service.{i.intent}"))
+                for i, n in found
+            ]  # fmt: skip
+            ctx.say("\n".join(lines) if lines else texts.say("outage.none_open"))
+        elif len(args) == 2 and args[0] == "close":
+            incident = args[1].upper()
+            if await outages.close(ctx, incident):
+                ctx.say(texts.say("outage.closed", incident=incident))
+            else:
+                ctx.ephemeral(texts.say("outage.not_open", incident=incident))
+        else:
+            ctx.ephemeral(texts.say("outage.usage"))
 
     async def _stats(self, ctx: TurnContext) -> None:
         d = self._d

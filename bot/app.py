@@ -1,6 +1,7 @@
 """Wiring: everything is built here from one validated `Settings` object, nothing at import
 time. `Runtime` owns the Redis connection (and the embedded server), the sandbox world, the
-desk, the scheduler and the aiohttp application that serves every endpoint."""
+desk, the scheduler and the aiohttp application that serves every endpoint. `Listener` is
+the port from the first moment of start-up: it answers "starting" until the runtime is up."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +22,9 @@ from bot import texts
 from bot.clock import Clock, SystemClock
 from bot.inbound import InboxSink, Processor
 from bot.models import Address, Reply, Send, new_message_id
-from bot.observability import Metrics, configure_logging, health_routes
-from bot.org import Org, load_org
+from bot.observability import Metrics, configure_logging, health_routes, starting_routes
+from bot.org import Org
+from bot.org_cache import OrgCache
 from bot.outbound import FanOut
 from bot.pipeline import TurnWorker, WorkerConfig
 from bot.redis_server import EmbeddedRedis
@@ -78,7 +81,8 @@ class Runtime:
                     "no directory configured: set ITDESK_ORG_FILE to a sandbox org file "
                     "(see examples/acme.yaml)"
                 )
-            org = load_org(settings.org_file)
+            cache = OrgCache(settings.cache_directory)
+            org = await asyncio.to_thread(cache.load, settings.org_file)
         redis, embedded = await connect_redis(settings)
         store = Store(redis, settings.namespace)
         clock = clock or SystemClock()
@@ -194,29 +198,92 @@ class Runtime:
             await self.embedded.stop()
 
 
-async def serve(settings: Settings, *, org_file: Path | None = None, workers: int = 1) -> None:
-    """Run the desk until interrupted; `workers` > 1 starts that many worker processes in
-    all (this one included) on the same Redis."""
-    org = load_org(org_file) if org_file else None
-    runtime = await Runtime.start(settings, org=org)
-    runner = web.AppRunner(runtime.app, access_log=None)
+class Listener:
+    """The desk's listening socket, bound before the slow part of start-up: until `serve`
+    hands it the started runtime's application, every request (a `/healthz` probe among
+    them) is answered 503 "starting". The socket stays open through the hand-over, so no
+    client is ever refused."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port  # 0: any free port, known once open
+        self._socket: socket.socket | None = None
+        self._runners: list[web.AppRunner] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def open(self) -> None:
+        """Bind and answer "starting" from now on."""
+        family, _, _, _, address = socket.getaddrinfo(
+            self.host, self.port, type=socket.SOCK_STREAM
+        )[0]
+        self._socket = socket.create_server(address[:2], family=family, backlog=128)
+        self.port = self._socket.getsockname()[1]
+        starting = web.Application()
+        starting.add_routes(starting_routes())
+        # its own descriptor of the socket: stopping it later leaves the socket listening
+        self._runners.append(await _run(starting, self._socket.dup()))
+
+    async def serve(self, app: web.Application) -> None:
+        """Serve `app` (its start-up hooks run now), then stop answering "starting"."""
+        if self._socket is None:
+            raise RuntimeError("open the listener first")
+        serving = await _run(app, self._socket)
+        starting, self._runners = self._runners, [serving]
+        for runner in starting:
+            await runner.cleanup()
+
+    async def close(self) -> None:
+        while self._runners:
+            await self._runners.pop().cleanup()
+        if self._socket is not None:
+            self._socket.close()
+
+
+async def _run(app: web.Application, sock: socket.socket) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
-    await site.start()
-    helpers = [await _spawn_worker(runtime, org_file) for _ in range(workers - 1)]
-    url = f"http://{settings.host}:{settings.port}"
-    print(f"itdesk is running: {url}  (Ctrl-C to stop)", flush=True)
-    log.info("serve.started", url=url, workers=workers)
+    await web.SockSite(runner, sock).start()
+    return runner
+
+
+async def serve(
+    settings: Settings,
+    *,
+    org_file: Path | None = None,
+    workers: int = 1,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run the desk until interrupted (or until `stop` is set); `workers` > 1 starts that
+    many worker processes in all (this one included) on the same Redis. The port answers at
+    once: `/healthz` says "starting" until the desk can answer, then "ok"."""
+    configure_logging(settings.log_level, settings.log_format)
+    listener = Listener(settings.host, settings.port)
+    await listener.open()
+    log.info("serve.listening", url=listener.url)
+    runtime: Runtime | None = None
+    helpers: list[asyncio.subprocess.Process] = []
     try:
-        await _until_stopped()
+        cache = OrgCache(settings.cache_directory)
+        org = await asyncio.to_thread(cache.load, org_file) if org_file else None
+        runtime = await Runtime.start(settings, org=org)
+        await listener.serve(runtime.app)
+        for _ in range(workers - 1):
+            helpers.append(await _spawn_worker(runtime, org_file))
+        print(f"itdesk is running: {listener.url}  (Ctrl-C to stop)", flush=True)
+        log.info("serve.started", url=listener.url, workers=workers)
+        await _until_stopped(stop)
     finally:
         log.info("serve.stopping")
         for helper in helpers:
             with contextlib.suppress(ProcessLookupError):
                 helper.terminate()
             await helper.wait()
-        await runner.cleanup()
-        await runtime.close()
+        await listener.close()
+        if runtime is not None:
+            await runtime.close()
 
 
 async def work(settings: Settings) -> None:
@@ -235,12 +302,13 @@ async def work(settings: Settings) -> None:
         await runtime.close()
 
 
-async def _until_stopped() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):  # docker stop, Ctrl-C: shut down cleanly
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+async def _until_stopped(stop: asyncio.Event | None = None) -> None:
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):  # docker stop, Ctrl-C: shut down cleanly
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
     await stop.wait()
 
 

@@ -190,6 +190,14 @@ class RunbookSent(_Event):
     card: Card
 
 
+class JoinedOutage(_Event):
+    """The case is one person's report of an open incident: they were told, and hear when
+    it is fixed."""
+
+    type: Literal["outage.joined"] = "outage.joined"
+    incident: str
+
+
 class Feedback(_Event):
     type: Literal["feedback"] = "feedback"
     omit_none: ClassVar[bool] = True
@@ -202,7 +210,7 @@ Event = Annotated[
     Opened | Understood | Decided | Refused | Planned | Asked | AnsweredQuestion | StepUpSent
     | Verified | StepUpFailed | StepUpLockedOut | ApprovalRequested | Approved | Denied
     | ApprovalExpired | Executing | ActionRecord | SagaCompensated | Escalated | Claimed
-    | Relayed | Resolved | StatusCard | RunbookSent | Feedback,
+    | Relayed | Resolved | StatusCard | RunbookSent | JoinedOutage | Feedback,
     Field(discriminator="type"),
 ]  # fmt: skip
 _ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

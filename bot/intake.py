@@ -18,6 +18,7 @@ from bot.gates import Gates
 from bot.handoff import Handoff
 from bot.models import Person
 from bot.notices import Notices
+from bot.outages import Outages
 from bot.planner import Planner
 from bot.plans import Question, Referral
 from bot.policy import PolicyEngine, PolicyRequest
@@ -58,6 +59,7 @@ class IntakeDeps:
     answers: Answers
     notices: Notices
     routing: Routing
+    outages: Outages
     names: Names  # the org's names, cached (a manager named in a typed answer)
     texts: Catalogue  # the desk's sentences and the skills' (their notes for technicians)
     threshold: float
@@ -232,6 +234,8 @@ class Intake:
     async def _route(self, ctx: TurnContext, case: Case, u: Understanding) -> None:
         d = self._d
         queue = u.queue or "other"
+        if await d.outages.report(ctx, case, u) is not None:
+            return  # one more report of an open incident: told, and on its list
         if u.intent in KNOWLEDGE_INTENTS:
             await d.answers.runbook(ctx, case, queue, u.intent)
             return

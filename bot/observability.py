@@ -276,3 +276,16 @@ def health_routes(
         return web.Response(body=body, headers={"Content-Type": content_type})
 
     return [web.get("/healthz", healthz), web.get("/metrics", metrics_page)]
+
+
+def starting_routes() -> list[web.RouteDef]:
+    """What a desk that is still starting answers on every path, `/healthz` included: 503
+    and `{"status": "starting"}`, so that a probe (or anyone early) knows to come back."""
+
+    async def starting(request: web.Request) -> web.Response:
+        headers = {"Cache-Control": "no-store", "Retry-After": "1"}
+        response = web.json_response({"status": "starting"}, status=503, headers=headers)
+        response.force_close()  # the next request reaches the started desk on a new connection
+        return response
+
+    return [web.route("*", "/{tail:.*}", starting)]

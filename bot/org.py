@@ -114,16 +114,36 @@ class Org(BaseModel):
 
     def device_owner(self, device_id: str) -> str | None:
         """The device's owner as written on the device, or else the user who lists it."""
-        owner = self.devices[device_id].owner
-        if owner is not None:
-            return owner
-        return next((u for u, user in self.users.items() if device_id in user.devices), None)
+        return self._device_owner(device_id, self._listed_by())
 
     def devices_of(self, username: str) -> list[str]:
         """The user's devices: those listed under the user, then those naming them as owner."""
+        return self._devices_of(username, self._owned_by())
+
+    # Looking each person's devices up in every device (and each device's owner in every
+    # person) is quadratic: seconds for 5,000 people, four times that for 10,000. These
+    # index them once for a whole list.
+    def _owned_by(self) -> dict[str, list[str]]:
+        owned: dict[str, list[str]] = {}
+        for device_id, device in self.devices.items():
+            if device.owner is not None:
+                owned.setdefault(device.owner, []).append(device_id)
+        return owned
+
+    def _listed_by(self) -> dict[str, str]:
+        listed: dict[str, str] = {}
+        for username, user in self.users.items():
+            for device_id in user.devices:
+                listed.setdefault(device_id, username)  # the first user who lists it
+        return listed
+
+    def _device_owner(self, device_id: str, listed_by: dict[str, str]) -> str | None:
+        owner = self.devices[device_id].owner
+        return owner if owner is not None else listed_by.get(device_id)
+
+    def _devices_of(self, username: str, owned_by: dict[str, list[str]]) -> list[str]:
         listed = list(dict.fromkeys(self.users[username].devices))
-        owned = [d for d, dev in self.devices.items() if dev.owner == username]
-        return listed + [d for d in owned if d not in listed]
+        return listed + [d for d in owned_by.get(username, ()) if d not in listed]
 
     def catalog(self) -> Catalog:
         """The names a message may mention, as this org file has them."""
@@ -135,6 +155,7 @@ class Org(BaseModel):
         )
 
     def people(self) -> list[Person]:
+        owned_by = self._owned_by()
         return [
             Person(
                 username=username,
@@ -149,7 +170,7 @@ class Org(BaseModel):
                 privileged=user.privileged,
                 roles=tuple(dict.fromkeys(user.roles)),
                 groups=tuple(dict.fromkeys(user.groups)),
-                devices=tuple(self.devices_of(username)),
+                devices=tuple(self._devices_of(username, owned_by)),
             )
             for username, user in self.users.items()
         ]
@@ -158,10 +179,11 @@ class Org(BaseModel):
         return [Group(id=gid, **group.model_dump()) for gid, group in self.groups.items()]
 
     def device_list(self) -> list[Device]:
+        listed_by = self._listed_by()
         return [
             Device(
                 id=did,
-                owner=self.device_owner(did),
+                owner=self._device_owner(did, listed_by),
                 os=device.os,
                 installed=tuple(dict.fromkeys(device.installed)),
                 compliant=device.compliant,

@@ -36,6 +36,7 @@ Alert = Callable[[Entry, str], Awaitable[None]]  # tell on-call a turn was dead-
 class WorkerConfig:
     max_attempts: int = 5
     lease_ms: int = 15_000  # a dead worker's shards move on after this
+    balance_every: float = 0.5  # seconds between lease renewals and looks for free shards
     block_ms: int = 1_000  # how long the reader waits for new entries
     batch: int = 20  # entries read per shard at a time
     first_pause: float = 0.2  # seconds before the second attempt; doubling, jittered
@@ -79,7 +80,7 @@ class TurnWorker:
             while not stop.is_set():
                 await self.balance()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self._config.lease_ms / 3000)
+                    await asyncio.wait_for(stop.wait(), timeout=self._balance_every())
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -91,6 +92,9 @@ class TurnWorker:
             for task in list(self._tasks.values()):
                 task.cancel()
             await self.inbox.leave(self.name)
+
+    def _balance_every(self) -> float:
+        return min(self._config.balance_every, self._config.lease_ms / 3000)
 
     async def balance(self) -> None:
         """Renew the leases held, let go of those beyond this worker's share, and take free
@@ -188,13 +192,14 @@ class TurnWorker:
                 with attempt:
                     if await self.inbox.attempt(entry) > c.max_attempts:
                         break  # delivered enough times already (before a crash, too)
-                    await processor.process(entry.payload, entry.id)
+                    await processor.process(entry.payload, entry.delivery)
                     await self.inbox.done(entry)
                     self._metrics.inbox.labels(source=entry.source, outcome="done").inc()
                     return
         except RetryError as exc:
             error = exc.last_attempt.exception()
-            log.warning("inbox.gave_up", entry=entry.id, source=entry.source, error=str(error))
+            log.warning("inbox.gave_up", entry=entry.delivery, source=entry.source,
+                        error=str(error))  # fmt: skip
             await self._bury(entry, repr(error), processor)
             return
         await self._bury(entry, "delivered too many times", processor)

@@ -35,6 +35,18 @@ class Settings(BaseSettings):
     redis_pool_timeout: float = Field(
         default=POOL_TIMEOUT, gt=0, description="seconds a command waits for a free connection"
     )
+    cache_dir: Path | None = Field(
+        default=None,
+        description="what start-up derives and keeps: the fitted intent model, parsed org files",
+    )
+
+    # outages: reports of one problem from many people become one incident
+    outage_window_minutes: int = Field(
+        default=15, ge=1, description="how far back reports of the same problem are counted"
+    )
+    outage_threshold: int = Field(
+        default=5, ge=2, description="people reporting the same problem that make an outage"
+    )
 
     # the sandbox world (demo and evaluation)
     org_file: Path | None = Field(default=None, description="sandbox org file to serve")
@@ -81,6 +93,11 @@ class Settings(BaseSettings):
     anthropic_api_key: SecretStr | None = None
     anthropic_model: str = "claude-haiku-4-5"
     anthropic_base_url: AnyHttpUrl | None = None
+
+    @property
+    def cache_directory(self) -> Path:
+        """Where start-up keeps what it derives from its inputs (unset: `data_dir/cache`)."""
+        return self.cache_dir or self.data_dir / "cache"
 
     @model_validator(mode="after")
     def _check_pairs(self) -> Settings:

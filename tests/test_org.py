@@ -316,3 +316,21 @@ def test_unreadable_file_is_an_org_file_error(tmp_path: Path) -> None:
 def test_parse_org_accepts_what_load_org_accepts() -> None:
     assert parse_org(yaml.safe_load(GLOBEX.read_text()), "globex") == load_org(GLOBEX)
     assert isinstance(parse_org(small(), "small"), Org)
+
+
+def test_libyaml_reads_an_org_file_as_the_pure_python_parser_does(tmp_path: Path) -> None:
+    from bot import org_yaml
+
+    broken = yaml.safe_dump(small(**{"users.ann.manager": "zed", "users.ben.locked": "yes"}))
+    broken += "users:\n  carl: {name: Carl, email: carl@small.test}\n"  # a duplicate key
+    for text in (ACME.read_text(), GLOBEX.read_text(), broken):
+        fast = org_yaml._read(text, yaml.CSafeLoader)
+        pure = org_yaml._read(text, yaml.SafeLoader)
+        assert fast.data == pure.data
+        assert fast.problems == pure.problems
+        for loc in [("users",), ("users", "ann", "manager"), ("users", "ben", "locked")]:
+            assert fast.line_of(loc) == pure.line_of(loc)
+    with pytest.raises(OrgFileError) as caught:
+        load_org(write(tmp_path, broken))
+    duplicate = next(p for p in caught.value.problems if "duplicate key" in p.reason)
+    assert duplicate.line == pure.problems[0].line == len(broken.splitlines()) - 1  # the 2nd

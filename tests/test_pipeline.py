@@ -27,8 +27,10 @@ from adapters.chat.slack import SlackAdapter
 from bot import texts
 from bot.inbound import InboxSink
 from bot.pipeline import TurnWorker, WorkerConfig
+from bot.redis_server import EmbeddedRedis
 from bot.state.inbox import Entry, TurnInbox
-from bot.store import Store
+from bot.state.incidents import IncidentRepository
+from bot.store import Store, connect
 from bot.wiring import WiredDesk
 
 HERE = Path(__file__).resolve().parent
@@ -204,3 +206,66 @@ async def _replies_are(c: Crowd, who: str, n: int) -> bool:
 
 async def _listed(redis: Redis, key: str) -> bool:
     return bool(await redis.llen(key))
+
+
+async def test_an_outage_storm_through_429s_is_one_incident_and_every_reply_goes_once(
+    crowd_desk: Crowd,
+) -> None:
+    c = crowd_desk
+    c.fake.rate_limit("chat.postMessage", times=3, retry_after=1)  # Slack pushing back
+    reporters, unrelated = crowd()[:12], crowd()[12:14]
+    stop, tasks = await running(c.worker("w1"), c.worker("w2"))
+    statuses = await asyncio.gather(
+        *(c.dm(who, "the VPN is down, I can't connect to anything") for who in reporters),
+        *(c.dm(who, "I'm locked out of my account") for who in unrelated),
+    )
+    assert set(statuses) == {200}
+    await until(lambda: _all(c.replies(who) >= 1 for who in reporters + unrelated))
+    await until(lambda: _backlog_is(c.inbox, 0))
+    await until(lambda: _all(_told(c, who) for who in reporters))
+    await stopped(stop, tasks)
+    open_ones = await IncidentRepository(c.store).open_ones()
+    assert len(open_ones) == 1  # one incident for the storm
+    for who in reporters:  # the first few also had their runbook before it opened
+        assert 1 <= c.replies(who) <= 2
+        assert sum(_told_in(m) for m in c.fake.in_channel(dm(who))) == 1
+    for who in unrelated:  # their own cases, as usual: a sign-in check each
+        assert c.replies(who) == 1
+        assert not _told(c, who)
+    assert len(c.fake.calls_of("chat.postMessage")) > sum(c.replies(w) for w in crowd())  # retried
+
+
+def _told_in(message: Any) -> bool:
+    return "IT already knows about this problem" in message.words()
+
+
+def _told(c: Crowd, who: str) -> bool:
+    return any(_told_in(m) for m in c.fake.in_channel(dm(who)))
+
+
+async def test_with_the_inbox_redis_stopped_and_restarted_nothing_is_acked_unkept(
+    crowd_desk: Crowd, tmp_path: Path
+) -> None:
+    c = crowd_desk
+    server = EmbeddedRedis(tmp_path / "inbox", persistent=False)
+    await server.start()
+    client = connect(server.url, pool_timeout=1)
+    inbox = TurnInbox(Store(client, "test"), shards=8)
+    c.adapter._sink = InboxSink(inbox)
+    c.inbox = inbox
+    try:
+        await server.stop()  # Redis goes away while events arrive
+        assert await c.dm("emp06", VPN, event_id="EvSTOP1") == 503
+        assert await c.dm("emp07", VPN, event_id="EvSTOP2") == 503
+        await server.start()  # back, on the same port; Slack delivers both again
+        stop, tasks = await running(c.worker("w1"))
+        assert await c.dm("emp06", VPN, event_id="EvSTOP1") == 200
+        assert await c.dm("emp07", VPN, event_id="EvSTOP2") == 200
+        await until(lambda: _replies_are(c, "emp06", 1))
+        await until(lambda: _replies_are(c, "emp07", 1))
+        await until(lambda: _backlog_is(inbox, 0))
+        await stopped(stop, tasks)
+        assert (c.replies("emp06"), c.replies("emp07")) == (1, 1)
+    finally:
+        await client.aclose()
+        await server.stop()

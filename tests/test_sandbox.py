@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from redis import Redis as SyncRedis
+from redis.asyncio.client import Pipeline
 
 from adapters.devices.sandbox import SandboxDevices
 from adapters.notify.sandbox import SandboxOutbox, new_outbox_item
@@ -579,6 +580,54 @@ async def test_a_world_seeded_meanwhile_elsewhere_is_not_overwritten(
         other_worker.close()
     assert not world.seeded
     assert await store.redis.get(store.key("directory", "person", "alice")) == "kept"
+
+
+def _big_org(people: int) -> Org:
+    """`people` employees in teams of eight, each with a laptop (as `bench/bigorg.py`)."""
+    users = {
+        f"u{i:05d}": {
+            "name": f"Person {i}",
+            "email": f"u{i:05d}@big.test",
+            "manager": f"u{(i - 1) // 8:05d}" if i else None,
+            "factors": ["push"],
+            "groups": ["staff"],
+            "devices": [f"NB-{i}"],
+            "roles": ["oncall"] if i % 50 == 0 else [],
+        }
+        for i in range(people)
+    }
+    devices = {f"NB-{i}": {"owner": f"u{i:05d}", "os": "macos"} for i in range(people)}
+    document = {
+        "name": "Big", "domain": "big.test", "users": users, "devices": devices,
+        "groups": {"staff": {"name": "Staff"}}, "software": {"slack": {"name": "Slack"}},
+    }  # fmt: skip
+    return parse_org(document, "big")
+
+
+async def test_a_large_org_is_seeded_in_a_few_commands_per_kind(
+    store: Store, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queued: list[int] = []
+    execute = Pipeline.execute
+
+    async def counted(self: Pipeline, raise_on_error: bool = True) -> Any:
+        queued.append(len(self.command_stack))
+        return await execute(self, raise_on_error)
+
+    monkeypatch.setattr(Pipeline, "execute", counted)
+    org = _big_org(400)
+    world = await SandboxWorld.create(store.child("world"), org, clock)
+    assert world.seeded
+    people, devices = len(org.users), len(org.devices)
+    owners = {d.owner for d in org.devices.values() if d.owner}
+    managers = {u.manager for u in org.users.values() if u.manager}
+    # one command per owner's and per manager's index set, a few for everything else
+    assert sum(queued) <= len(owners) + len(managers) + 30
+    assert sum(queued) < people + devices  # before: several per person and per device
+    assert len(await world.directory.people()) == people
+    assert [d.id for d in await world.devices.devices_of("u00007")] == ["NB-7"]
+    assert len(await world.directory.reports_of("u00000")) == 8
+    assert len(await world.directory.people_with_role("oncall")) == 8
 
 
 async def test_worlds_in_different_namespaces_are_isolated(

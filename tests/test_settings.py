@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.settings import SettingsError, load_settings
@@ -53,3 +55,13 @@ def test_the_web_chat_never_listens_beyond_loopback(host: str) -> None:
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost"])
 def test_the_web_chat_runs_on_loopback(host: str) -> None:
     assert load_settings(_env_file=None, host=host).web_chat
+
+
+def test_the_start_up_cache_lives_under_the_data_directory_unless_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("ITDESK_CACHE_DIR", raising=False)
+    monkeypatch.setenv("ITDESK_DATA_DIR", str(tmp_path))
+    assert load_settings(_env_file=None).cache_directory == tmp_path / "cache"
+    monkeypatch.setenv("ITDESK_CACHE_DIR", str(tmp_path / "elsewhere"))
+    assert load_settings(_env_file=None).cache_directory == tmp_path / "elsewhere"

@@ -29,16 +29,20 @@ class SandboxDevices:
 
     def stage_seed(self, pipe: Pipeline, org: Org) -> None:
         """Queue the org's devices and catalogue on the seeding transaction."""
-        for device in org.device_list():
-            self._devices.stage(pipe, device.id, device)
-            self.stage_indexes(pipe, device)
-        for item in org.catalogue():
-            self._catalogue.stage(pipe, item.id, item)
+        devices = org.device_list()
+        self._devices.stage_many(pipe, {device.id: device for device in devices})
+        self.stage_indexes(pipe, *devices)
+        self._catalogue.stage_many(pipe, {item.id: item for item in org.catalogue()})
 
-    def stage_indexes(self, pipe: Pipeline, device: Device) -> None:
-        """Queue the device's entry in the owner index (idempotent, see the directory's)."""
-        if device.owner is not None:
-            pipe.sadd(self._owner_key(device.owner), device.id)
+    def stage_indexes(self, pipe: Pipeline, *devices: Device) -> None:
+        """Queue the devices' entries in the owner index, one command per owner (idempotent,
+        see the directory's)."""
+        owned: dict[str, list[str]] = {}
+        for device in devices:
+            if device.owner is not None:
+                owned.setdefault(self._owner_key(device.owner), []).append(device.id)
+        for key, device_ids in owned.items():
+            pipe.sadd(key, *device_ids)
 
     def _move_indexes(self, pipe: Pipeline, before: Device, after: Device) -> None:
         if before.owner is not None and before.owner != after.owner:

@@ -73,32 +73,41 @@ class SandboxDirectory:
         self._contacts = JsonRecords(self._store, "contact", Contact)
 
     def stage_seed(self, pipe: Pipeline, org: Org) -> None:
-        """Queue the org's people and groups on the seeding transaction."""
-        for person in org.people():
-            user = org.users[person.username]
-            contact = Contact(
-                phone=org.phone_of(person.username), recovery_email=user.recovery_email
+        """Queue the org's people and groups on the seeding transaction, a few commands per
+        kind of record rather than several per person."""
+        people = org.people()
+        if people:
+            self._people.stage_many(pipe, {p.username: p for p in people})
+            self._contacts.stage_many(
+                pipe,
+                {
+                    p.username: Contact(
+                        phone=org.phone_of(p.username),
+                        recovery_email=org.users[p.username].recovery_email,
+                    )
+                    for p in people
+                },
             )
-            self._stage_person(pipe, person, contact)
+            emails = {p.email.lower(): p.username for p in people}
+            pipe.hset(self._store.key("emails"), mapping=emails)  # type: ignore[arg-type]
             # one session per device plus the browser; a disabled account has none
-            sessions = 0 if person.disabled else len(person.devices) + 1
-            pipe.hset(self._store.key("sessions"), person.username, sessions)
-        for group in org.group_list():
-            self._groups.stage(pipe, group.id, group)
+            sessions = {p.username: 0 if p.disabled else len(p.devices) + 1 for p in people}
+            pipe.hset(self._store.key("sessions"), mapping=sessions)  # type: ignore[arg-type]
+            self.stage_indexes(pipe, *people)
+        self._groups.stage_many(pipe, {group.id: group for group in org.group_list()})
 
-    def _stage_person(self, pipe: Pipeline, person: Person, contact: Contact) -> None:
-        self._people.stage(pipe, person.username, person)
-        self._contacts.stage(pipe, person.username, contact)
-        pipe.hset(self._store.key("emails"), person.email.lower(), person.username)
-        self.stage_indexes(pipe, person)
-
-    def stage_indexes(self, pipe: Pipeline, person: Person) -> None:
-        """Queue the person's entries in the role and manager indexes (adding is idempotent,
-        so a world kept from before the indexes existed is brought up to date with it)."""
-        for role in person.roles:
-            pipe.sadd(self._role_key(role), person.username)
-        if person.manager is not None:
-            pipe.sadd(self._reports_key(person.manager), person.username)
+    def stage_indexes(self, pipe: Pipeline, *people: Person) -> None:
+        """Queue the people's entries in the role and manager indexes, one command per role
+        and per manager (adding is idempotent, so a world kept from before the indexes
+        existed is brought up to date with it)."""
+        members: dict[str, list[str]] = {}
+        for person in people:
+            for role in person.roles:
+                members.setdefault(self._role_key(role), []).append(person.username)
+            if person.manager is not None:
+                members.setdefault(self._reports_key(person.manager), []).append(person.username)
+        for key, usernames in members.items():
+            pipe.sadd(key, *usernames)
 
     def _move_indexes(self, pipe: Pipeline, before: Person, after: Person) -> None:
         for role in set(before.roles) - set(after.roles):

@@ -43,10 +43,15 @@ class Entry:
     conversation it belongs to, and the adapter's own payload."""
 
     shard: int
-    id: str
+    id: str  # the stream's entry id (unique within its shard's stream only)
     source: str
     conversation: str
     payload: dict[str, Any]
+
+    @property
+    def delivery(self) -> str:
+        """The entry's name across the whole inbox."""
+        return f"{self.shard}/{self.id}"
 
 
 class InboxUnavailable(Exception):
@@ -121,13 +126,13 @@ class TurnInbox:
     async def attempt(self, entry: Entry) -> int:
         """Count one more delivery of `entry`; returns how many there have been."""
         key = self._store.key("inbox", "attempts")
-        return int(await self._store.redis.hincrby(key, entry.id, 1))
+        return int(await self._store.redis.hincrby(key, entry.delivery, 1))
 
     async def done(self, entry: Entry) -> None:
         """The entry's work is done: acknowledge it and forget its deliveries."""
         async with self._store.redis.pipeline(transaction=True) as pipe:
             pipe.xack(self._stream(entry.shard), GROUP, entry.id)
-            pipe.hdel(self._store.key("inbox", "attempts"), entry.id)
+            pipe.hdel(self._store.key("inbox", "attempts"), entry.delivery)
             await pipe.execute()
 
     async def bury(self, entry: Entry, error: str) -> None:
@@ -138,7 +143,7 @@ class TurnInbox:
         async with self._store.redis.pipeline(transaction=True) as pipe:
             pipe.xadd(self._store.key("inbox", "dead"), dead, maxlen=KEEP, approximate=True)  # type: ignore[arg-type]
             pipe.xack(self._stream(entry.shard), GROUP, entry.id)
-            pipe.hdel(self._store.key("inbox", "attempts"), entry.id)
+            pipe.hdel(self._store.key("inbox", "attempts"), entry.delivery)
             await pipe.execute()
 
     async def buried(self) -> list[dict[str, str]]:

@@ -1,7 +1,8 @@
 """The intent classifier at run time: calibrated probabilities per intent for one message.
 
-Trained from the intents' example phrasings on first use (seconds, see `fitting.py`) and
-cached per process and set of intents; training is deterministic. `classifier_view` turns a
+Trained from the intents' example phrasings on first use (seconds, see `fitting.py`), or
+loaded from the disk when a `ModelCache` holds the model for exactly those phrasings, and
+kept per process and set of intents; training is deterministic. `classifier_view` turns a
 cleaned message plus the catalogue names found in it into exactly the text the model was
 trained on.
 """
@@ -12,7 +13,6 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from bot.understanding.fitting import FittedModel, fit
 from bot.understanding.mentions import Mention
 from bot.understanding.model import IntentCatalog
+from bot.understanding.model_cache import ModelCache
 from bot.understanding.text import MASK, clean, normalise
 from bot.understanding.training import training_set
 
@@ -76,11 +77,14 @@ class IntentClassifier:
         self.beta = model.beta
 
     @classmethod
-    def train(cls, intents: IntentCatalog) -> IntentClassifier:
-        """Fit on the intents' example phrasings; deterministic (fixed folds and seeds)."""
+    def train(cls, intents: IntentCatalog, *, cache: ModelCache | None = None) -> IntentClassifier:
+        """Fit on the intents' example phrasings; deterministic (fixed folds and seeds). With
+        a `cache`, the model stored for the same phrasings is loaded instead, or the fitted
+        one stored."""
         examples = training_set(intents)
         texts = [classifier_view(clean(e.text)) for e in examples]
-        model = fit(texts, [e.intent for e in examples], [e.phrasing for e in examples])
+        labels, groups = [e.intent for e in examples], [e.phrasing for e in examples]
+        model = cache.fitted(texts, labels, groups) if cache else fit(texts, labels, groups)
         vocabulary = frozenset(w for text in texts for w in _WORD.findall(text))
         return cls(model, vocabulary, intents)
 
@@ -125,15 +129,13 @@ class IntentClassifier:
 
 
 _training = threading.Lock()
+_trained: dict[IntentCatalog, IntentClassifier] = {}  # read-only once trained
 
 
-def shared_classifier(intents: IntentCatalog) -> IntentClassifier:
-    """The process's fitted classifier for `intents`, trained on first use (it is read-only
-    after)."""
+def shared_classifier(intents: IntentCatalog, cache: ModelCache | None = None) -> IntentClassifier:
+    """The process's classifier for `intents`, trained (or loaded from `cache`) on first use;
+    later calls get that same one, whichever `cache` they name."""
     with _training:  # two first callers must not both spend seconds training
-        return _trained(intents)
-
-
-@cache
-def _trained(intents: IntentCatalog) -> IntentClassifier:
-    return IntentClassifier.train(intents)
+        if intents not in _trained:
+            _trained[intents] = IntentClassifier.train(intents, cache=cache)
+        return _trained[intents]

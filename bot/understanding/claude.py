@@ -1,5 +1,6 @@
 """Claude as a proposer: intents, slots, clarifying questions and wording, through the
-Anthropic Messages API with tool use. The only module that imports `anthropic`.
+Anthropic Messages API with tool use. The only module that imports `anthropic`, and only
+once a client is made (the SDK takes a second to import; a desk without a key never needs it).
 
 Claude proposes; policy disposes. What Claude returns is validated strictly (an intent the
 desk knows, slot values that are ids of the org's catalogue, nothing else) and becomes an
@@ -24,7 +25,6 @@ from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
 
-import anthropic
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -54,6 +54,8 @@ from skills.registry import SkillRegistry
 from skills.schema import tool_schemas
 
 if TYPE_CHECKING:
+    import anthropic
+
     from bot.settings import Settings
 
 __all__ = [
@@ -375,6 +377,8 @@ class Claude:
         cls, api_key: str, *, model: str, base_url: str | None = None, **options: Any
     ) -> Claude:
         """A client for the API at `base_url` (Anthropic's own when None); retries are ours."""
+        import anthropic
+
         client = anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=0)
         return cls(client=client, model=model, **options)
 
@@ -516,6 +520,8 @@ class _NoTimeFor(stop_base):
 
 def _failure(exc: BaseException) -> tuple[str, bool]:
     """What went wrong, and whether another call may get through."""
+    import anthropic  # imported by now: a client made the call
+
     if isinstance(exc, TimeoutError | anthropic.APITimeoutError):
         return "timeout", True
     if isinstance(exc, anthropic.APIConnectionError):
@@ -533,6 +539,8 @@ def _failure(exc: BaseException) -> tuple[str, bool]:
 
 def _retry_after(exc: BaseException) -> float | None:
     """The wait an error response asks for, in seconds (retry-after-ms, else retry-after)."""
+    import anthropic
+
     if not isinstance(exc, anthropic.APIStatusError):
         return None
     headers = exc.response.headers

@@ -4,31 +4,44 @@ TF-IDF over words (1-2-grams) and characters (3-5-grams within words, which abso
 misspellings) into a linear SVM. Its scores become probabilities by temperature scaling:
 one inverse temperature fitted on out-of-fold scores from grouped cross-validation (all
 variants of one example phrasing fall in the same fold, so the model is never scored on a
-near-copy of what it trained on). The result is plain arrays, so inference needs no
-scikit-learn machinery (see `classifier.py`).
+near-copy of what it trained on). The result is plain arrays and analyzer parameters, so
+inference needs no scikit-learn machinery (see `classifier.py`) and a fitted model can be
+stored and loaded as data (see `model_cache.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["FeatureBlock", "FittedModel", "build_pipeline", "fit"]
+from bot.understanding.analyzers import Analyzer
+
+__all__ = ["FEATURES", "FITTING", "FeatureBlock", "FittedModel", "build_pipeline", "fit"]
 
 RANDOM_STATE = 0
 FOLDS = 5
 SVM_C = 0.5
+# Bump when the recipe changes in a way the constants below do not show (a stored model
+# fitted by the old recipe is then fitted again).
+RECIPE = 1
+FITTING: dict[str, Any] = {
+    "recipe": RECIPE, "random_state": RANDOM_STATE, "folds": FOLDS, "svm_c": SVM_C,
+}  # fmt: skip
+# The vectorisers, by name; `classifier.py` applies them as sublinear TF-IDF with l2 norm.
+FEATURES: dict[str, dict[str, Any]] = {
+    "words": {"ngram_range": (1, 2), "sublinear_tf": True, "token_pattern": r"(?u)\b\w+\b"},
+    "chars": {"analyzer": "char_wb", "ngram_range": (3, 5), "sublinear_tf": True, "min_df": 2},
+}
 
 
 @dataclass(frozen=True)
 class FeatureBlock:
     """One fitted TF-IDF vectoriser as data: analyzer, vocabulary, idf, column offset."""
 
-    analyzer: Callable[[str], list[str]]
+    analyzer: Analyzer
     vocabulary: dict[str, int]
     idf: NDArray[np.float64]
     offset: int
@@ -52,11 +65,10 @@ def build_pipeline() -> Any:
     from sklearn.pipeline import FeatureUnion, Pipeline
     from sklearn.svm import LinearSVC
 
-    words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b")
-    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2)
+    vectorisers = [(name, TfidfVectorizer(**params)) for name, params in FEATURES.items()]
     return Pipeline(
         [
-            ("features", FeatureUnion([("words", words), ("chars", chars)])),
+            ("features", FeatureUnion(vectorisers)),
             ("svm", LinearSVC(C=SVM_C, random_state=RANDOM_STATE)),
         ]
     )
@@ -95,22 +107,26 @@ def fit(texts: list[str], labels: list[str], groups: list[int]) -> FittedModel:
     beta = _fit_beta(out_of_fold, truth)
 
     model = build_pipeline().fit(texts, labels)
-    blocks, offset = [], 0
-    for _, vectoriser in model.named_steps["features"].transformer_list:
-        blocks.append(
-            FeatureBlock(
-                vectoriser.build_analyzer(),
-                dict(vectoriser.vocabulary_),
-                np.asarray(vectoriser.idf_, dtype=np.float64),
-                offset,
-            )
-        )
-        offset += len(vectoriser.vocabulary_)
     svm = model.named_steps["svm"]
     return FittedModel(
-        blocks=tuple(blocks),
+        blocks=_blocks(model.named_steps["features"].transformer_list),
         coef=np.asarray(svm.coef_, dtype=np.float64),
         intercept=np.asarray(svm.intercept_, dtype=np.float64),
         beta=beta,
         classes=tuple(str(c) for c in svm.classes_),
     )
+
+
+def _blocks(vectorisers: list[tuple[str, Any]]) -> tuple[FeatureBlock, ...]:
+    blocks, offset = [], 0
+    for _, vectoriser in vectorisers:
+        params = vectoriser.get_params()
+        if (params["sublinear_tf"], params["norm"], params["use_idf"], params["binary"]) != (
+            True, "l2", True, False
+        ):  # fmt: skip
+            raise ValueError(f"classifier.py applies sublinear l2 TF-IDF, not {params}")
+        vocabulary = dict(vectoriser.vocabulary_)
+        idf = np.asarray(vectoriser.idf_, dtype=np.float64)
+        blocks.append(FeatureBlock(Analyzer.of(params), vocabulary, idf, offset))
+        offset += len(vocabulary)
+    return tuple(blocks)

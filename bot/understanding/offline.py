@@ -32,6 +32,7 @@ from bot.understanding.model import (
     Understanding,
     default_intents,
 )
+from bot.understanding.model_cache import ModelCache
 from bot.understanding.slots import fill_slots
 from bot.understanding.text import clean
 
@@ -99,9 +100,10 @@ class OfflineUnderstanding:
         threshold: float = DEFAULT_THRESHOLD,
         classifier: IntentClassifier | None = None,
         feed: CatalogFeed | None = None,
+        model_cache: ModelCache | None = None,
     ) -> None:
         """`feed`, when given, supplies the catalogue as it changes (`catalog` is where to
-        start)."""
+        start); `model_cache`, where the fitted classifier is kept between starts."""
         if not 0.0 < threshold < 1.0:
             raise ValueError("threshold must be between 0 and 1")
         self.catalog = catalog
@@ -110,30 +112,31 @@ class OfflineUnderstanding:
         self.threshold = threshold
         self._index = CatalogIndex(catalog)
         self._classifier = classifier
+        self._model_cache = model_cache
 
     @property
     def classifier(self) -> IntentClassifier:
         if self._classifier is None:
-            self._classifier = shared_classifier(self.intents)
+            self._classifier = shared_classifier(self.intents, self._model_cache)
         return self._classifier
 
     async def warm_up(self) -> None:
-        """Train (or fetch) the classifier off the event loop; call once at start-up."""
+        """Train (or load) the classifier and index the feed's current catalogue, off the
+        event loop; at start-up, so that the first message waits for neither."""
         if self._classifier is None:
-            self._classifier = await asyncio.to_thread(shared_classifier, self.intents)
+            self._classifier = await asyncio.to_thread(
+                shared_classifier, self.intents, self._model_cache
+            )
+        if self._feed is not None:
+            catalog = await self._feed.current()
+            if catalog is not self.catalog:  # a new one is indexed once
+                index = await asyncio.to_thread(CatalogIndex, catalog)
+                self.catalog, self._index = catalog, index
 
     async def understand(self, text: str, *, requester: Person) -> Understanding:
         """What `requester` wants, from their message."""
         await self.warm_up()
-        if self._feed is not None:
-            self.use(await self._feed.current())
         return self.predict(text, requester=requester)
-
-    def use(self, catalog: Catalog) -> None:
-        """Read messages against `catalog` from now on (a new one is indexed once)."""
-        if catalog is not self.catalog:
-            self.catalog = catalog
-            self._index = CatalogIndex(catalog)
 
     def predict(self, text: str, *, requester: Person | None = None) -> Understanding:
         """The synchronous core of `understand` (a few milliseconds once trained)."""

@@ -219,6 +219,23 @@ _EXPOSED = [
 ]
 
 
+# A service out of order, as people say it (not a question of how to use it).
+_DOWN = re.compile(
+    r"\b(?:down|outage|offline|unreachable|broken|not\s+(?:working|responding|loading|"
+    r"connecting|available)|(?:isn'?t|is\s+not|aren'?t|doesn'?t|does\s+not|won'?t|will\s+not|"
+    r"can'?t|cannot)\s+(?:work|connect|load|open|respond|reach|log\s*in|sign\s*in|print|send)\w*|"
+    r"keeps?\s+(?:dropping|disconnecting|crashing|failing)|crash(?:es|ed|ing)?|fail(?:s|ed|ing)|"
+    r"error|no\s+(?:connection|internet|signal))\b",
+    re.IGNORECASE,
+)
+
+
+def out_of_service(text: str) -> bool:
+    """The message says something is not working (down, broken, can't connect, an error),
+    rather than asking how to do something."""
+    return _DOWN.search(text) is not None
+
+
 def credentials_exposed(text: str) -> bool:
     """The person says their password went somewhere it should not, or the account is taken."""
     for pattern in _EXPOSED:
