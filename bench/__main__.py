@@ -12,6 +12,7 @@ BENCHMARKS = (
     "bench.nlu_latency",
     "bench.llm_usage",
     "bench.startup",
+    "bench.slack_ack",
 )
 
 

@@ -24,7 +24,7 @@ import json
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -182,6 +182,10 @@ class SlackAdapter:
             # the listeners only acknowledge and hand over to a task of ours, so bolt may
             # answer once they return
             process_before_response=True,
+            # nothing here uses custom workflow steps or bolt's `say`/assistant arguments:
+            # skip the middleware that prepares them for every request (verification stays)
+            attaching_function_token_enabled=False,
+            attaching_conversation_kwargs_enabled=False,
             logger=logging.getLogger("itdesk.slack.bolt"),
         )
         app.event("message")(self._on_message)
@@ -298,7 +302,7 @@ class SlackAdapter:
 
     async def _take(self, incoming: Incoming | None) -> None:
         if incoming is not None:  # raises InboxUnavailable: no ack, Slack delivers it again
-            await self._sink.accept(PLATFORM, incoming.channel, asdict(incoming), self)
+            await self._sink.accept(PLATFORM, incoming.channel, incoming.payload(), self)
 
     async def _on_error(self, error: Exception, response: BoltResponse) -> None:
         """A listener that could not hand the event over: 503, so Slack delivers it again."""
