@@ -248,6 +248,7 @@ async def _run(rounds: int, requests: int, concurrency: int) -> None:
                 runs: dict[str, list[dict[str, Any]]] = {"desk": [], "bare": []}
                 for name in urls:  # warm up both (bolt's first auth.test, connections)
                     await _ask(ours, (urls[name], f"w{name}", WARM_UP, concurrency))
+                gc.freeze()  # as `itdesk serve` does once start-up is done (bot.app)
                 collections = FullCollections()
                 gc.callbacks.append(collections)
                 for n in range(rounds):

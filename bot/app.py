@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import socket
@@ -105,6 +106,9 @@ class Runtime:
             settings, redis, embedded, store, clock, world, desk, metrics, outbound, inbox
         )
         runtime.app = runtime._web_app()
+        # What start-up built (the org, the model, the indexes) lives as long as the process:
+        # out of the collector's way, a full collection pauses a turn for ~1 ms, not ~100 ms.
+        gc.freeze()
         return runtime
 
     def _web_app(self) -> web.Application:
