@@ -26,6 +26,7 @@ from bot.state.audit import AuditLog
 from bot.state.cases import CaseRepository
 from bot.state.control import MODES, DeskControl
 from bot.state.conversations import ConversationLocks
+from bot.understanding import Understander
 
 AUDIT_SCAN = 2000  # the newest cases `/itdesk audit` looks through
 QUEUES = ("access", "accounts", "software", "hardware", "network", "security", "other")
@@ -44,6 +45,7 @@ class AdminDeps:
     directory: Directory
     locks: ConversationLocks
     outages: Outages
+    understanding: Understander
     clock: Clock
 
 
@@ -148,6 +150,20 @@ class Admin:
                 ctx.say(texts.say("outage.closed", incident=incident))
             else:
                 ctx.ephemeral(texts.say("outage.not_open", incident=incident))
+        elif len(args) >= 2 and args[0] == "declare":
+            words = " ".join(args[1:])
+            heard = await self._d.understanding.understand(words, requester=ctx.person)
+            declared = await outages.declare(ctx, heard, words)
+            if declared is None:
+                ctx.ephemeral(texts.say("outage.not_a_service", words=words))
+            else:
+                ctx.say(texts.say("outage.declared", incident=declared.id))
+        elif len(args) == 4 and args[0] == "merge" and args[2] == "into":
+            source, target = args[1].upper(), args[3].upper()
+            if await outages.merge(ctx, source, target):
+                ctx.say(texts.say("outage.merged", incident=source, into=target))
+            else:
+                ctx.ephemeral(texts.say("outage.not_merged", incident=source, into=target))
         else:
             ctx.ephemeral(texts.say("outage.usage"))
 

@@ -122,6 +122,38 @@ class Outages:
                    Reply(id=incident.thread_message, text=self._headline(incident, len(reporters)),
                          card=self._card(incident, reporters)))  # fmt: skip
 
+    async def declare(self, ctx: TurnContext, u: Understanding, text: str) -> Incident | None:
+        """An admin declares an outage ("the VPN is down"): the incident opens at once, so the
+        first report is told. None when the words name no shared service."""
+        problem = problem_of(u, text)
+        if problem is None:
+            return None
+        intent, service = problem
+        key = f"{intent}:{service}"
+        incident_id, new = await self._d.incidents.declare(key)
+        if not new:
+            return await self._d.incidents.get(incident_id)
+        opened = Reported(incident_id, "opened", True, ())
+        return await self._open(ctx, opened, key, intent, service)
+
+    async def merge(self, ctx: TurnContext, source_id: str, target_id: str) -> bool:
+        """Fold one open incident into another: its reporters are on the other's list (and
+        told when that one is fixed), its ticket is resolved, its thread says where it went."""
+        d = self._d
+        source, target = await d.incidents.get(source_id), await d.incidents.get(target_id)
+        if source is None or target is None or source_id == target_id:
+            return False
+        if source.status != "open" or target.status != "open":
+            return False
+        await d.incidents.merge(source, target)
+        if source.ticket_id:
+            await d.tickets.update(source.ticket_id, status="resolved")
+        merged = texts.say("outage.merged", incident=source.id, into=target.id)
+        where = Address.case_thread(d.oncall_channel, source.id)
+        ctx.update(where, Reply(id=source.thread_message, text=merged))
+        await self._update_thread(ctx, target)
+        return True
+
     async def close(self, ctx: TurnContext, incident_id: str) -> bool:
         """Close an open incident and tell every reporter it is fixed."""
         d = self._d

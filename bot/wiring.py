@@ -294,6 +294,7 @@ def build_desk(
             directory=directory,
             locks=locks,
             outages=outages,
+            understanding=understanding,
             clock=clock,
         )
     )

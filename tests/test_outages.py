@@ -108,3 +108,30 @@ async def test_questions_about_a_service_are_not_an_outage(store: Store) -> None
     assert not any(known(desk, who) for who in STORM)
     statuses = {(await desk.case(who)).status for who in STORM}
     assert statuses == {CaseStatus.ANSWERED}  # each got the runbook
+
+
+async def test_an_admin_declares_merges_and_closes_outages_from_chat(store: Store) -> None:
+    desk = await storm(store)
+    said = await desk.command("tom", "/itdesk outage declare the VPN is down")
+    (vpn,) = await IncidentRepository(store).open_ones()
+    assert texts.say("outage.declared", incident=vpn.id) in desk.said(said)
+    await desk.say("peter", VPN_DOWN)  # the first report is told at once
+    assert known(desk, "peter")
+    refused = await desk.command("tom", "/itdesk outage declare lunch menu")
+    assert desk.said(refused) == [texts.say("outage.not_a_service", words="lunch menu")]
+
+    for who in ("samir", "joanna", "zoe"):  # the same failure, read as the network's
+        await desk.say(who, "the wifi is down on the whole floor")
+    wifi = next(i for i in await IncidentRepository(store).open_ones() if i.id != vpn.id)
+    said = await desk.command("tom", f"/itdesk outage merge {wifi.id} into {vpn.id}")
+    assert texts.say("outage.merged", incident=wifi.id, into=vpn.id) in desk.said(said)
+    await desk.say("mateo", "wifi is down here too")  # joins the one it was merged into
+    assert known(desk, "mateo")
+    assert [i.id for i in await IncidentRepository(store).open_ones()] == [vpn.id]
+
+    await desk.command("tom", f"/itdesk outage close {vpn.id}")
+    fixed = texts.say("outage.resolved", what=texts.say("outage.service.vpn_issue"))
+    assert [w for w in STORM if fixed in desk.dm_texts(w)] == ["peter", "samir", "joanna",
+                                                                "zoe", "mateo"]  # fmt: skip
+    bad = await desk.command("tom", f"/itdesk outage merge {vpn.id} into {vpn.id}")
+    assert desk.said(bad) == [texts.say("outage.not_merged", incident=vpn.id, into=vpn.id)]

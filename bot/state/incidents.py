@@ -76,6 +76,26 @@ class IncidentRepository:
         earlier = tuple(str(p) for p in answer[3]) if len(answer) > 3 else ()
         return Reported(str(incident) if incident else None, outcome, fresh, earlier)
 
+    async def declare(self, key: str) -> tuple[str, bool]:
+        """An incident for `key` opened by hand: the open one's id and False when there is
+        one already, else a new id and True."""
+        new_id = "OUT-" + secrets.token_hex(3).upper()
+        if await self._store.redis.set(self._k("open", key), new_id, nx=True):
+            return new_id, True
+        return str(await self._store.redis.get(self._k("open", key))), False
+
+    async def merge(self, source: Incident, target: Incident) -> list[str]:
+        """Fold `source` into `target`: its reporters join `target`, and reports of its
+        problem join `target` from now on. Returns the reporters moved."""
+        moved = await self.reporters(source.id)
+        async with self._store.redis.pipeline(transaction=True) as pipe:
+            for person in moved:
+                pipe.hsetnx(self._k("incident", target.id) + ":reporters", person, "")
+            pipe.hset(self._k("incident", source.id), "status", "merged")
+            pipe.set(self._k("open", source.key), target.id)
+            await pipe.execute()
+        return moved
+
     async def describe(self, incident: Incident) -> None:
         """Keep what the incident is (once opened, by the report that opened it)."""
         fields: dict[str | bytes, str] = {
