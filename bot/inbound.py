@@ -14,12 +14,16 @@ from typing import Any, Protocol
 
 import structlog
 
+from bot.models import Turn
+from bot.outbound import Outbound
 from bot.state.inbox import InboxUnavailable, TurnInbox
-from bot.turns import TurnInProgress
+from bot.turns import TurnHandler, TurnInProgress
 
 log = structlog.get_logger("itdesk.inbound")
 
-__all__ = ["BackgroundSink", "InboxSink", "InboxUnavailable", "Processor", "TurnSink"]
+__all__ = [
+    "BackgroundSink", "InboxSink", "InboxUnavailable", "Processor", "TurnSink", "work_through",
+]  # fmt: skip
 
 
 class Processor(Protocol):
@@ -30,6 +34,19 @@ class Processor(Protocol):
     async def process(self, payload: dict[str, Any], delivery: str | None) -> None: ...
 
     async def give_up(self, payload: dict[str, Any]) -> None: ...
+
+
+async def work_through(
+    desk: TurnHandler, turn: Turn, delivery: str | None, outbound: Outbound
+) -> None:
+    """One turn an adapter took in: the desk's work, its effects on their way, and only then
+    the turn marked done, so a failure in between leaves it to be handled again."""
+    turn = turn.model_copy(update={"delivery": delivery})
+    effects = await desk.attempt(turn)
+    if effects is None:
+        return  # handled before
+    await outbound.deliver(effects)
+    await desk.commit(turn)
 
 
 class TurnSink(Protocol):

@@ -63,7 +63,7 @@ from adapters.chat.slack_posting import PREFIX, SlackPace
 from adapters.chat.slack_state import SlackState
 from bot import texts
 from bot.clock import Clock
-from bot.inbound import BackgroundSink, InboxUnavailable, TurnSink
+from bot.inbound import BackgroundSink, InboxUnavailable, TurnSink, work_through
 from bot.models import Address, Effect, Reply, Send, Turn, TurnKind, new_message_id
 from bot.outbound import Outbound
 from bot.ports import Directory
@@ -329,12 +329,7 @@ class SlackAdapter:
         turn = await self.turn(incoming)
         if turn is None:
             return
-        turn = turn.model_copy(update={"delivery": delivery})
-        effects = await self.desk.attempt(turn)
-        if effects is None:
-            return  # handled before
-        await self._outbound.deliver(effects)
-        await self.desk.commit(turn)
+        await work_through(self.desk, turn, delivery, self._outbound)
 
     async def give_up(self, payload: dict[str, Any]) -> None:
         """Tell the person their message could not be handled and a human will follow up."""

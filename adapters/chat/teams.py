@@ -79,7 +79,7 @@ from adapters.chat.teams_state import (
 )
 from bot import texts
 from bot.clock import Clock
-from bot.inbound import BackgroundSink, InboxUnavailable, TurnSink
+from bot.inbound import BackgroundSink, InboxUnavailable, TurnSink, work_through
 from bot.models import Address, Effect, Person, Reply, Send, Turn, TurnKind, new_message_id
 from bot.outbound import Outbound
 from bot.ports import Directory
@@ -369,12 +369,7 @@ class TeamsChat:
         turn = await self._turn(activity, ref, email)
         if turn is None:
             return
-        turn = turn.model_copy(update={"delivery": delivery})
-        effects = await self.desk.attempt(turn)
-        if effects is None:
-            return  # handled before
-        await self._turn_effects.deliver(effects)
-        await self.desk.commit(turn)
+        await work_through(self.desk, turn, delivery, self._turn_effects)
 
     async def _on_install(self, context: TurnContext) -> None:
         """The app added to someone's personal scope: keep the chat for proactive messages."""
