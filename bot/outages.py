@@ -9,7 +9,7 @@ such a report (an unlock in the middle of a VPN storm) are untouched."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import structlog
@@ -166,7 +166,7 @@ class Outages:
         what = _what(incident.intent, incident.service)
         for person in reporters:
             ctx.send(Address.dm(person), ctx.text_reply(texts.say("outage.resolved", what=what)))
-        closed = Incident(**{**incident.__dict__, "status": "closed"})
+        closed = replace(incident, status="closed")
         ctx.update(Address.case_thread(d.oncall_channel, incident.id),
                    Reply(id=incident.thread_message, text=self._headline(closed, len(reporters)),
                          card=self._card(closed, reporters)))  # fmt: skip
