@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -39,16 +41,9 @@ def main() -> None:
 def demo(port: int, org_file: Path | None) -> None:
     """Run the desk locally: embedded Redis, a sandbox org, web chat on 127.0.0.1."""
     from bot.app import serve
-    from bot.org import OrgFileError
 
     settings = _settings(port=port, log_format="console", log_level="WARNING")
-    try:
-        asyncio.run(serve(settings, org_file=org_file or DEMO_ORG))
-    except OrgFileError as exc:
-        click.echo(f"itdesk: {exc}", err=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        pass
+    _run_desk(serve(settings, org_file=org_file or DEMO_ORG))
 
 
 @main.command()
@@ -59,16 +54,8 @@ def demo(port: int, org_file: Path | None) -> None:
 def serve(workers: int) -> None:
     """Run the desk configured from ITDESK_* variables (see README)."""
     from bot.app import serve as run
-    from bot.org import OrgFileError
 
-    settings = _settings()
-    try:
-        asyncio.run(run(settings, workers=workers))
-    except OrgFileError as exc:
-        click.echo(f"itdesk: {exc}", err=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        pass
+    _run_desk(run(_settings(), workers=workers))
 
 
 @main.command()
@@ -76,10 +63,16 @@ def worker() -> None:
     """Take turns from the inbox of a desk that `itdesk serve` runs (same ITDESK_* settings,
     with ITDESK_REDIS_URL naming its Redis); runs until stopped."""
     from bot.app import work
+
+    _run_desk(work(_settings()))
+
+
+def _run_desk(running: Coroutine[Any, Any, None]) -> None:
+    """Run a desk process until Ctrl-C; an invalid org file is reported and exits 2."""
     from bot.org import OrgFileError
 
     try:
-        asyncio.run(work(_settings()))
+        asyncio.run(running)
     except OrgFileError as exc:
         click.echo(f"itdesk: {exc}", err=True)
         sys.exit(2)
