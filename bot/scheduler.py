@@ -137,6 +137,14 @@ redis.call('HDEL', KEYS[5], ARGV[1])
 return n
 """
 
+# Queue job ARGV[1] (body ARGV[2], due ARGV[3]) unless it is pending already.
+_SCHEDULE_NX = """
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+return 1
+"""
+
 _RECLAIM_BATCH = 100
 
 
@@ -176,6 +184,7 @@ class Scheduler:
         self._settle = redis.register_script(_SETTLE)
         self._expired = redis.register_script(_EXPIRED)
         self._cancel = redis.register_script(_CANCEL)
+        self._schedule_nx = redis.register_script(_SCHEDULE_NX)
 
     def register(self, kind: str, handler: JobHandler) -> None:
         """Name the coroutine that runs jobs of `kind`; each kind has exactly one."""
@@ -189,10 +198,21 @@ class Scheduler:
         self._handlers[kind] = handler
 
     async def schedule(
-        self, kind: str, due: datetime, payload: dict[str, Any], *, job_id: str | None = None
+        self,
+        kind: str,
+        due: datetime,
+        payload: dict[str, Any],
+        *,
+        job_id: str | None = None,
+        if_absent: bool = False,
     ) -> str:
-        """Queue a job; scheduling an existing `job_id` again replaces it (attempts reset)."""
+        """Queue a job; scheduling an existing `job_id` again replaces it (attempts reset),
+        unless `if_absent`: then a job already pending under the id stays as it is."""
         job = Job(id=job_id or secrets.token_hex(12), kind=kind, due=due, payload=payload)
+        if if_absent:
+            await self._schedule_nx(keys=self._keys[:2], args=[job.id, job.model_dump_json(),
+                                                               job.due.timestamp()])  # fmt: skip
+            return job.id
         async with self._store.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self._jobs, job.id, job.model_dump_json())
             pipe.zadd(self._due, {job.id: job.due.timestamp()})

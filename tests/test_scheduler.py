@@ -371,3 +371,16 @@ async def test_run_forever_runs_jobs_until_stopped(
     stop.set()
     await asyncio.wait_for(loop, timeout=5)
     assert [job.attempts for job in await scheduler.pending()] == [1]
+
+
+async def test_scheduling_if_absent_keeps_a_pending_job_and_queues_a_missing_one(
+    scheduler: Scheduler, clock: ManualClock
+) -> None:
+    soon, later = clock.now() + timedelta(minutes=1), clock.now() + timedelta(hours=1)
+    await scheduler.schedule("sweep", soon, {"n": 1}, job_id="sweep", if_absent=True)
+    await scheduler.schedule("sweep", later, {"n": 2}, job_id="sweep", if_absent=True)
+    [job] = await scheduler.pending()
+    assert (job.due, job.payload) == (soon, {"n": 1})  # the first stays: not pushed back
+    await scheduler.schedule("sweep", later, {"n": 3}, job_id="sweep")  # a plain one replaces
+    [job] = await scheduler.pending()
+    assert (job.due, job.payload) == (later, {"n": 3})
