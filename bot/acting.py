@@ -5,7 +5,7 @@ Also the reversal of an earlier action once policy allowed it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -16,16 +16,17 @@ from bot.cases import Case, CaseStatus
 from bot.clock import Clock
 from bot.context import TurnContext, requester_address
 from bot.conversation import feedback_buttons
-from bot.events import Executing, Refused, Resolved, StatusCard
+from bot.events import Checking, Decided, Executing, Refused, Resolved, Resumed, StatusCard
 from bot.handoff import Handoff, next_step_for
 from bot.models import Button, Card, CardField, Reply, new_message_id
 from bot.notices import Notices
-from bot.plans import Plan
+from bot.outcomes import StillChecking, Unverifiable
+from bot.plans import Plan, PlanStep
 from bot.policy import Decision
 from bot.ports import Directory, Outbox
 from bot.resources import PlanResources
 from bot.routing import FollowUp, Routing
-from bot.state.actions import StoredAction
+from bot.state.actions import ActionIntent, StoredAction
 from bot.state.refs import ButtonRefs, NewRef
 from skills.base import PreconditionFailed, missing_capability
 from skills.registry import SkillRegistry
@@ -33,6 +34,7 @@ from verification.notify import notify_change
 from verification.stepup import StepUp
 
 log = structlog.get_logger("itdesk.acting")
+CHECK_FOR = timedelta(minutes=15)  # how long an unknown outcome is read for before a human
 
 
 @dataclass(frozen=True)
@@ -63,10 +65,48 @@ class Acting:
 
     async def act(self, ctx: TurnContext, case: Case, plan: Plan, decision: Decision) -> Case:
         d = self._d
-        case = await ctx.record(case, Executing(), actor="desk", status=CaseStatus.EXECUTING)
+        if case.status != CaseStatus.EXECUTING:
+            await d.actions.acting(case.id)
+            began = Executing(event_id=ctx.turn.event_id)
+            case = await ctx.record(case, began, actor="desk", status=CaseStatus.EXECUTING)
+        case = await self._act(ctx, case, plan, decision)
+        if case.status != CaseStatus.EXECUTING:
+            await d.actions.acted(case.id)
+        return case
+
+    async def resume(self, ctx: TurnContext, case: Case) -> Case:
+        """Finish a case a process left in `executing` when it died: the steps already
+        recorded stand, a step cut short is settled by reading the backend, the rest run;
+        the person hears the outcome once."""
+        plan = case.plan()
+        if plan is None or case.status != CaseStatus.EXECUTING:
+            return case
+        log.warning("acting.resumed", case=case.id)
+        case = await ctx.record(case, Resumed(), actor="desk")
+        return await self.act(ctx, case, plan, Decision(route="act", policy_ids=_policies(case)))
+
+    async def settle_undo(self, ctx: TurnContext, case: Case, intent: ActionIntent) -> Case:
+        """Finish an Undo a dead process began: its step settled by reading the backend
+        (`ActionRunner.run` under the intent's key), then what an Undo does after it."""
+        d = self._d
+        step = PlanStep(skill=intent.skill, params=intent.params)
+        why = provenance(case, _policies(case))
+        case, _ = await d.actions.run(ctx, case, step, why, key=intent.key, undo_of=intent.undo_of,
+                                      keep_open=True)  # fmt: skip
+        await d.access.cancel_expiry(case.id)
+        self.strip_undo(ctx, case)
+        ctx.tell(case, texts.say("result.undo_done"))
+        if intent.undo_of:
+            await d.actions.finished_undo(intent.undo_of)
+        return case
+
+    async def _act(self, ctx: TurnContext, case: Case, plan: Plan, decision: Decision) -> Case:
+        d = self._d
         why = provenance(case, decision.policy_ids)
         try:
             case, done = await d.actions.run_saga(ctx, case, plan.steps, why)
+        except StillChecking as exc:
+            return await self._checking(ctx, case, plan, exc)
         except SagaFailed as exc:
             capability = missing_capability(exc.cause)
             if capability is not None:
@@ -79,7 +119,9 @@ class Acting:
                 ctx.tell(case, texts.refusal(exc.cause.text_key))
                 return case
             log.warning("action.failed", case=case.id, step=exc.step, error=str(exc.cause))
-            ctx.tell(case, texts.say("result.action_failed"))
+            unconfirmed = isinstance(exc.cause, Unverifiable)
+            said = texts.say("result.unconfirmed") if unconfirmed else None
+            ctx.tell(case, said or texts.say("result.action_failed"))
             return await d.handoff.escalate(
                 ctx,
                 case,
@@ -87,7 +129,7 @@ class Acting:
                 priority="high",
                 summary=plan.summary,
                 checked=[
-                    texts.say("note.step_failed", step=exc.step, error=str(exc.cause)[:120]),
+                    texts.say("note.step_failed", step=exc.step, error=str(exc.cause)[:200]),
                     *_compensation(exc),
                 ],
                 next_step=next_step_for(plan.queue),
@@ -239,6 +281,7 @@ class Acting:
         await d.access.cancel_expiry(case.id)
         self.strip_undo(ctx, case)
         ctx.say(texts.say("result.undo_done"))
+        await d.actions.finished_undo(action_id)
         return case
 
     def strip_undo(self, ctx: TurnContext, case: Case) -> None:
@@ -252,6 +295,43 @@ class Acting:
             ctx.update(
                 requester_address(case), Reply(id=status_card.message, text=card.text, card=card)
             )
+
+    async def _checking(self, ctx: TurnContext, case: Case, plan: Plan, exc: StillChecking) -> Case:
+        """A write's outcome is unknown and the backend cannot be read yet: the person hears
+        "checking" (once) and the case waits for recovery to read again; past `CHECK_FOR` a
+        human takes it, told what is known."""
+        d = self._d
+        if d.clock.now() - exc.intent.at >= CHECK_FOR:
+            ctx.tell(case, texts.say("result.unconfirmed"))
+            return await d.handoff.escalate(
+                ctx,
+                case,
+                queue=plan.queue,
+                priority="high",
+                summary=plan.summary,
+                checked=[texts.say("note.outcome_unknown", step=d.skills.step(exc.skill,
+                         exc.intent.params), error=exc.intent.error or "", since=_hhmm(
+                         exc.intent.at))],
+                next_step=next_step_for(plan.queue),
+            )  # fmt: skip
+        if case.last(Checking) is None:
+            ctx.tell(case, texts.say("result.checking"))
+            case = await ctx.record(
+                case, Checking(skill=exc.skill, error=exc.intent.error or ""), actor="desk"
+            )
+        return case
+
+
+def _policies(case: Case) -> tuple[str, ...]:
+    """The policies that let the desk act for the case."""
+    for _, decided in reversed(case.all(Decided)):
+        if decided.route == "act":
+            return tuple(decided.policies)
+    return ()
+
+
+def _hhmm(at: datetime) -> str:
+    return at.strftime("%H:%M UTC")
 
 
 def _compensation(exc: SagaFailed) -> list[str]:

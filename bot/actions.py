@@ -1,11 +1,15 @@
-"""Running skills for a case: idempotency, verification of the result, the audit record of
-every executed action, sagas with compensation, and Undo."""
+"""Running skills for a case: once per idempotency key, the audit record of every executed
+action, sagas with compensation, and Undo. How one step reaches a known outcome (intent,
+write, read-back) is `bot.outcomes`; a case a dead process left is resumed by `bot.recovery`."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -15,14 +19,19 @@ from bot.clock import Clock
 from bot.context import TurnContext
 from bot.events import ActionRecord, SagaCompensated
 from bot.observability import Metrics
+from bot.outcomes import OutcomeDeps, StepOutcomes, StillChecking
 from bot.plans import PlanStep
 from bot.ports import Devices, Directory, Tickets
-from bot.state.actions import ActionRepository, StoredAction
+from bot.scheduler import Scheduler
+from bot.state.actions import ActionIntent, ActionRepository, StoredAction
 from bot.state.receipts import ReceiptBook
-from skills.base import PreconditionFailed, SkillContext, SkillFailed
+from skills.base import PreconditionFailed, SkillContext
 from skills.registry import SkillRegistry
 
 log = structlog.get_logger("itdesk.actions")
+
+RECOVER = "actions.recover"  # the job that finishes what a dead process left (bot.recovery)
+RECOVER_AFTER = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,8 @@ class ActionDeps:
     tickets: Tickets
     clock: Clock
     metrics: Metrics
+    scheduler: Scheduler
+    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
 
 
 class ActionRunner:
@@ -78,6 +89,9 @@ class ActionRunner:
 
     def __init__(self, deps: ActionDeps) -> None:
         self._d = deps
+        self._outcomes = StepOutcomes(
+            OutcomeDeps(deps.actions, deps.skills, deps.clock, deps.sleep)
+        )
 
     async def _skill_context(self, case: Case, key: str, requester: str) -> SkillContext:
         d = self._d
@@ -104,23 +118,32 @@ class ActionRunner:
         *,
         key: str,
         undo_of: str | None = None,
+        keep_open: bool = False,
     ) -> tuple[Case, Executed]:
-        """Run one step once: a repeated key returns the first run's record, no second act."""
+        """Run one step once: a repeated key returns the first run's record, no second act;
+        a key whose run was cut short is settled by reading the backend, not run again.
+        With `keep_open` its intent stays open until `finished` (what follows it is the
+        caller's, and recovery must find it if the process dies first)."""
         d = self._d
-        done = await d.actions.done_under(key)
-        if done is not None:
+        done, intent = await d.actions.state_of(key)
+        done = done or _recorded(case, key)
+        if done is not None:  # (the case may hold the record if the run died right after it)
+            await d.actions.save(done, case_id=case.id, at=d.clock.now(), close=not keep_open)
             return case, _executed(done)
         skill = d.skills.get(step.skill)
         params = skill.Params.model_validate(step.params)
         sctx = await self._skill_context(case, key, why.requested_by)
         started = time.perf_counter()
         try:
-            await skill.preconditions(sctx, params)
-            result = await skill.execute(sctx, params)
-            if not await skill.verify(sctx, params):
-                raise SkillFailed(f"{skill.name} did not verify")
+            if intent is None:
+                result = await self._outcomes.first(skill, sctx, params, case.id, undo_of)
+            else:
+                result = await self._outcomes.settle(skill, sctx, params, intent)
         except PreconditionFailed:
             d.metrics.actions.labels(skill=skill.name, result="precondition").inc()
+            raise
+        except StillChecking:
+            d.metrics.actions.labels(skill=skill.name, result="unknown").inc()
             raise
         except Exception:
             d.metrics.actions.labels(skill=skill.name, result="failed").inc()
@@ -128,10 +151,9 @@ class ActionRunner:
         finally:
             d.metrics.action_seconds.labels(skill=skill.name).observe(time.perf_counter() - started)
         d.metrics.actions.labels(skill=skill.name, result="ok").inc()
-        action_id = "A-" + secrets.token_hex(4).upper()
         inverse_params = skill.undo_params(params) if skill.inverse else None
         record = ActionRecord(
-            action_id=action_id,
+            action_id="A-" + secrets.token_hex(4).upper(),
             skill=skill.name,
             args=skill.args(params),
             requested_by=why.requested_by,
@@ -146,14 +168,9 @@ class ActionRunner:
             inverse_params=inverse_params.model_dump(mode="json") if inverse_params else None,
         )
         case = await ctx.record(case, record, actor="desk")
-        await d.actions.save(record, case_id=case.id, at=d.clock.now())
-        log.info(
-            "action.executed",
-            skill=skill.name,
-            action_id=action_id,
-            case=case.id,
-            changed=result.changed,
-        )
+        await d.actions.save(record, case_id=case.id, at=d.clock.now(), close=not keep_open)
+        log.info("action.executed", skill=skill.name, action_id=record.action_id, case=case.id,
+                 changed=result.changed)  # fmt: skip
         return case, _executed(record)
 
     async def run_saga(
@@ -164,6 +181,8 @@ class ActionRunner:
         for index, step in enumerate(steps):
             try:
                 case, executed = await self.run(ctx, case, step, why, key=f"{case.id}:{index}")
+            except StillChecking:
+                raise  # nothing is known to have failed: the steps done stay, the case waits
             except Exception as exc:
                 compensated, left = await self._compensate(ctx, case, done, why)
                 compensation = SagaCompensated(
@@ -189,6 +208,7 @@ class ActionRunner:
                 continue
             try:
                 case, _ = await self.undo(ctx, case, executed.action_id, why)
+                await self.finished_undo(executed.action_id)
             except Exception:
                 log.exception("saga.compensation_failed", skill=executed.skill, case=case.id)
                 left.append(executed.skill)
@@ -203,11 +223,50 @@ class ActionRunner:
         if record is None or not record.inverse:
             raise LookupError(f"no undoable action {action_id}")
         step = PlanStep(skill=record.inverse, params=record.inverse_params or {})
-        return await self.run(ctx, case, step, why, key=f"undo:{action_id}", undo_of=action_id)
+        await self._recover_soon()  # an Undo cut short is found by its open intent
+        return await self.run(ctx, case, step, why, key=_undo_key(action_id), undo_of=action_id,
+                              keep_open=True)  # fmt: skip
+
+    async def finished_undo(self, action_id: str) -> None:
+        """What follows the Undo of `action_id` is done too: its intent is closed."""
+        await self._d.actions.abandon(_undo_key(action_id))
 
     async def record(self, action_id: str) -> StoredAction | None:
         """An executed action's record, by its id."""
         return await self._d.actions.get(action_id)
+
+    async def acting(self, case_id: str) -> None:
+        """The case is about to enter `executing`: until `acted`, recovery can find it, and a
+        recovery sweep is due soon in case this process dies."""
+        await self._d.actions.acting(case_id, self._d.clock.now())
+        await self._recover_soon()
+
+    async def acted(self, case_id: str) -> None:
+        await self._d.actions.acted(case_id)
+
+    async def _recover_soon(self) -> None:
+        d = self._d
+        due = d.clock.now() + RECOVER_AFTER
+        await d.scheduler.schedule(RECOVER, due, {}, job_id=RECOVER, if_absent=True)
+
+    async def undos_left(self, before: datetime) -> list[ActionIntent]:
+        """Undos begun before `before` and never finished (a process died in one)."""
+        return [i for i in await self._d.actions.open_intents() if i.undo_of and i.at < before]
+
+    async def left_acting(self, before: datetime) -> list[str]:
+        """Cases in `executing` since before `before`: a live turn holds its conversation,
+        any other was left there by a process that died."""
+        return await self._d.actions.acting_since(before)
+
+
+def _undo_key(action_id: str) -> str:
+    return f"undo:{action_id}"
+
+
+def _recorded(case: Case, key: str) -> ActionRecord | None:
+    """The record of `key` in the case's own events."""
+    return next((r for _, r in reversed(case.all(ActionRecord)) if r.idempotency_key == key),
+                None)  # fmt: skip
 
 
 def _executed(record: ActionRecord) -> Executed:

@@ -258,6 +258,7 @@ class Admin:
             )
             case, done = await d.actions.undo(ctx, case, record.action_id, why)
             await d.access.cancel_expiry(case.id)
+            await d.actions.finished_undo(record.action_id)
         ctx.say(texts.say("admin.undone", skill=record.skill, args=_args(record.args),
                           action_id=done.action_id))  # fmt: skip
 

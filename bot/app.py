@@ -175,6 +175,7 @@ class Runtime:
 
     async def _start_worker(self, app: web.Application) -> None:
         self._stop = asyncio.Event()
+        await self.desk.recovery.start()  # what a process that died before this one left
         self._workers = [asyncio.create_task(self.desk.scheduler.run_forever(self._stop))]
         if self.processors:
             worker = TurnWorker(self.inbox, self.processors, metrics=self.metrics,

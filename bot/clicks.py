@@ -105,6 +105,8 @@ class Clicks:
                 return
             if case is not None:
                 case = await d.cases.get(case.id)
+                if case is not None and await d.gates.resume_left(ctx, case):
+                    return  # this click's acting, cut short by a dead process, is finished
             await self._handlers[ref.action](ctx, ref, case)
 
     async def _may_press(self, ref: ButtonRef, person: Person, case: Case | None) -> Answer:

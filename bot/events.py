@@ -26,6 +26,7 @@ class Opened(_Event):
     platform: str = ""
     text: str = ""
     correlation_id: str | None = None
+    event_id: str | None = None  # the platform's id of the message that opened it
 
 
 class Understood(_Event):
@@ -123,6 +124,8 @@ class ApprovalExpired(_Event):
 
 class Executing(_Event):
     type: Literal["executing"] = "executing"
+    omit_none: ClassVar[bool] = True
+    event_id: str | None = None  # the turn whose work the acting is (a click, a code typed)
 
 
 class ActionRecord(_Event):
@@ -143,6 +146,21 @@ class ActionRecord(_Event):
     undo_of: str | None = None
     inverse: str | None = None
     inverse_params: dict[str, Any] | None = None
+
+
+class Checking(_Event):
+    """A write's answer was lost and the backend could not be read back yet: the person was
+    told the desk is checking, and the case waits in `executing` for the read-back."""
+
+    type: Literal["action.checking"] = "action.checking"
+    skill: str
+    error: str
+
+
+class Resumed(_Event):
+    """The desk took up a case its process had left in `executing` (a crash, a restart)."""
+
+    type: Literal["resumed"] = "resumed"
 
 
 class SagaCompensated(_Event):
@@ -209,7 +227,8 @@ class Feedback(_Event):
 Event = Annotated[
     Opened | Understood | Decided | Refused | Planned | Asked | AnsweredQuestion | StepUpSent
     | Verified | StepUpFailed | StepUpLockedOut | ApprovalRequested | Approved | Denied
-    | ApprovalExpired | Executing | ActionRecord | SagaCompensated | Escalated | Claimed
+    | ApprovalExpired | Executing | ActionRecord | Checking | Resumed | SagaCompensated
+    | Escalated | Claimed
     | Relayed | Resolved | StatusCard | RunbookSent | JoinedOutage | Feedback,
     Field(discriminator="type"),
 ]  # fmt: skip

@@ -11,7 +11,7 @@ from bot.acting import Acting
 from bot.approving import ApprovalGate
 from bot.cases import Case, CaseStatus
 from bot.context import TurnContext
-from bot.events import Refused
+from bot.events import Executing, Refused
 from bot.handoff import Handoff, next_step_for
 from bot.plans import Plan
 from bot.policy import Decision, PolicyEngine, PolicyRequest
@@ -107,6 +107,17 @@ class Gates:
         if decision.route == "approval":
             return await d.approval.request(ctx, case, plan, decision)
         return await d.acting.act(ctx, case, plan, decision)
+
+    async def resume_left(self, ctx: TurnContext, case: Case) -> bool:
+        """Finish a case a dead process left acting (`bot.acting.Acting.resume`), found by a
+        turn that holds its conversation (so no live turn is at it). True when the acting
+        was this very turn's work: the platform delivered it again after the process died,
+        and finishing the case is all there is left to do for it."""
+        if case.status != CaseStatus.EXECUTING:
+            return False
+        began = case.last(Executing)
+        await self._d.acting.resume(ctx, case)
+        return began is not None and began.event_id == ctx.turn.event_id
 
     async def on_check(self, ctx: TurnContext, case: Case, result: CheckResult) -> Case:
         """An answer to the case's step-up check."""

@@ -77,13 +77,18 @@ class Intake:
             return
         async with d.locks.hold(ctx.turn.conversation_id) as fence:
             ctx.fence = fence
+            current = await d.cases.latest_open(ctx.person.username)
+            if current is not None and current.conversation == ctx.turn.conversation_id:
+                if await d.gates.resume_left(ctx, current):
+                    return
+                if current.status == CaseStatus.EXECUTING:
+                    current = await d.cases.latest_open(ctx.person.username)
             check = await d.stepup.answer_code(ctx.person, text)
             if check is not None and check.case_id:
                 case = await d.cases.get(check.case_id)
                 if case is not None:
                     await d.gates.on_check(ctx, case, check)
                     return
-            current = await d.cases.latest_open(ctx.person.username)
             if current is not None and current.status == CaseStatus.CLAIMED:
                 await d.handoff.from_requester(ctx, current, text)
                 return
@@ -163,6 +168,7 @@ class Intake:
             text=text,
             fence=ctx.fence.pair() if ctx.fence else None,
             correlation_id=ctx.turn.correlation_id,
+            event_id=ctx.turn.event_id,
         )
         case = await ctx.record(case, Understood.of(u), actor="desk")
         queue = u.queue or "other"

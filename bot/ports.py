@@ -28,6 +28,12 @@ class ConflictError(Exception):
     """A create that collides with a different existing record (same username or e-mail)."""
 
 
+class OutcomeUnknown(Exception):
+    """A write was sent and its answer was lost (a timeout, a dropped connection): it may or
+    may not have taken effect. A backend raises it (or lets `TimeoutError` / `ConnectionError`
+    through) instead of guessing; the desk reads the state back before it says either."""
+
+
 class Unsupported(Exception):
     """The backend cannot do this at all: an identity provider that does not report open
     sessions, a directory whose groups are synced from elsewhere, a check provider without

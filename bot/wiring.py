@@ -36,6 +36,7 @@ from bot.planner import Planner, PlannerDeps
 from bot.policy import PolicyEngine
 from bot.ports import Directory
 from bot.reads import RememberingDevices, RememberingDirectory
+from bot.recovery import Recovery, RecoveryDeps
 from bot.resources import PlanResources
 from bot.routing import Routing
 from bot.scheduler import Scheduler
@@ -88,6 +89,7 @@ class WiredDesk:
     audit: AuditLog
     control: DeskControl
     actions: ActionRunner
+    recovery: Recovery
     handoff: Handoff
     oncall: OnCall
     policy: PolicyEngine
@@ -202,6 +204,7 @@ def build_desk(
             tickets=backends.tickets,
             clock=clock,
             metrics=metrics,
+            scheduler=scheduler,
         )
     )
     access = TimeBoundAccess(
@@ -299,6 +302,8 @@ def build_desk(
         )
     )
     refresh = CatalogueRefresh(catalogue, scheduler, clock)
+    recovery = Recovery(RecoveryDeps(runner, acting, system, scheduler, clock))
+    recovery.register_jobs()
     access.register_jobs()
     approvals.register_jobs()
     refresh.register_jobs()
@@ -328,6 +333,7 @@ def build_desk(
         audit=audit,
         control=control,
         actions=runner,
+        recovery=recovery,
         handoff=handoff,
         oncall=oncall,
         policy=policy,

@@ -101,6 +101,7 @@ class ResetPassword(Skill[UserParams]):
 
     name = "reset_password"
     Params = UserParams
+    readback = "receipt"
     intents = (
         intent(
             EXAMPLES,
@@ -142,6 +143,7 @@ class ResetMfa(Skill[UserParams]):
 
     name = "reset_mfa"
     Params = UserParams
+    readback = "receipt"
     intents = (
         intent(
             EXAMPLES,

@@ -39,6 +39,12 @@ def noting(key: str, /, **values: Any) -> Text:
     return Text(f"skill.note.{key}", values)
 
 
+def outcome(key: str, /, **values: Any) -> Text:
+    """What the desk says of a step's outcome in its own words, not the skill's (`[outcome]`
+    in the skills' texts): a step found done after an interruption."""
+    return Text(f"skill.outcome.{key}", values)
+
+
 class SkillParams(BaseModel):
     """Base for every skill's parameters: strict, so a model's proposal cannot smuggle keys."""
 
@@ -134,6 +140,10 @@ class Skill(Generic[P]):
     intents: ClassVar[tuple[IntentSpec, ...]] = ()
     resource: ClassVar[ResourceKind] = "person"
     creates_subject: ClassVar[bool] = False  # whose account it is does not exist yet
+    # What `verify` reads: "backend" is the backend's real state, so after a write whose
+    # answer was lost the desk can tell whether it took effect; "receipt" is only what the
+    # desk noted itself (a link sent), so such a write is left for a human to check.
+    readback: ClassVar[Literal["backend", "receipt"]] = "backend"
 
     async def plan(self, ask: Ask, find: Lookups) -> Proposal | Question | Referral:
         """This skill's parameters for a request of one of its intents, the one question

@@ -40,10 +40,11 @@ class CaseRepository:
         text: str,
         fence: tuple[str, int] | None = None,
         correlation_id: str | None = None,
+        event_id: str | None = None,
     ) -> Case:
         case_id = new_case_id()
         opened = Opened(requester=requester, conversation=conversation, platform=platform,
-                        text=text, correlation_id=correlation_id)  # fmt: skip
+                        text=text, correlation_id=correlation_id, event_id=event_id)  # fmt: skip
         event = CaseEvent(at=self._clock.now(), actor=requester, status=CaseStatus.NEW,
                           event=opened)  # fmt: skip
         await self._write(case_id, event, fence)
