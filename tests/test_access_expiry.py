@@ -2,8 +2,8 @@
 hours gets it retried with jittered, bounded backoff and never dead-lettered; past the overdue
 bound the grant is flagged (a case event, on call told once, the person's card updated); when
 the directory recovers the removal lands and its lateness is recorded. The sweep leaves a
-removal job alone until its own removal was read back, and a grant never confirmed as the
-desk's is flagged, not removed.
+removal job alone until its own removal was read back, a human can stop the retries, and a
+grant never confirmed as the desk's is flagged, not removed.
 
 Every test runs a desk over the Initech sandbox on a real Redis, its directory seen through
 `Outage`, and moves a manual clock with the scheduler's `advance`."""
@@ -24,7 +24,7 @@ from bot.actions import Provenance
 from bot.cases import Case
 from bot.clock import ManualClock
 from bot.context import CaseLog, TurnContext
-from bot.events import AccessEnded, AccessOverdue, StatusCard
+from bot.events import AccessEnded, AccessOverdue, AccessStopped, StatusCard
 from bot.models import Group, Person
 from bot.plans import PlanStep
 from bot.ports import Directory
@@ -328,6 +328,59 @@ async def test_the_sweep_leaves_a_removal_job_alone_and_revives_a_lost_one(
     assert await jobs_of(desk, grant) == {}
 
 
+async def test_on_call_stops_the_retries_for_one_grant_with_a_reason(
+    desk_and_outage: tuple[Conversation, Outage],
+) -> None:
+    desk, outage = desk_and_outage
+    grant = await granted(desk)
+    outage.removals_down = True
+    await until_due(desk, grant)
+    await desk.wait(hours=1)
+    case = await desk.case("zoe")
+    stop = f"/itdesk access stop {case.id.lower()} {GROUP} removed by hand in the console"
+
+    refused = await desk.command("zoe", stop)
+    assert desk.said(refused) == [texts.say("admin.only_admins")]
+    assert await grants(desk).get("zoe", GROUP) is not None
+
+    listed = await desk.command("lucy", "/itdesk access")
+    failed = len(outage.tried)
+    assert desk.said(listed) == [
+        texts.say("admin.access_line_overdue", case_id=case.id, user="zoe", group=GROUP,
+                  due=f"{grant.until:%Y-%m-%d %H:%M}", attempts=failed)
+    ]  # fmt: skip
+    said = await desk.command("lucy", stop)
+    reason = "removed by hand in the console"
+    assert desk.said(said)[-1] == texts.say(
+        "admin.access_stopped", user="zoe", group=GROUP, case_id=case.id, reason=reason
+    )
+    assert await grants(desk).get("zoe", GROUP) is None
+    assert await jobs_of(desk, grant) == {}
+    tried = len(outage.tried)
+    await desk.wait(days=2)
+    assert len(outage.tried) == tried  # nothing is tried any more
+
+    case = await desk.case("zoe")
+    [(envelope, stopped)] = case.all(AccessStopped)
+    assert (envelope.actor, stopped.reason, stopped.attempts) == ("lucy", reason, failed)
+    assert "lucy" in case.humans
+    [record] = await audited(desk, "access.stopped")
+    assert (record["actor"], record["case"], record["data"]["reason"]) == ("lucy", case.id, reason)
+    told = texts.say("access.stopped", name="Lucy Kim", person="Zoe Adler", group=NAME,
+                     reason=reason)  # fmt: skip
+    notice, line = desk.chat.thread(case.id)
+    assert line.latest.text == told
+    assert notice.card is not None
+    assert notice.card.context == told
+    assert await desk.desk.scheduler.dead_letters() == []
+
+    again = await desk.command("lucy", stop)
+    assert desk.said(again) == [texts.say("admin.access_not_held", case_id=case.id, group=GROUP)]
+    assert desk.said(await desk.command("lucy", "/itdesk access")) == [
+        texts.say("admin.access_none")
+    ]
+
+
 async def test_an_unconfirmed_grant_at_its_end_is_flagged_for_a_human_not_removed(
     desk_and_outage: tuple[Conversation, Outage],
 ) -> None:
@@ -364,6 +417,10 @@ async def test_an_unconfirmed_grant_at_its_end_is_flagged_for_a_human_not_remove
     )
     assert await desk.desk.scheduler.dead_letters() == []
     assert await jobs_of(desk, reserved) == {}
+
+    said = await desk.command("tom", f"/itdesk access stop {case.id} {GROUP} keep: member before")
+    assert desk.said(said)[-1].startswith("Stopped:")
+    assert await grants(desk).all() == []
 
 
 async def test_reserve_confirm_and_release(desk_and_outage: tuple[Conversation, Outage]) -> None:
