@@ -103,11 +103,13 @@ class Acting:
     async def _act(self, ctx: TurnContext, case: Case, plan: Plan, decision: Decision) -> Case:
         d = self._d
         why = provenance(case, decision.policy_ids)
+        await d.access.reserve_steps(case.id, plan.steps)  # before any grant exists
         try:
             case, done = await d.actions.run_saga(ctx, case, plan.steps, why)
         except StillChecking as exc:
             return await self._checking(ctx, case, plan, exc)
         except SagaFailed as exc:
+            await d.access.settle_steps(case.id, plan.steps)
             capability = missing_capability(exc.cause)
             if capability is not None:
                 return await self._unsupported(ctx, case, plan, exc, capability)
@@ -134,6 +136,9 @@ class Acting:
                 ],
                 next_step=next_step_for(plan.queue),
             )
+        # only a grant the desk made ends on its own: a membership the person already had
+        # (the add changed nothing) is not the desk's to take away
+        await d.access.settle_steps(case.id, plan.steps)
         ends = await self._ends(case, plan, done)
         try:
             await self._after_actions(ctx, case, plan, done, ends)
@@ -218,10 +223,6 @@ class Acting:
                     what = texts.change_notice(executed.skill)
                     await notify_change(person, what, d.directory, d.outbox, d.clock)
                     await d.stepup.note_change(person, executed.skill)
-            # only a grant the desk made ends on its own: a membership the person already had
-            # (the add changed nothing) is not the desk's to take away
-            if executed.skill == "add_to_group" and executed.args.get("days") and executed.changed:
-                await d.access.schedule_expiry(case, executed)
         roles = dict.fromkeys(role for f in ends.follow_ups for role in f.notify)
         for role in roles:
             summary = "; ".join(d.skills.step(e.skill, e.args) for e in done) or plan.summary

@@ -180,7 +180,7 @@ class ActionRunner:
         done: list[Executed] = []
         for index, step in enumerate(steps):
             try:
-                case, executed = await self.run(ctx, case, step, why, key=f"{case.id}:{index}")
+                case, executed = await self.run(ctx, case, step, why, key=step_key(case.id, index))
             except StillChecking:
                 raise  # nothing is known to have failed: the steps done stay, the case waits
             except Exception as exc:
@@ -227,6 +227,21 @@ class ActionRunner:
         return await self.run(ctx, case, step, why, key=_undo_key(action_id), undo_of=action_id,
                               keep_open=True)  # fmt: skip
 
+    async def in_effect(self, key: str) -> str | None:
+        """The action id of the step run under `key` if it changed the backend and has not
+        been undone since; None if it changed nothing, never ran or was undone (and also while
+        its outcome is unknown: the caller tells that case apart by its open intent)."""
+        done, _ = await self._d.actions.state_of(key)
+        if done is None or not done.changed:
+            return None
+        undone, _ = await self._d.actions.state_of(_undo_key(done.action_id))
+        return None if undone is not None else done.action_id
+
+    async def unsettled(self, key: str) -> bool:
+        """Whether the step under `key` was begun and its outcome is not known yet."""
+        done, intent = await self._d.actions.state_of(key)
+        return done is None and intent is not None
+
     async def finished_undo(self, action_id: str) -> None:
         """What follows the Undo of `action_id` is done too: its intent is closed."""
         await self._d.actions.abandon(_undo_key(action_id))
@@ -257,6 +272,11 @@ class ActionRunner:
         """Cases in `executing` since before `before`: a live turn holds its conversation,
         any other was left there by a process that died."""
         return await self._d.actions.acting_since(before)
+
+
+def step_key(case_id: str, index: int) -> str:
+    """The idempotency key of a case's saga step."""
+    return f"{case_id}:{index}"
 
 
 def _undo_key(action_id: str) -> str:

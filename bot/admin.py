@@ -1,5 +1,6 @@
-"""Admin commands, `/itdesk ...`: pause, resume, mode, stats, audit, undo, oncall.
-Only people with the admin role may run them; the check is here, before anything changes."""
+"""Admin commands, `/itdesk ...`: pause, resume, mode, stats, audit, undo, oncall, outage,
+access. Policy says who may run each (admins all, on call `access`); the check is here,
+before anything changes."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from bot.state.audit import AuditLog
 from bot.state.cases import CaseRepository
 from bot.state.control import MODES, DeskControl
 from bot.state.conversations import ConversationLocks
+from bot.state.grants import Grant
 from bot.understanding import Understander
 
 AUDIT_SCAN = 2000  # the newest cases `/itdesk audit` looks through
@@ -101,6 +103,8 @@ class Admin:
             await self._oncall(ctx, args)
         elif command == "outage":
             await self._outage(ctx, args)
+        elif command == "access":
+            await self._access(ctx, args)
         elif command == "help":
             ctx.ephemeral(texts.say("admin.help"))
         else:
@@ -166,6 +170,32 @@ class Admin:
                 ctx.ephemeral(texts.say("outage.not_merged", incident=source, into=target))
         else:
             ctx.ephemeral(texts.say("outage.usage"))
+
+    async def _access(self, ctx: TurnContext, args: list[str]) -> None:
+        """`/itdesk access`: time-bound access past its end; `/itdesk access stop <case>
+        <group> <reason>`: a human decided (removed by hand, or kept), so the desk stops."""
+        d = self._d
+        if not args:
+            lines = [_grant_line(g) for g in await d.access.past_due()]
+            ctx.say("\n".join(lines) if lines else texts.say("admin.access_none"))
+            return
+        if len(args) < 4 or args[0] != "stop":
+            ctx.ephemeral(texts.say("admin.access_usage"))
+            return
+        case_id, group, reason = args[1].upper(), args[2], " ".join(args[3:])
+        case = await d.cases.get(case_id)
+        stopped = None
+        if case is not None:
+            async with d.locks.hold(case.conversation) as fence:
+                ctx.fence = fence
+                case = await d.cases.get(case_id)  # as it is now the conversation is held
+                if case is not None:
+                    stopped = await d.access.stop(ctx, case, group, reason)
+        if stopped is None:
+            ctx.ephemeral(texts.say("admin.access_not_held", case_id=case_id, group=group))
+            return
+        ctx.say(texts.say("admin.access_stopped", user=stopped.user, group=group,
+                          case_id=case_id, reason=reason))  # fmt: skip
 
     async def _stats(self, ctx: TurnContext) -> None:
         d = self._d
@@ -261,6 +291,18 @@ class Admin:
             await d.actions.finished_undo(record.action_id)
         ctx.say(texts.say("admin.undone", skill=record.skill, args=_args(record.args),
                           action_id=done.action_id))  # fmt: skip
+
+
+def _grant_line(grant: Grant) -> str:
+    about = {"case_id": grant.case, "user": grant.user, "group": grant.group,
+             "due": f"{grant.until:%Y-%m-%d %H:%M}"}  # fmt: skip
+    if grant.flag == "unconfirmed":
+        return texts.say("admin.access_line_unconfirmed", **about)
+    return texts.say(
+        "admin.access_line_overdue" if grant.flag == "overdue" else "admin.access_line",
+        attempts=grant.attempts,
+        **about,
+    )
 
 
 def _touched_by_human(case: Case) -> bool:

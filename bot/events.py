@@ -6,6 +6,7 @@ stored. The desk reads events as these models, never as loose dictionaries."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -216,6 +217,48 @@ class JoinedOutage(_Event):
     incident: str
 
 
+class AccessOverdue(_Event):
+    """Time-bound access the desk has not taken away: still in place past its due time plus
+    the overdue bound (`overdue`: the removal keeps being tried), or never confirmed as the
+    desk's own to take away (`unconfirmed`: nothing is removed until a human decides). On call
+    was told."""
+
+    type: Literal["access.overdue"] = "access.overdue"
+    omit_none: ClassVar[bool] = True
+    reason: Literal["overdue", "unconfirmed"] = "overdue"
+    user: str
+    group: str
+    due: datetime
+    attempts: int
+    first_failure: datetime | None = None
+    last_error: str | None = None
+
+
+class AccessEnded(_Event):
+    """Time-bound access taken away, read back from the directory, and how late."""
+
+    type: Literal["access.ended"] = "access.ended"
+    omit_none: ClassVar[bool] = True
+    user: str
+    group: str
+    due: datetime
+    removed_at: datetime
+    late_by_seconds: int
+    attempts: int = 0  # removals that failed before this one
+    action_id: str | None = None
+
+
+class AccessStopped(_Event):
+    """A human stopped the desk taking time-bound access away (the actor), and why."""
+
+    type: Literal["access.stopped"] = "access.stopped"
+    user: str
+    group: str
+    due: datetime
+    reason: str
+    attempts: int = 0
+
+
 class Feedback(_Event):
     type: Literal["feedback"] = "feedback"
     omit_none: ClassVar[bool] = True
@@ -228,8 +271,8 @@ Event = Annotated[
     Opened | Understood | Decided | Refused | Planned | Asked | AnsweredQuestion | StepUpSent
     | Verified | StepUpFailed | StepUpLockedOut | ApprovalRequested | Approved | Denied
     | ApprovalExpired | Executing | ActionRecord | Checking | Resumed | SagaCompensated
-    | Escalated | Claimed
-    | Relayed | Resolved | StatusCard | RunbookSent | JoinedOutage | Feedback,
+    | Escalated | Claimed | Relayed | Resolved | StatusCard | RunbookSent | JoinedOutage
+    | AccessOverdue | AccessEnded | AccessStopped | Feedback,
     Field(discriminator="type"),
 ]  # fmt: skip
 _ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

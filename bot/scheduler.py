@@ -7,7 +7,9 @@ token; finishing, retrying or dead-lettering a job is a token-checked script, so
 stalled past its lease cannot undo what the worker that took the job over has done.
 
 A failing handler re-queues its job with exponential backoff and, after `max_attempts`, moves
-it to a dead-letter list; a worker that dies mid-job leaves a lease that `run_due` reclaims.
+it to a dead-letter list; a kind registered with its own `RetryPolicy` may add jitter and
+never give up (`max_attempts=None`). A worker that dies mid-job leaves a lease that `run_due`
+reclaims.
 Time is the injected `Clock`'s, so scenarios can `advance` a manual clock through weeks.
 """
 
@@ -15,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import inspect
 import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal, cast
@@ -68,6 +72,47 @@ class RunOutcome(StrEnum):
 
 
 JobHandler = Callable[[Job], Awaitable[None]]
+
+
+class RetryLater(Exception):
+    """Raised by a handler whose work is not done yet for a reason it expected (a backend
+    still refusing): the job is retried as any failure is, logged without a stack trace."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a kind of job is retried: `backoff` doubling per failed attempt up to
+    `max_backoff`, spread over ±`jitter` of itself (at the cap, below it only), and
+    dead-lettered after `max_attempts` (None: never, it is retried until it succeeds)."""
+
+    max_attempts: int | None = 5
+    backoff: timedelta = timedelta(minutes=1)
+    max_backoff: timedelta = timedelta(hours=1)
+    jitter: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.backoff <= timedelta(0) or self.max_backoff < self.backoff:
+            raise ValueError("backoff must be positive and max_backoff at least backoff")
+        if self.max_attempts is not None and self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1 (or None: retry forever)")
+        if not 0.0 <= self.jitter < 1.0:
+            raise ValueError("jitter must be a fraction in [0, 1)")
+
+    def gives_up(self, attempts: int) -> bool:
+        return self.max_attempts is not None and attempts >= self.max_attempts
+
+    def delay(self, attempts: int, job_id: str) -> timedelta:
+        """How long after its `attempts`-th failure a job runs again. The jitter is a pure
+        function of the job and the attempt, so every worker (and a test) computes the same
+        spread, and jobs that failed together do not all come back together."""
+        # A due time stored with the job for whichever worker claims it next, not a pause in
+        # this process: tenacity's waits are read off a retry under way, so this stays
+        # arithmetic. Doubling in float seconds, capped: a job retried forever must not overflow.
+        cap = self.max_backoff.total_seconds()
+        base = min(self.backoff.total_seconds() * 2.0 ** min(max(attempts - 1, 0), 64), cap)
+        low, high = base * (1.0 - self.jitter), min(base * (1.0 + self.jitter), cap)
+        return timedelta(seconds=low + (high - low) * _unit(f"{job_id}:{attempts}"))
+
 
 # All scripts take KEYS = due, jobs, running, claims, claimed[, dead]. The keys share one
 # hash tag so the scripts also run on Redis Cluster.
@@ -137,9 +182,11 @@ redis.call('HDEL', KEYS[5], ARGV[1])
 return n
 """
 
-# Queue job ARGV[1] (body ARGV[2], due ARGV[3]) unless it is pending already.
+# Queue job ARGV[1] (body ARGV[2], due ARGV[3]) unless it is pending or running already.
 _SCHEDULE_NX = """
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('HEXISTS', KEYS[4], ARGV[1]) == 1 then
+  return 0
+end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 return 1
@@ -170,10 +217,9 @@ class Scheduler:
         self._store = store
         self._clock = clock
         self._lease = lease
-        self._max_attempts = max_attempts
-        self._backoff = backoff
-        self._max_backoff = max_backoff
+        self._retry = RetryPolicy(max_attempts, backoff, max(max_backoff, backoff))
         self._handlers: dict[str, JobHandler] = {}
+        self._policies: dict[str, RetryPolicy] = {}
         self._log = structlog.get_logger("itdesk.scheduler")
         tag = "{schedule}"
         names = ("due", "jobs", "running", "claims", "claimed", "dead")
@@ -186,8 +232,9 @@ class Scheduler:
         self._cancel = redis.register_script(_CANCEL)
         self._schedule_nx = redis.register_script(_SCHEDULE_NX)
 
-    def register(self, kind: str, handler: JobHandler) -> None:
-        """Name the coroutine that runs jobs of `kind`; each kind has exactly one."""
+    def register(self, kind: str, handler: JobHandler, *, retry: RetryPolicy | None = None) -> None:
+        """Name the coroutine that runs jobs of `kind`; each kind has exactly one. `retry`:
+        how its failures are retried (by default the scheduler's backoff and attempts)."""
         if not kind:
             raise ValueError("a job kind must not be empty")
         if kind in self._handlers:
@@ -196,6 +243,8 @@ class Scheduler:
         if not (inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(call)):
             raise TypeError(f"the handler for job kind {kind!r} must be an async function")
         self._handlers[kind] = handler
+        if retry is not None:
+            self._policies[kind] = retry
 
     async def schedule(
         self,
@@ -207,10 +256,10 @@ class Scheduler:
         if_absent: bool = False,
     ) -> str:
         """Queue a job; scheduling an existing `job_id` again replaces it (attempts reset),
-        unless `if_absent`: then a job already pending under the id stays as it is."""
+        unless `if_absent`: then a job pending or running under the id stays as it is."""
         job = Job(id=job_id or secrets.token_hex(12), kind=kind, due=due, payload=payload)
         if if_absent:
-            await self._schedule_nx(keys=self._keys[:2], args=[job.id, job.model_dump_json(),
+            await self._schedule_nx(keys=self._keys[:4], args=[job.id, job.model_dump_json(),
                                                                job.due.timestamp()])  # fmt: skip
             return job.id
         async with self._store.redis.pipeline(transaction=True) as pipe:
@@ -222,6 +271,15 @@ class Scheduler:
     async def cancel(self, job_id: str) -> bool:
         """Forget a job. True if it was pending or running (a run in progress still ends)."""
         return bool(await self._cancel(keys=self._keys[:5], args=[job_id]))
+
+    async def has(self, job_id: str) -> bool:
+        """Whether a job is pending or running."""
+        redis = self._store.redis
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.hexists(self._jobs, job_id)
+            pipe.hexists(self._keys[3], job_id)
+            pending, running = await pipe.execute()
+        return bool(pending or running)
 
     async def claim_due(self) -> Job | None:
         """Take the earliest job due by now, leased to this worker; None if nothing is due.
@@ -257,6 +315,9 @@ class Scheduler:
         except asyncio.CancelledError:
             await self._release(job, token)
             raise
+        except RetryLater as exc:
+            log.info("scheduler.job_not_done", reason=str(exc))
+            return await self._failed(job, token, f"{type(exc).__name__}: {exc}")
         except Exception as exc:
             log.warning("scheduler.job_failed", exc_info=True)
             return await self._failed(job, token, f"{type(exc).__name__}: {exc}")
@@ -324,15 +385,16 @@ class Scheduler:
         attempts are spent, move it to the dead letters."""
         attempts = job.attempts + 1
         now = self._clock.now()
+        policy = self._policies.get(job.kind, self._retry)
         log = self._log.bind(job_id=job.id, kind=job.kind, attempts=attempts, error=error)
-        if attempts >= self._max_attempts:
+        if policy.gives_up(attempts):
             spent = job.model_copy(update={"attempts": attempts})
             dead = DeadLetter(job=spent, error=error, failed_at=now).model_dump_json()
             if not await self._settle_claim(job.id, token, "dead", dead=dead):
                 return RunOutcome.STALE
             log.error("scheduler.job_dead")
             return RunOutcome.DEAD
-        due = retry_at if retry_at is not None else now + self._delay(attempts)
+        due = retry_at if retry_at is not None else now + policy.delay(attempts, job.id)
         retry = job.model_copy(update={"attempts": attempts, "due": due})
         if not await self._settle_claim(job.id, token, "retry", job=retry):
             return RunOutcome.STALE
@@ -379,12 +441,6 @@ class Scheduler:
             self._log.info("scheduler.retry_superseded", job_id=job_id)
         return bool(result)
 
-    def _delay(self, attempts: int) -> timedelta:
-        # A due time stored with the job for whichever worker claims it next, not a pause in
-        # this process: tenacity's waits are read off a retry under way, so this stays arithmetic.
-        delay: timedelta = self._backoff * 2 ** (attempts - 1)
-        return min(delay, self._max_backoff)
-
 
 async def advance(clock: ManualClock, scheduler: Scheduler, delta: timedelta) -> int:
     """Move a manual clock forward by `delta`, stopping at each job's due time on the way so
@@ -403,6 +459,12 @@ async def advance(clock: ManualClock, scheduler: Scheduler, delta: timedelta) ->
     if target > clock.now():
         clock.set(target)
     return ran + await scheduler.run_due()
+
+
+def _unit(seed: str) -> float:
+    """A number in [0, 1) fixed by `seed`."""
+    digest = hashlib.blake2b(seed.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
 
 
 def _as_utc(value: datetime) -> datetime:

@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.store import POOL_SIZE, POOL_TIMEOUT
 
+ACCESS_OVERDUE_MINUTES = 60
+
 
 class SettingsError(Exception):
     """The configuration is invalid; the message lists every problem at once."""
@@ -46,6 +48,14 @@ class Settings(BaseSettings):
     )
     outage_threshold: int = Field(
         default=5, ge=2, description="people reporting the same problem that make an outage"
+    )
+
+    # time-bound access: a removal still failing this long after its due time is flagged
+    access_overdue_minutes: int = Field(
+        default=ACCESS_OVERDUE_MINUTES,
+        ge=1,
+        description="how long after its end a grant the directory will not remove is "
+        "flagged to on call (the desk keeps trying)",
     )
 
     # the sandbox world (demo and evaluation)

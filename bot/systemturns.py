@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import structlog
+
 from bot.cases import Case
 from bot.context import CaseLog, TurnContext
 from bot.models import Effect, Person, Turn
@@ -16,6 +18,7 @@ from bot.ports import Directory
 from bot.scheduler import Job
 from bot.state.conversations import ConversationLocks
 
+log = structlog.get_logger("itdesk.system")
 SYSTEM = Person(username="system", name="IT desk", email="system@invalid")
 
 
@@ -39,7 +42,7 @@ class SystemTurns:
         once the lock is held (None when the case or its requester is gone)."""
         d = self._d
         case = await d.log.cases.get(case_id)
-        requester = await d.directory.person(case.requester) if case else None
+        requester = await self._requester(case) if case else None
         if case is None or requester is None:
             yield TurnContext(turn=_system_turn(job, "system"), person=SYSTEM, log=d.log), None
             return
@@ -49,6 +52,15 @@ class SystemTurns:
             ctx.fence = fence
             yield ctx, await d.log.cases.get(case_id)
         await self.deliver(ctx.effects)
+
+    async def _requester(self, case: Case) -> Person | None:
+        try:
+            return await self._d.directory.person(case.requester)
+        except Exception:
+            # The directory being down is often why the desk is working on the case now (a
+            # removal that keeps failing): the turn is the requester's by username alone.
+            log.warning("system_turn.requester_unavailable", case=case.id)
+            return Person(username=case.requester, name=case.requester, email="")
 
     async def deliver(self, effects: Sequence[Effect]) -> None:
         """Send effects that arose outside a turn."""

@@ -40,7 +40,7 @@ from bot.recovery import Recovery, RecoveryDeps
 from bot.resources import PlanResources
 from bot.routing import Routing
 from bot.scheduler import Scheduler
-from bot.settings import Settings
+from bot.settings import ACCESS_OVERDUE_MINUTES, Settings
 from bot.state.actions import ActionRepository
 from bot.state.approvals import ApprovalRepository
 from bot.state.audit import AuditLog
@@ -76,7 +76,8 @@ if TYPE_CHECKING:
 @dataclass
 class WiredDesk:
     """A desk as wired: the turn handler the chat adapters get, and what the runtime, the
-    scenario runner and tests look at (its records, its scheduler, its on-call rule)."""
+    scenario runner and tests look at (its records, its scheduler, its on-call rule, its
+    time-bound grants)."""
 
     desk: Desk
     store: Store
@@ -96,6 +97,7 @@ class WiredDesk:
     metrics: Metrics
     oncall_channel: str
     catalogue: CatalogueRefresh
+    access: TimeBoundAccess
     outbound: Outbound | None = field(default=None)
 
     async def handle(self, turn: Turn) -> list[Effect]:
@@ -207,9 +209,11 @@ def build_desk(
             scheduler=scheduler,
         )
     )
+    overdue = settings.access_overdue_minutes if settings else ACCESS_OVERDUE_MINUTES
     access = TimeBoundAccess(
-        AccessDeps(GrantRepository(store), scheduler, runner, directory, system, clock)
-    )
+        AccessDeps(GrantRepository(store), scheduler, runner, directory, system, clock,
+                   oncall_channel=oncall_channel, overdue=timedelta(minutes=overdue))
+    )  # fmt: skip
     acting = Acting(
         ActingDeps(
             actions=runner,
@@ -340,6 +344,7 @@ def build_desk(
         metrics=metrics,
         oncall_channel=oncall_channel,
         catalogue=refresh,
+        access=access,
         outbound=outbound,
     )
 

@@ -4,7 +4,9 @@ Redis, every effect recorded."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -12,14 +14,17 @@ from typing import Any
 from adapters.chat.recording import Message, RecordingChat, find_button
 from bot.cases import Case
 from bot.clock import ManualClock
+from bot.knowledge import KnowledgeBase
 from bot.models import Button, Effect, Turn, TurnKind
 from bot.org import load_org
 from bot.outages import OutageConfig
 from bot.policy import PolicyEngine
+from bot.ports import Directory
 from bot.scheduler import advance
+from bot.settings import Settings
 from bot.store import Store
 from bot.understanding import Understander
-from bot.wiring import WiredDesk, sandbox_desk
+from bot.wiring import WiredDesk, build_desk, sandbox_desk
 from bot.world import SandboxWorld
 from verification.stepup import CHECK_ANSWERED
 
@@ -132,24 +137,29 @@ async def conversation(
     policies: Path | None = None,
     unsupported: tuple[str, ...] = (),
     outage: OutageConfig | None = None,
+    directory: Callable[[Directory], Directory] | None = None,
+    settings: Settings | None = None,
 ) -> Conversation:
     """A desk over Initech (the policies of `policies`, the shipped ones by default; a
-    sandbox without the `unsupported` capabilities, as a real backend may be)."""
+    sandbox without the `unsupported` capabilities, as a real backend may be; its directory
+    seen through `directory`, a test double around the sandbox's, if given)."""
     clock = ManualClock(ORG.now)  # type: ignore[arg-type]
     world = await SandboxWorld.create(
         store.child("world"), ORG, clock, reset=True, unsupported=unsupported
     )
     chat = RecordingChat()
     policy = PolicyEngine(policies) if policies else None
-    wired = sandbox_desk(
-        store,
-        world,
-        clock,
-        outbound=chat,
-        understanding=understanding,
-        policy=policy,
-        outage=outage,
-    )
+    if directory is None:
+        wired = sandbox_desk(
+            store, world, clock, outbound=chat, understanding=understanding, policy=policy,
+            outage=outage, settings=settings,
+        )  # fmt: skip
+    else:
+        backends = dataclasses.replace(world.backends(), directory=directory(world.directory))
+        wired = build_desk(
+            store, backends, clock, knowledge=KnowledgeBase.load(world.knowledge), outbound=chat,
+            understanding=understanding, policy=policy, outage=outage, settings=settings,
+        )  # fmt: skip
     return Conversation(wired, world, chat)
 
 

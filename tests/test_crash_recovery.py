@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from bot import texts
 from bot.cases import CaseStatus
 from bot.state.actions import ActionRepository
+from bot.state.grants import GrantRepository
 from bot.store import Store
 
 HERE = Path(__file__).resolve().parent
@@ -111,6 +112,8 @@ async def test_an_approved_grant_killed_at_any_point_is_granted_once_with_its_ex
     assert records[0]["approved_by"] == ["nina"]
     jobs = {job.id for job in await desk.desk.scheduler.pending()}
     assert f"access-expire:{case.id}:pipeline-reports" in jobs
+    grant = await GrantRepository(store).get("zoe", "pipeline-reports")
+    assert grant is not None and grant.action == records[0]["action_id"]  # confirmed: the desk's
     assert len([t for t in await told(redis, "zoe") if t["card"] == "status"]) == 1
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from redis.asyncio import Redis
 
 from bot.clock import ManualClock
-from bot.scheduler import Job, RunOutcome, Scheduler, advance
+from bot.scheduler import Job, RetryLater, RetryPolicy, RunOutcome, Scheduler, advance
 from bot.store import Store
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -178,6 +179,69 @@ async def test_a_failing_job_is_retried_with_backoff_then_dead_lettered(
     assert (dead.job.id, dead.job.attempts) == (job_id, 3)
     assert dead.error == "RuntimeError: directory unreachable"
     assert dead.failed_at == T0 + timedelta(minutes=3)
+
+
+async def test_a_kind_retried_forever_backs_off_with_jitter_and_is_never_dead_lettered(
+    store: Store, clock: ManualClock
+) -> None:
+    scheduler = Scheduler(store, clock, max_attempts=2)
+    runs: list[datetime] = []
+
+    async def stubborn(job: Job) -> None:
+        runs.append(clock.now())
+        raise RetryLater("the directory still refuses")
+
+    async def broken(job: Job) -> None:
+        raise RetryLater("the directory still refuses")
+
+    forever = RetryPolicy(max_attempts=None, max_backoff=timedelta(minutes=10), jitter=0.25)
+    scheduler.register("stubborn", stubborn, retry=forever)
+    scheduler.register("broken", broken)  # the scheduler's own policy: two attempts
+    await scheduler.schedule("stubborn", T0, {}, job_id="stubborn")
+    await scheduler.schedule("broken", T0, {}, job_id="broken")
+
+    await advance(clock, scheduler, timedelta(days=1))
+    [dead] = await scheduler.dead_letters()
+    assert dead.job.id == "broken"
+    [job] = await scheduler.pending()
+    assert (job.id, job.attempts) == ("stubborn", len(runs))
+    assert len(runs) > 144  # every ten minutes at most, for a day
+    assert job.due - clock.now() <= timedelta(minutes=10)
+    gaps = {round((b - a).total_seconds()) for a, b in pairwise(runs)}
+    assert len(gaps) > 10  # spread by the jitter, not one fixed interval
+    assert max(gaps) <= 600
+
+
+def test_a_retry_policy_is_checked_when_made() -> None:
+    for wrong in (
+        {"jitter": 1.0},
+        {"jitter": -0.1},
+        {"max_attempts": 0},
+        {"backoff": timedelta(0)},
+        {"backoff": timedelta(hours=2)},  # beyond max_backoff
+    ):
+        with pytest.raises(ValueError, match=r"backoff|attempts|jitter"):
+            RetryPolicy(**wrong)  # type: ignore[arg-type]
+    plain = RetryPolicy()  # no jitter: exactly the doubling, capped
+    assert [plain.delay(n, "j").total_seconds() for n in (1, 2, 3, 7, 8, 500)] == [
+        60, 120, 240, 3600, 3600, 3600
+    ]  # fmt: skip
+
+
+async def test_has_says_whether_a_job_is_pending_or_running(
+    scheduler: Scheduler, clock: ManualClock
+) -> None:
+    seen: list[bool] = []
+
+    async def looks(job: Job) -> None:
+        seen.append(await scheduler.has(job.id))
+
+    scheduler.register("looks", looks)
+    await scheduler.schedule("looks", T0, {}, job_id="j")
+    assert await scheduler.has("j")
+    assert await scheduler.run_due() == 1
+    assert seen == [True]  # while it ran
+    assert not await scheduler.has("j")
 
 
 async def test_a_job_that_fails_once_succeeds_on_retry(
@@ -384,3 +448,13 @@ async def test_scheduling_if_absent_keeps_a_pending_job_and_queues_a_missing_one
     await scheduler.schedule("sweep", later, {"n": 3}, job_id="sweep")  # a plain one replaces
     [job] = await scheduler.pending()
     assert (job.due, job.payload) == (later, {"n": 3})
+
+
+async def test_scheduling_if_absent_leaves_a_running_job_alone(
+    scheduler: Scheduler, clock: ManualClock
+) -> None:
+    await scheduler.schedule("sweep", clock.now(), {}, job_id="sweep")
+    claimed = await scheduler.claim_due()
+    assert claimed is not None
+    await scheduler.schedule("sweep", clock.now(), {}, job_id="sweep", if_absent=True)
+    assert await scheduler.pending() == []  # it runs now: no second copy queued behind it
