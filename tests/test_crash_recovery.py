@@ -113,7 +113,8 @@ async def test_an_approved_grant_killed_at_any_point_is_granted_once_with_its_ex
     jobs = {job.id for job in await desk.desk.scheduler.pending()}
     assert f"access-expire:{case.id}:pipeline-reports" in jobs
     grant = await GrantRepository(store).get("zoe", "pipeline-reports")
-    assert grant is not None and grant.action == records[0]["action_id"]  # confirmed: the desk's
+    assert grant is not None
+    assert grant.action == records[0]["action_id"]
     assert len([t for t in await told(redis, "zoe") if t["card"] == "status"]) == 1
 
 
