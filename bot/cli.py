@@ -109,10 +109,19 @@ def audit() -> None:
     help="verify an exported JSONL file instead of the live trail",
 )
 def audit_verify(file: Path | None) -> None:
-    """Recompute the hash chain; non-zero exit names the first broken record."""
+    """Recompute the chain under the audit key and compare it with its head and the signed
+    checkpoints; exit 0 intact, 1 broken (each problem named), 2 bad input."""
     from bot.auditcli import verify
 
     sys.exit(asyncio.run(verify(_settings(), file)))
+
+
+@audit.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign the chain's head into the checkpoint file now (only if the chain verifies)."""
+    from bot.auditcli import checkpoint
+
+    sys.exit(asyncio.run(checkpoint(_settings())))
 
 
 @audit.command("export")

@@ -9,6 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from auditing import AUDIT_KEY
+
 from adapters.chat.recording import Message, RecordingChat, find_button
 from bot.cases import Case
 from bot.clock import ManualClock
@@ -17,6 +19,7 @@ from bot.org import load_org
 from bot.outages import OutageConfig
 from bot.policy import PolicyEngine
 from bot.scheduler import advance
+from bot.state.audit import AuditLog
 from bot.store import Store
 from bot.understanding import Understander
 from bot.wiring import WiredDesk, sandbox_desk
@@ -149,6 +152,7 @@ async def conversation(
         understanding=understanding,
         policy=policy,
         outage=outage,
+        audit=AuditLog(store, AUDIT_KEY),
     )
     return Conversation(wired, world, chat)
 
