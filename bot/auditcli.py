@@ -1,11 +1,13 @@
-"""`itdesk audit verify|export|checkpoint` against the configured (or embedded) Redis. Exit
-codes: 0 intact, 1 broken, 2 bad input (an unreadable export, no audit key to check with)."""
+"""`itdesk audit verify|export|checkpoint|reconcile` against the configured (or embedded)
+Redis. Exit codes: 0 intact (or clean), 1 broken (or findings), 2 bad input (an unreadable
+export, no audit key to check with)."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 
 from bot.app import audit_log, connect_redis
@@ -14,9 +16,11 @@ from bot.audit_checkpoints import CheckpointFile
 from bot.audit_key import AuditKeyMissing, audit_key
 from bot.audit_verify import Verdict, verify_export
 from bot.clock import SystemClock
+from bot.reconcile import SLACK, reconcile
 from bot.settings import Settings
 from bot.state.audit import AuditLog
 from bot.store import Store
+from bot.world import sandbox_change_logs
 
 
 def _key(settings: Settings) -> AuditKey | None:
@@ -89,3 +93,24 @@ async def checkpoint(settings: Settings) -> int:
         f"into {settings.audit_checkpoint_path}"
     )
     return 0
+
+
+async def reconcile_window(
+    settings: Settings, since: datetime, until: datetime, *, as_json: bool
+) -> int:
+    """Compare the backends' change logs with the audit trail from `since` to `until`."""
+    if _key(settings) is None:
+        return 2
+    async with _trail(settings) as (store, log):
+        verdict, records = await log.checked()
+        changes = [
+            change
+            for changelog in sandbox_change_logs(store, SystemClock())
+            for change in await changelog.changes(since - SLACK, until + SLACK)
+        ]
+    result = reconcile([r.record for r in records], changes, since, until)
+    print(result.to_json() if as_json else result.describe())
+    if not verdict.ok:
+        print(f"itdesk: the audit trail itself does not verify:\n{verdict.describe()}",
+              file=sys.stderr)  # fmt: skip
+    return 0 if result.clean and verdict.ok else 1
