@@ -235,7 +235,7 @@ def build_desk(
             stepup=StepUpGate(StepUpGateDeps(stepup, directory, handoff, notices)),
             approval=ApprovalGate(
                 ApprovalGateDeps(
-                    approvals, policy, directory, resources, oncall, handoff, skills, clock
+                    approvals, policy, directory, resources, oncall, handoff, skills, clock, audit
                 )
             ),
             acting=acting,
