@@ -20,6 +20,8 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from bot import texts
+from bot.audit_checkpoints import CheckpointFile
+from bot.audit_key import audit_key
 from bot.clock import Clock, SystemClock
 from bot.inbound import InboxSink, Processor
 from bot.models import Address, Reply, Send, new_message_id
@@ -30,6 +32,7 @@ from bot.outbound import FanOut
 from bot.pipeline import TurnWorker, WorkerConfig
 from bot.redis_server import EmbeddedRedis
 from bot.settings import Settings
+from bot.state.audit import AuditLog
 from bot.state.inbox import Entry, TurnInbox
 from bot.store import Store, connect
 from bot.wiring import WiredDesk, sandbox_desk
@@ -52,6 +55,15 @@ async def connect_redis(settings: Settings) -> tuple[Redis, EmbeddedRedis | None
     )
     await redis.ping()
     return redis, embedded
+
+
+def audit_log(settings: Settings, store: Store, clock: Clock) -> AuditLog:
+    """The desk's audit trail, keyed and checkpointed as the settings say."""
+    key = audit_key(settings)
+    checkpoints = CheckpointFile(settings.audit_checkpoint_path, key, clock)
+    return AuditLog(
+        store, key, checkpoints=checkpoints, checkpoint_every=settings.audit_checkpoint_every
+    )
 
 
 @dataclass
@@ -99,6 +111,7 @@ class Runtime:
             outbound=outbound,
             threshold=settings.nlu_threshold,
             settings=settings,
+            audit=audit_log(settings, store, clock),
         )
         await desk.warm_up()
         inbox = TurnInbox(store.child("inbox"))

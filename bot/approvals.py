@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Literal
 
 from bot import texts
 from bot.cases import CaseStatus
@@ -22,6 +23,33 @@ from bot.systemturns import SystemTurns
 
 REMIND_AFTER = timedelta(hours=24)
 EXPIRE_AFTER = timedelta(hours=72)
+TooLate = Literal["already_decided", "expired"]
+
+
+def too_late(
+    *,
+    by: str,
+    approval_id: str,
+    approve: bool,
+    case_id: str | None,
+    why: TooLate,
+    at: datetime,
+    current: Approval | None = None,
+) -> dict[str, Any]:
+    """The audit record of an Approve or Deny that decided nothing: the request was decided
+    already (the losing click of a race, a second approver) or had expired. `current` is
+    the request as it stood, to say who decided it and how."""
+    return {
+        "type": "approval.too_late",
+        "by": by,
+        "approval": approval_id,
+        "decision": "approve" if approve else "deny",
+        "about_case": case_id,
+        "why": why,
+        "decided": current.status if current else None,
+        "decided_by": current.decided_by if current else None,
+        "at": at.isoformat(),
+    }
 
 
 @dataclass(frozen=True)
@@ -146,17 +174,19 @@ class Approvals:
 
     async def decide(
         self, approval: Approval, status: ApprovalStatus, by: str | None, at: datetime
-    ) -> Approval:
-        """Record the decision and drop the reminder and expiry that no longer apply (the
-        expiry job itself decides "expired": it is not cancelled from inside its own run)."""
-        approval = approval.model_copy(
-            update={"status": status, "decided_by": by, "decided_at": at}
-        )
-        await self._d.approvals.save(approval)
-        await self._d.scheduler.cancel(f"remind:{approval.id}")
+    ) -> tuple[Approval, bool]:
+        """Record the decision, if the request is still pending, and drop the reminder and
+        expiry that no longer apply (the expiry job itself decides "expired": it is not
+        cancelled from inside its own run). The request as it now is, and whether this
+        decision is the one that counts: the first of two at once wins, the other is told
+        the request was already decided."""
+        decided = approval.model_copy(update={"status": status, "decided_by": by, "decided_at": at})
+        if await self._d.approvals.decide(decided) is None:
+            return await self._d.approvals.get(approval.id) or approval, False
+        await self._d.scheduler.cancel(f"remind:{decided.id}")
         if status != "expired":
-            await self._d.scheduler.cancel(f"expire:{approval.id}")
-        return approval
+            await self._d.scheduler.cancel(f"expire:{decided.id}")
+        return decided, True
 
     # --- scheduled: the 24-hour reminder and the 72-hour expiry ---------------------
     async def on_remind(self, job: Job) -> None:
@@ -181,7 +211,9 @@ class Approvals:
         if approval is None or approval.status != "pending":
             return
         async with self._d.system.on_case(job, approval.case_id) as (ctx, case):
-            approval = await self.decide(approval, "expired", None, self._d.clock.now())
+            approval, expired = await self.decide(approval, "expired", None, self._d.clock.now())
+            if not expired:  # decided a moment before it ran out
+                return
             for to, reply in self.updates(approval, None):
                 ctx.update(to, reply)
             if case is not None and case.status == CaseStatus.AWAITING_APPROVAL:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot import texts
-from bot.approvals import Approvals
+from bot.approvals import Approvals, TooLate, too_late
 from bot.cases import Case, CaseStatus
 from bot.clock import Clock
 from bot.context import TurnContext
@@ -19,7 +19,8 @@ from bot.plans import Plan
 from bot.policy import Decision, PolicyEngine, questions
 from bot.ports import Directory
 from bot.resources import PlanResources
-from bot.state.approvals import ApprovalStatus
+from bot.state.approvals import Approval, ApprovalStatus
+from bot.state.audit import AuditLog
 from skills.registry import SkillRegistry
 
 _RISKS = ("low", "medium", "high")
@@ -35,6 +36,7 @@ class ApprovalGateDeps:
     handoff: Handoff
     skills: SkillRegistry
     clock: Clock
+    audit: AuditLog
 
 
 class ApprovalGate:
@@ -188,21 +190,26 @@ class ApprovalGate:
         self, ctx: TurnContext, case: Case, approval_id: str, approve: bool
     ) -> tuple[Case, bool]:
         """An approver's Approve or Deny (policy let them press it): the case as it now is,
-        and whether it was approved (then the caller asks policy again)."""
+        and whether it was approved (then the caller asks policy again). A click that
+        decides nothing (decided already, expired) is kept in the audit trail with why."""
         d = self._d
         approval = await d.approvals.get(approval_id)
         if approval is None:
             ctx.say(texts.say("button.unknown"))
             return case, False
         if approval.status != "pending":
-            decider = await d.directory.person(approval.decided_by or "")
-            ctx.say(texts.already_decided(approval.status, decider.name if decider else None))
+            await self._too_late(ctx, approval, approve, "already_decided")
             return case, False
         if d.clock.now() >= approval.expires_at:
-            ctx.say(texts.say("button.expired"))
+            await self._too_late(ctx, approval, approve, "expired")
             return case, False
         status: ApprovalStatus = "approved" if approve else "denied"
-        approval = await d.approvals.decide(approval, status, ctx.person.username, d.clock.now())
+        approval, won = await d.approvals.decide(
+            approval, status, ctx.person.username, d.clock.now()
+        )
+        if not won:  # the other button, pressed at the same moment, got there first
+            await self._too_late(ctx, approval, approve, "already_decided")
+            return case, False
         for to, reply in d.approvals.updates(approval, ctx.person.name):
             ctx.update(to, reply)
         if not approve:
@@ -213,6 +220,27 @@ class ApprovalGate:
         case = await ctx.record(case, Approved(approval=approval.id, kind=approval.kind))
         ctx.tell(case, texts.say("approval.approved", name=ctx.person.name))
         return case, True
+
+    async def _too_late(
+        self, ctx: TurnContext, approval: Approval, approve: bool, why: TooLate
+    ) -> None:
+        """Tell the approver their click came too late, and audit it."""
+        d = self._d
+        record = too_late(
+            by=ctx.person.username,
+            approval_id=approval.id,
+            approve=approve,
+            case_id=approval.case_id,
+            why=why,
+            at=d.clock.now(),
+            current=approval,
+        )
+        await d.audit.append(record)
+        if why == "expired":
+            ctx.say(texts.say("button.expired"))
+            return
+        decider = await d.directory.person(approval.decided_by or "")
+        ctx.say(texts.already_decided(approval.status, decider.name if decider else None))
 
 
 def _join(names: list[str]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -109,10 +110,43 @@ def audit() -> None:
     help="verify an exported JSONL file instead of the live trail",
 )
 def audit_verify(file: Path | None) -> None:
-    """Recompute the hash chain; non-zero exit names the first broken record."""
+    """Recompute the chain under the audit key and compare it with its head and the signed
+    checkpoints; exit 0 intact, 1 broken (each problem named), 2 bad input."""
     from bot.auditcli import verify
 
     sys.exit(asyncio.run(verify(_settings(), file)))
+
+
+@audit.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign the chain's head into the checkpoint file now (only if the chain verifies)."""
+    from bot.auditcli import checkpoint
+
+    sys.exit(asyncio.run(checkpoint(_settings())))
+
+
+def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    """An ISO date or time; without a zone it is UTC."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO date or time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@audit.command("reconcile")
+@click.option("--since", required=True, callback=_moment, help="start (ISO date or time, UTC)")
+@click.option("--until", default=None, callback=_moment, help="end (default: now)")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON document")
+def audit_reconcile(since: datetime, until: datetime | None, as_json: bool) -> None:
+    """Compare what the backends changed with the audited actions; exit 0 when they agree,
+    1 with the findings listed."""
+    from bot.auditcli import reconcile_window
+
+    until = until or datetime.now(UTC)
+    sys.exit(asyncio.run(reconcile_window(_settings(), since, until, as_json=as_json)))
 
 
 @audit.command("export")

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
 from bot import texts
 from bot.answers import Answers
+from bot.approvals import too_late
 from bot.cases import Case, CaseStatus
 from bot.clock import Clock
 from bot.context import TurnContext
@@ -29,6 +31,7 @@ from verification.stepup import CHECK_ANSWERED, StepUp
 log = structlog.get_logger("itdesk.desk")
 
 ClickHandler = Callable[[TurnContext, ButtonRef, Case | None], Awaitable[None]]
+APPROVAL_ACTIONS = frozenset({"approve", "deny"})
 SINGLE_USE = frozenset({"undo", "helpful", "not_helpful", "helped", "didnt_help", "choose", "menu"})
 
 
@@ -80,21 +83,23 @@ class Clicks:
         if not answer.allowed:
             # a forwarded or replayed button: refused, and kept in the audit trail
             log.warning("click.refused", action=ref.action, case=ref.case_id)
-            await d.audit.append(
-                {
-                    "type": "click.refused",
-                    "by": ctx.person.username,
-                    "action": ref.action,
-                    "about_case": ref.case_id,
-                    "at": d.clock.now().isoformat(),
-                }
-            )
+            await d.audit.append(self._refused(ctx, ref, answer.reason or "not_allowed"))
             own = answer.reason == "no_self_approval"
             ctx.say(
                 texts.say("approval.no_self_approval") if own else texts.say("button.not_yours")
             )
             return
         if ref.expires_at is not None and d.clock.now() >= ref.expires_at:
+            if ref.action in APPROVAL_ACTIONS:
+                late = too_late(
+                    by=ctx.person.username,
+                    approval_id=str(ref.data.get("approval")),
+                    approve=ref.action == "approve",
+                    case_id=ref.case_id,
+                    why="expired",
+                    at=d.clock.now(),
+                )
+                await d.audit.append(late)
             ctx.say(texts.say("button.expired"))
             return
         conversation = case.conversation if case else ctx.turn.conversation_id
@@ -108,6 +113,20 @@ class Clicks:
                 if case is not None and await d.gates.resume_left(ctx, case):
                     return  # this click's acting, cut short by a dead process, is finished
             await self._handlers[ref.action](ctx, ref, case)
+
+    def _refused(self, ctx: TurnContext, ref: ButtonRef, why: str) -> dict[str, Any]:
+        """The audit record of a press policy refused: who, which button, on what, why."""
+        record: dict[str, Any] = {
+            "type": "click.refused",
+            "by": ctx.person.username,
+            "action": ref.action,
+            "about_case": ref.case_id,
+            "why": why,
+            "at": self._d.clock.now().isoformat(),
+        }
+        if ref.action in APPROVAL_ACTIONS:
+            record["approval"] = str(ref.data.get("approval"))
+        return record
 
     async def _may_press(self, ref: ButtonRef, person: Person, case: Case | None) -> Answer:
         """What policy says of `person` pressing the button the desk recorded as `ref`."""

@@ -6,9 +6,17 @@ import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.audit import MIN_KEY_BYTES
 from bot.store import POOL_SIZE, POOL_TIMEOUT
 
 ACCESS_OVERDUE_MINUTES = 60
@@ -40,6 +48,21 @@ class Settings(BaseSettings):
     cache_dir: Path | None = Field(
         default=None,
         description="what start-up derives and keeps: the fitted intent model, parsed org files",
+    )
+
+    # the audit trail
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key of the audit chain (from a secret store); unset: a key file "
+        "under data_dir, made on first use",
+    )
+    audit_checkpoint_file: Path | None = Field(
+        default=None,
+        description="append-only file of signed audit checkpoints (unset: "
+        "data_dir/audit-checkpoints.jsonl); keep it off the Redis machine",
+    )
+    audit_checkpoint_every: int = Field(
+        default=100, ge=1, description="audit records between two signed checkpoints"
     )
 
     # outages: reports of one problem from many people become one incident
@@ -108,6 +131,18 @@ class Settings(BaseSettings):
     def cache_directory(self) -> Path:
         """Where start-up keeps what it derives from its inputs (unset: `data_dir/cache`)."""
         return self.cache_dir or self.data_dir / "cache"
+
+    @property
+    def audit_checkpoint_path(self) -> Path:
+        """Where the signed audit checkpoints go (unset: `data_dir/audit-checkpoints.jsonl`)."""
+        return self.audit_checkpoint_file or self.data_dir / "audit-checkpoints.jsonl"
+
+    @field_validator("audit_key")
+    @classmethod
+    def _long_enough(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and len(key.get_secret_value().encode()) < MIN_KEY_BYTES:
+            raise ValueError(f"needs at least {MIN_KEY_BYTES} characters (use 32 random bytes)")
+        return key
 
     @model_validator(mode="after")
     def _check_pairs(self) -> Settings:

@@ -15,6 +15,7 @@ from bot.admin import Admin, AdminDeps
 from bot.answers import AnswerDeps, Answers
 from bot.approvals import ApprovalDeps, Approvals
 from bot.approving import ApprovalGate, ApprovalGateDeps
+from bot.audit import AuditKey
 from bot.backends import Backends
 from bot.catalogue import CatalogueRefresh, CatalogueSource
 from bot.clicks import ClickDeps, Clicks
@@ -146,10 +147,12 @@ def build_desk(
     skills: SkillRegistry | None = None,
     understanding: Understander | None = None,
     outage: OutageConfig | None = None,
+    audit: AuditLog | None = None,
 ) -> WiredDesk:
     """The desk over `backends`. The understanding is Claude's when `settings` carry an
     Anthropic key, else offline (or the one given: a scripted one in tests), over the org's
-    names as the ports give them (`bot.catalogue`)."""
+    names as the ports give them (`bot.catalogue`). Its audit trail is `audit` (the runtime's
+    is keyed and checkpointed as the settings say), else one with a throwaway key."""
     metrics = metrics or Metrics()
     skills = skills or default_skills()
     wording = texts.DESK.merged(skills.texts())  # every sentence, the skills' included
@@ -162,7 +165,7 @@ def build_desk(
         Catalog(), threshold=threshold, metrics=metrics, settings=settings, skills=skills,
         feed=catalogue,
     )  # fmt: skip
-    audit = AuditLog(store)
+    audit = audit or AuditLog(store, AuditKey.ephemeral())
     cases = CaseRepository(store, audit, clock)
     refs = ButtonRefs(store)
     locks = ConversationLocks(store)
@@ -239,7 +242,7 @@ def build_desk(
             stepup=StepUpGate(StepUpGateDeps(stepup, directory, handoff, notices)),
             approval=ApprovalGate(
                 ApprovalGateDeps(
-                    approvals, policy, directory, resources, oncall, handoff, skills, clock
+                    approvals, policy, directory, resources, oncall, handoff, skills, clock, audit
                 )
             ),
             acting=acting,
@@ -363,6 +366,7 @@ def sandbox_desk(
     skills: SkillRegistry | None = None,
     understanding: Understander | None = None,
     outage: OutageConfig | None = None,
+    audit: AuditLog | None = None,
 ) -> WiredDesk:
     """A desk over a sandbox world (the demo, `serve` with an org file, scenarios, tests):
     its ports, its org's catalogue and its runbooks."""
@@ -380,6 +384,7 @@ def sandbox_desk(
         skills=skills,
         understanding=understanding,
         outage=outage,
+        audit=audit,
     )
 
 

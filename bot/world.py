@@ -26,6 +26,7 @@ from bot.ports import (
     CHECK_CAPABILITIES,
     DEVICE_CAPABILITIES,
     DIRECTORY_CAPABILITIES,
+    ChangeLog,
 )
 from bot.store import Store
 
@@ -62,7 +63,7 @@ class SandboxWorld:
             domain=org.domain,
             unsupported=lacking & DIRECTORY_CAPABILITIES,
         )
-        self.devices = SandboxDevices(store, unsupported=lacking & DEVICE_CAPABILITIES)
+        self.devices = SandboxDevices(store, clock, unsupported=lacking & DEVICE_CAPABILITIES)
         self.checks = SandboxChecks(
             store, clock, self.directory, self.outbox, unsupported=lacking & CHECK_CAPABILITIES
         )
@@ -97,6 +98,10 @@ class SandboxWorld:
     def backends(self) -> Backends:
         """The world's ports, as the desk is built over them."""
         return Backends(self.directory, self.devices, self.tickets, self.outbox, self.checks)
+
+    def change_logs(self) -> list[ChangeLog]:
+        """What the world's directory and device management changed (for reconciling)."""
+        return [self.directory, self.devices]
 
     @property
     def seed_marker(self) -> str:
@@ -171,6 +176,13 @@ class SandboxWorld:
             },
             "knowledge": dict(self.knowledge),
         }
+
+
+def sandbox_change_logs(store: Store, clock: Clock) -> list[ChangeLog]:
+    """The change logs of the sandbox world a desk over `store` keeps (under its `world`
+    namespace, as `bot.app` builds it), read without its org file."""
+    world = store.child("world")
+    return [SandboxDirectory.change_log(world, clock), SandboxDevices.change_log(world, clock)]
 
 
 def _fingerprint(org: Org) -> str:

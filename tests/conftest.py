@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from auditing import TEST_AUDIT_KEY
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
@@ -28,10 +29,15 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session", autouse=True)
 def _start_up_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Desks the tests start keep their fitted model and parsed org files in a temporary
-    directory (shared by the session), never under the checkout's `var/`."""
+    """Desks the tests start keep their fitted model and parsed org files, and their audit
+    checkpoints, in a temporary directory (shared by the session), never under the
+    checkout's `var/`; their audit key is the tests' own, as production's comes from a
+    secret store."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ITDESK_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        audit = tmp_path_factory.mktemp("audit")
+        patch.setenv("ITDESK_AUDIT_KEY", TEST_AUDIT_KEY)
+        patch.setenv("ITDESK_AUDIT_CHECKPOINT_FILE", str(audit / "checkpoints.jsonl"))
         yield
 
 

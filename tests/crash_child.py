@@ -28,6 +28,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from auditing import AUDIT_KEY
 from harness import ORG, Conversation
 from redis.asyncio import Redis
 
@@ -36,6 +37,7 @@ from bot.clock import ManualClock
 from bot.models import Effect, Send, Turn, TurnKind
 from bot.outcomes import StepOutcomes
 from bot.state.actions import ActionRepository
+from bot.state.audit import AuditLog
 from bot.store import Store
 from bot.wiring import sandbox_desk
 from bot.world import SandboxWorld
@@ -124,7 +126,7 @@ async def desk_on(store: Store, redis: Redis, *, reset: bool) -> tuple[Conversat
     clock = ManualClock(ORG.now)  # type: ignore[arg-type]
     world = await SandboxWorld.create(store.child("world"), ORG, clock, reset=reset)
     told = Told(redis)
-    wired = sandbox_desk(store, world, clock, outbound=told)
+    wired = sandbox_desk(store, world, clock, outbound=told, audit=AuditLog(store, AUDIT_KEY))
     return Conversation(wired, world, told.chat), told
 
 

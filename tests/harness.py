@@ -11,6 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from auditing import AUDIT_KEY
+
 from adapters.chat.recording import Message, RecordingChat, find_button
 from bot.cases import Case
 from bot.clock import ManualClock
@@ -22,6 +24,7 @@ from bot.policy import PolicyEngine
 from bot.ports import Directory
 from bot.scheduler import advance
 from bot.settings import Settings
+from bot.state.audit import AuditLog
 from bot.store import Store
 from bot.understanding import Understander
 from bot.wiring import WiredDesk, build_desk, sandbox_desk
@@ -149,16 +152,18 @@ async def conversation(
     )
     chat = RecordingChat()
     policy = PolicyEngine(policies) if policies else None
+    audit = AuditLog(store, AUDIT_KEY)
     if directory is None:
         wired = sandbox_desk(
             store, world, clock, outbound=chat, understanding=understanding, policy=policy,
-            outage=outage, settings=settings,
+            outage=outage, settings=settings, audit=audit,
         )  # fmt: skip
     else:
         backends = dataclasses.replace(world.backends(), directory=directory(world.directory))
         wired = build_desk(
             store, backends, clock, knowledge=KnowledgeBase.load(world.knowledge), outbound=chat,
             understanding=understanding, policy=policy, outage=outage, settings=settings,
+            audit=audit,
         )  # fmt: skip
     return Conversation(wired, world, chat)
 

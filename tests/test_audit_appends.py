@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from auditing import AUDIT_KEY, TEST_AUDIT_KEY
 from redis.asyncio import Redis
 
 from bot.state.audit import AuditLog
@@ -27,7 +28,10 @@ async def test_200_appends_from_two_logs_make_one_chain_with_few_conflicts(
     # two logs with their own clients: two desk processes sharing one Redis
     other = Redis.from_url(redis_url, decode_responses=True)
     try:
-        first, second = AuditLog(Store(redis, "test")), AuditLog(Store(other, "test"))
+        first, second = (
+            AuditLog(Store(redis, "test"), AUDIT_KEY),
+            AuditLog(Store(other, "test"), AUDIT_KEY),
+        )
         await redis.config_resetstat()
         logs = (first, second)
         await asyncio.gather(*(log.append({"n": n, "by": i}) for n in range(100)
@@ -50,12 +54,12 @@ async def test_200_appends_from_two_logs_make_one_chain_with_few_conflicts(
 
 
 async def test_appends_from_one_process_never_conflict(store: Store) -> None:
-    log = AuditLog(store)
+    log = AuditLog(store, AUDIT_KEY)
     await asyncio.gather(*(log.append({"n": n}) for n in range(100)))
     assert log.conflicts == 0
     assert (await log.verify()).checked == 100
     # a second log (a restarted process) continues the chain it finds
-    later = AuditLog(store)
+    later = AuditLog(store, AUDIT_KEY)
     await later.append({"n": 100})
     assert later.conflicts == 0
     assert (await later.verify()).checked == 101
@@ -64,12 +68,13 @@ async def test_appends_from_one_process_never_conflict(store: Store) -> None:
 _OTHER_PROCESS = """
 import asyncio, sys
 from redis.asyncio import Redis
+from bot.audit import AuditKey
 from bot.state.audit import AuditLog
 from bot.store import Store
 
 async def main() -> None:
     redis = Redis.from_url(sys.argv[1], decode_responses=True)
-    log = AuditLog(Store(redis, "test"))
+    log = AuditLog(Store(redis, "test"), AuditKey(sys.argv[2].encode(), "the tests"))
     print("ready", flush=True)
     sys.stdin.readline()
     await asyncio.gather(*(log.append({"n": n, "by": "child"}) for n in range(100)))
@@ -82,13 +87,13 @@ asyncio.run(main())
 
 async def test_two_processes_appending_at_once_keep_one_chain(store: Store, redis_url: str) -> None:
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", _OTHER_PROCESS, redis_url,
+        sys.executable, "-c", _OTHER_PROCESS, redis_url, TEST_AUDIT_KEY,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=ROOT,
     )  # fmt: skip
     assert child.stdin is not None
     assert child.stdout is not None
     assert (await child.stdout.readline()).strip() == b"ready"
-    log = AuditLog(store)
+    log = AuditLog(store, AUDIT_KEY)
     await log.append({"n": -1, "by": "parent"})  # the script is loaded before the race
     child.stdin.write(b"go\n")
     await child.stdin.drain()

@@ -76,6 +76,8 @@ async def finished_case(store: Store, requester: str) -> Any:
     desk, _ = await desk_on(store, store.redis, reset=False)
     case = await desk.case(requester)
     assert case.status == CaseStatus.RESOLVED, case.status
+    verdict = await desk.desk.audit.verify()
+    assert verdict.ok, verdict.describe()  # one chain across the processes, none cut
     ledger = ActionRepository(store)
     assert await ledger.open_intents() == []
     assert await ledger.acting_since(desk.clock.now() + timedelta(days=1)) == []

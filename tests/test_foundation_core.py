@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from auditing import AUDIT_KEY
 
-from bot.audit import read_export, verify_records
+from bot.audit import read_export
+from bot.audit_verify import verify_export
 from bot.cases import CaseError, CaseStatus
 from bot.clock import ManualClock
 from bot.events import Claimed, Escalated, Verified
@@ -70,7 +72,7 @@ async def test_lock_wait_gives_up(store: Store) -> None:
 
 async def test_fencing_refuses_a_write_after_the_lock_was_taken_over(store: Store) -> None:
     clock = ManualClock(T0)
-    cases = CaseRepository(store, AuditLog(store), clock)
+    cases = CaseRepository(store, AuditLog(store, AUDIT_KEY), clock)
     locks = ConversationLocks(store, ttl_ms=50)
     async with locks.hold("dm:alice") as fence:
         case = await cases.open(
@@ -88,7 +90,7 @@ async def test_fencing_refuses_a_write_after_the_lock_was_taken_over(store: Stor
 
 async def test_case_rebuilt_from_events_and_lifecycle_enforced(store: Store) -> None:
     clock = ManualClock(T0)
-    cases = CaseRepository(store, AuditLog(store), clock)
+    cases = CaseRepository(store, AuditLog(store, AUDIT_KEY), clock)
     case = await cases.open(
         requester="alice", conversation="dm:alice", platform="web", text="screen cracked"
     )
@@ -117,7 +119,7 @@ async def test_case_rebuilt_from_events_and_lifecycle_enforced(store: Store) -> 
 
 
 async def test_audit_chain_verifies_and_detects_a_removed_record(store: Store) -> None:
-    audit = AuditLog(store)
+    audit = AuditLog(store, AUDIT_KEY)
     for n in range(5):
         await audit.append({"n": n, "what": "event"})
     assert (await audit.verify()).ok
@@ -131,7 +133,7 @@ async def test_audit_chain_verifies_and_detects_a_removed_record(store: Store) -
 
 
 async def test_audit_chain_concurrent_appends_stay_one_chain(store: Store) -> None:
-    audit = AuditLog(store)
+    audit = AuditLog(store, AUDIT_KEY)
     await asyncio.gather(*(audit.append({"n": n}) for n in range(40)))
     verdict = await audit.verify()
     assert verdict.ok
@@ -139,7 +141,7 @@ async def test_audit_chain_concurrent_appends_stay_one_chain(store: Store) -> No
 
 
 async def test_audit_export_tampering_is_named(store: Store, tmp_path: Path) -> None:
-    audit = AuditLog(store)
+    audit = AuditLog(store, AUDIT_KEY)
     for n in range(4):
         await audit.append({"n": n, "who": "alice"})
     out = io.StringIO()
@@ -150,7 +152,7 @@ async def test_audit_export_tampering_is_named(store: Store, tmp_path: Path) -> 
     row["record"]["who"] = "mallory"
     lines[1] = json.dumps(row)
     path.write_text("\n".join(lines) + "\n")
-    verdict = verify_records(read_export(path))
+    verdict = verify_export(read_export(path, AUDIT_KEY), AUDIT_KEY, None)
     assert not verdict.ok
     assert verdict.broken_at is not None
     assert verdict.broken_at.index == 1

@@ -322,7 +322,7 @@ async def test_an_unknown_capability_name_is_refused_at_construction(
     with pytest.raises(ValueError, match="no capabilities named unlcok"):
         await SandboxWorld.create(store, GLOBEX, clock, unsupported={"unlcok"})
     with pytest.raises(ValueError, match="unlcok"):
-        SandboxDevices(store, unsupported={"unlcok"})
+        SandboxDevices(store, clock, unsupported={"unlcok"})
     assert not await store.redis.exists(SandboxWorld(store, GLOBEX, clock).seed_marker)
 
 

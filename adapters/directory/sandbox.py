@@ -2,50 +2,37 @@
 held in Redis so that what the desk changes stays changed (across restarts, across workers).
 
 Besides the `Directory` port it keeps what a real identity provider would show an admin:
-active sessions per person, how often they were revoked, and MFA resets. Lookups by e-mail,
-role and manager are Redis indexes kept in the same transaction as the person they index,
-so a turn never reads the whole directory."""
+active sessions per person, how often they were revoked, MFA resets, and a log of every
+change the port made (`changes`). Lookups by e-mail, role and manager are Redis indexes kept
+in the same transaction as the person they index, so a turn never reads the whole
+directory. Out-of-band addresses and links are `adapters.directory.sandbox_links`."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterable
-from datetime import timedelta
-from typing import Literal, get_args
+from datetime import datetime
+from typing import get_args
 
-from pydantic import BaseModel, ConfigDict
 from redis.asyncio.client import Pipeline
 
 from adapters.capabilities import Capabilities
-from adapters.notify.sandbox import new_outbox_item
+from adapters.changelog import RedisChangeLog
+from adapters.directory.sandbox_links import Contact, SandboxLinks
 from adapters.records import JsonRecords, text
 from bot.clock import Clock
-from bot.masking import mask_email, mask_phone
 from bot.models import FactorKind, Group, Person, Role
 from bot.org import Org, default_phone
 from bot.ports import (
     DIRECTORY_CAPABILITIES,
+    BackendChange,
+    ChangeOp,
     ConflictError,
     LinkSent,
-    NotFoundError,
     Outbox,
 )
 from bot.store import Store
 
-RESET_LINK_TTL = timedelta(hours=1)
-ENROLMENT_LINK_TTL = timedelta(hours=24)
-LINK_KEYS_KEPT = timedelta(days=30)  # as long as the desk keeps a request's idempotency key
 ROLES: frozenset[str] = frozenset(get_args(Role))
-
-
-class Contact(BaseModel):
-    """Where out-of-band messages reach a person. `recovery_email` is set only when the org
-    names one; links then go there rather than to the phone."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    phone: str
-    recovery_email: str | None = None
 
 
 class SandboxDirectory:
@@ -71,6 +58,15 @@ class SandboxDirectory:
         self._people = JsonRecords(self._store, "person", Person)
         self._groups = JsonRecords(self._store, "group", Group)
         self._contacts = JsonRecords(self._store, "contact", Contact)
+        self.changelog = self.change_log(store, clock)
+        self._links = SandboxLinks(
+            self._store, clock, outbox, domain, self._people, self._contacts, self.changelog
+        )
+
+    @staticmethod
+    def change_log(store: Store, clock: Clock) -> RedisChangeLog:
+        """The log of what the directory in `store` changed (read without its org)."""
+        return RedisChangeLog(store.child("directory"), "directory", clock)
 
     def stage_seed(self, pipe: Pipeline, org: Org) -> None:
         """Queue the org's people and groups on the seeding transaction, a few commands per
@@ -122,9 +118,24 @@ class SandboxDirectory:
     def _reports_key(self, manager: str) -> str:
         return self._store.key("reports", manager)
 
-    async def _update(self, username: str, change: Callable[[Person], Person]) -> Person:
-        """Change a person and, in the same transaction, the indexes the change moves."""
-        return await self._people.update(username, change, also=self._move_indexes)
+    async def _update(
+        self,
+        username: str,
+        change: Callable[[Person], Person],
+        op: ChangeOp | None = None,
+        **target: str | bool,
+    ) -> Person:
+        """Change a person and, in the same transaction, the indexes the change moves and
+        the change log's entry (none when the change left the person as they were). Only
+        the port's writes (the desk's) are logged: the sandbox-only ones stand for people
+        in the admin console or enrolling themselves, whom a real log names apart."""
+
+        def also(pipe: Pipeline, before: Person, after: Person) -> None:
+            self._move_indexes(pipe, before, after)
+            if op is not None and after != before:
+                self.changelog.stage(pipe, op, user=username, **target)
+
+        return await self._people.update(username, change, also=also)
 
     async def _indexed(self, key: str) -> list[Person]:
         usernames = sorted(text(member) for member in await self._store.redis.smembers(key))
@@ -159,15 +170,25 @@ class SandboxDirectory:
     async def contact(self, username: str) -> Contact | None:
         return await self._contacts.get(username)
 
+    async def changes(self, since: datetime, until: datetime) -> list[BackendChange]:
+        return await self.changelog.changes(since, until)
+
     # --- account state ----------------------------------------------------------------------
 
     async def set_locked(self, username: str, locked: bool) -> None:
         self.capabilities.require("lock" if locked else "unlock")
-        await self._update(username, lambda p: p.model_copy(update={"locked": locked}))
+        await self._update(
+            username, lambda p: p.model_copy(update={"locked": locked}), "set_locked", value=locked
+        )
 
     async def set_disabled(self, username: str, disabled: bool) -> None:
         self.capabilities.require("disable" if disabled else "enable")
-        await self._update(username, lambda p: p.model_copy(update={"disabled": disabled}))
+        await self._update(
+            username,
+            lambda p: p.model_copy(update={"disabled": disabled}),
+            "set_disabled",
+            value=disabled,
+        )
 
     async def add_member(self, username: str, group_id: str) -> None:
         self.capabilities.require("group_membership")
@@ -177,6 +198,8 @@ class SandboxDirectory:
             lambda p: p if group_id in p.groups else p.model_copy(
                 update={"groups": (*p.groups, group_id)}
             ),
+            "add_member",
+            group=group_id,
         )  # fmt: skip
 
     async def remove_member(self, username: str, group_id: str) -> None:
@@ -185,6 +208,8 @@ class SandboxDirectory:
         await self._update(
             username,
             lambda p: p.model_copy(update={"groups": tuple(g for g in p.groups if g != group_id)}),
+            "remove_member",
+            group=group_id,
         )
 
     async def revoke_sessions(self, username: str) -> int | None:
@@ -192,11 +217,11 @@ class SandboxDirectory:
         `session_count`, as a directory that cannot count them)."""
         self.capabilities.require("revoke_sessions")
         await self._people.require(username)
-        async with self._store.redis.pipeline(transaction=True) as pipe:
-            pipe.hget(self._store.key("sessions"), username)
-            pipe.hset(self._store.key("sessions"), username, 0)
-            pipe.hincrby(self._store.key("revocations"), username, 1)
-            ended, _, _ = await pipe.execute()
+        entry, score = self.changelog.entry("revoke_sessions", user=username)
+        ended = await self._store.redis.eval(
+            _REVOKE, 3, self._store.key("sessions"), self._store.key("revocations"),
+            self.changelog.key, username, entry, score,
+        )  # fmt: skip
         return int(ended or 0) if self.capabilities.has("session_count") else None
 
     async def sessions(self, username: str) -> int:
@@ -212,7 +237,8 @@ class SandboxDirectory:
     async def reset_factors(self, username: str) -> None:
         """Forget every registered sign-in factor: the person enrols again from a link."""
         self.capabilities.require("reset_factors")
-        await self._update(username, lambda p: p.model_copy(update={"factors": ()}))
+        await self._update(username, lambda p: p.model_copy(update={"factors": ()}),
+                           "reset_factors")  # fmt: skip
         await self._store.redis.hincrby(self._store.key("factor-resets"), username, 1)
 
     async def factor_resets(self, username: str) -> int:
@@ -250,8 +276,11 @@ class SandboxDirectory:
         self.capabilities.require("create_person")
         existing = await self.person(person.username)
         if existing is not None:
-            if existing == person:
-                await self._index(person)  # a retry after a crash between record and index
+            if existing == person:  # a retry, perhaps after a crash before the indexes
+                if await self.contact(person.username) is None:
+                    await self._finish_creating(person)
+                else:
+                    await self._index(person)
                 return
             raise ConflictError(f"username {person.username!r} is taken")
         await self._check_references(person)
@@ -262,8 +291,16 @@ class SandboxDirectory:
                 raise ConflictError(f"e-mail {person.email!r} is taken")
         if not await self._people.add(person.username, person):
             raise ConflictError(f"username {person.username!r} is taken")
-        await self._index(person)
-        await self._contacts.put(person.username, Contact(phone=default_phone(person.username)))
+        await self._finish_creating(person)
+
+    async def _finish_creating(self, person: Person) -> None:
+        """A new account's indexes, contact and change log entry, in one transaction."""
+        async with self._store.redis.pipeline(transaction=True) as pipe:
+            self.stage_indexes(pipe, person)
+            contact = Contact(phone=default_phone(person.username))
+            self._contacts.stage(pipe, person.username, contact)
+            self.changelog.stage(pipe, "create_person", user=person.username)
+            await pipe.execute()
 
     async def _index(self, person: Person) -> None:
         async with self._store.redis.pipeline(transaction=True) as pipe:
@@ -278,100 +315,29 @@ class SandboxDirectory:
         if person.devices:
             raise ValueError("a new account gets devices through device management")
 
-    # --- out-of-band addresses and links ----------------------------------------------------
-
-    async def _person_and_contact(self, username: str) -> tuple[Person | None, Contact | None]:
-        """Both records in one round trip (every address the desk shows needs both)."""
-        raw_person, raw_contact = await self._store.redis.mget(
-            [self._people.key(username), self._contacts.key(username)]
-        )
-        person = None if raw_person is None else Person.model_validate_json(raw_person)
-        contact = None if raw_contact is None else Contact.model_validate_json(raw_contact)
-        return person, contact
+    # --- out-of-band addresses and links (`adapters.directory.sandbox_links`) --------------
 
     async def factor_address(self, username: str, factor: FactorKind) -> str | None:
-        person, contact = await self._person_and_contact(username)
-        if person is None or contact is None or factor not in person.factors:
-            return None
-        if factor == "email":
-            return mask_email(contact.recovery_email or person.email)
-        if factor == "totp":
-            return "your authenticator app"
-        return mask_phone(contact.phone)  # sms, and push to the app on that phone
+        return await self._links.factor_address(username, factor)
 
     async def recovery_address(self, username: str) -> str | None:
-        route = await self._recovery_route(username)
-        return None if route is None else route[2]
+        return await self._links.recovery_address(username)
 
     async def send_reset_link(self, username: str, *, key: str | None = None) -> LinkSent:
         self.capabilities.require("reset_link")
-        return await self._send_link(
-            username,
-            "reset_link",
-            "Reset your password here: https://login.{domain}/reset#{token} "
-            "(valid for 1 hour; ignore this if you did not ask).",
-            RESET_LINK_TTL,
-            key,
-        )
+        return await self._links.send(username, "reset_link", key)
 
     async def send_enrolment_link(self, username: str, *, key: str | None = None) -> LinkSent:
         self.capabilities.require("enrolment_link")
-        return await self._send_link(
-            username,
-            "enrolment_link",
-            "Set up sign-in verification here: https://login.{domain}/enrol#{token} "
-            "(valid for 24 hours).",
-            ENROLMENT_LINK_TTL,
-            key,
-            email_only=True,
-        )
+        return await self._links.send(username, "enrolment_link", key)
 
-    async def _send_link(
-        self,
-        username: str,
-        kind: Literal["reset_link", "enrolment_link"],
-        template: str,
-        ttl: timedelta,
-        key: str | None,
-        *,
-        email_only: bool = False,
-    ) -> LinkSent:
-        # one link per request key, as an identity provider with idempotency keys does: the
-        # desk's retry after a lost answer must not mint a second token
-        sent_key = self._store.key("links", kind, username, key) if key else None
-        if sent_key is not None and (sent := await self._store.redis.get(sent_key)) is not None:
-            return LinkSent.model_validate_json(sent)
-        route = await self._recovery_route(username, email_only=email_only)
-        if route is None:
-            raise NotFoundError("person", username)
-        channel, _, masked = route
-        token = secrets.token_urlsafe(24)
-        item = new_outbox_item(
-            self._clock,
-            to=username,
-            channel=channel,
-            address=masked,
-            kind=kind,
-            text=template.format(domain=self._domain, token=token),
-            secret=token,
-            ttl=ttl,
-        )
-        await self._outbox.deliver(item)
-        link = LinkSent(address=masked)
-        if sent_key is not None:
-            await self._store.redis.set(sent_key, link.model_dump_json(), ex=LINK_KEYS_KEPT)
-        return link
 
-    async def _recovery_route(
-        self, username: str, *, email_only: bool = False
-    ) -> tuple[Literal["sms", "email"], str, str] | None:
-        """(channel, address, masked address) for links: an explicit recovery e-mail, else
-        the phone when SMS is registered, else the work e-mail. Enrolment links after an MFA
-        reset always go by e-mail: the phone may be the very factor that was lost."""
-        person, contact = await self._person_and_contact(username)
-        if person is None or contact is None:
-            return None
-        if not email_only and contact.recovery_email is None and "sms" in person.factors:
-            return "sms", contact.phone, mask_phone(contact.phone)
-        address = contact.recovery_email or person.email
-        return "email", address, mask_email(address)
+# KEYS: sessions, revocations, change log. ARGV: username, the change log entry, its score.
+# The sessions end, and the revocation is logged when there were any to end.
+_REVOKE = """
+local ended = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+redis.call('HSET', KEYS[1], ARGV[1], 0)
+redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+if ended > 0 then redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2]) end
+return ended
+"""

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from adapters.chat.recording import Delivery, shown_text
-from bot.audit import Verdict
+from bot.audit_verify import Verdict
 from bot.cases import Case
 from bot.scenarios.actions import APPROVED, VERIFIED, ExecutedAction
 from bot.scenarios.expect import Observed

@@ -1,4 +1,6 @@
-"""Approval requests in Redis: one record per request, and the set of those still pending."""
+"""Approval requests in Redis: one record per request, and the set of those still pending.
+A decision is written only over a pending request, in one script: of two decisions at once
+(Approve and Deny pressed together, a click and the expiry), the first wins."""
 
 from __future__ import annotations
 
@@ -56,5 +58,22 @@ class ApprovalRepository:
                 pipe.srem(self._pending, approval.id)
             await pipe.execute()
 
+    async def decide(self, decided: Approval) -> Approval | None:
+        """Store `decided` if the stored request is still pending; else None (another
+        decision got there first: `get` says which)."""
+        key, json = self._key(decided.id), decided.model_dump_json()
+        won = await self._store.redis.eval(_DECIDE, 2, key, self._pending, json, decided.id)
+        return decided if int(won) else None
+
     async def pending_count(self) -> int:
         return int(await self._store.redis.scard(self._pending))
+
+
+# KEYS: the request, the pending set. ARGV: the decided request, its id. 1 when written.
+_DECIDE = """
+local raw = redis.call('GET', KEYS[1])
+if not raw or cjson.decode(raw)['status'] ~= 'pending' then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SREM', KEYS[2], ARGV[2])
+return 1
+"""

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from auditing import AUDIT_KEY
 from backends import ORG, Backend
 
 from bot.actions import ActionDeps, ActionRunner, Provenance
@@ -49,7 +50,7 @@ class Desk:
         assert ORG.now is not None
         self.clock = ManualClock(ORG.now)
         self.ledger = ActionRepository(store)
-        self.cases = CaseRepository(store, AuditLog(store), self.clock)
+        self.cases = CaseRepository(store, AuditLog(store, AUDIT_KEY), self.clock)
         self.runner = ActionRunner(ActionDeps(
             skills=default_skills(), actions=self.ledger, directory=backend.directory,
             devices=backend.devices, receipts=ReceiptBook(store), tickets=backend.tickets,
