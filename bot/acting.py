@@ -1,6 +1,7 @@
-"""Acting on a plan policy allowed: its steps run as a saga, what follows them (change notices,
-the end of time-bound access, telling security, a handoff), and the status card with Undo.
-Also the reversal of an earlier action once policy allowed it."""
+"""Acting on a plan policy allowed: its steps run as a saga (grants reserved before it), then
+what follows them (`bot.results`: notices, the status card with Undo) or a handoff; a write
+whose outcome is unknown waits as "checking"; a case a dead process left is resumed. Also
+the reversal of an earlier action once policy allowed it."""
 
 from __future__ import annotations
 
@@ -11,50 +12,36 @@ import structlog
 
 from bot import texts
 from bot.access import TimeBoundAccess
-from bot.actions import ActionRunner, Executed, Provenance, SagaFailed
+from bot.actions import ActionRunner, Provenance, SagaFailed
 from bot.cases import Case, CaseStatus
 from bot.clock import Clock
-from bot.context import TurnContext, requester_address
-from bot.conversation import feedback_buttons
-from bot.events import Checking, Decided, Executing, Refused, Resolved, Resumed, StatusCard
+from bot.context import TurnContext
+from bot.events import Checking, Decided, Executing, Refused, Resolved, Resumed
 from bot.handoff import Handoff, next_step_for
-from bot.models import Button, Card, CardField, Reply, new_message_id
 from bot.notices import Notices
 from bot.outcomes import StillChecking, Unverifiable
 from bot.plans import Plan, PlanStep
 from bot.policy import Decision
-from bot.ports import Directory, Outbox
-from bot.resources import PlanResources
-from bot.routing import FollowUp, Routing
+from bot.ports import Directory
+from bot.results import ActingResults, strip_undo
+from bot.routing import Routing
 from bot.state.actions import ActionIntent, StoredAction
-from bot.state.refs import ButtonRefs, NewRef
 from skills.base import PreconditionFailed, missing_capability
 from skills.registry import SkillRegistry
-from verification.notify import notify_change
-from verification.stepup import StepUp
 
 log = structlog.get_logger("itdesk.acting")
 CHECK_FOR = timedelta(minutes=15)  # how long an unknown outcome is read for before a human
 
 
 @dataclass(frozen=True)
-class _Ends:
-    follow_ups: tuple[FollowUp, ...]  # one per executed step
-    undo_hours: int
-
-
-@dataclass(frozen=True)
 class ActingDeps:
     actions: ActionRunner
     access: TimeBoundAccess
-    refs: ButtonRefs
+    results: ActingResults
     routing: Routing
-    resources: PlanResources
     directory: Directory
-    outbox: Outbox
     handoff: Handoff
     notices: Notices
-    stepup: StepUp
     skills: SkillRegistry
     clock: Clock
 
@@ -94,7 +81,7 @@ class Acting:
         case, _ = await d.actions.run(ctx, case, step, why, key=intent.key, undo_of=intent.undo_of,
                                       keep_open=True)  # fmt: skip
         await d.access.cancel_expiry(case.id)
-        self.strip_undo(ctx, case)
+        strip_undo(ctx, case)
         ctx.tell(case, texts.say("result.undo_done"))
         if intent.undo_of:
             await d.actions.finished_undo(intent.undo_of)
@@ -139,9 +126,9 @@ class Acting:
         # only a grant the desk made ends on its own: a membership the person already had
         # (the add changed nothing) is not the desk's to take away
         await d.access.settle_steps(case.id, plan.steps)
-        ends = await self._ends(case, plan, done)
+        ends = await d.results.ends(case, plan, done)
         try:
-            await self._after_actions(ctx, case, plan, done, ends)
+            await d.results.after(ctx, case, plan, done, ends)
         except Exception:
             # The actions ran and are recorded; a failed notice or schedule must not leave the
             # case stuck in "executing". The log names it for an operator.
@@ -161,7 +148,7 @@ class Acting:
                 next_step=next_step_for(handover.escalate),
             )
         case = await ctx.record(case, Resolved(), actor="desk", status=CaseStatus.RESOLVED)
-        await self._status_card(ctx, case, done, ends.undo_hours)
+        await d.results.status_card(ctx, case, done, ends.undo_hours)
         return case
 
     async def _unsupported(
@@ -197,80 +184,6 @@ class Acting:
             await d.notices.tell_role(ctx, role, case.requester, what)
         return case
 
-    async def _ends(self, case: Case, plan: Plan, done: list[Executed]) -> _Ends:
-        """What policy says follows each executed step, and how long Undo is offered."""
-        d = self._d
-        requester = await d.directory.person(case.requester)
-        resource = await d.resources.resource(plan, await d.resources.subject(plan))
-        if requester is None or resource is None:
-            return _Ends((), 0)
-        follow_ups = tuple(
-            d.routing.follow_up(requester, resource, skill=e.skill, intent=plan.intent,
-                                changed=e.changed)
-            for e in done
-        )  # fmt: skip
-        hours = d.routing.undo_hours(requester, resource, skill=plan.action, intent=plan.intent)
-        return _Ends(follow_ups, hours)
-
-    async def _after_actions(
-        self, ctx: TurnContext, case: Case, plan: Plan, done: list[Executed], ends: _Ends
-    ) -> None:
-        d = self._d
-        for executed, follow_up in zip(done, ends.follow_ups, strict=False):
-            if follow_up.notify_owner:
-                person = await d.directory.person(executed.args.get("user", ""))
-                if person is not None:
-                    what = texts.change_notice(executed.skill)
-                    await notify_change(person, what, d.directory, d.outbox, d.clock)
-                    await d.stepup.note_change(person, executed.skill)
-        roles = dict.fromkeys(role for f in ends.follow_ups for role in f.notify)
-        for role in roles:
-            summary = "; ".join(d.skills.step(e.skill, e.args) for e in done) or plan.summary
-            what = texts.say("note.role_notice", intent=plan.intent, summary=summary)
-            await d.notices.tell_role(ctx, role, case.requester, what)
-
-    async def _status_card(
-        self, ctx: TurnContext, case: Case, done: list[Executed], undo_hours: int
-    ) -> None:
-        d = self._d
-        wanted: list[tuple[str, str | None, NewRef]] = []  # label, confirmation, what it does
-        undoable = [e for e in done if e.inverse and e.changed] if undo_hours else []
-        if len(undoable) == 1:
-            undo = NewRef(
-                action="undo",
-                case_id=case.id,
-                allowed=[case.requester],
-                data={"action": undoable[0].action_id},
-                expires_at=d.clock.now() + timedelta(hours=undo_hours),
-            )
-            wanted.append((texts.say("result.undo"), texts.say("result.undo_confirm"), undo))
-        for label, action in feedback_buttons():
-            wanted.append((label, None, NewRef(action=action, case_id=case.id,
-                                               allowed=[case.requester])))  # fmt: skip
-        tokens = await d.refs.mint_all([ref for _, _, ref in wanted])
-        buttons = [
-            Button(label=label, action=ref.action, ref=token, confirm=confirm)
-            for (label, confirm, ref), token in zip(wanted, tokens, strict=True)
-        ]
-        summary = " ".join(e.summary for e in done)
-        done_label = texts.say("result.done_field")
-        fields = tuple(
-            CardField(label=done_label, value=d.skills.step(e.skill, e.args)) for e in done
-        )
-        card = Card(
-            kind="status",
-            title=texts.say("result.done_title"),
-            text=summary,
-            fields=fields,
-            buttons=tuple(buttons),
-            case_id=case.id,
-            about=case.requester,
-            context=texts.say("result.undo_available", count=undo_hours) if undoable else None,
-        )
-        message_id = new_message_id()
-        await ctx.record(case, StatusCard(message=message_id, card=card), actor="desk")
-        ctx.send(requester_address(case), Reply(id=message_id, text=summary, card=card))
-
     async def action(self, action_id: str) -> StoredAction | None:
         """An executed action's record, by its id."""
         return await self._d.actions.record(action_id)
@@ -280,22 +193,10 @@ class Acting:
         d = self._d
         case, _ = await d.actions.undo(ctx, case, action_id, provenance(case, decision.policy_ids))
         await d.access.cancel_expiry(case.id)
-        self.strip_undo(ctx, case)
+        strip_undo(ctx, case)
         ctx.say(texts.say("result.undo_done"))
         await d.actions.finished_undo(action_id)
         return case
-
-    def strip_undo(self, ctx: TurnContext, case: Case) -> None:
-        """Take Undo off the case's status card."""
-        status_card = case.last(StatusCard)
-        if status_card is not None:
-            kept = tuple(b for b in status_card.card.buttons if b.action != "undo")
-            card = status_card.card.model_copy(
-                update={"buttons": kept, "context": texts.say("note.undone_context")}
-            )
-            ctx.update(
-                requester_address(case), Reply(id=status_card.message, text=card.text, card=card)
-            )
 
     async def _checking(self, ctx: TurnContext, case: Case, plan: Plan, exc: StillChecking) -> Case:
         """A write's outcome is unknown and the backend cannot be read yet: the person hears

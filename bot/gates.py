@@ -17,6 +17,7 @@ from bot.plans import Plan
 from bot.policy import Decision, PolicyEngine, PolicyRequest
 from bot.ports import Directory
 from bot.resources import PlanResources
+from bot.results import strip_undo
 from bot.state.control import DeskControl
 from bot.verifying import StepUpGate
 from skills.registry import SkillRegistry
@@ -143,7 +144,7 @@ class Gates:
         if decision is not None and decision.route == "escalate" and plan is not None:
             # policy wants a human for the reversal (paused, a privileged account...): hand it
             # over with what to undo rather than leave the person with a dead button
-            d.acting.strip_undo(ctx, case)
+            strip_undo(ctx, case)
             return await d.handoff.escalate(
                 ctx,
                 case,

@@ -39,6 +39,7 @@ from bot.ports import Directory
 from bot.reads import RememberingDevices, RememberingDirectory
 from bot.recovery import Recovery, RecoveryDeps
 from bot.resources import PlanResources
+from bot.results import ActingResults, ResultDeps
 from bot.routing import Routing
 from bot.scheduler import Scheduler
 from bot.settings import ACCESS_OVERDUE_MINUTES, Settings
@@ -217,18 +218,19 @@ def build_desk(
         AccessDeps(GrantRepository(store), scheduler, runner, directory, system, clock,
                    oncall_channel=oncall_channel, overdue=timedelta(minutes=overdue))
     )  # fmt: skip
+    results = ActingResults(
+        ResultDeps(refs, routing, resources, directory, backends.outbox, notices, stepup, skills,
+                   clock)
+    )  # fmt: skip
     acting = Acting(
         ActingDeps(
             actions=runner,
             access=access,
-            refs=refs,
+            results=results,
             routing=routing,
-            resources=resources,
             directory=directory,
-            outbox=backends.outbox,
             handoff=handoff,
             notices=notices,
-            stepup=stepup,
             skills=skills,
             clock=clock,
         )
