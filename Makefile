@@ -14,12 +14,23 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Headless Chromium for the browser test of the web chat (Debian's package; root installs it,
-# anyone else gets the test skipped with a reason).
+# The real servers the tests start (Debian's packages; root installs what is missing, waiting
+# for the dpkg lock; no system service is started): headless Chromium for the browser test of
+# the web chat, slapd and the LDAP tools, and Samba's AD DC. Anyone else gets those tests
+# skipped with a reason, except with CI=true, where a missing server is a failure.
+SYSTEM_PACKAGES := chromium:/usr/bin/chromium slapd:/usr/sbin/slapd ldap-utils:/usr/bin/ldapadd \
+	samba-ad-dc:/usr/sbin/samba
 system-deps:
-	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "installing chromium for the browser test"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	@missing=""; for entry in $(SYSTEM_PACKAGES); do \
+		[ -x "$${entry#*:}" ] || missing="$$missing $${entry%%:*}"; \
+	done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing$$missing for the tests"; \
+		printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d; \
+		apt-get -o DPkg::Lock::Timeout=300 update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
+			--no-install-recommends $$missing >/dev/null; \
+		status=$$?; rm -f /usr/sbin/policy-rc.d; exit $$status; \
 	fi
 
 demo: $(STAMP)
