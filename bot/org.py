@@ -207,12 +207,12 @@ class OrgFileError(Exception):
     """An org file that cannot be used. The message names the file and lists every problem
     (dotted field path, line when known, reason); `problems` holds them as data."""
 
-    def __init__(self, source: str, problems: list[OrgProblem]) -> None:
+    def __init__(self, source: str, problems: list[OrgProblem], what: str = "org file") -> None:
         self.source = source
         self.problems = problems
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
         lines = "\n".join(f"  {problem.describe()}" for problem in problems)
-        super().__init__(f"{source}: invalid org file, {count}:\n{lines}")
+        super().__init__(f"{source}: invalid {what}, {count}:\n{lines}")
 
 
 def load_org(path: Path) -> Org:

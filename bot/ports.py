@@ -128,6 +128,27 @@ class OutboxItem(BaseModel):
     expires_at: datetime | None = None
 
 
+class ContactPoints(BaseModel):
+    """Where a person can be reached out of band, as the directory records it (never an
+    address typed in chat): the primary mailbox (often behind the very account that is
+    locked), a secondary address, a mobile number."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    email: str
+    secondary_email: str | None = None
+    mobile: str | None = None
+
+
+class Contacts(Protocol):
+    """The addresses on record of each person, for the providers that deliver codes, links
+    and change notices."""
+
+    async def contact_points(self, username: str) -> ContactPoints | None:
+        """The person's addresses on record; None for a person the directory does not have."""
+        ...
+
+
 class LinkSent(BaseModel):
     """A reset or enrolment link the directory sent: where it went, masked for chat. The
     link itself (its token) never leaves the directory."""

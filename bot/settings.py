@@ -14,9 +14,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from bot.audit import MIN_KEY_BYTES
+from bot.settings_identity import IdentitySettings, identity_problems
 from bot.store import POOL_SIZE, POOL_TIMEOUT
 
 ACCESS_OVERDUE_MINUTES = 60
@@ -26,7 +27,7 @@ class SettingsError(Exception):
     """The configuration is invalid; the message lists every problem at once."""
 
 
-class Settings(BaseSettings):
+class Settings(IdentitySettings):
     """Everything the desk needs to start. Secrets are `SecretStr` and print masked."""
 
     model_config = SettingsConfigDict(
@@ -146,7 +147,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_pairs(self) -> Settings:
-        problems: list[str] = []
+        problems: list[str] = identity_problems(self)
         if self.slack_bot_token and not self.slack_signing_secret and not self.slack_app_token:
             problems.append(
                 "ITDESK_SLACK_SIGNING_SECRET: required with ITDESK_SLACK_BOT_TOKEN in HTTP mode "
