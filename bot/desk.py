@@ -103,6 +103,9 @@ class Desk:
 
     async def _handle(self, turn: Turn) -> list[Effect]:
         p = self._p
+        if turn.refused is not None:
+            log.info("turn.account_refused", platform=turn.platform, why=turn.refused)
+            return [_plain(turn, texts.say(f"identity.{turn.refused}"))]
         person = await resolve_person(turn, p.directory)
         if person is None:
             log.info("turn.unknown_person", platform=turn.platform)

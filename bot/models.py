@@ -141,6 +141,9 @@ class Understanding(BaseModel):
 # --- inbound ----------------------------------------------------------------------------
 
 
+Refusal = Literal["guest", "outsider", "unverified", "deactivated"]
+
+
 class TurnKind(StrEnum):
     MESSAGE = "message"  # a person typed something
     CLICK = "click"  # a person pressed a button on a card (or on their phone)
@@ -168,6 +171,10 @@ class Turn(_Frozen):
     received_at: datetime | None = None
     correlation_id: str | None = None
     delivery: str | None = None  # the inbox entry it came in as, when it came through one
+    # Why the platform's account is not one the desk may look a person up by, when it is not:
+    # a guest, someone of another organisation, an e-mail the platform has not verified, a
+    # deactivated account. The person is told so politely; nothing is looked up.
+    refused: Refusal | None = None
 
 
 # --- outbound ---------------------------------------------------------------------------

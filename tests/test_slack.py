@@ -84,6 +84,9 @@ def workspace() -> list[SlackUserRecord]:
         *people,
         SlackUserRecord("UMALLORY", "mallory@example.com", "Mallory Outsider"),
         SlackUserRecord("UCONNECT", "zoe@globex.test", "Zoe Connect", team_id="T0OTHER"),
+        SlackUserRecord("UGUEST", "bob@globex.test", "Bob Guest", guest=True),
+        SlackUserRecord("UUNVERIFIED", "carol@globex.test", "Carol", email_confirmed=False),
+        SlackUserRecord("UGONE", "dave@globex.test", "Dave Gone", deleted=True),
         SlackUserRecord("UOTHERBOT", None, "Build Bot", is_bot=True),
     ]
 
@@ -394,10 +397,19 @@ async def test_a_retried_event_gets_one_reply(slack: SlackDesk) -> None:
     assert len(slack.fake.in_channel(ONCALL)) == 1
 
 
+REFUSED = {  # user, their DM, what they are told
+    "UMALLORY": ("DMALLORY", "unknown_person"),
+    "UCONNECT": ("DCONNECT", "identity.outsider"),
+    "UGUEST": ("DGUEST", "identity.guest"),
+    "UUNVERIFIED": ("DUNVERIFIED", "identity.unverified"),
+    "UGONE": ("DGONE", "identity.deactivated"),
+}
+
+
 async def test_people_not_in_the_directory_are_refused_politely(slack: SlackDesk) -> None:
-    slack.fake.channels["DMALLORY"] = True
-    slack.fake.channels["DCONNECT"] = True
-    for user, channel in (("UMALLORY", "DMALLORY"), ("UCONNECT", "DCONNECT")):
+    for channel, _ in REFUSED.values():
+        slack.fake.channels[channel] = True
+    for user, (channel, _) in REFUSED.items():
         ts = next_ts()
         await slack.event(
             {
@@ -412,12 +424,14 @@ async def test_people_not_in_the_directory_are_refused_politely(slack: SlackDesk
         )
     await slack.adapter.settled()
 
-    # a stranger, and a Slack Connect guest whose (verified) address is ours: neither is
-    # taken for the person of that address
-    for channel in ("DMALLORY", "DCONNECT"):
+    # a stranger; a Slack Connect user, a guest, an unverified and a deactivated account
+    # whose addresses are ours: none is taken for the person of that address
+    for channel, said in REFUSED.values():
         (refusal,) = slack.fake.in_channel(channel)
-        assert refusal.text == texts.say("unknown_person")
-    assert await slack.world.tickets.of_requester("alice") == []
+        assert refusal.text == texts.say(said)
+    for person in ("alice", "bob", "carol", "dave", "zoe"):
+        assert await slack.world.tickets.of_requester(person) == []
+        assert await slack.desk.cases.ids_of(person) == []
 
 
 async def test_bots_edits_and_stray_messages_are_not_turns(slack: SlackDesk) -> None:
@@ -526,6 +540,23 @@ async def test_an_approval_clicked_by_the_wrong_person_then_the_approver(
 
 
 # --- escalations in the on-call channel ------------------------------------------------------
+
+
+async def test_an_approver_deactivated_since_their_last_message_cannot_approve(
+    slack: SlackDesk,
+) -> None:
+    await slack.sms_only("alice")
+    await slack.say("carol", "hi")  # carol's account is looked up, and kept for a while
+    await slack.say("alice", "can you give me access to the finance reports group?")
+    await slack.say("alice", await slack.sms_code("alice"))
+    card = slack.last_dm("carol")
+    next(u for u in slack.fake.users if u.id == uid("carol")).deleted = True
+
+    await slack.click("carol", card, "Approve")  # a click is asked of Slack again
+    alice = await slack.world.directory.person("alice")
+    assert alice is not None
+    assert "finance-reports" not in alice.groups
+    assert slack.last_dm("carol").text == texts.say("identity.deactivated")
 
 
 async def test_an_escalation_is_claimed_and_relayed_both_ways(slack: SlackDesk) -> None:

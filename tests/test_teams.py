@@ -57,6 +57,10 @@ ROSTER = [
     member("erin", "Erin Walsh"),
     member("frank", "Frank Adeyemi"),
     Member(id="29:zed", name="Zed Outsider", aad_object_id="aad-zed", upn="zed@elsewhere.test"),
+    # a guest whose external address is one the directory knows
+    Member(id="29:gus", name="Gus Guest", aad_object_id="aad-gus",
+           upn="bob_globex.test#EXT#@globex.onmicrosoft.com", email="bob@globex.test",
+           role="guest"),  # fmt: skip
 ]
 
 
@@ -446,6 +450,15 @@ async def test_a_teams_user_outside_the_directory_is_told_so(bot: Harness) -> No
     await bot.say("zed", "I'm locked out")
     (reply,) = bot.dm("zed")
     assert reply.text == texts.say("unknown_person")
+
+
+async def test_a_guest_of_the_tenant_is_refused_whatever_address_they_carry(
+    bot: Harness,
+) -> None:
+    await bot.say("gus", "I'm locked out")
+    (reply,) = bot.dm("gus")
+    assert reply.text == texts.say("identity.guest")
+    assert await bot.desk.cases.ids_of("bob") == []
 
 
 async def test_a_sender_the_members_lookup_does_not_know_is_told_so(bot: Harness) -> None:

@@ -17,7 +17,7 @@ CODE = [p for d in ("bot", "adapters", "skills", "verification") for p in (ROOT 
 # keys the code builds from a reason, an intent, a queue or a capability
 DYNAMIC = ("refusal.", "unsupported.", "queue.", "change_notice.", "menu.item.", "approval.risk.",
            "approval.verdict.", "handoff.next_step.", "summary.headline.", "summary.next_step.",
-           "admin.stats_", "step_up.code_lead", "outage.service.")  # fmt: skip
+           "admin.stats_", "step_up.code_lead", "outage.service.", "identity.")  # fmt: skip
 
 
 def _keys_in(arg: ast.AST) -> list[str]:

@@ -356,7 +356,8 @@ class SlackAdapter:
                 thread is None or incoming.channel != self.config.oncall_channel
             ):
                 return None
-        user = await self.people.user(incoming.user_id)
+        # a click may approve, undo or act: who pressed it is asked of Slack again
+        user = await self.people.user(incoming.user_id, fresh=incoming.kind in {"click", "choice"})
         if user.bot:
             return None
         action = incoming.action
@@ -367,6 +368,7 @@ class SlackAdapter:
             event_id=incoming.event_id,
             user_id=incoming.user_id,
             user_email=user.email,
+            refused=user.refused,
             conversation_id=PREFIX + incoming.channel,
             kind=KINDS.get(incoming.kind, TurnKind.CLICK),
             text=incoming.text,

@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.chat.slack_state import SlackState
+from bot.models import Refusal
 from bot.ports import Directory
 
 log = structlog.get_logger("itdesk.slack")
@@ -28,17 +29,19 @@ SLACKBOT = "USLACKBOT"
 @dataclass(frozen=True)
 class SlackUser:
     """A Slack user as the desk needs them: the verified e-mail (None when there is none the
-    desk may trust) and whether it is a bot."""
+    desk may trust), whether it is a bot, and why the account is refused when it is."""
 
     id: str
     email: str | None
     bot: bool = False
+    refused: Refusal | None = None
 
 
 def slack_user(data: dict[str, Any], team_id: str | None) -> SlackUser:
-    """A `users.info` user object as a `SlackUser`. The e-mail is trusted only for a person of
-    this workspace (not a bot, not deactivated, not a Slack Connect guest of another
-    organisation) whose address Slack has confirmed."""
+    """A `users.info` user object as a `SlackUser`. The e-mail is trusted only for a member of
+    this workspace (not a bot, not deactivated, not a single- or multi-channel guest, not a
+    Slack Connect user of another organisation) whose address Slack has confirmed; `refused`
+    says which of those it is not (the `users:read.email` scope gives the e-mail at all)."""
     user_id = str(data.get("id") or "")
     bot = bool(data.get("is_bot")) or user_id == SLACKBOT
     email = (data.get("profile") or {}).get("email")
@@ -48,15 +51,18 @@ def slack_user(data: dict[str, Any], team_id: str | None) -> SlackUser:
         and data.get("team_id") != team_id
         and not data.get("enterprise_user")
     )
-    trusted = (
-        isinstance(email, str)
-        and "@" in email
-        and data.get("is_email_confirmed") is not False
-        and not data.get("deleted")
-        and not bot
-        and not foreign
-    )
-    return SlackUser(id=user_id, email=str(email).strip().lower() if trusted else None, bot=bot)
+    refused: Refusal | None = None
+    if data.get("deleted"):
+        refused = "deactivated"
+    elif foreign:
+        refused = "outsider"
+    elif data.get("is_restricted") or data.get("is_ultra_restricted"):
+        refused = "guest"
+    elif not (isinstance(email, str) and "@" in email) or data.get("is_email_confirmed") is False:
+        refused = "unverified"
+    trusted = refused is None and not bot
+    return SlackUser(id=user_id, email=str(email).strip().lower() if trusted else None, bot=bot,
+                     refused=None if bot else refused)  # fmt: skip
 
 
 class SlackPeople:
@@ -85,11 +91,12 @@ class SlackPeople:
             self._team = str(answer.get("team_id") or "") or None
         return self._team
 
-    async def user(self, user_id: str) -> SlackUser:
-        """The Slack user behind an id, from `users.info` (cached for the TTL)."""
+    async def user(self, user_id: str, *, fresh: bool = False) -> SlackUser:
+        """The Slack user behind an id, from `users.info` (cached for the TTL; `fresh` asks
+        Slack again, for a sensitive step: a click that may approve, undo or act)."""
         now = self._now()
         cached = self._cache.get(user_id)
-        if cached is not None and cached[1] > now:
+        if cached is not None and cached[1] > now and not fresh:
             return cached[0]
         try:
             answer = await self._client.users_info(user=user_id)

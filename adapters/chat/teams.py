@@ -361,7 +361,8 @@ class TeamsChat:
                 [Send(to=Address(conversation=ref.conversation_id), reply=reply)]
             )
             return
-        person, email = await self._person(account)
+        guest = account is not None and (account.user_role or "").lower() == "guest"
+        person, email = (None, None) if guest else await self._person(account)
         if account is not None and person is not None:
             await self.state.remember_account(account, person.username)
             if ref.kind == "personal":
@@ -369,6 +370,8 @@ class TeamsChat:
         turn = await self._turn(activity, ref, email)
         if turn is None:
             return
+        if guest:  # a guest of the tenant is not looked up, whatever address they carry
+            turn = turn.model_copy(update={"refused": "guest", "user_email": None})
         await work_through(self.desk, turn, delivery, self._turn_effects)
 
     async def _on_install(self, context: TurnContext) -> None:
@@ -399,7 +402,8 @@ class TeamsChat:
         user = context.activity.from_property
         if user is None or not user.id:
             return None
-        cached = await self.state.account(user.id)
+        # a click may approve, undo or act: who pressed it is looked up again
+        cached = None if click_of(context.activity.value) else await self.state.account(user.id)
         if cached is not None:
             return cached
         try:
@@ -634,6 +638,7 @@ def _account_of(member: Any, tenant_id: str | None) -> TeamsAccount:
         user_principal_name=member.user_principal_name,
         email=member.email,
         tenant_id=member.tenant_id or tenant_id,
+        user_role=member.user_role,
     )
 
 

@@ -52,6 +52,7 @@ class TeamsAccount(_Record):
     user_principal_name: str | None = None
     email: str | None = None
     tenant_id: str | None = None
+    user_role: str | None = None  # "user", or "guest" for a guest of the tenant
 
     def addresses(self) -> list[str]:
         """The e-mail addresses to look the user up by in the directory, best first."""

@@ -42,6 +42,7 @@ class Member:
     aad_object_id: str
     upn: str
     email: str | None = None
+    role: str = "user"  # "guest" for a guest of the tenant
 
     def json(self, tenant_id: str) -> dict[str, Any]:
         given, _, surname = self.name.partition(" ")
@@ -54,7 +55,7 @@ class Member:
             "givenName": given,
             "surname": surname,
             "tenantId": tenant_id,
-            "userRole": "user",
+            "userRole": self.role,
         }
 
     def answers_to(self, key: str) -> bool:

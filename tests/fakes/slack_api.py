@@ -49,6 +49,7 @@ class SlackUserRecord:
     is_bot: bool = False
     deleted: bool = False
     email_confirmed: bool = True
+    guest: bool = False  # a multi-channel guest (is_restricted)
 
     def dump(self) -> dict[str, Any]:
         profile: dict[str, Any] = {"real_name": self.name, "display_name": self.name}
@@ -62,6 +63,8 @@ class SlackUserRecord:
             "deleted": self.deleted,
             "is_bot": self.is_bot,
             "is_email_confirmed": self.email_confirmed,
+            "is_restricted": self.guest,
+            "is_ultra_restricted": False,
             "profile": profile,
         }
 
