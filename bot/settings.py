@@ -165,6 +165,11 @@ class Settings(IdentitySettings):
                 "ITDESK_TEAMS_ALLOW_UNAUTHENTICATED: only for local use without "
                 "ITDESK_TEAMS_APP_ID; with an app id every activity is authenticated"
             )
+        if self.web_chat and self.directory != "sandbox":
+            problems.append(
+                f"ITDESK_WEB_CHAT: the web chat lets anyone act as anyone, so it serves only the "
+                f"sandbox; set ITDESK_WEB_CHAT=false with ITDESK_DIRECTORY={self.directory}"
+            )
         if self.web_chat and not _loopback(self.host):
             problems.append(
                 f"ITDESK_WEB_CHAT: the web chat has no sign-in (anyone can act as anyone), so it "

@@ -20,6 +20,12 @@ def test_a_real_directory_without_its_settings_names_every_missing_one_at_once()
         assert f"ITDESK_{name}: required with ITDESK_DIRECTORY=ldap" in said
 
 
+def test_the_web_chat_never_serves_a_real_directory() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(directory="ldap", _env_file=None)
+    assert "ITDESK_WEB_CHAT: the web chat lets anyone act as anyone" in str(caught.value)
+
+
 def test_wrong_urls_attributes_and_orders_are_named(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as caught:
         load_settings(
@@ -42,7 +48,7 @@ def test_a_complete_ldap_configuration_is_accepted_and_the_password_kept_secret(
         directory="ldap", ldap_url="ldaps://ldap.example.org", ldap_bind_dn="cn=desk,dc=example",
         ldap_bind_password="s3cret-bind", ldap_base_dn="dc=example",
         smtp_url="smtps://desk:mailpw@mail.example.org:465", smtp_from="it@example.org",
-        _env_file=None,
+        web_chat=False, _env_file=None,
     )  # fmt: skip
     assert settings.code_addresses == ("secondary", "primary")
     assert "s3cret-bind" not in repr(settings)

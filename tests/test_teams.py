@@ -58,9 +58,14 @@ ROSTER = [
     member("frank", "Frank Adeyemi"),
     Member(id="29:zed", name="Zed Outsider", aad_object_id="aad-zed", upn="zed@elsewhere.test"),
     # a guest whose external address is one the directory knows
-    Member(id="29:gus", name="Gus Guest", aad_object_id="aad-gus",
-           upn="bob_globex.test#EXT#@globex.onmicrosoft.com", email="bob@globex.test",
-           role="guest"),  # fmt: skip
+    Member(
+        id="29:gus",
+        name="Gus Guest",
+        aad_object_id="aad-gus",
+        upn="bob_globex.test#EXT#@globex.onmicrosoft.com",
+        email="bob@globex.test",
+        role="guest",
+    ),  # fmt: skip
 ]
 
 
