@@ -65,7 +65,7 @@ ROSTER = [
         upn="bob_globex.test#EXT#@globex.onmicrosoft.com",
         email="bob@globex.test",
         role="guest",
-    ),  # fmt: skip
+    ),
 ]
 
 
