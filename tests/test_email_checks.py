@@ -1,27 +1,78 @@
-"""Mail over SMTP, against a real server (aiosmtpd, started by the test): AUTH over STARTTLS,
-implicit TLS, no password to a server without TLS, a certificate the desk does not trust
-refused, the password never shown; a server down, busy or hung tried a bounded number of
-times, then named."""
+"""Codes by e-mail, through a real SMTP server (aiosmtpd, started by the test): where a code
+goes (the secondary address on record first, else the primary; the order configurable), once
+per request key; the code in the mail and nowhere else (logs, state, exceptions), the password
+nowhere at all; AUTH over STARTTLS and implicit TLS; a server down or hung tried a bounded
+number of times, then named; withdrawal and expiry."""
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import structlog
 from servers.smtp import SmtpTestServer, closed_port, silent_server, smtp_server
 
-from adapters.mail.message import Mail
+from adapters.checks.email import EmailChecks
+from adapters.mail.contacts import first_address
+from adapters.mail.message import KEY_HEADER, REF_HEADER, Mail, Mailer
 from adapters.mail.smtp import MailUndelivered, SmtpMailer, SmtpServer
+from bot import texts
 from bot.clock import ManualClock
+from bot.masking import mask_email, mask_phone
+from bot.models import FactorKind, Person
+from bot.ports import CheckRequest, ContactPoints, NotFoundError, Unsupported
+from bot.store import Store
 
 T0 = datetime(2026, 6, 15, 8, 30, tzinfo=UTC)
 CODE = "482913"
 LOGIN = ("itdesk", "pa55:w/rd%s3cret")  # characters a URL must escape
 SENDER = "IT desk <itdesk@initech.test>"
+
+PETER = ContactPoints(
+    email="peter@initech.test", secondary_email="peter.lindgren@home.test", mobile="+44 7700 900123"
+)
+BOOK = {
+    "peter": PETER,
+    "ana": ContactPoints(email="ana@initech.test"),
+    "mo": ContactPoints(email="mo@initech.test", secondary_email="MO@initech.test "),
+}
+
+
+class Book:
+    """Addresses on record and the directory's record of each person, from one table: each
+    has the e-mail factor (and SMS with a mobile), as a directory with contact points says."""
+
+    def __init__(self, points: dict[str, ContactPoints], *, factors: FactorKind | None = "email"):
+        self._points = points
+        self._factors: tuple[FactorKind, ...] = (factors,) if factors else ()
+
+    async def contact_points(self, username: str) -> ContactPoints | None:
+        return self._points.get(username)
+
+    async def person(self, username: str) -> Person | None:
+        points = self._points.get(username)
+        if points is None:
+            return None
+        sms: tuple[FactorKind, ...] = ("sms",) if points.mobile else ()
+        return Person(username=username, name=username.title(), email=points.email,
+                      factors=self._factors + sms)  # fmt: skip
+
+    async def factor_address(self, username: str, factor: FactorKind) -> str | None:
+        points = self._points.get(username)
+        if points is None:
+            return None
+        if factor == "sms":
+            return mask_phone(points.mobile) if points.mobile else None
+        address = first_address(points, ("secondary", "primary"))
+        return mask_email(address) if factor == "email" and address else None
+
+    async def recovery_address(self, username: str) -> str | None:
+        return await self.factor_address(username, "email")
 
 
 class Pauses(list[float]):
@@ -174,3 +225,168 @@ async def test_a_server_that_never_answers_times_out(clock: ManualClock, pauses:
     assert time.monotonic() - started < 5
     assert failed.value.transient
     assert pauses == [1.0]
+
+
+# --- where a code goes -----------------------------------------------------------------------
+
+
+def email_checks(store: Store, clock: ManualClock, mailer: Mailer, **kw: Any) -> EmailChecks:
+    book = Book(BOOK)
+    return EmailChecks(store, clock, book, mailer, contacts=book, **kw)
+
+
+@pytest.fixture
+def checks(store: Store, clock: ManualClock, mailer: SmtpMailer) -> EmailChecks:
+    return email_checks(store, clock, mailer)
+
+
+def request(key: str = "su-1", username: str = "peter", **fields: Any) -> CheckRequest:
+    fields.setdefault("factor", "email")
+    fields.setdefault("code", CODE)
+    fields.setdefault("message", texts.say("step_up.code_message", lead="Your code", minutes=10))
+    return CheckRequest(key=key, username=username, expires_at=T0 + timedelta(minutes=10),
+                        **fields)  # fmt: skip
+
+
+async def test_a_code_goes_to_the_secondary_address_on_record(
+    checks: EmailChecks, server: SmtpTestServer
+) -> None:
+    issued = await checks.issue(request())
+    (mail,) = server.boxes.all()
+    assert mail.recipients == ("peter.lindgren@home.test",)
+    assert (issued.kind, issued.verifier, issued.address) == ("code", "desk", "p•••@home.test")
+    assert issued.expires_at == T0 + timedelta(minutes=10)
+    assert f"code for the IT desk: {CODE}. Valid for 10 minutes" in mail.body
+    message = mail.message
+    assert (message["From"], message["To"]) == (SENDER, "peter.lindgren@home.test")
+    assert message["Subject"] == texts.say("email.subject_code")
+    assert (message[KEY_HEADER], message[REF_HEADER]) == ("su-1", issued.id)
+    assert message["Message-ID"].endswith("@initech.test>")
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message.get_content_type() == "text/plain"
+    headers = "\n".join(f"{name}: {value}" for name, value in message.items())
+    assert CODE not in headers
+
+
+async def test_without_a_secondary_address_the_code_goes_to_the_primary(
+    checks: EmailChecks, server: SmtpTestServer
+) -> None:
+    issued = await checks.issue(request(username="ana"))
+    assert [m.recipients for m in server.boxes.all()] == [("ana@initech.test",)]
+    assert issued.address == "a•••@initech.test"
+
+
+async def test_the_order_of_addresses_is_the_settings(
+    store: Store, clock: ManualClock, mailer: SmtpMailer, server: SmtpTestServer
+) -> None:
+    primary_first = email_checks(store, clock, mailer, order=("primary", "secondary"))
+    await primary_first.issue(request("su-1"))
+    assert server.boxes.all()[-1].recipients == ("peter@initech.test",)
+    secondary_only = email_checks(store, clock, mailer, order=("secondary",))
+    with pytest.raises(NotFoundError) as caught:
+        await secondary_only.issue(request("su-2", username="ana"))
+    assert (caught.value.kind, caught.value.key) == ("email", "ana")
+    with pytest.raises(ValueError, match="secondary and/or primary"):
+        email_checks(store, clock, mailer, order=("secondary", "mobile"))
+    assert len(server.boxes.all()) == 1
+
+
+async def test_the_same_key_is_the_same_check_and_sends_once(
+    checks: EmailChecks, server: SmtpTestServer
+) -> None:
+    first = await checks.issue(request())
+    assert await checks.issue(request()) == first
+    assert len(server.boxes.all()) == 1
+    other = await checks.issue(request("su-2"))
+    assert other.id != first.id
+    assert len(server.boxes.all()) == 2
+
+
+async def test_only_e_mail_codes_the_desk_minted_for_someone_registered(
+    store: Store, clock: ManualClock, checks: EmailChecks, mailer: SmtpMailer,
+    server: SmtpTestServer,
+) -> None:  # fmt: skip
+    for factor in ("sms", "push", "totp"):
+        with pytest.raises(Unsupported) as caught:
+            await checks.issue(request(factor=factor))
+        assert caught.value.capability == factor
+    with pytest.raises(ValueError, match="where the code goes"):
+        await checks.issue(request(message="Your code."))
+    with pytest.raises(ValueError, match="the request has none"):
+        await checks.issue(request(code=None))
+    with pytest.raises(NotFoundError):
+        await checks.issue(request(username="nobody"))
+    unregistered = Book(BOOK, factors=None)
+    bare = EmailChecks(store, clock, unregistered, mailer, contacts=unregistered)
+    with pytest.raises(NotFoundError) as caught_factor:
+        await bare.issue(request(username="ana"))
+    assert caught_factor.value.kind == "factor"
+    assert server.boxes.all() == []
+    assert await checks.issue(request()) is not None  # the refusals left nothing under the key
+
+
+async def test_a_send_that_failed_leaves_no_check_so_the_request_goes_out_later(
+    store: Store, clock: ManualClock, pauses: Pauses
+) -> None:
+    down = SmtpMailer(SmtpServer("127.0.0.1", closed_port(), False), SENDER, clock, sleep=pauses)
+    with pytest.raises(MailUndelivered):
+        await email_checks(store, clock, down).issue(request())
+    with smtp_server() as back:
+        up = SmtpMailer(SmtpServer.from_url(back.url), SENDER, clock, sleep=pauses)
+        issued = await email_checks(store, clock, up).issue(request())
+        assert await email_checks(store, clock, up).issue(request()) == issued
+        assert len(back.boxes.all()) == 1
+
+
+# --- the code stays in the mail --------------------------------------------------------------
+
+
+async def test_the_code_is_in_the_mail_and_nowhere_else_and_the_password_nowhere(
+    store: Store, checks: EmailChecks, server: SmtpTestServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with structlog.testing.capture_logs() as events:
+        issued = await checks.issue(request())
+        state = await checks.result(issued.id)
+        with pytest.raises(ValueError, match="not a code this provider checks") as refused:
+            await checks.verify_code(issued.id, CODE)
+        await checks.withdraw(issued.id)
+    (mail,) = server.boxes.all()
+    assert CODE in mail.body
+    assert any(e["event"] == "mail.sent" for e in events)  # the desk did log the send
+    # every line logged but the test mail server's own (it logs what it receives)
+    lines = [r.getMessage() for r in caplog.records if r.name != "mail.log"]
+    stored = [await store.redis.get(k) async for k in store.redis.scan_iter(match="test:*")]
+    seen = "\n".join([*lines, *map(repr, events), repr(issued), repr(state), repr(checks),
+                      str(refused.value), *map(str, stored)])  # fmt: skip
+    assert CODE not in seen
+    assert LOGIN[1] not in seen
+    assert "peter.lindgren@home.test" not in "\n".join(map(str, stored))  # masked at rest
+
+
+# --- the check's life ------------------------------------------------------------------------
+
+
+async def test_a_check_is_pending_until_withdrawn_or_expired(
+    checks: EmailChecks, clock: ManualClock
+) -> None:
+    withdrawn = await checks.issue(request("su-1"))
+    lapsed = await checks.issue(request("su-2"))
+    assert (await checks.result(withdrawn.id)).status == "pending"
+    clock.advance(timedelta(minutes=3))
+    await checks.withdraw(withdrawn.id)
+    state = await checks.result(withdrawn.id)
+    assert (state.status, state.at) == ("withdrawn", T0 + timedelta(minutes=3))
+    clock.advance(timedelta(minutes=1))
+    await checks.withdraw(withdrawn.id)  # again: no change
+    assert await checks.result(withdrawn.id) == state
+    clock.advance(timedelta(minutes=6))
+    expired = await checks.result(lapsed.id)
+    assert (expired.status, expired.at) == ("expired", lapsed.expires_at)
+    await checks.withdraw(lapsed.id)  # closed already: it stays as it is
+    assert await checks.result(lapsed.id) == expired
+    assert (await checks.result(withdrawn.id)).status == "withdrawn"
+    for unknown in (checks.result("chk-none"), checks.verify_code("chk-none", CODE),
+                    checks.withdraw("chk-none")):  # fmt: skip
+        with pytest.raises(NotFoundError):
+            await unknown
