@@ -1,8 +1,9 @@
-"""Codes by e-mail, through a real SMTP server (aiosmtpd, started by the test): where a code
-goes (the secondary address on record first, else the primary; the order configurable), once
-per request key; the code in the mail and nowhere else (logs, state, exceptions), the password
-nowhere at all; AUTH over STARTTLS and implicit TLS; a server down or hung tried a bounded
-number of times, then named; withdrawal and expiry."""
+"""Codes, links and change notices by e-mail, through a real SMTP server (aiosmtpd, started by
+the test): where a code goes (the secondary address on record first, else the primary; the
+order configurable), once per request key; the code in the mail and nowhere else (logs,
+state, exceptions), the password nowhere at all; AUTH over STARTTLS and implicit TLS; a
+server down or hung tried a bounded number of times, then named; notices at every address
+once; withdrawal and expiry."""
 
 from __future__ import annotations
 
@@ -21,11 +22,12 @@ from adapters.checks.email import EmailChecks
 from adapters.mail.contacts import first_address
 from adapters.mail.message import KEY_HEADER, REF_HEADER, Mail, Mailer
 from adapters.mail.smtp import MailUndelivered, SmtpMailer, SmtpServer
+from adapters.notify.email import EmailOutbox
 from bot import texts
 from bot.clock import ManualClock
 from bot.masking import mask_email, mask_phone
 from bot.models import FactorKind, Person
-from bot.ports import CheckRequest, ContactPoints, NotFoundError, Unsupported
+from bot.ports import CheckRequest, ContactPoints, NotFoundError, OutboxItem, Unsupported
 from bot.store import Store
 
 T0 = datetime(2026, 6, 15, 8, 30, tzinfo=UTC)
@@ -390,3 +392,88 @@ async def test_a_check_is_pending_until_withdrawn_or_expired(
                     checks.withdraw("chk-none")):  # fmt: skip
         with pytest.raises(NotFoundError):
             await unknown
+
+
+# --- notices and links -----------------------------------------------------------------------
+
+
+def item(kind: Any = "notification", channel: Any = "email_all", **fields: Any) -> OutboxItem:
+    fields.setdefault("to", "peter")
+    fields.setdefault("address", "")
+    return OutboxItem(id=fields.pop("id", "ob-1"), channel=channel, kind=kind,
+                      text=fields.pop("text", "A password reset was requested."),
+                      created_at=T0, **fields)  # fmt: skip
+
+
+def outbox(store: Store, mailer: Mailer, **kw: Any) -> EmailOutbox:
+    return EmailOutbox(store, Book(BOOK), mailer, **kw)
+
+
+async def test_a_notice_reaches_every_address_once(
+    store: Store, mailer: SmtpMailer, server: SmtpTestServer
+) -> None:
+    box = outbox(store, mailer)
+    delivered = await box.deliver(item())
+    assert sorted(m.recipients for m in server.boxes.all()) == [
+        ("peter.lindgren@home.test",), ("peter@initech.test",)
+    ]  # fmt: skip
+    assert all(
+        m.message["Subject"] == texts.say("email.subject_notice") for m in server.boxes.all()
+    )
+    assert delivered.address == "p•••@initech.test, p•••@home.test"
+    assert await box.deliver(item()) == delivered  # a retried delivery sends nothing
+    assert len(server.boxes.all()) == 2
+    await box.deliver(item(id="ob-2", to="mo"))  # the same address twice on record: once
+    assert [m.recipients for m in server.boxes.to("mo@initech.test")] == [("mo@initech.test",)]
+
+
+async def test_a_link_goes_to_the_first_address_in_the_order_and_is_not_kept(
+    store: Store, mailer: SmtpMailer, server: SmtpTestServer
+) -> None:
+    token = "tok-3f9a1c"
+    link = item("reset_link", "email", text=f"Reset here: https://login.test/r#{token}",
+                secret=token)  # fmt: skip
+    delivered = await outbox(store, mailer).deliver(link)
+    (mail,) = server.boxes.all()
+    assert mail.recipients == ("peter.lindgren@home.test",)
+    assert mail.message["Subject"] == texts.say("email.subject_reset_link")
+    assert token in mail.body
+    assert (delivered.address, delivered.secret) == ("p•••@home.test", None)
+    stored = [await store.redis.get(k) async for k in store.redis.scan_iter(match="test:*")]
+    assert token not in "\n".join(map(str, stored))
+    enrol = item("enrolment_link", "email", id="ob-2", text="Enrol here")
+    await outbox(store, mailer, order=("primary",)).deliver(enrol)
+    assert server.boxes.all()[-1].recipients == ("peter@initech.test",)
+    assert server.boxes.all()[-1].message["Subject"] == texts.say("email.subject_enrolment_link")
+
+
+async def test_the_e_mail_outbox_reaches_no_phone(store: Store, mailer: SmtpMailer) -> None:
+    box = outbox(store, mailer)
+    for channel in ("sms", "push", "totp"):
+        with pytest.raises(Unsupported) as caught:
+            await box.deliver(item(channel=channel))
+        assert caught.value.capability == channel
+    with pytest.raises(NotFoundError):
+        await box.deliver(item(to="nobody"))
+
+
+async def test_a_delivery_that_failed_half_way_sends_only_the_rest_again(
+    store: Store, mailer: SmtpMailer, server: SmtpTestServer
+) -> None:
+    class FailsOnce:
+        def __init__(self) -> None:
+            self.failed = False
+
+        async def send(self, mail: Mail) -> None:
+            if mail.to == "peter.lindgren@home.test" and not self.failed:
+                self.failed = True
+                raise MailUndelivered("down", transient=True)
+            await mailer.send(mail)
+
+    box = outbox(store, FailsOnce())
+    with pytest.raises(MailUndelivered):
+        await box.deliver(item())
+    await box.deliver(item())
+    assert sorted(m.recipients for m in server.boxes.all()) == [
+        ("peter.lindgren@home.test",), ("peter@initech.test",)
+    ]  # fmt: skip
