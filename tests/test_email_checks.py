@@ -29,6 +29,7 @@ from bot.masking import mask_email, mask_phone
 from bot.models import FactorKind, Person
 from bot.ports import CheckRequest, ContactPoints, NotFoundError, OutboxItem, Unsupported
 from bot.store import Store
+from verification.notify import notify_change
 
 T0 = datetime(2026, 6, 15, 8, 30, tzinfo=UTC)
 CODE = "482913"
@@ -425,6 +426,22 @@ async def test_a_notice_reaches_every_address_once(
     assert len(server.boxes.all()) == 2
     await box.deliver(item(id="ob-2", to="mo"))  # the same address twice on record: once
     assert [m.recipients for m in server.boxes.to("mo@initech.test")] == [("mo@initech.test",)]
+
+
+async def test_a_change_notice_goes_once_to_each_address_and_skips_the_phone(
+    store: Store, clock: ManualClock, mailer: SmtpMailer, server: SmtpTestServer
+) -> None:
+    book = Book(BOOK)
+    peter = await book.person("peter")
+    assert peter is not None
+    assert peter.factors == ("email", "sms")
+    box = EmailOutbox(store, book, mailer)
+    delivered = await notify_change(peter, "an account unlock", book, box, clock)
+    assert [d.channel for d in delivered] == ["email", "email"]  # not the SMS: no phone here
+    assert sorted(m.recipients for m in server.boxes.all()) == [
+        ("peter.lindgren@home.test",), ("peter@initech.test",)
+    ]  # fmt: skip
+    assert all("An account unlock for your account" in m.body for m in server.boxes.all())
 
 
 async def test_a_link_goes_to_the_first_address_in_the_order_and_is_not_kept(
