@@ -3,7 +3,7 @@ the test): where a code goes (the secondary address on record first, else the pr
 order configurable), once per request key; the code in the mail and nowhere else (logs,
 state, exceptions), the password nowhere at all; AUTH over STARTTLS and implicit TLS; a
 server down or hung tried a bounded number of times, then named; notices at every address
-once; withdrawal and expiry."""
+once; withdrawal and expiry; and Peter, locked out, unlocked by a code read from his mail."""
 
 from __future__ import annotations
 
@@ -16,8 +16,11 @@ from typing import Any
 
 import pytest
 import structlog
+from auditing import AUDIT_KEY
+from harness import ORG, Conversation
 from servers.smtp import SmtpTestServer, closed_port, silent_server, smtp_server
 
+from adapters.chat.recording import RecordingChat
 from adapters.checks.email import EmailChecks
 from adapters.mail.contacts import first_address
 from adapters.mail.message import KEY_HEADER, REF_HEADER, Mail, Mailer
@@ -25,10 +28,15 @@ from adapters.mail.smtp import MailUndelivered, SmtpMailer, SmtpServer
 from adapters.notify.email import EmailOutbox
 from bot import texts
 from bot.clock import ManualClock
+from bot.knowledge import KnowledgeBase
 from bot.masking import mask_email, mask_phone
 from bot.models import FactorKind, Person
-from bot.ports import CheckRequest, ContactPoints, NotFoundError, OutboxItem, Unsupported
+from bot.ports import CheckRequest, ContactPoints, Directory, NotFoundError, OutboxItem, Unsupported
+from bot.state.audit import AuditLog
 from bot.store import Store
+from bot.wiring import build_desk
+from bot.world import SandboxWorld
+from verification.codes import codes_in
 from verification.notify import notify_change
 
 T0 = datetime(2026, 6, 15, 8, 30, tzinfo=UTC)
@@ -494,3 +502,75 @@ async def test_a_delivery_that_failed_half_way_sends_only_the_rest_again(
     assert sorted(m.recipients for m in server.boxes.all()) == [
         ("peter.lindgren@home.test",), ("peter@initech.test",)
     ]  # fmt: skip
+
+
+# --- the desk over it ------------------------------------------------------------------------
+
+
+class EmailFactor:
+    """A directory seen as one with contact points: the people in `book` have the e-mail
+    factor, registered at the first of their addresses on record."""
+
+    def __init__(self, inner: Directory, book: Book) -> None:
+        self._inner = inner
+        self._book = book
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def person(self, username: str) -> Person | None:
+        person = await self._inner.person(username)
+        if person is None or await self._book.contact_points(username) is None:
+            return person
+        return person.model_copy(update={"factors": ("email",)})
+
+    async def factor_address(self, username: str, factor: FactorKind) -> str | None:
+        if await self._book.contact_points(username) is None:
+            return await self._inner.factor_address(username, factor)
+        return await self._book.factor_address(username, factor)
+
+    async def recovery_address(self, username: str) -> str | None:
+        return await self.factor_address(username, "email")
+
+
+async def test_peter_locked_out_types_the_code_from_his_mail_and_is_unlocked(
+    store: Store, mailer: SmtpMailer, server: SmtpTestServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    clock = ManualClock(ORG.now)
+    world = await SandboxWorld.create(store.child("world"), ORG, clock, reset=True)
+    book = Book({"peter": PETER})
+    directory = EmailFactor(world.directory, book)
+    backends = dataclasses.replace(
+        world.backends(),
+        directory=directory,
+        checks=EmailChecks(store, clock, directory, mailer, contacts=book),
+        outbox=EmailOutbox(store, book, mailer),
+    )
+    chat = RecordingChat()
+    wired = build_desk(store, backends, clock, knowledge=KnowledgeBase.load(world.knowledge),
+                       outbound=chat, audit=AuditLog(store, AUDIT_KEY))  # fmt: skip
+    desk = Conversation(wired, world, chat)
+
+    with structlog.testing.capture_logs() as events:
+        asked = await desk.say("peter", "my account got locked after too many wrong passwords")
+        assert server.boxes.to("peter@initech.test") == []  # the locked mailbox is passed over
+        (mail,) = server.boxes.to("peter.lindgren@home.test")
+        (code,) = codes_in(mail.body)
+        assert "p•••@home.test" in " ".join(desk.said(asked))
+        answered = await desk.say("peter", code)
+
+    peter = await world.directory.person("peter")
+    assert peter is not None
+    assert not peter.locked
+    assert await desk.executed() == [("unlock_account", {"user": "peter"})]
+    notice = texts.say("email.subject_notice")
+    notices = [m for m in server.boxes.all() if m.message["Subject"] == notice]
+    assert sorted(m.recipients for m in notices) == [
+        ("peter.lindgren@home.test",), ("peter@initech.test",)
+    ]  # fmt: skip
+    assert all(code not in text for text in desk.said(asked) + desk.said(answered))
+    assert all(code not in text for text in desk.dm_texts("peter"))
+    lines = [r.getMessage() for r in caplog.records if r.name != "mail.log"]
+    assert code not in "\n".join([*lines, *map(repr, events)])
+    assert LOGIN[1] not in "\n".join([*lines, *map(repr, events)])
