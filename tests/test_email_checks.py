@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import servers.smtp
 import structlog
 from auditing import AUDIT_KEY
 from harness import ORG, Conversation
@@ -135,6 +136,20 @@ def test_the_password_is_never_shown(server: SmtpTestServer, clock: ManualClock)
     assert LOGIN[1] not in str(bad.value)
     assert SmtpServer.from_url("smtps://mail.test") == SmtpServer("mail.test", 465, True)
     assert SmtpServer.from_url("smtp://mail.test").port == 587
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", pytest.fail.Exception),
+                                            ("", pytest.skip.Exception)])  # fmt: skip
+def test_a_mail_server_that_cannot_start_fails_the_test_in_ci(
+    monkeypatch: pytest.MonkeyPatch, ci: str, outcome: type[BaseException]
+) -> None:
+    def cannot_bind(self: object) -> None:
+        raise OSError("address in use")
+
+    monkeypatch.setattr(servers.smtp.Controller, "start", cannot_bind)
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="did not start"), smtp_server():
+        pass
 
 
 async def test_auth_over_starttls_against_the_real_server(

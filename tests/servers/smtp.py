@@ -7,6 +7,7 @@ Without CI a server that cannot start skips the test; with `CI=true` it fails it
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import os
@@ -168,6 +169,7 @@ def smtp_server(
         try:
             controller.start()
         except Exception as exc:
+            _discard(controller)
             _cannot_start(exc)
         try:
             yield SmtpTestServer(HOST, controller.port, boxes, tls[1] if tls else None,
@@ -190,6 +192,14 @@ def silent_server() -> Iterator[int]:
         sock.bind((HOST, 0))
         sock.listen(8)  # the kernel completes the handshake; nobody ever answers
         yield int(sock.getsockname()[1])
+
+
+def _discard(controller: Controller) -> None:
+    """Stop what a failed start left running, and close the event loop it made."""
+    with contextlib.suppress(Exception):
+        controller.stop(no_assert=True)
+    if not controller.loop.is_closed():
+        controller.loop.close()
 
 
 def _cannot_start(exc: Exception) -> None:
