@@ -1,6 +1,8 @@
 """Change notices: a person is told on every credential or factor change, at every address
 they have, so that a change they did not ask for is noticed even when one channel (the chat
-account, a phone) is in someone else's hands. A notice never carries a secret."""
+account, a phone) is in someone else's hands. A notice never carries a secret. An outbox that
+cannot reach one of the channels (an e-mail outbox and a phone) leaves it out; the others
+are still told."""
 
 from __future__ import annotations
 
@@ -8,11 +10,15 @@ import secrets
 from datetime import UTC
 from typing import Literal
 
+import structlog
+
 from bot.clock import Clock
 from bot.masking import mask_email
 from bot.models import Person
-from bot.ports import Directory, Outbox, OutboxItem
+from bot.ports import Directory, Outbox, OutboxItem, Unsupported
 from bot.texts import say
+
+log = structlog.get_logger("itdesk.notify")
 
 Channel = Literal["email", "sms", "push"]
 
@@ -38,7 +44,11 @@ async def notify_change(
             text=text,
             created_at=now,
         )
-        delivered.append(await outbox.deliver(item))
+        try:
+            delivered.append(await outbox.deliver(item))
+        except Unsupported as exc:
+            log.info("notify.channel_unsupported", user=person.username, channel=channel,
+                     capability=exc.capability)  # fmt: skip
     return delivered
 
 

@@ -1,1 +1,1 @@
-"""Out-of-band check providers behind the `Checks` port: the sandbox phone for now."""
+"""Out-of-band check providers behind the `Checks` port: the sandbox phone, and codes by e-mail."""
