@@ -174,6 +174,13 @@ class ResetTokens:
                 pipe.delete(self._request_key(grant.request))
             await pipe.execute()
 
+    async def first_request(self, request: str) -> bool:
+        """Whether this is the first time `request` asks for a link that needs no token (the
+        org's own portal), for as long as a token would live."""
+        ms = int(self.ttl.total_seconds() * 1000)
+        key = self._store.key("reset", "portal", request)
+        return bool(await self._store.redis.set(key, "1", nx=True, px=ms))
+
     async def live(self, username: str) -> int:
         """How many of the person's tokens are live now."""
         after = f"({self._clock.now().timestamp()}"
