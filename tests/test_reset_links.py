@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from harness import ORG
+from harness import ORG, conversation
 
+from bot.cases import CaseStatus
 from bot.clock import ManualClock
 from bot.ports import LinkSent, NotFoundError, OutboxItem
 from bot.reset_links import (
@@ -131,3 +132,19 @@ def test_the_case_comes_from_the_request_key_a_skill_sends_under() -> None:
     assert case_of("C-1A2B3C4D:2:enrolment_link") is None
     assert case_of("anything") is None
     assert case_of(None) is None
+
+
+async def test_a_desk_over_a_directory_without_links_sends_its_own(store: Store) -> None:
+    desk = await conversation(store, unsupported=("reset_link",))
+    assert isinstance(desk.desk.reset_links, DeskResetLinks)
+    await desk.say("zoe", "forgot my password, can you send me a reset?")
+    said = desk.said(await desk.verify("zoe"))
+    (item,) = [i for i in await desk.world.outbox.items("zoe") if i.kind == "reset_link"]
+    assert item.secret is not None
+    assert f"http://127.0.0.1:8080/reset/{item.secret}" in item.text
+    assert any(item.address in t for t in said)
+    assert (await desk.case("zoe")).status == CaseStatus.RESOLVED
+    grant = await desk.desk.reset_links.tokens.grant(item.secret)
+    assert grant is not None
+    assert grant.case_id == (await desk.case("zoe")).id
+    assert (await conversation(store.child("full"))).desk.reset_links is None
