@@ -23,6 +23,7 @@ from bot import texts
 from bot.audit_checkpoints import CheckpointFile
 from bot.audit_key import audit_key
 from bot.clock import Clock, SystemClock
+from bot.context import CaseLog
 from bot.inbound import InboxSink, Processor
 from bot.models import Address, Reply, Send, new_message_id
 from bot.observability import Metrics, configure_logging, health_routes, starting_routes
@@ -31,10 +32,14 @@ from bot.org_cache import OrgCache
 from bot.outbound import FanOut
 from bot.pipeline import TurnWorker, WorkerConfig
 from bot.redis_server import EmbeddedRedis
+from bot.reset_page import ResetPage, ResetPageDeps, public_origin
 from bot.settings import Settings
 from bot.state.audit import AuditLog
+from bot.state.conversations import ConversationLocks
 from bot.state.inbox import Entry, TurnInbox
+from bot.state.reset_forms import ResetForms
 from bot.store import Store, connect
+from bot.systemturns import SystemTurnDeps, SystemTurns
 from bot.wiring import WiredDesk, sandbox_desk
 from bot.world import SandboxWorld
 
@@ -63,6 +68,31 @@ def audit_log(settings: Settings, store: Store, clock: Clock) -> AuditLog:
     checkpoints = CheckpointFile(settings.audit_checkpoint_path, key, clock)
     return AuditLog(
         store, key, checkpoints=checkpoints, checkpoint_every=settings.audit_checkpoint_every
+    )
+
+
+def reset_page(desk: WiredDesk, settings: Settings | None) -> ResetPage | None:
+    """The desk's own password reset page, when its links point at it: the directory sends
+    no links of its own and the organisation has no reset portal (`bot.reset_links`)."""
+    links = desk.reset_links
+    if links is None or not links.config.serves_page:
+        return None
+    log_ = CaseLog(desk.cases, desk.metrics)
+    system = SystemTurns(
+        SystemTurnDeps(log_, desk.directory, ConversationLocks(desk.store), desk.outbound)
+    )
+    public = settings.public_url if settings else None
+    return ResetPage(
+        ResetPageDeps(
+            tokens=links.tokens,
+            forms=ResetForms(desk.store, desk.clock),
+            directory=desk.directory,
+            outbox=links.outbox,
+            system=system,
+            clock=desk.clock,
+            must_change=settings.password_must_change if settings else False,
+            origin=public_origin(str(public) if public else None),
+        )
     )
 
 
@@ -134,6 +164,9 @@ class Runtime:
                 return False
 
         app.add_routes(health_routes(self.metrics, ping))
+        page = reset_page(self.desk, self.settings)
+        if page is not None:
+            page.mount(app)
         if self.settings.web_chat:
             from adapters.chat.web import WebChat
             from adapters.chat.web_sandbox import SandboxPanel

@@ -259,6 +259,16 @@ class AccessStopped(_Event):
     attempts: int = 0
 
 
+class PasswordReset(_Event):
+    """The person chose a new password on the desk's reset page, with the link this case
+    sent to `address` (masked). What they chose is never recorded."""
+
+    type: Literal["password.reset"] = "password.reset"
+    user: str
+    address: str
+    must_change: bool = False
+
+
 class Feedback(_Event):
     type: Literal["feedback"] = "feedback"
     omit_none: ClassVar[bool] = True
@@ -272,7 +282,7 @@ Event = Annotated[
     | Verified | StepUpFailed | StepUpLockedOut | ApprovalRequested | Approved | Denied
     | ApprovalExpired | Executing | ActionRecord | Checking | Resumed | SagaCompensated
     | Escalated | Claimed | Relayed | Resolved | StatusCard | RunbookSent | JoinedOutage
-    | AccessOverdue | AccessEnded | AccessStopped | Feedback,
+    | AccessOverdue | AccessEnded | AccessStopped | PasswordReset | Feedback,
     Field(discriminator="type"),
 ]  # fmt: skip
 _ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -53,6 +53,7 @@ class Unsupported(Exception):
 DIRECTORY_CAPABILITIES = frozenset({
     "session_count", "revoke_sessions", "unlock", "lock", "disable", "enable",
     "group_membership", "reset_factors", "create_person", "reset_link", "enrolment_link",
+    "set_password",
 })  # fmt: skip
 DEVICE_CAPABILITIES = frozenset({"install", "uninstall", "device_lock"})
 CHECK_CAPABILITIES = frozenset({"push", "sms", "email", "totp", "withdraw"})
@@ -248,6 +249,15 @@ class Directory(Protocol):
         e-mail; `key` as above. `Unsupported("enrolment_link")`."""
         ...
 
+    async def set_password(self, username: str, password: str, *, must_change: bool) -> None:
+        """Set the person's password, as they chose it on a reset page (the desk's own, for a
+        directory that cannot send reset links: `bot.reset_links`); with `must_change` it must
+        be changed at the next sign-in. A password the directory's policy refuses (too short,
+        too like the old one) is a `ValueError` whose message is the server's plain reason,
+        shown to the person as it is, so it never holds the password.
+        `Unsupported("set_password")` where the desk may not set passwords."""
+        ...
+
 
 class Devices(Protocol):
     """Managed devices and the software catalogue."""
@@ -288,7 +298,7 @@ class Devices(Protocol):
 ChangeOp = Literal[
     "add_member", "remove_member", "set_locked", "set_disabled", "reset_factors",
     "revoke_sessions", "send_reset_link", "send_enrolment_link", "create_person",
-    "install", "uninstall", "lock",
+    "set_password", "install", "uninstall", "lock",
 ]  # fmt: skip
 
 

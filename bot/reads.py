@@ -139,6 +139,9 @@ class RememberingDirectory:
     async def send_enrolment_link(self, username: str, *, key: str | None = None) -> LinkSent:
         return await _write(self._inner.send_enrolment_link(username, key=key))
 
+    async def set_password(self, username: str, password: str, *, must_change: bool) -> None:
+        await _write(self._inner.set_password(username, password, must_change=must_change))
+
 
 class RememberingDevices:
     """The `Devices` port, its lookups remembered while a conversation is held."""

@@ -38,6 +38,7 @@ from bot.policy import PolicyEngine
 from bot.ports import Directory
 from bot.reads import RememberingDevices, RememberingDirectory
 from bot.recovery import Recovery, RecoveryDeps
+from bot.reset_links import DeskResetLinks, desk_reset_links
 from bot.resources import PlanResources
 from bot.results import ActingResults, ResultDeps
 from bot.routing import Routing
@@ -101,6 +102,8 @@ class WiredDesk:
     catalogue: CatalogueRefresh
     access: TimeBoundAccess
     outbound: Outbound | None = field(default=None)
+    # the desk's own reset links, for a directory that sends none (`bot.reset_links`)
+    reset_links: DeskResetLinks | None = field(default=None)
 
     async def handle(self, turn: Turn) -> list[Effect]:
         return await self.desk.handle(turn)
@@ -159,7 +162,8 @@ def build_desk(
     wording = texts.DESK.merged(skills.texts())  # every sentence, the skills' included
     intents = IntentCatalog.of(skills.intents())
     policy = policy or PolicyEngine(skills=skills)
-    directory = RememberingDirectory(backends.directory)
+    reset_links = desk_reset_links(backends, store, clock, settings)
+    directory = RememberingDirectory(reset_links or backends.directory)
     devices = RememberingDevices(backends.devices)
     catalogue = CatalogueSource(directory, devices, CatalogCache(store))
     understanding = understanding or build_understanding(
@@ -351,6 +355,7 @@ def build_desk(
         catalogue=refresh,
         access=access,
         outbound=outbound,
+        reset_links=reset_links,
     )
 
 

@@ -292,11 +292,67 @@ async def test_links_go_to_an_explicit_recovery_email(store: Store, clock: Manua
     assert item.secret in await world.outbox.secrets()
 
 
+async def test_a_password_is_kept_as_a_salted_hash_and_its_change_logged(
+    world: SandboxWorld, clock: ManualClock, store: Store
+) -> None:
+    d = world.directory
+    await d.set_password("alice", "correct horse battery", must_change=True)
+    assert await d.passwords.matches("alice", "correct horse battery")
+    assert not await d.passwords.matches("alice", "correct horse batter")
+    kept = await d.passwords.record("alice")
+    assert kept is not None
+    assert kept.must_change
+    assert (await d.passwords.record("bob")) is None
+    await d.set_password("bob", "correct horse battery", must_change=False)
+    other = await d.passwords.record("bob")
+    assert other is not None
+    assert other.salt != kept.salt  # the same password, another hash
+    assert other.digest != kept.digest
+    for key in await store.redis.keys("*"):
+        if await store.redis.type(key) == "string":
+            assert "correct horse" not in (await store.redis.get(key) or "")
+    changes = await d.changes(T0, clock.now())
+    assert sorted((c.op, c.user) for c in changes) == [
+        ("set_password", "alice"),
+        ("set_password", "bob"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [("2Short!", "at least 8"), (" Alice ", "8"), ("ALICEsmith", None),
+     ("correct horse battery", "previous")],
+)  # fmt: skip
+async def test_the_password_policy_gives_its_reason_and_changes_nothing(
+    world: SandboxWorld, clock: ManualClock, password: str, reason: str | None
+) -> None:
+    d = world.directory
+    await d.set_password("alice", "correct horse battery", must_change=False)
+    if reason is None:  # containing the username is not the username
+        await d.set_password("alice", password, must_change=False)
+        return
+    with pytest.raises(ValueError, match=reason) as caught:
+        await d.set_password("alice", password, must_change=True)
+    assert password.strip() not in str(caught.value)
+    assert await d.passwords.matches("alice", "correct horse battery")
+    assert len(await d.changes(T0, clock.now())) == 1
+
+
+async def test_the_username_is_no_password(world: SandboxWorld) -> None:
+    await world.directory.create_person(
+        Person(username="maximilian", name="Max", email="max@globex.test")
+    )
+    with pytest.raises(ValueError, match="username"):
+        await world.directory.set_password("maximilian", "Maximilian", must_change=False)
+    with pytest.raises(NotFoundError):
+        await world.directory.set_password("nobody", "correct horse battery", must_change=False)
+
+
 async def test_a_directory_built_without_capabilities_says_so_and_changes_nothing(
     store: Store, clock: ManualClock
 ) -> None:
     world = await SandboxWorld.create(
-        store, GLOBEX, clock, unsupported={"unlock", "session_count", "reset_link"}
+        store, GLOBEX, clock, unsupported={"unlock", "session_count", "reset_link", "set_password"}
     )
     d = world.directory
     before = await world.snapshot()
@@ -306,6 +362,7 @@ async def test_a_directory_built_without_capabilities_says_so_and_changes_nothin
     for call, capability in (
         (d.sessions("bob"), "session_count"),
         (d.send_reset_link("bob"), "reset_link"),
+        (d.set_password("bob", "correct horse battery", must_change=False), "set_password"),
     ):
         with pytest.raises(Unsupported) as caught:
             await call

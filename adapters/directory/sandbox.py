@@ -5,7 +5,8 @@ Besides the `Directory` port it keeps what a real identity provider would show a
 active sessions per person, how often they were revoked, MFA resets, and a log of every
 change the port made (`changes`). Lookups by e-mail, role and manager are Redis indexes kept
 in the same transaction as the person they index, so a turn never reads the whole
-directory. Out-of-band addresses and links are `adapters.directory.sandbox_links`."""
+directory. Out-of-band addresses and links are `adapters.directory.sandbox_links`;
+passwords, kept as salted hashes, `adapters.directory.sandbox_passwords`."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from redis.asyncio.client import Pipeline
 from adapters.capabilities import Capabilities
 from adapters.changelog import RedisChangeLog
 from adapters.directory.sandbox_links import Contact, SandboxLinks
+from adapters.directory.sandbox_passwords import SandboxPasswords
 from adapters.records import JsonRecords, text
 from bot.clock import Clock
 from bot.models import FactorKind, Group, Person, Role
@@ -62,6 +64,7 @@ class SandboxDirectory:
         self._links = SandboxLinks(
             self._store, clock, outbox, domain, self._people, self._contacts, self.changelog
         )
+        self.passwords = SandboxPasswords(self._store, clock, self._people, self.changelog)
 
     @staticmethod
     def change_log(store: Store, clock: Clock) -> RedisChangeLog:
@@ -314,6 +317,12 @@ class SandboxDirectory:
             await self._groups.require(group_id)
         if person.devices:
             raise ValueError("a new account gets devices through device management")
+
+    async def set_password(self, username: str, password: str, *, must_change: bool) -> None:
+        """Set the password the sandbox's policy allows (`sandbox_passwords`); read it back
+        with `passwords.matches`."""
+        self.capabilities.require("set_password")
+        await self.passwords.set(username, password, must_change=must_change)
 
     # --- out-of-band addresses and links (`adapters.directory.sandbox_links`) --------------
 

@@ -77,7 +77,7 @@ LACKING_SOME = frozenset({
 })  # fmt: skip
 LACKING_OTHERS = frozenset({
     "revoke_sessions", "lock", "disable", "enable", "reset_factors", "enrolment_link",
-    "uninstall", "sms", "email", "totp",
+    "set_password", "uninstall", "sms", "email", "totp",
 })  # fmt: skip
 
 

@@ -174,10 +174,11 @@ async def test_create_person_refuses_conflicts_and_changes_nothing(backend: Back
     assert (await d.person_by_email("ben@contract.test")) == await person(backend, "ben")
 
 
-@pytest.mark.parametrize(
-    "write",
-    ["set_locked", "set_disabled", "add_member", "revoke_sessions", "reset_factors", "sessions"],
-)
+WRITES = ["set_locked", "set_disabled", "add_member", "revoke_sessions", "reset_factors",
+          "sessions", "set_password"]  # fmt: skip
+
+
+@pytest.mark.parametrize("write", WRITES)
 async def test_writes_to_someone_unknown_are_not_found(backend: Backend, write: str) -> None:
     d = backend.directory
     calls = {
@@ -187,6 +188,7 @@ async def test_writes_to_someone_unknown_are_not_found(backend: Backend, write: 
         "revoke_sessions": lambda: d.revoke_sessions("nobody"),
         "reset_factors": lambda: d.reset_factors("nobody"),
         "sessions": lambda: d.sessions("nobody"),
+        "set_password": lambda: d.set_password("nobody", "Correct-Horse-9", must_change=False),
     }
     with pytest.raises((NotFoundError, Unsupported)) as caught:
         await calls[write]()
@@ -218,3 +220,19 @@ async def test_links_say_where_they_went_and_one_goes_per_key(backend: Backend) 
     if await can(backend, "enrolment_link", d.send_enrolment_link("ben", key="case-2:0")):
         enrol = await d.send_enrolment_link("ben", key="case-2:0")
         assert "@" in enrol.address  # after an MFA reset the phone may be what was lost
+
+
+# --- passwords --------------------------------------------------------------------------------
+
+
+async def test_a_password_is_set_and_a_refused_one_says_why_without_repeating_it(
+    backend: Backend,
+) -> None:
+    d = backend.directory
+    first = d.set_password("ben", "correct horse battery", must_change=False)
+    if not await can(backend, "set_password", first):
+        return
+    with pytest.raises(ValueError, match=r"\w") as caught:  # every policy refuses 3 characters
+        await d.set_password("ben", "abc", must_change=True)
+    assert "abc" not in str(caught.value)
+    await d.set_password("ben", "staple battery horse", must_change=True)
