@@ -10,6 +10,7 @@ from typing import Any
 
 from ldap3 import BASE, SUBTREE, Connection
 from ldap3.extend.standard.modifyPassword import ModifyPassword
+from ldap3.utils import log as ldap3_log
 
 from bot.ports import NotFoundError
 
@@ -123,7 +124,13 @@ class Session:
         raise DirectoryRefused(f"a change to {dn}", result)
 
     def modify_password(self, dn: str, password: str, controls: list[Any]) -> dict[str, Any]:
-        """The password modify extended operation (RFC 3062) on `dn`; its result as is."""
+        """The password modify extended operation (RFC 3062) on `dn`; its result as is.
+        Refused while ldap3's own protocol log is on: it would print the new password."""
+        if ldap3_log.log_enabled(ldap3_log.PROTOCOL):
+            raise RuntimeError(
+                "ldap3's protocol log is on and would print the new password: turn it off "
+                "(ldap3.utils.log.set_library_log_detail_level) to set passwords"
+            )
         self.sent = True
         operation = ModifyPassword(self._connection, user=dn, new_password=password,
                                    controls=controls)  # fmt: skip
