@@ -16,6 +16,7 @@ import pytest
 import structlog
 import yaml
 from ldap3.utils import log as ldap3_log
+from servers import slapd as test_server
 from servers.ldif import Tenant
 from servers.lossy import LossyRelay
 from servers.slapd import Slapd, running_slapd
@@ -501,3 +502,13 @@ async def test_a_change_whose_answer_is_lost_is_unknown_and_reads_back(
     finally:
         directory.close()
         await relay.close()
+
+
+def test_without_slapd_the_tests_skip_except_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(test_server, "slapd_binary", lambda: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="not installed"):
+        test_server.require_slapd()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="not installed"):
+        test_server.require_slapd()
