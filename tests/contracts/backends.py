@@ -2,11 +2,14 @@
 every backend behind the desk's ports must keep (`bot.ports`): the same tests run against
 each backend, holding the records of `org.yaml`.
 
-Only the sandbox joins today, whole and twice more built without some capabilities, so that
-both answers to each capability (it works and reads back; or `Unsupported` naming it, with
-nothing changed) are held to. A real backend joins by adding a factory to `BACKENDS` that
-returns its ports over a test tenant seeded with `org.yaml`, the capabilities it lacks, and
-where it has them, a test phone and a clock it can move."""
+The sandbox joins whole and twice more built without some capabilities, so that both answers
+to each capability (it works and reads back; or `Unsupported` naming it, with nothing
+changed) are held to. A real backend joins by adding a factory to `BACKENDS` that returns its
+ports over a test tenant seeded with `org.yaml` (asking `request` for the fixture of the
+server it needs), the capabilities it lacks, how it records the org's people, and where it
+has them, a test phone and a clock it can move. OpenLDAP joins so: its directory over a
+tenant of the session's slapd, the sandbox's devices and tickets, and the sandbox phone as
+the check provider, reaching people at the addresses the directory has on record."""
 
 from __future__ import annotations
 
@@ -18,13 +21,23 @@ from typing import Protocol
 
 import pytest
 
+from adapters.checks.sandbox import SandboxChecks
+from adapters.directory.ldap import LdapDirectory
 from bot.clock import ManualClock
+from bot.directory_files import load_catalogue, load_roles
+from bot.models import Person
 from bot.org import Org, load_org
-from bot.ports import Checks, Devices, Directory, Tickets, Unsupported
+from bot.ports import CHECK_CAPABILITIES, Checks, Devices, Directory, Tickets, Unsupported
+from bot.settings_identity import IdentitySettings
 from bot.store import Store
 from bot.world import SandboxWorld
 
-ORG: Org = load_org(Path(__file__).with_name("org.yaml"))
+HERE = Path(__file__).parent
+ORG: Org = load_org(HERE / "org.yaml")
+
+
+def _as_seeded(person: Person) -> Person:
+    return person
 
 
 class Phone(Protocol):
@@ -46,6 +59,14 @@ class Backend:
     lacks: frozenset[str]
     phone: Phone | None = None  # None: no test phone, the tests that need one are skipped
     advance: Callable[[timedelta], None] | None = None  # moves the backend's clock
+    # How the backend records a person of org.yaml, where it cannot hold them as written:
+    # a directory derives factors from the addresses it keeps, holds roles as memberships
+    # of the roles file's groups and leaves devices to device management.
+    recorded: Callable[[Person], Person] = _as_seeded
+
+    def seeded(self, username: str) -> Person:
+        """The org file's person as this backend records them."""
+        return self.recorded(next(p for p in ORG.people() if p.username == username))
 
     def needs_phone(self) -> Phone:
         if self.phone is None:
@@ -59,14 +80,14 @@ class Backend:
 
 
 class _SandboxPhone:
-    def __init__(self, world: SandboxWorld) -> None:
-        self._world = world
+    def __init__(self, checks: SandboxChecks) -> None:
+        self._checks = checks
 
     async def answer(self, check_id: str, *, approve: bool) -> object:
-        return await self._world.checks.answer(check_id, approve=approve)
+        return await self._checks.answer(check_id, approve=approve)
 
     async def code(self, check_id: str) -> str | None:
-        item = await self._world.checks.delivered(check_id)
+        item = await self._checks.delivered(check_id)
         return None if item is None else item.secret
 
 
@@ -81,8 +102,11 @@ LACKING_OTHERS = frozenset({
 })  # fmt: skip
 
 
-def _sandbox(lacks: frozenset[str]) -> Callable[[Store], Awaitable[Backend]]:
-    async def build(store: Store) -> Backend:
+Factory = Callable[[Store, pytest.FixtureRequest], Awaitable[Backend]]
+
+
+def _sandbox(lacks: frozenset[str]) -> Factory:
+    async def build(store: Store, request: pytest.FixtureRequest) -> Backend:
         assert ORG.now is not None
         clock = ManualClock(ORG.now)
         world = await SandboxWorld.create(store.child("world"), ORG, clock, unsupported=lacks)
@@ -93,17 +117,53 @@ def _sandbox(lacks: frozenset[str]) -> Callable[[Store], Awaitable[Backend]]:
             tickets=world.tickets,
             checks=world.checks,
             lacks=lacks,
-            phone=_SandboxPhone(world),
+            phone=_SandboxPhone(world.checks),
             advance=clock.advance,
         )
 
     return build
 
 
-BACKENDS: dict[str, Callable[[Store], Awaitable[Backend]]] = {
+# What an OpenLDAP directory cannot do, and what the sandbox phone cannot reach through the
+# addresses it keeps (no push app, no authenticator app on record).
+OPENLDAP_LACKS = frozenset({
+    "session_count", "revoke_sessions", "reset_factors", "create_person", "reset_link",
+    "enrolment_link", "push", "totp",
+})  # fmt: skip
+
+
+async def _openldap(store: Store, request: pytest.FixtureRequest) -> Backend:
+    slapd = request.getfixturevalue("slapd")
+    roles = load_roles(HERE / "openldap-roles.yaml")
+    catalogue = load_catalogue(HERE / "openldap-catalogue.yaml")
+    assert (catalogue.groups, catalogue.software) == (ORG.groups, ORG.software)
+    tenant = slapd.tenant(ORG, roles)
+    settings = IdentitySettings.model_validate(slapd.settings(tenant))
+    directory = LdapDirectory.from_settings(settings, roles=roles, catalogue=catalogue)
+    request.addfinalizer(directory.close)
+    assert ORG.now is not None
+    clock = ManualClock(ORG.now)
+    world = await SandboxWorld.create(store.child("world"), ORG, clock)
+    checks = SandboxChecks(store.child("ldap"), clock, directory, world.outbox,
+                           unsupported=OPENLDAP_LACKS & CHECK_CAPABILITIES)  # fmt: skip
+    return Backend(
+        name="openldap",
+        directory=directory,
+        devices=world.devices,
+        tickets=world.tickets,
+        checks=checks,
+        lacks=OPENLDAP_LACKS,
+        phone=_SandboxPhone(checks),
+        advance=clock.advance,
+        recorded=tenant.recorded,
+    )
+
+
+BACKENDS: dict[str, Factory] = {
     "sandbox": _sandbox(frozenset()),
     "sandbox-lacking-some": _sandbox(LACKING_SOME),
     "sandbox-lacking-others": _sandbox(LACKING_OTHERS),
+    "openldap": _openldap,
 }
 
 

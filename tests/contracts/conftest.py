@@ -10,4 +10,4 @@ from bot.store import Store
 
 @pytest.fixture(params=sorted(BACKENDS))
 async def backend(request: pytest.FixtureRequest, store: Store) -> Backend:
-    return await BACKENDS[request.param](store)
+    return await BACKENDS[request.param](store, request)
