@@ -19,10 +19,10 @@ install: $(STAMP)
 # the web chat, slapd and the LDAP tools, and Samba's AD DC. Anyone else gets those tests
 # skipped with a reason, except with CI=true, where a missing server is a failure.
 SYSTEM_PACKAGES := chromium:/usr/bin/chromium slapd:/usr/sbin/slapd ldap-utils:/usr/bin/ldapadd \
-	samba-ad-dc:/usr/sbin/samba
+	samba-ad-dc:/usr/sbin/samba samba-ad-provision:/usr/share/samba/setup/ad-schema
 system-deps:
 	@missing=""; for entry in $(SYSTEM_PACKAGES); do \
-		[ -x "$${entry#*:}" ] || missing="$$missing $${entry%%:*}"; \
+		[ -e "$${entry#*:}" ] || missing="$$missing $${entry%%:*}"; \
 	done; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing$$missing for the tests"; \

