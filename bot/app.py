@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +25,9 @@ from bot.audit_checkpoints import CheckpointFile
 from bot.audit_key import audit_key
 from bot.clock import Clock, SystemClock
 from bot.context import CaseLog
+from bot.identity_backends import real_backends
 from bot.inbound import InboxSink, Processor
+from bot.knowledge import KnowledgeBase
 from bot.models import Address, Reply, Send, new_message_id
 from bot.observability import Metrics, configure_logging, health_routes, starting_routes
 from bot.org import Org
@@ -40,7 +43,7 @@ from bot.state.inbox import Entry, TurnInbox
 from bot.state.reset_forms import ResetForms
 from bot.store import Store, connect
 from bot.systemturns import SystemTurnDeps, SystemTurns
-from bot.wiring import WiredDesk, sandbox_desk
+from bot.wiring import WiredDesk, build_desk
 from bot.world import SandboxWorld
 
 log = structlog.get_logger("itdesk.app")
@@ -111,6 +114,7 @@ class Runtime:
     outbound: FanOut
     inbox: TurnInbox
     app: web.Application = field(init=False)
+    closing: Callable[[], None] | None = field(default=None, init=False)
     processors: dict[str, Processor] = field(default_factory=dict)
 
     @classmethod
@@ -118,24 +122,33 @@ class Runtime:
         cls, settings: Settings, *, org: Org | None = None, clock: Clock | None = None
     ) -> Runtime:
         configure_logging(settings.log_level, settings.log_format)
-        if org is None:
+        real = settings.directory != "sandbox"
+        if org is None and not real:
             if settings.org_file is None:
                 raise SystemExit(
                     "no directory configured: set ITDESK_ORG_FILE to a sandbox org file "
-                    "(see examples/acme.yaml)"
+                    "(see examples/acme.yaml), or ITDESK_DIRECTORY to ldap or ad"
                 )
             cache = OrgCache(settings.cache_directory)
             org = await asyncio.to_thread(cache.load, settings.org_file)
         redis, embedded = await connect_redis(settings)
         store = Store(redis, settings.namespace)
         clock = clock or SystemClock()
-        world = await SandboxWorld.create(store.child("world"), org, clock)
         metrics = Metrics()
         outbound = FanOut()
-        desk = sandbox_desk(
+        closing: Callable[[], None] | None = None
+        if real:  # the directory and mail of a real organisation (bot.identity_backends)
+            found = await real_backends(settings, store, clock)
+            world, ports, closing = found.rest, found.backends, found.close
+        else:
+            assert org is not None
+            world = await SandboxWorld.create(store.child("world"), org, clock)
+            ports = world.backends()
+        desk = build_desk(
             store,
-            world,
+            ports,
             clock,
+            knowledge=KnowledgeBase.load(world.knowledge),
             metrics=metrics,
             oncall_channel=settings.oncall_channel,
             outbound=outbound,
@@ -148,6 +161,7 @@ class Runtime:
         runtime = cls(
             settings, redis, embedded, store, clock, world, desk, metrics, outbound, inbox
         )
+        runtime.closing = closing
         runtime.app = runtime._web_app()
         # What start-up built (the org, the model, the indexes) lives as long as the process:
         # out of the collector's way, a full collection pauses a turn for ~1 ms, not ~100 ms.
@@ -244,6 +258,8 @@ class Runtime:
 
     async def close(self) -> None:
         await self.desk.close()
+        if self.closing is not None:
+            self.closing()  # the directory's connections
         await self.redis.aclose()
         if self.embedded is not None:
             await self.embedded.stop()
