@@ -1,9 +1,10 @@
-"""The OpenLDAP directory behind the desk's `Directory` and `Contacts` ports (ITDESK_DIRECTORY
-=ldap): people are inetOrgPerson entries, groups groupOfNames, account state is ppolicy's,
-roles and privilege come from the roles file and the requestable groups from the catalogue
-file (`bot.directory_files`). What OpenLDAP cannot do (sessions, sign-in factors, creating
-people, sending links) is `Unsupported`. The server-specific parts are a `Flavour`
-(`adapters.directory.ldap_schema`), so Active Directory can join beside it. It keeps no
+"""The LDAP directory behind the desk's `Directory` and `Contacts` ports: OpenLDAP
+(ITDESK_DIRECTORY=ldap: inetOrgPerson people, groupOfNames groups, ppolicy's account state)
+or Active Directory (=ad: user and group objects, lockoutTime, userAccountControl, unicodePwd
+over LDAPS). Roles and privilege come from the roles file and the requestable groups from
+the catalogue file (`bot.directory_files`). What a directory cannot do (sessions, sign-in
+factors, creating people, sending links; AD: locking) is `Unsupported`. The server-specific
+parts are a `Flavour` (`adapters.directory.ldap_schema`). It keeps no
 `ChangeLog`: OpenLDAP's own record of changes (the accesslog overlay) is a database of its
 own the desk would need to be given, so `itdesk audit reconcile` has nothing to read here."""
 
@@ -25,7 +26,7 @@ from adapters.directory.ldap_records import (
     equals,
     unambiguous,
 )
-from adapters.directory.ldap_session import Changes, Entry, Session
+from adapters.directory.ldap_session import Changes, DirectoryRefused, Entry, Session
 from bot.clock import Clock, SystemClock
 from bot.directory_files import CatalogueOverlay, RoleMap, load_catalogue, load_roles
 from bot.masking import mask_email, mask_phone
@@ -182,16 +183,16 @@ class LdapDirectory:
     # --- account state ------------------------------------------------------------------------
 
     async def set_locked(self, username: str, locked: bool) -> None:
-        """Lock: `pwdAccountLockedTime` set to now; unlock: the lock-out time deleted (ppolicy
-        drops the failed attempts with it). A disabled account stays disabled either way."""
+        """Lock and unlock as the flavour does it (OpenLDAP: `pwdAccountLockedTime` set to now,
+        or deleted; AD: unlock only, `lockoutTime` 0). A disabled account stays disabled."""
         self._require("lock" if locked else "unlock")
         now, flavour = self._clock.now(), self._layout.flavour
         change = (lambda e: flavour.lock(e, now)) if locked else flavour.unlock
         await self._account(username, change)
 
     async def set_disabled(self, username: str, disabled: bool) -> None:
-        """Disable: `pwdAccountLockedTime` set to ppolicy's administrator lock; enable: that
-        lock deleted (a lock-out by failed sign-ins is left for unlocking)."""
+        """Disable and enable as the flavour does it (OpenLDAP: ppolicy's administrator lock;
+        AD: ACCOUNTDISABLE in `userAccountControl`); a lock-out is left for unlocking."""
         self._require("disable" if disabled else "enable")
         flavour = self._layout.flavour
         await self._account(username, flavour.disable if disabled else flavour.enable)
@@ -210,9 +211,10 @@ class LdapDirectory:
         await self._connections.write(write)
 
     async def set_password(self, username: str, password: str, *, must_change: bool) -> None:
-        """Set the password through the password modify operation, as the directory's
-        password policy allows (a `ValueError` with its reason when it refuses it), and mark
-        it to be changed at the next sign-in (`pwdReset`) or not."""
+        """Set the password as the flavour does (OpenLDAP: the password modify operation; AD:
+        `unicodePwd` over LDAPS), as the directory's password policy allows (a `ValueError`
+        with its reason when it refuses it), and mark it to be changed at the next sign-in
+        (`pwdReset`; AD: `pwdLastSet` 0) or not."""
         if not password:
             raise ValueError("the password is empty")
         flavour = self._layout.flavour
@@ -245,7 +247,14 @@ class LdapDirectory:
             group = self._records.group_entry(s, group_id, [])
             if group is None:
                 raise NotFoundError("group", group_id)
-            s.modify(group.dn, {member: [(operation, [person.dn])]})
+            try:
+                s.modify(group.dn, {member: [(operation, [person.dn])]})
+            except DirectoryRefused:
+                # AD refuses a member already there (entryAlreadyExists) or already gone
+                # (unwillingToPerform) where OpenLDAP says no change: as asked is success
+                listed = s.read(group.dn, ["1.1"], equals(member, person.dn)) is not None
+                if listed != (operation == MODIFY_ADD):
+                    raise
 
         await self._connections.write(write)
 

@@ -188,7 +188,7 @@ class Records:
             factors=(*factors, "sms") if contact.mobile else factors,
             locked=state.locked,
             disabled=state.disabled,
-            privileged=lay.roles.privileged_by(groups) or lay.flavour.privileged(entry),
+            privileged=lay.roles.privileged_by(groups) or lay.flavour.privileged(s, entry),
             roles=lay.roles.roles_of(groups),
             groups=groups,
         )

@@ -1,8 +1,8 @@
 """How a directory's entries hold the desk's people and groups, and where OpenLDAP and Active
 Directory part ways: the attributes and filters to read them by, how an account's lock and
 disable state is read and written, who counts as privileged and how a password is set. Each
-server kind is one `Flavour`; `OPENLDAP` is here, an Active Directory one goes beside it
-(`FLAVOURS["ad"]`) and fills the same slots."""
+server kind is one `Flavour`: `OPENLDAP` and `ACTIVE_DIRECTORY` (whose operations are
+`adapters.directory.ad_ops`), by `ITDESK_DIRECTORY` in `FLAVOURS`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from typing import Protocol
 
 from ldap3 import MODIFY_DELETE, MODIFY_REPLACE
 
+from adapters.directory import ad_ops
 from adapters.directory.ldap_session import Changes, DirectoryRefused, Entry, Session
+from bot.ports import Unsupported
 
 # ppolicy's request and response control, and what its error codes mean
 PPOLICY = "1.3.6.1.4.1.42.2.27.8.5.1"
@@ -90,8 +92,9 @@ class Flavour(Protocol):
     def unlock(self, entry: Entry) -> Changes | None: ...
     def disable(self, entry: Entry) -> Changes | None: ...
     def enable(self, entry: Entry) -> Changes | None: ...
-    def privileged(self, entry: Entry) -> bool:
-        """Privileged by the entry itself, besides the roles file's privileged groups."""
+    def privileged(self, session: Session, entry: Entry) -> bool:
+        """Privileged by the directory's own marks, besides the roles file's privileged
+        groups (`session` for what only a read of the entry itself returns)."""
         ...
 
     def must_change(self, entry: Entry, must_change: bool) -> Changes | None:
@@ -154,7 +157,7 @@ class OpenLdap:
             return None
         return {"pwdAccountLockedTime": [(MODIFY_DELETE, [ADMIN_LOCK])]}
 
-    def privileged(self, entry: Entry) -> bool:
+    def privileged(self, session: Session, entry: Entry) -> bool:
         return False  # OpenLDAP marks nobody; the roles file's privileged groups do
 
     def must_change(self, entry: Entry, must_change: bool) -> Changes | None:
@@ -194,13 +197,87 @@ def _ppolicy_error(value: bytes) -> int | None:
     return None
 
 
-OPENLDAP = OpenLdap()
+class ActiveDirectory:
+    """Active Directory (or a Samba AD DC): user objects, group objects, `memberOf` kept by
+    the DC. Locked is the DC's own `msDS-User-Account-Control-Computed`, which knows the
+    domain's lockout duration (a DC without it, none since Windows Server 2003: a
+    `lockoutTime` set means locked until unlocked); unlocking sets `lockoutTime` to 0. Only
+    failed sign-ins lock an account, so the desk cannot (`lacks` "lock"). Disabled is
+    ACCOUNTDISABLE in `userAccountControl`, its other bits kept. Privileged is also
+    `adminCount=1`, which AD's SDProp sets on members of its protected groups within the
+    hour, or one of those groups in the account's `tokenGroups` (one more read of the
+    entry, for the members SDProp has not reached; Samba has no SDProp). A password is
+    an administrative reset of `unicodePwd`, over LDAPS only, and must-change is
+    `pwdLastSet` 0."""
 
-# The server kinds by `ITDESK_DIRECTORY`. Active Directory's flavour goes here under "ad":
-# sAMAccountName / mail / manager / displayName, `(&(objectCategory=person)(objectClass=user))`
-# and `(objectClass=group)` with the group id in sAMAccountName; lock state from `lockoutTime`
-# (unlock: set it to 0; lock: `Unsupported("lock")`, only failed sign-ins lock an account),
-# disable from bit 2 of `userAccountControl`, privileged also from `adminCount=1`, the
-# password through `unicodePwd` over LDAPS rather than the password modify operation and
-# must-change as `pwdLastSet: 0`.
-FLAVOURS: dict[str, Flavour] = {"ldap": OPENLDAP}
+    name: str = "ad"
+    user_filter: str = ad_ops.PEOPLE_FILTER
+    group_filter: str = ad_ops.GROUP_FILTER
+    attributes: AttributeMap = AttributeMap(
+        username="sAMAccountName", email="mail", secondary_email="otherMailbox",
+        mobile="mobile", manager="manager", display_name=("displayName", "cn"), title="title",
+        department=("department",),
+    )  # fmt: skip
+    group_id: str = ad_ops.GROUP_ID
+    member: str = "member"
+    member_of: str | None = "memberOf"
+    state_attributes: tuple[str, ...] = (*ad_ops.STATE_ATTRIBUTES, "pwdLastSet")
+    lacks: frozenset[str] = frozenset({"lock"})
+
+    def account_state(self, entry: Entry) -> AccountState:
+        locked = ad_ops.is_locked(entry.attributes, datetime.now(UTC), None)
+        return AccountState(locked=locked, disabled=ad_ops.is_disabled(entry.attributes))
+
+    def lock(self, entry: Entry, now: datetime) -> Changes | None:
+        raise Unsupported("lock", "only failed sign-ins lock an Active Directory account")
+
+    def unlock(self, entry: Entry) -> Changes | None:
+        if _number(entry, "lockoutTime") == 0:
+            return None
+        return {"lockoutTime": [(MODIFY_REPLACE, ["0"])]}  # the one value AD takes there
+
+    def disable(self, entry: Entry) -> Changes | None:
+        return self._account_control(entry, disabled=True)
+
+    def enable(self, entry: Entry) -> Changes | None:
+        return self._account_control(entry, disabled=False)
+
+    def _account_control(self, entry: Entry, *, disabled: bool) -> Changes | None:
+        flags = _number(entry, "userAccountControl")
+        wanted = flags | ad_ops.ACCOUNTDISABLE if disabled else flags & ~ad_ops.ACCOUNTDISABLE
+        if wanted == flags:
+            return None
+        return {"userAccountControl": [(MODIFY_REPLACE, [str(wanted)])]}
+
+    def privileged(self, session: Session, entry: Entry) -> bool:
+        if ad_ops.is_privileged(entry.attributes):
+            return True
+        # A protected group among the groups the DC counts for the account, nested and
+        # primary ones too: the members SDProp has not marked yet (Samba never marks them)
+        return ad_ops.is_privileged({"tokenGroups": session.binary(entry.dn, "tokenGroups")})
+
+    def must_change(self, entry: Entry, must_change: bool) -> Changes | None:
+        if (_number(entry, "pwdLastSet") == 0) == must_change:
+            return None
+        # 0: change at the next sign-in; -1: the DC sets it to now, the password stands
+        return {"pwdLastSet": [(MODIFY_REPLACE, ["0" if must_change else "-1"])]}
+
+    def set_password(self, session: Session, dn: str, password: str) -> None:
+        if not session.encrypted:  # AD refuses it too, but the password would have gone out
+            raise ad_ops.InsecureConnection(
+                "Active Directory takes passwords over an encrypted connection only: "
+                "set ITDESK_LDAP_URL to ldaps://<the DC's name in its certificate>:636"
+            )
+        ad_ops.set_password(session.for_password(), dn, password, must_change=False)
+
+
+def _number(entry: Entry, attribute: str) -> int:
+    value = entry.first(attribute)
+    return int(value) if value else 0
+
+
+OPENLDAP = OpenLdap()
+ACTIVE_DIRECTORY = ActiveDirectory()
+
+# The server kinds by `ITDESK_DIRECTORY`.
+FLAVOURS: dict[str, Flavour] = {"ldap": OPENLDAP, "ad": ACTIVE_DIRECTORY}

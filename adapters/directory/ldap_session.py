@@ -123,19 +123,51 @@ class Session:
             raise DirectoryUnavailable(f"the directory is {result['description']}")
         raise DirectoryRefused(f"a change to {dn}", result)
 
+    def binary(self, dn: str, attribute: str) -> list[bytes]:
+        """The raw values of one attribute of `dn` (say, SIDs), as a read of the entry
+        itself returns them; none when there is no such entry."""
+        _, result, response, _ = self._connection.search(dn, "(objectClass=*)", BASE,
+                                                         attributes=[attribute])  # fmt: skip
+        if result["result"] == 32:
+            return []
+        if result["result"] != 0:
+            raise DirectoryRefused(f"a read of {dn}", result)
+        for item in response or ():
+            if item["type"] == "searchResEntry":
+                raw = {k.lower(): v for k, v in (item.get("raw_attributes") or {}).items()}
+                return [bytes(v) for v in raw.get(attribute.lower(), [])]
+        return []
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether what goes over this connection is encrypted (LDAPS, or StartTLS)."""
+        return bool(self._connection.server.ssl or self._connection.tls_started)
+
+    def for_password(self) -> Connection:
+        """The bound connection itself, for a password write this session has no operation
+        for (Active Directory's `unicodePwd`); counted as a change sent. Refused while
+        ldap3's own protocol log is on: it would print the new password."""
+        _refuse_protocol_log()
+        self.sent = True
+        return self._connection
+
     def modify_password(self, dn: str, password: str, controls: list[Any]) -> dict[str, Any]:
         """The password modify extended operation (RFC 3062) on `dn`; its result as is.
         Refused while ldap3's own protocol log is on: it would print the new password."""
-        if ldap3_log.log_enabled(ldap3_log.PROTOCOL):
-            raise RuntimeError(
-                "ldap3's protocol log is on and would print the new password: turn it off "
-                "(ldap3.utils.log.set_library_log_detail_level) to set passwords"
-            )
+        _refuse_protocol_log()
         self.sent = True
         operation = ModifyPassword(self._connection, user=dn, new_password=password,
                                    controls=controls)  # fmt: skip
         operation.send()
         return dict(operation.result or {})
+
+
+def _refuse_protocol_log() -> None:
+    if ldap3_log.log_enabled(ldap3_log.PROTOCOL):
+        raise RuntimeError(
+            "ldap3's protocol log is on and would print the new password: turn it off "
+            "(ldap3.utils.log.set_library_log_detail_level) to set passwords"
+        )
 
 
 def _entry(item: Mapping[str, Any]) -> Entry:

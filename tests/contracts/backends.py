@@ -9,7 +9,9 @@ ports over a test tenant seeded with `org.yaml` (asking `request` for the fixtur
 server it needs), the capabilities it lacks, how it records the org's people, and where it
 has them, a test phone and a clock it can move. OpenLDAP joins so: its directory over a
 tenant of the session's slapd, the sandbox's devices and tickets, and the sandbox phone as
-the check provider, reaching people at the addresses the directory has on record."""
+the check provider, reaching people at the addresses the directory has on record. Active
+Directory joins the same way over a tenant of the session's Samba DC, as the desk's
+least-privilege service account over LDAPS."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
+from servers import ad_tenant
 
 from adapters.checks.sandbox import SandboxChecks
 from adapters.directory.ldap import LdapDirectory
@@ -159,11 +162,45 @@ async def _openldap(store: Store, request: pytest.FixtureRequest) -> Backend:
     )
 
 
+# What Active Directory cannot do through the desk: OpenLDAP's list, and a lock (only failed
+# sign-ins lock an AD account).
+AD_LACKS = OPENLDAP_LACKS | {"lock"}
+
+
+async def _samba_ad(store: Store, request: pytest.FixtureRequest) -> Backend:
+    dc = request.getfixturevalue("samba_dc")
+    roles = load_roles(HERE / "ad-roles.yaml")
+    catalogue = load_catalogue(HERE / "ad-catalogue.yaml")
+    assert (catalogue.groups, catalogue.software) == (ORG.groups, ORG.software)
+    tenant = ad_tenant.seed_tenant(dc, ORG, roles)
+    request.addfinalizer(lambda: ad_tenant.remove_tenant(dc, tenant))
+    settings = IdentitySettings.model_validate(ad_tenant.settings(dc, tenant))
+    directory = LdapDirectory.from_settings(settings, roles=roles, catalogue=catalogue)
+    request.addfinalizer(directory.close)
+    assert ORG.now is not None
+    clock = ManualClock(ORG.now)
+    world = await SandboxWorld.create(store.child("world"), ORG, clock)
+    checks = SandboxChecks(store.child("ad"), clock, directory, world.outbox,
+                           unsupported=AD_LACKS & CHECK_CAPABILITIES)  # fmt: skip
+    return Backend(
+        name="samba-ad",
+        directory=directory,
+        devices=world.devices,
+        tickets=world.tickets,
+        checks=checks,
+        lacks=AD_LACKS,
+        phone=_SandboxPhone(checks),
+        advance=clock.advance,
+        recorded=tenant.recorded,
+    )
+
+
 BACKENDS: dict[str, Factory] = {
     "sandbox": _sandbox(frozenset()),
     "sandbox-lacking-some": _sandbox(LACKING_SOME),
     "sandbox-lacking-others": _sandbox(LACKING_OTHERS),
     "openldap": _openldap,
+    "samba-ad": _samba_ad,
 }
 
 

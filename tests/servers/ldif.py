@@ -75,7 +75,7 @@ def tenant_ldif(org: Org, roles: RoleMap, base: str) -> Tenant:
         blocks.append(_block(f"uid={username},{people_base}", _person(
             org, username, people_base, passwords[username], mobiles.get(username)
         )))  # fmt: skip
-    groups = _groups(org, roles)
+    groups = org_groups(org, roles)
     memberships: dict[str, tuple[str, ...]] = {}
     for group_id, (description, owner, members) in groups.items():
         lines = [("objectClass", "groupOfNames"), ("cn", group_id), ("description", description)]
@@ -112,7 +112,7 @@ def _person(
     return lines + [(name, value) for name, value in optional.items() if value]
 
 
-def _groups(org: Org, roles: RoleMap) -> dict[str, tuple[str, str | None, list[str]]]:
+def org_groups(org: Org, roles: RoleMap) -> dict[str, tuple[str, str | None, list[str]]]:
     """Group id -> (description, owner, members): the org's groups, then a group for each
     role someone holds and one for the privileged (the first the roles file names)."""
     groups = {

@@ -6,8 +6,10 @@ session holds it. Every file it writes is under one /tmp/samba-dc-* directory, r
 
 The provisioned tree is built once per Samba version and recipe, kept under
 ITDESK_TEST_SAMBA_CACHE (default /tmp/samba-cache, ours alone; empty: no cache) and copied
-for each session. Samba generates its self-signed TLS certificate at each start; its name is
-`TLS_HOSTNAME`, not the address, so clients verify against that name."""
+for each session. At each start the DC is given a TLS certificate from a CA of the session's
+own (`openssl`), naming both `TLS_HOSTNAME` and the address it listens on, so a client checks
+it either by that name or, as the desk does with `ITDESK_LDAP_URL=ldaps://<address>`, by the
+address, trusting `SambaDC.ca_file`."""
 
 from __future__ import annotations
 
@@ -93,6 +95,7 @@ def _conf(root: Path, address: str) -> str:
              "server role = active directory domain controller", "server services = ldap",
              f"interfaces = {address}/8", "bind interfaces only = yes", "logging = file",
              "tls enabled = yes", "idmap_ldb:use rfc2307 = yes",
+             *(f"tls {kind}file = {root / 'tls' / kind}.pem" for kind in ("key", "cert", "ca")),
              *(f"{key} = {root / sub}" for key, sub in dirs.items()),
              "[sysvol]", f"path = {root}/state/sysvol",
              "[netlogon]", f"path = {root}/state/sysvol/itdesk.test/scripts"]  # fmt: skip
@@ -101,8 +104,9 @@ def _conf(root: Path, address: str) -> str:
 
 @dataclass(frozen=True)
 class Person:
-    """Someone to seed under OU=People; `manager` and group members are usernames. `admin`
-    makes them a Domain Admin with adminCount=1 set, as AD's SDProp would (Samba has none)."""
+    """Someone to seed under OU=People (or an OU below it, `base`); `manager` and group
+    members are usernames. `admin` makes them a Domain Admin with adminCount=1 set, as AD's
+    SDProp would (Samba has none); `disabled` sets ACCOUNTDISABLE."""
 
     username: str
     name: str
@@ -114,22 +118,27 @@ class Person:
     title: str | None = None
     department: str | None = None
     admin: bool = False
+    disabled: bool = False
+    base: str = PEOPLE_DN
 
     @property
     def dn(self) -> str:
-        return f"CN={escape_rdn(self.name)},{PEOPLE_DN}"
+        return f"CN={escape_rdn(self.name)},{self.base}"
 
 
 @dataclass(frozen=True)
 class Group:
-    """A group to seed under OU=Groups (its sAMAccountName is `name`), members by username."""
+    """A group to seed under OU=Groups (or an OU below it, `base`); its sAMAccountName is
+    `name`, members by username."""
 
     name: str
     members: tuple[str, ...] = ()
+    description: str | None = None
+    base: str = GROUPS_DN
 
     @property
     def dn(self) -> str:
-        return f"CN={escape_rdn(self.name)},{GROUPS_DN}"
+        return f"CN={escape_rdn(self.name)},{self.base}"
 
 
 @dataclass(frozen=True)
@@ -158,7 +167,7 @@ class SambaDC:
 
     @property
     def ca_file(self) -> Path:
-        return self.root / "private" / "tls" / "ca.pem"
+        return self.root / "tls" / "ca.pem"
 
     @cached_property
     def tls(self) -> ldap3.Tls:
@@ -234,12 +243,12 @@ class SambaDC:
                     "sAMAccountName": p.username, "displayName": p.name,
                     "userPrincipalName": f"{p.username}@{REALM.lower()}",
                     "unicodePwd": f'"{p.password}"'.encode("utf-16-le"),
-                    "userAccountControl": 0x200,
+                    "userAccountControl": 0x202 if p.disabled else 0x200,
                 }  # fmt: skip
                 optional = {"mail": p.mail, "mobile": p.mobile, "title": p.title,
                             "department": p.department,
                             "otherMailbox": list(p.other_mailbox) or None}  # fmt: skip
-                attrs |= {k: v for k, v in optional.items() if v is not None}
+                attrs |= {k: v for k, v in optional.items() if v}
                 _ok(conn, conn.add(p.dn, ["top", "person", "organizationalPerson", "user"], attrs))
             for p in people:
                 if p.manager is not None:
@@ -251,11 +260,36 @@ class SambaDC:
                     _ok(conn, conn.modify(p.dn, {"adminCount": [(ldap3.MODIFY_REPLACE, [1])]}))
             for g in groups:
                 attrs = {"sAMAccountName": g.name}
+                if g.description:
+                    attrs["description"] = g.description
                 if g.members:
                     attrs["member"] = [dns.get(m) or _dn_of(conn, m) for m in g.members]
                 _ok(conn, conn.add(g.dn, ["top", "group"], attrs))
         finally:
             conn.unbind()
+
+    def create_ou(self, dn: str) -> None:
+        conn = self.admin()
+        try:
+            _ok(conn, conn.add(dn, ["top", "organizationalUnit"]))
+        finally:
+            conn.unbind()
+
+    def remove_tree(self, dn: str) -> None:
+        """Delete `dn` and everything below it (gone already: nothing to do)."""
+        conn = self.admin()
+        try:
+            conn.search(dn, "(objectClass=*)", ldap3.SUBTREE, attributes=["1.1"])
+            found = [str(r["dn"]) for r in conn.response if r["type"] == "searchResEntry"]
+            for entry in sorted(found, key=lambda d: d.count(","), reverse=True):
+                _ok(conn, conn.delete(entry))
+        finally:
+            conn.unbind()
+
+    def lock_out(self, dn: str) -> None:
+        """Lock the account out as AD does: as many bad sign-ins as the policy allows."""
+        for _ in range(LOCKOUT_THRESHOLD):
+            self.bind_refusal(dn, "Not-The-Password-0")
 
 
 def _ok(conn: ldap3.Connection, done: bool) -> None:
@@ -281,6 +315,8 @@ def missing() -> str | None:
     """Why this machine cannot run the DC, or None."""
     if not (SAMBA.exists() and SAMBA_TOOL.exists()):
         return "needs Samba's AD DC (Debian packages samba-ad-dc and samba-ad-provision)"
+    if shutil.which("openssl") is None:
+        return "needs openssl to issue the DC's TLS certificate"
     if not SCHEMA.is_dir():
         return f"needs the AD schema files in {SCHEMA} (Debian package samba-ad-provision)"
     if os.geteuid() != 0:
@@ -409,7 +445,28 @@ def _free(address: str, port: int) -> bool:
     return True
 
 
+def _issue_certificate(dc: SambaDC) -> None:
+    """A CA and the DC's certificate from it, for `TLS_HOSTNAME` and the DC's address."""
+    tls = dc.root / "tls"
+    shutil.rmtree(tls, ignore_errors=True)
+    tls.mkdir(mode=0o700)
+    names = f"subjectAltName=DNS:{dc.tls_hostname},IP:{dc.address}"
+    steps = (
+        ("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+         "/CN=itdesk test CA", "-keyout", "ca-key.pem", "-out", "ca.pem"),
+        ("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={dc.tls_hostname}",
+         "-keyout", "key.pem", "-out", "dc.csr"),
+        ("x509", "-req", "-in", "dc.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem",
+         "-CAcreateserial", "-days", "2", "-extfile", "/dev/stdin", "-out", "cert.pem"),
+    )  # fmt: skip
+    for step in steps:
+        subprocess.run(["openssl", *step], cwd=tls, input=names.encode(), capture_output=True,
+                       timeout=60, check=True)  # fmt: skip
+    (tls / "key.pem").chmod(0o600)
+
+
 def _start(dc: SambaDC) -> subprocess.Popen[bytes]:
+    _issue_certificate(dc)
     conf = dc.root / "etc" / "smb.conf"
     conf.write_text(_conf(dc.root, dc.address))
     with (dc.root / "log" / "stdout.log").open("ab") as out:
