@@ -171,6 +171,13 @@ class Directory(Protocol):
         """The person with this e-mail address (case and surrounding blanks ignored)."""
         ...
 
+    async def person_by_cloud_id(self, object_id: str) -> Person | None:
+        """The person whose cloud identity the directory records: the Entra object id Teams
+        gives as `aadObjectId` (AD synced by Entra Connect keeps it, written back, in
+        `msDS-ExternalDirectoryObjectId`). None where the directory records none: then the
+        person is found by their UPN or e-mail."""
+        ...
+
     async def people_with_role(self, role: str) -> list[Person]:
         """Everyone holding one of the desk's roles (`bot.models.Role`), disabled accounts
         included, ordered by username. An unknown role name is a `ValueError`."""

@@ -82,6 +82,9 @@ class RememberingDirectory:
     async def person(self, username: str) -> Person | None:
         return await _read(("person", username), lambda: self._inner.person(username))
 
+    async def person_by_cloud_id(self, object_id: str) -> Person | None:
+        return await _read(("cloud", object_id), lambda: self._inner.person_by_cloud_id(object_id))
+
     async def person_by_email(self, email: str) -> Person | None:
         key = ("email", email.strip().lower())
         return await _read(key, lambda: self._inner.person_by_email(email))

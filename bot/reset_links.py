@@ -157,6 +157,9 @@ class DeskResetLinks:
     async def person_by_email(self, email: str) -> Person | None:
         return await self.inner.person_by_email(email)
 
+    async def person_by_cloud_id(self, object_id: str) -> Person | None:
+        return await self.inner.person_by_cloud_id(object_id)
+
     async def people_with_role(self, role: str) -> list[Person]:
         return await self.inner.people_with_role(role)
 

@@ -191,3 +191,11 @@ def test_the_ad_flavour_is_registered_with_ads_defaults() -> None:
     assert flavour.user_filter == "(&(objectCategory=person)(objectClass=user))"
     assert (flavour.group_filter, flavour.group_id) == ("(objectClass=group)", "sAMAccountName")
     assert (flavour.member, flavour.member_of, flavour.lacks) == ("member", "memberOf", {"lock"})
+
+
+async def test_a_domain_without_entra_connect_s_attribute_finds_nobody_by_cloud_id(
+    ad: Domain,
+) -> None:
+    # Samba's schema (and AD's before 2016) has no msDS-ExternalDirectoryObjectId: the
+    # lookup finds nobody, and Teams falls back to the UPN and e-mail
+    assert await ad.d.person_by_cloud_id("5f2b9c1e-0c4a-4d7e-9a61-2b8f1d3c7e40") is None

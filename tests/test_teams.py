@@ -24,7 +24,7 @@ from bot import texts
 from bot.app import Runtime
 from bot.clock import ManualClock
 from bot.inbound import InboxSink
-from bot.models import Address, Card, Effect, Reply, Send, Update
+from bot.models import Address, Card, Effect, Person, Reply, Send, Update
 from bot.org import load_org
 from bot.pipeline import TurnWorker, WorkerConfig
 from bot.settings import Settings
@@ -57,6 +57,14 @@ ROSTER = [
     member("erin", "Erin Walsh"),
     member("frank", "Frank Adeyemi"),
     Member(id="29:zed", name="Zed Outsider", aad_object_id="aad-zed", upn="zed@elsewhere.test"),
+    # Erin's new account: neither address is in the directory yet, her Entra object id is
+    Member(
+        id="29:erin2",
+        name="Erin Walsh",
+        aad_object_id="aad-erin",
+        upn="erin.walsh@globex.onmicrosoft.com",
+        email="e.walsh@globex.example",
+    ),
     # a guest whose external address is one the directory knows
     Member(
         id="29:gus",
@@ -455,6 +463,20 @@ async def test_a_teams_user_outside_the_directory_is_told_so(bot: Harness) -> No
     await bot.say("zed", "I'm locked out")
     (reply,) = bot.dm("zed")
     assert reply.text == texts.say("unknown_person")
+
+
+async def test_a_person_is_found_by_the_entra_object_id_where_the_directory_keeps_it(
+    bot: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def by_cloud_id(object_id: str) -> Person | None:
+        return await bot.world.directory.person("erin") if object_id == "aad-erin" else None
+
+    monkeypatch.setattr(bot.world.directory, "person_by_cloud_id", by_cloud_id)
+    await bot.say("erin2", "my laptop screen is cracked")
+    (ticket,) = await bot.world.tickets.of_requester("erin")
+    assert ticket.id in bot.dm("erin2")[-1].text
+    await bot.say("zed", "I'm locked out")  # an id the directory does not keep: by address
+    assert bot.dm("zed")[-1].text == texts.say("unknown_person")
 
 
 async def test_a_guest_of_the_tenant_is_refused_whatever_address_they_carry(

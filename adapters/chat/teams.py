@@ -421,7 +421,12 @@ class TeamsChat:
         return account
 
     async def _person(self, account: TeamsAccount | None) -> tuple[Person | None, str | None]:
-        """The directory person of a Teams account, and the address that found them."""
+        """The directory person of a Teams account (by the Entra object id where the
+        directory records it, else by UPN or e-mail), and the address that found them."""
+        if account is not None and account.aad_object_id:
+            found = await self.directory.person_by_cloud_id(account.aad_object_id)
+            if found is not None:
+                return found, found.email
         for address in account.addresses() if account else []:
             person = await self.directory.person_by_email(address)
             if person is not None:

@@ -102,6 +102,19 @@ class LdapDirectory:
 
         return await self._connections.read(read)
 
+    async def person_by_cloud_id(self, object_id: str) -> Person | None:
+        kept = self._layout.flavour.cloud_id
+        if kept is None or not object_id.strip():
+            return None
+        attribute, prefix = kept
+        where = equals(attribute, prefix + object_id.strip())
+
+        def read(s: Session) -> Person | None:
+            entry = self._records.person_entry(s, where, object_id)
+            return self._records.person(s, entry) if entry else None
+
+        return await self._connections.read(read)
+
     async def people_with_role(self, role: str) -> list[Person]:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; the roles are {', '.join(sorted(ROLES))}")

@@ -84,6 +84,9 @@ class Flavour(Protocol):
     group_id: str  # the attribute that is a group's id
     member: str  # the group attribute listing member DNs
     member_of: str | None  # the person attribute listing group DNs, where the server keeps one
+    # where a person's cloud identity (the Entra object id Teams sends as `aadObjectId`) is
+    # kept, and the prefix it is kept with; None where the server keeps none
+    cloud_id: tuple[str, str] | None
     state_attributes: tuple[str, ...]  # operational ones are only returned when named
     lacks: frozenset[str]  # the port's capabilities the server cannot give (AD: "lock")
 
@@ -125,6 +128,7 @@ class OpenLdap:
     group_id: str = "cn"
     member: str = "member"
     member_of: str | None = "memberOf"
+    cloud_id: tuple[str, str] | None = None
     state_attributes: tuple[str, ...] = ("pwdAccountLockedTime", "pwdReset")
     lacks: frozenset[str] = frozenset()
 
@@ -221,6 +225,8 @@ class ActiveDirectory:
     group_id: str = ad_ops.GROUP_ID
     member: str = "member"
     member_of: str | None = "memberOf"
+    # Entra Connect writes the synced user's Entra object id back as "User_<id>"
+    cloud_id: tuple[str, str] | None = ("msDS-ExternalDirectoryObjectId", "User_")
     state_attributes: tuple[str, ...] = (*ad_ops.STATE_ATTRIBUTES, "pwdLastSet")
     lacks: frozenset[str] = frozenset({"lock"})
 

@@ -153,6 +153,9 @@ class SandboxDirectory:
         username = await self._store.redis.hget(self._store.key("emails"), email.strip().lower())
         return None if username is None else await self.person(text(username))
 
+    async def person_by_cloud_id(self, object_id: str) -> Person | None:
+        return None  # an org file names no cloud identities: people are found by e-mail
+
     async def people_with_role(self, role: str) -> list[Person]:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; the roles are {', '.join(sorted(ROLES))}")
