@@ -30,7 +30,11 @@ from bot.world import SandboxWorld
 
 GLOBEX = Path(__file__).resolve().parents[2] / "shared" / "scenarios" / "orgs" / "globex.yaml"
 CHANNELS = [f"C{n:02d}STORM" for n in range(60)]
-WIDE = Rate(0.001, burst=1000)  # a workspace pace that never makes anyone wait
+# A workspace pace that never makes anyone wait. Its burst must outlast a channel's next slot
+# (1 s here): a booking made for a later slot moves every place's next arrival past that
+# slot, so with a shorter window a channel's second message would hold back another
+# channel's first (it did, by a few milliseconds, when the couriers ran in another order).
+WIDE = Rate(0.0001, burst=100_000)
 ONE_A_SECOND = SlackPace(channel=Rate(1.0), posts=WIDE)  # no burst, per channel only
 _ids = itertools.count(1)
 
