@@ -227,12 +227,12 @@ class TimeBoundAccess:
         d = self._d
         now = d.clock.now()
         expire = _job_id(EXPIRE, grant)
-        if not await d.scheduler.has(expire):  # lost: the sweep found the grant on its own
-            await d.scheduler.schedule(EXPIRE, now + REMOVAL_RETRY.delay(1, expire),
-                                       _payload(grant), job_id=expire)  # fmt: skip
+        # a removal job lost (the sweep found the grant on its own) is queued again
+        await d.scheduler.schedule(EXPIRE, now + REMOVAL_RETRY.delay(1, expire), _payload(grant),
+                                   job_id=expire, if_absent=True)  # fmt: skip
         check, due = _job_id(OVERDUE, grant), grant.until + d.overdue
-        if grant.flag is None and due > now and not await d.scheduler.has(check):
-            await d.scheduler.schedule(OVERDUE, due, _payload(grant), job_id=check)
+        if grant.flag is None and due > now:
+            await d.scheduler.schedule(OVERDUE, due, _payload(grant), job_id=check, if_absent=True)
 
     async def _ensure_jobs(self, grant: Grant) -> None:
         """The grant's warning, removal and the sweep, each scheduled unless it already is
