@@ -16,7 +16,7 @@ from bot.actions import ActionRunner, Provenance, SagaFailed
 from bot.cases import Case, CaseStatus
 from bot.clock import Clock
 from bot.context import TurnContext
-from bot.events import Checking, Decided, Executing, Refused, Resolved, Resumed
+from bot.events import Checking, Executing, Refused, Resolved, Resumed
 from bot.handoff import Handoff, next_step_for
 from bot.notices import Notices
 from bot.outcomes import StillChecking, Unverifiable
@@ -70,14 +70,16 @@ class Acting:
             return case
         log.warning("acting.resumed", case=case.id)
         case = await ctx.record(case, Resumed(), actor="desk")
-        return await self.act(ctx, case, plan, Decision(route="act", policy_ids=_policies(case)))
+        return await self.act(
+            ctx, case, plan, Decision(route="act", policy_ids=case.acting_policies())
+        )
 
     async def settle_undo(self, ctx: TurnContext, case: Case, intent: ActionIntent) -> Case:
         """Finish an Undo a dead process began: its step settled by reading the backend
         (`ActionRunner.run` under the intent's key), then what an Undo does after it."""
         d = self._d
         step = PlanStep(skill=intent.skill, params=intent.params)
-        why = provenance(case, _policies(case))
+        why = provenance(case, case.acting_policies())
         case, _ = await d.actions.run(ctx, case, step, why, key=intent.key, undo_of=intent.undo_of,
                                       keep_open=True)  # fmt: skip
         await d.access.cancel_expiry(case.id)
@@ -222,14 +224,6 @@ class Acting:
                 case, Checking(skill=exc.skill, error=exc.intent.error or ""), actor="desk"
             )
         return case
-
-
-def _policies(case: Case) -> tuple[str, ...]:
-    """The policies that let the desk act for the case."""
-    for _, decided in reversed(case.all(Decided)):
-        if decided.route == "act":
-            return tuple(decided.policies)
-    return ()
 
 
 def _hhmm(at: datetime) -> str:

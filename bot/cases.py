@@ -17,6 +17,7 @@ from bot.events import (
     Approved,
     Asked,
     Claimed,
+    Decided,
     Escalated,
     Event,
     Opened,
@@ -204,6 +205,13 @@ class Case(BaseModel):
 
     def approvers(self) -> list[str]:
         return [envelope.actor for envelope, _ in self.all(Approved)]
+
+    def acting_policies(self) -> tuple[str, ...]:
+        """The policies that let the desk act for the case (its newest decision to act)."""
+        for _, decided in reversed(self.all(Decided)):
+            if decided.route == "act":
+                return tuple(decided.policies)
+        return ()
 
     def verification(self) -> dict[str, Any] | None:
         """The step-up that passed for this case, as the audit records it."""

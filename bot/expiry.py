@@ -23,7 +23,7 @@ from bot.actions import ActionRunner, Provenance
 from bot.cases import Case
 from bot.clock import Clock
 from bot.context import TurnContext, requester_address
-from bot.events import AccessEnded, AccessOverdue, AccessStopped, Decided, StatusCard
+from bot.events import AccessEnded, AccessOverdue, AccessStopped, StatusCard
 from bot.models import Address, Card, CardField, Reply, new_message_id
 from bot.plans import PlanStep
 from bot.ports import Directory
@@ -106,7 +106,7 @@ class Expiry:
         why = Provenance(
             requested_by=case.requester,
             approved_by=tuple(case.approvers()),
-            policy=(*_policies(case), "access.time-bound"),
+            policy=(*case.acting_policies(), "access.time-bound"),
             verification=case.verification(),
         )
         step = PlanStep(
@@ -248,14 +248,6 @@ def _status(ctx: TurnContext, case: Case, context: str) -> None:
         ctx.update(
             requester_address(case), Reply(id=status_card.message, text=card.text, card=card)
         )
-
-
-def _policies(case: Case) -> list[str]:
-    """The policies that let the desk act for the case."""
-    for _, decided in reversed(case.all(Decided)):
-        if decided.route == "act":
-            return list(decided.policies)
-    return []
 
 
 def _when(at: datetime) -> str:

@@ -54,11 +54,6 @@ class ActionRepository:
         self._intents = store.key("intents")
         self._acting = store.key("cases", "acting")
 
-    async def done_under(self, key: str) -> ActionRecord | None:
-        """The record of the step that already ran under this idempotency key."""
-        raw = await self._store.redis.get(self._store.key("idem", key))
-        return None if raw is None else ActionRecord.model_validate_json(raw)
-
     async def state_of(self, key: str) -> tuple[ActionRecord | None, ActionIntent | None]:
         """What is known of an idempotency key, in one round trip: the record of the step
         that ran under it, or the intent of one begun and not finished (or neither)."""
@@ -74,11 +69,6 @@ class ActionRepository:
     async def intend(self, intent: ActionIntent) -> None:
         """Write the intent before the backend is touched."""
         await self._store.redis.hset(self._intents, intent.key, intent.model_dump_json())
-
-    async def intent(self, key: str) -> ActionIntent | None:
-        """The open intent of an idempotency key: a step begun and not finished."""
-        raw = await self._store.redis.hget(self._intents, key)
-        return None if raw is None else ActionIntent.model_validate_json(raw)
 
     async def unknown(self, intent: ActionIntent, error: str) -> ActionIntent:
         """A write went out and its answer was lost: the outcome is unknown until read back."""
