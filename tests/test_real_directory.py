@@ -21,7 +21,7 @@ from fakes.slack_api import APP_ID, TEAM_ID, FakeSlack, Message, SlackUserRecord
 from servers.ldif import Tenant
 from servers.slapd import Slapd
 from servers.smtp import SmtpTestServer, smtp_server
-from test_slack import SECRET, envelope, signed_post
+from test_slack import SECRET, dm_event, envelope, signed_post
 from waiting import until
 
 from bot import texts
@@ -66,10 +66,7 @@ class Company:
     runtime: Runtime
 
     async def says(self, who: str, text: str) -> None:
-        ts = f"{time.time():.6f}"
-        event = {"type": "message", "channel": f"D{who.upper()}", "channel_type": "im",
-                 "user": f"U{who.upper()}", "text": text, "ts": ts, "event_ts": ts}  # fmt: skip
-        resp = await signed_post(self.http, envelope(event), "application/json")
+        resp = await signed_post(self.http, envelope(dm_event(who, text)), "application/json")
         assert resp.status == 200, await resp.text()
 
     async def answer(self, who: str, count: int) -> Message:
