@@ -17,6 +17,7 @@ from pydantic import (
 from pydantic_settings import SettingsConfigDict
 
 from bot.audit import MIN_KEY_BYTES
+from bot.settings_cloud import CloudSettings, cloud_problems
 from bot.settings_identity import IdentitySettings, identity_problems
 from bot.store import POOL_SIZE, POOL_TIMEOUT
 
@@ -27,7 +28,7 @@ class SettingsError(Exception):
     """The configuration is invalid; the message lists every problem at once."""
 
 
-class Settings(IdentitySettings):
+class Settings(IdentitySettings, CloudSettings):
     """Everything the desk needs to start. Secrets are `SecretStr` and print masked."""
 
     model_config = SettingsConfigDict(
@@ -147,7 +148,7 @@ class Settings(IdentitySettings):
 
     @model_validator(mode="after")
     def _check_pairs(self) -> Settings:
-        problems: list[str] = identity_problems(self)
+        problems: list[str] = identity_problems(self) + cloud_problems(self, self.directories)
         if self.slack_bot_token and not self.slack_signing_secret and not self.slack_app_token:
             problems.append(
                 "ITDESK_SLACK_SIGNING_SECRET: required with ITDESK_SLACK_BOT_TOKEN in HTTP mode "

@@ -6,13 +6,14 @@ them; `identity_problems` lists what is missing or wrong, all at once."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings
 
-DirectoryKind = Literal["sandbox", "ldap", "ad"]
+DirectoryKind = Literal["sandbox", "ldap", "ad", "okta", "entra"]
+LDAP_KINDS = frozenset({"ldap", "ad"})
 # What each setting of ITDESK_LDAP_ATTRIBUTES names: the directory attribute holding it.
 ATTRIBUTE_KEYS = frozenset({
     "username", "email", "secondary_email", "mobile", "manager", "display_name", "title",
@@ -24,8 +25,11 @@ ADDRESS_KINDS = frozenset({"secondary", "primary"})
 class IdentitySettings(BaseSettings):
     """ITDESK_DIRECTORY and what a real directory and the mail server need."""
 
-    directory: DirectoryKind = Field(
-        default="sandbox", description="sandbox (the org file), ldap (OpenLDAP) or ad"
+    directory: str = Field(
+        default="sandbox",
+        description="sandbox (the org file), or the real directories in order: ldap "
+        "(OpenLDAP) or ad, okta, entra; several (okta,ad) when people are mastered in one and "
+        "synced to another",
     )
     ldap_url: str | None = Field(default=None, description="ldap://host:389 or ldaps://host:636")
     ldap_bind_dn: str | None = Field(default=None, description="the desk's service account")
@@ -74,6 +78,16 @@ class IdentitySettings(BaseSettings):
     )  # fmt: skip
 
     @property
+    def directories(self) -> tuple[str, ...]:
+        """The directory kinds ITDESK_DIRECTORY names, in its order."""
+        return tuple(part.strip() for part in self.directory.split(",") if part.strip())
+
+    @property
+    def ldap_kind(self) -> str | None:
+        """The LDAP directory among them (ldap or ad), if any."""
+        return next((kind for kind in self.directories if kind in LDAP_KINDS), None)
+
+    @property
     def code_addresses(self) -> tuple[str, ...]:
         """The order codes and links try the addresses on record in."""
         return tuple(part.strip() for part in self.email_code_order.split(",") if part.strip())
@@ -82,17 +96,27 @@ class IdentitySettings(BaseSettings):
 def identity_problems(s: IdentitySettings) -> list[str]:
     """Every problem with the identity settings, each naming its variable."""
     problems: list[str] = []
-    if s.directory != "sandbox":
+    kinds = s.directories
+    known = set(get_args(DirectoryKind))
+    if not kinds or set(kinds) - known or len(set(kinds)) != len(kinds):
+        problems.append(
+            "ITDESK_DIRECTORY: sandbox, or a comma-separated list of ldap, ad, okta, entra"
+        )
+    elif "sandbox" in kinds and len(kinds) > 1:
+        problems.append("ITDESK_DIRECTORY: sandbox cannot be combined with real directories")
+    elif len(LDAP_KINDS & set(kinds)) > 1:
+        problems.append("ITDESK_DIRECTORY: one LDAP directory (ldap or ad) at most")
+    if s.ldap_kind is not None:
         for name in ("ldap_url", "ldap_bind_dn", "ldap_bind_password", "ldap_base_dn"):
             if getattr(s, name) is None:
                 problems.append(
                     f"ITDESK_{name.upper()}: required with ITDESK_DIRECTORY={s.directory}"
                 )
-        if s.smtp_url is None:
-            problems.append(
-                f"ITDESK_SMTP_URL: required with ITDESK_DIRECTORY={s.directory} (codes and "
-                "links reach people by e-mail)"
-            )
+    if s.directory != "sandbox" and s.smtp_url is None:
+        problems.append(
+            f"ITDESK_SMTP_URL: required with ITDESK_DIRECTORY={s.directory} (codes and "
+            "links reach people by e-mail)"
+        )
     if s.ldap_url is not None and urlsplit(s.ldap_url).scheme not in {"ldap", "ldaps"}:
         problems.append("ITDESK_LDAP_URL: must start with ldap:// or ldaps://")
     if s.ldap_ca_file is not None and not s.ldap_ca_file.is_file():

@@ -403,7 +403,8 @@ async def test_verify_answers_the_desks_pending_check_on_the_phone(store: Store)
     push = await desk.stepup.challenge(alice, "case-1")
     await driver.run([Verify(2, "alice: fail-verify", "alice", passes=False)])
     assert (await world.checks.result(push.check_id)).status == "denied"  # on the phone first
-    code = await desk.stepup.challenge(alice.model_copy(update={"factors": ("sms",)}), "case-2")
+    await world.directory.set_factors("alice", ("sms",))
+    code = await desk.stepup.challenge(alice, "case-2")
     await driver.run([Verify(3, "alice: fail-verify", "alice", passes=False)])
 
     signal, signal_retry, signal_double, typed, typed_retry = turns

@@ -54,7 +54,6 @@ __all__ = [
 
 log = structlog.get_logger("itdesk.stepup")
 
-FACTOR_PREFERENCE: tuple[FactorKind, ...] = ("push", "totp", "sms", "email")
 DEFAULT_TTL = timedelta(minutes=10)
 # The click a front end sends once the person answered a push at the provider (on the sandbox
 # phone, or a provider's webhook): its ref is the check id, and it carries no answer.
@@ -127,9 +126,10 @@ class StepUp:
     # --- issuing ---------------------------------------------------------------------------
 
     async def challenge(self, person: Person, case_id: str) -> Challenge:
-        """Send a check for the case to the person's strongest factor (push, then an
-        authenticator code, then SMS, then e-mail; a factor the provider cannot reach is
-        passed over) and return it. A pending challenge of the same case is withdrawn.
+        """Send a check for the case to the first factor the providers reach for the person
+        (each provider lists its reach strongest first: push, an authenticator code, SMS,
+        e-mail; a factor the provider turns out not to reach is passed over) and return it.
+        A pending challenge of the same case is withdrawn.
         Raises `NoFactor`, `Throttled` or `LockedOut`."""
         factors = await self._factors(person)
         case = await self._records.case(case_id)
@@ -152,12 +152,7 @@ class StepUp:
         raise NoFactor(person.username)
 
     async def _factors(self, person: Person) -> list[tuple[FactorKind, str]]:
-        found = []
-        for factor in FACTOR_PREFERENCE:
-            if factor in person.factors:
-                address = await self._directory.factor_address(person.username, factor)
-                if address:
-                    found.append((factor, address))
+        found = [(r.factor, r.address) for r in await self._checks.reachable(person.username)]
         if not found:
             raise NoFactor(person.username)
         return found

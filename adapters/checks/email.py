@@ -24,6 +24,7 @@ from bot.ports import (
     Directory,
     IssuedCheck,
     NotFoundError,
+    Reach,
     Unsupported,
 )
 from bot.store import Store
@@ -80,6 +81,14 @@ class EmailChecks:
         self._contacts = contacts or DirectoryContacts(directory)
         self._mailer = mailer
         self._order = address_order(order)
+
+    async def reachable(self, username: str) -> tuple[Reach, ...]:
+        person = await self._directory.person(username)
+        if person is None or "email" not in person.factors:
+            return ()
+        points = await self._contacts.contact_points(username)
+        address = None if points is None else first_address(points, self._order)
+        return () if address is None else (Reach(factor="email", address=mask_email(address)),)
 
     async def issue(self, request: CheckRequest) -> IssuedCheck:
         if request.factor != "email":

@@ -18,12 +18,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from adapters.capabilities import Capabilities
+from adapters.checks.reach import registered_reach
 from adapters.notify.sandbox import SandboxOutbox
 from adapters.records import JsonRecords, text
 from bot.clock import Clock
 from bot.models import FactorKind
 from bot.ports import (
     CHECK_CAPABILITIES,
+    FACTOR_STRENGTH,
     CheckRequest,
     CheckState,
     CheckStatus,
@@ -32,6 +34,7 @@ from bot.ports import (
     NotFoundError,
     OutboxItem,
     OutboxStatus,
+    Reach,
     Verifier,
 )
 from bot.store import Store
@@ -102,6 +105,10 @@ class SandboxChecks:
         self._checks = JsonRecords(self._store, "check", SandboxCheck)
 
     # --- the port --------------------------------------------------------------------------
+
+    async def reachable(self, username: str) -> tuple[Reach, ...]:
+        supported = [f for f in FACTOR_STRENGTH if self.capabilities.has(f)]
+        return await registered_reach(self._directory, username, supported)
 
     async def issue(self, request: CheckRequest) -> IssuedCheck:
         self.capabilities.require(request.factor)

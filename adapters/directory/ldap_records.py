@@ -91,7 +91,7 @@ class Layout:
     ) -> Layout:
         """The layout the ITDESK_LDAP_* settings describe, the flavour's defaults filling
         what they leave unset."""
-        flavour = FLAVOURS.get(s.directory)
+        flavour = FLAVOURS.get(s.ldap_kind or "")
         if flavour is None:
             raise ValueError(f"no LDAP flavour for ITDESK_DIRECTORY={s.directory}")
         return cls(

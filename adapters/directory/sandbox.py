@@ -251,6 +251,10 @@ class SandboxDirectory:
         """How many times the person's factors were reset (sandbox only)."""
         return int(await self._store.redis.hget(self._store.key("factor-resets"), username) or 0)
 
+    async def set_factors(self, username: str, factors: tuple[FactorKind, ...]) -> None:
+        """Register exactly these factors (sandbox only, for tests)."""
+        await self._update(username, lambda p: p.model_copy(update={"factors": factors}))
+
     async def enrol_factor(self, username: str, factor: FactorKind) -> None:
         """Register a factor, as the person does from an enrolment link (sandbox only)."""
         await self._update(

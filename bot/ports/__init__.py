@@ -14,6 +14,9 @@ from bot.ports.changes import (
     ChangeOp as ChangeOp,
 )
 from bot.ports.checks import (
+    FACTOR_STRENGTH as FACTOR_STRENGTH,
+)
+from bot.ports.checks import (
     CheckRequest as CheckRequest,
 )
 from bot.ports.checks import (
@@ -27,6 +30,9 @@ from bot.ports.checks import (
 )
 from bot.ports.checks import (
     IssuedCheck as IssuedCheck,
+)
+from bot.ports.checks import (
+    Reach as Reach,
 )
 from bot.ports.checks import (
     Verifier as Verifier,
@@ -45,6 +51,12 @@ from bot.ports.directory import (
 )
 from bot.ports.directory import (
     LinkSent as LinkSent,
+)
+from bot.ports.directory import (
+    Master as Master,
+)
+from bot.ports.directory import (
+    Mastered as Mastered,
 )
 from bot.ports.errors import (
     CAPABILITIES as CAPABILITIES,
@@ -69,6 +81,15 @@ from bot.ports.errors import (
 )
 from bot.ports.errors import (
     Unsupported as Unsupported,
+)
+from bot.ports.lockouts import (
+    Lockout as Lockout,
+)
+from bot.ports.lockouts import (
+    LockoutFeed as LockoutFeed,
+)
+from bot.ports.lockouts import (
+    LockoutPage as LockoutPage,
 )
 from bot.ports.outbox import (
     Outbox as Outbox,

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.models import FactorKind
 
+# The factors from strongest to weakest: the order a provider lists a person's reach in.
+FACTOR_STRENGTH: tuple[FactorKind, ...] = ("push", "totp", "sms", "email")
 CheckStatus = Literal["pending", "approved", "denied", "expired", "withdrawn"]
 Verifier = Literal["desk", "provider"]
 
@@ -49,6 +51,15 @@ class IssuedCheck(BaseModel):
     expires_at: datetime  # the provider's own limit when it is sooner than the request's
 
 
+class Reach(BaseModel):
+    """A factor a provider can reach for one person, and where it goes, masked for chat."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    factor: FactorKind
+    address: str
+
+
 class CheckState(BaseModel):
     """What the provider knows of a check now. A push is `pending` until answered
     (`approved` / `denied`), `expired` or `withdrawn`; a code the provider checks becomes
@@ -68,6 +79,14 @@ class Checks(Protocol):
     minted that the provider delivers (SMS, e-mail). The desk learns a push's answer by
     reading `result`, never from what a chat turn claims. Every method but `issue` raises
     `NotFoundError` for a check id the provider does not know."""
+
+    async def reachable(self, username: str) -> tuple[Reach, ...]:
+        """The person's factors this provider can send a check to, strongest first (push,
+        authenticator code, SMS, e-mail), each with its masked address: what the directory
+        has registered that the provider reaches (a push app the provider knows, a mobile on
+        record). Nothing for a person it does not know or cannot reach; never an address
+        typed in chat."""
+        ...
 
     async def issue(self, request: CheckRequest) -> IssuedCheck:
         """Send the check. `Unsupported(<factor>)` when the provider cannot reach that kind of

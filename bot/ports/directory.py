@@ -3,7 +3,7 @@ band: the `Directory` and `Contacts` ports."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -38,6 +38,21 @@ class LinkSent(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     address: str
+
+
+# Which kind of directory masters an account: where its password, lock and enabled state are
+# changed. A cloud directory answers its own kind, or the on-premises one it syncs from.
+Master = Literal["okta", "entra", "ad", "ldap", "sandbox"]
+
+
+class Mastered(Protocol):
+    """A directory that can say which directory masters each person (Okta's
+    `credentials.provider`, Entra's `onPremisesSyncEnabled`), so that with several
+    directories (ITDESK_DIRECTORY=okta,ad) each person's writes go to the right one."""
+
+    async def master_of(self, username: str) -> Master | None:
+        """None for a person this directory does not have."""
+        ...
 
 
 class Directory(Protocol):

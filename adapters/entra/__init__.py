@@ -1,0 +1,1 @@
+"""Entra ID through Microsoft Graph: a `Directory`, and risky sign-ins as a `LockoutFeed`."""
