@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.ports import Checks, Devices, Directory, Outbox, Tickets
+from bot.ports import Checks, Devices, Directory, LockoutFeed, Outbox, Tickets
 
 
 @dataclass(frozen=True)
@@ -15,3 +15,5 @@ class Backends:
     tickets: Tickets
     outbox: Outbox
     checks: Checks
+    # where new lockouts are read, for the desk to reach out first (None: nowhere)
+    lockouts: LockoutFeed | None = None

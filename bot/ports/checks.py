@@ -49,6 +49,10 @@ class IssuedCheck(BaseModel):
     verifier: Verifier
     address: str  # where it went, masked for chat
     expires_at: datetime  # the provider's own limit when it is sooner than the request's
+    # A push with number matching (Okta Verify's number challenge): the number the person
+    # must pick on the phone, shown to them in chat. Not a secret: without the phone it is
+    # worth nothing, and it is what stops an approval given by reflex.
+    number: str | None = None
 
 
 class Reach(BaseModel):
