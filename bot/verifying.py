@@ -5,6 +5,7 @@ records the verification; the gates then ask policy again."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot import texts
 from bot.cases import Case, CaseStatus
@@ -15,6 +16,7 @@ from bot.models import Person
 from bot.notices import Notices
 from bot.policy import PolicyEngine, questions
 from bot.ports import Directory
+from bot.scheduler import Scheduler
 from verification.stepup import (
     CheckCounts,
     CheckOutcome,
@@ -45,12 +47,21 @@ class PolicyCheckLimits:
         return None if answer.allowed else (answer.reason or "not_allowed")
 
 
+# The job that reads a push's answer from a provider that cannot tell the desk itself
+# (Okta Verify, Duo): `bot.push_watch` runs it until the push is answered or expires.
+WATCH_PUSH = "stepup.watch"
+WATCH_EVERY = timedelta(seconds=2)
+
+
 @dataclass(frozen=True)
 class StepUpGateDeps:
     stepup: StepUp
     directory: Directory
     handoff: Handoff
     notices: Notices
+    # Given, every push sent is watched at its provider; without it the answer comes as a
+    # `CHECK_ANSWERED` click from a front end (the sandbox phone).
+    scheduler: Scheduler | None = None
 
 
 class StepUpGate:
@@ -85,10 +96,23 @@ class StepUpGate:
         case = await ctx.record(case, sent, actor="desk", status=status)
         if challenge.kind == "push":
             where = texts.say("step_up.push_where", address=challenge.address)
-            ctx.tell(case, texts.say("step_up.push", address=where))
+            if challenge.number is not None:
+                ctx.tell(case, texts.say("step_up.push_number", address=where,
+                                         number=challenge.number))  # fmt: skip
+            else:
+                ctx.tell(case, texts.say("step_up.push", address=where))
+            await self._watch(case, challenge.id, challenge.check_id)
         else:
             ctx.tell(case, texts.say("step_up.code", address=challenge.address))
         return case
+
+    async def _watch(self, case: Case, challenge_id: str, check_id: str | None) -> None:
+        scheduler = self._d.scheduler
+        if scheduler is None or check_id is None:
+            return
+        due = self._d.stepup.now() + WATCH_EVERY
+        await scheduler.schedule(WATCH_PUSH, due, {"case": case.id, "check": check_id},
+                                 job_id=f"watch:{challenge_id}", if_absent=True)  # fmt: skip
 
     async def judge(self, ctx: TurnContext, case: Case, result: CheckResult) -> tuple[Case, bool]:
         """Act on an answer to the case's check: the case as it now is, and whether the

@@ -36,6 +36,7 @@ from bot.outbound import Outbound
 from bot.planner import Planner, PlannerDeps
 from bot.policy import PolicyEngine
 from bot.ports import Directory
+from bot.push_watch import PushWatch, PushWatchDeps
 from bot.reads import RememberingDevices, RememberingDirectory
 from bot.recovery import Recovery, RecoveryDeps
 from bot.reset_links import DeskResetLinks, desk_reset_links
@@ -239,13 +240,19 @@ def build_desk(
             clock=clock,
         )
     )
+    # a push from a provider that cannot signal its answer (ITDESK_CHECKS) is watched there
+    watch_pushes = settings is not None and bool(settings.check_providers)
     gates = Gates(
         GateDeps(
             policy=policy,
             directory=directory,
             resources=resources,
             control=control,
-            stepup=StepUpGate(StepUpGateDeps(stepup, directory, handoff, notices)),
+            stepup=StepUpGate(
+                StepUpGateDeps(
+                    stepup, directory, handoff, notices, scheduler if watch_pushes else None
+                )
+            ),
             approval=ApprovalGate(
                 ApprovalGateDeps(
                     approvals, policy, directory, resources, oncall, handoff, skills, clock, audit
@@ -281,6 +288,8 @@ def build_desk(
             threshold=threshold,
         )
     )
+    if watch_pushes:
+        PushWatch(PushWatchDeps(scheduler, stepup, system, gates))
     clicks = Clicks(
         ClickDeps(
             refs=refs,

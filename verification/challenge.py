@@ -36,6 +36,7 @@ class Challenge(BaseModel):
     expires_at: datetime
     check_id: str | None = None
     verifier: Verifier = "desk"
+    number: str | None = None  # a push's number challenge: the number to pick on the phone
     status: ChallengeStatus = "pending"
     closed_at: datetime | None = None
 

@@ -156,7 +156,8 @@ class ChallengeRecords:
         def change(ch: Challenge, case: CaseChecks) -> tuple[Challenge, CaseChecks, None]:
             expires = min(ch.expires_at, issued.expires_at)
             update = {"check_id": issued.id, "verifier": issued.verifier,
-                      "address": issued.address, "expires_at": expires}  # fmt: skip
+                      "address": issued.address, "expires_at": expires,
+                      "number": issued.number}  # fmt: skip
             return ch.model_copy(update=update), case, None
 
         applied = await self.apply(challenge_id, change)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import structlog
@@ -122,6 +122,9 @@ class StepUp:
         self._checks = checks
         self._limits = limits
         self._ttl = ttl
+
+    def now(self) -> datetime:
+        return self._clock.now()
 
     # --- issuing ---------------------------------------------------------------------------
 
