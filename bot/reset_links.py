@@ -14,6 +14,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 import structlog
 
@@ -62,6 +63,15 @@ def case_of(key: str | None) -> str | None:
     return match["case"] if match else None
 
 
+@runtime_checkable
+class SomeSendLinks(Protocol):
+    """A directory of several (`adapters.directory.routed`) where some people's directory
+    sends reset links itself (Okta) and others' does not (AD): the desk sends links only
+    for the others."""
+
+    async def sends_reset_link(self, username: str) -> bool: ...
+
+
 def sends_own_reset_links(directory: Directory) -> bool:
     """Whether the directory sends reset links itself. A backend says what it lacks through
     a `capabilities` attribute with `has(name)` (`adapters.capabilities.Capabilities`); one
@@ -100,6 +110,8 @@ class DeskResetLinks:
         self._clock = clock
 
     async def send_reset_link(self, username: str, *, key: str | None = None) -> LinkSent:
+        if isinstance(self.inner, SomeSendLinks) and await self.inner.sends_reset_link(username):
+            return await self.inner.send_reset_link(username, key=key)
         address = await self.inner.recovery_address(username)
         if address is None:
             if await self.inner.person(username) is None:

@@ -3,7 +3,7 @@ band: the `Directory` and `Contacts` ports."""
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -22,6 +22,7 @@ class ContactPoints(BaseModel):
     mobile: str | None = None
 
 
+@runtime_checkable
 class Contacts(Protocol):
     """The addresses on record of each person, for the providers that deliver codes, links
     and change notices."""
@@ -45,6 +46,7 @@ class LinkSent(BaseModel):
 Master = Literal["okta", "entra", "ad", "ldap", "sandbox"]
 
 
+@runtime_checkable
 class Mastered(Protocol):
     """A directory that can say which directory masters each person (Okta's
     `credentials.provider`, Entra's `onPremisesSyncEnabled`), so that with several
