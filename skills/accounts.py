@@ -6,7 +6,7 @@ from typing import Literal
 
 from bot.intents import intent
 from bot.plans import Referral
-from bot.ports import Unsupported
+from bot.ports import ClearsByItself, Unsupported
 from skills.base import (
     CapabilityMissing,
     PreconditionFailed,
@@ -52,13 +52,19 @@ class UnlockAccount(Skill[UserParams]):
             return SkillResult(changed=False, summary=self.said("already"))
         try:
             await ctx.directory.set_locked(params.user, False)
+        except ClearsByItself as exc:  # nothing to do but wait, or reset the password
+            await ctx.receipts.put("clears_by_itself", {"user": params.user})
+            return SkillResult(changed=False, summary=self.said("clears", minutes=exc.minutes))
         except Unsupported as exc:  # a technician unlocks it where the lock-out lives
             raise CapabilityMissing.of(exc) from exc
         return SkillResult(changed=True, summary=self.said("done"))
 
     async def verify(self, ctx: SkillContext, params: UserParams) -> bool:
+        """Unlocked, or a lock that lifts itself (the person was told when)."""
         person = await ctx.directory.person(params.user)
-        return person is not None and not person.locked
+        if person is None:
+            return False
+        return not person.locked or await ctx.receipts.get("clears_by_itself") is not None
 
 
 LinkKind = Literal["reset_link", "enrolment_link"]

@@ -28,6 +28,7 @@ from bot.events import SagaCompensated
 from bot.models import Button, Group, Person, Turn, TurnKind
 from bot.planner import Planner, PlannerDeps
 from bot.plans import PlanStep, Question
+from bot.ports import ClearsByItself
 from bot.policy import PolicyRequest
 from bot.state.catalog import CatalogCache
 from bot.store import Store
@@ -904,6 +905,35 @@ async def test_turns_look_people_and_software_up_without_reading_everything(
 
 
 # --- backends without a capability -------------------------------------------------------
+
+
+class SmartLockout:
+    """A directory whose locks lift themselves and cannot be lifted early (Entra ID)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def set_locked(self, username: str, locked: bool) -> None:
+        raise ClearsByItself(minutes=5)
+
+
+async def test_a_lock_that_clears_by_itself_is_explained_with_the_reset_offered(
+    store: Store,
+) -> None:
+    desk = await conversation(store, directory=SmartLockout)
+    await desk.say("peter", "I'm locked out of my account")
+    said = desk.said(await desk.verify("peter"))
+
+    clears = [t for t in said if "clears by itself within 5 minutes" in t]
+    assert clears
+    assert "reset my password" in clears[0]
+    case = await desk.case("peter")
+    assert case.status == CaseStatus.RESOLVED
+    assert case.ticket_id is None  # nothing for a human to do
+    assert texts.say("result.action_failed") not in said
 
 
 async def test_an_unlock_the_directory_cannot_do_goes_to_a_human_saying_why(

@@ -118,3 +118,6 @@ from bot.ports.tickets import (
 from bot.ports.tickets import (
     TicketStatus as TicketStatus,
 )
+from bot.ports.errors import (
+    ClearsByItself as ClearsByItself,
+)

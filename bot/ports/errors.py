@@ -38,6 +38,16 @@ class Unsupported(Exception):
         self.detail = detail
 
 
+class ClearsByItself(Unsupported):
+    """A lock no call can lift, because it lifts itself: Entra ID's smart lockout has no
+    unlock in Graph and ends after its lockout period. `minutes` is how long that is at
+    most, as the backend knows it; the desk tells the person when, and offers a reset."""
+
+    def __init__(self, minutes: int, detail: str = "") -> None:
+        super().__init__("unlock", detail or f"the lock clears by itself within {minutes} min")
+        self.minutes = minutes
+
+
 # What a backend may lack, by port: the names `Unsupported` carries and the methods that
 # raise it are documented on each port method.
 DIRECTORY_CAPABILITIES = frozenset({
