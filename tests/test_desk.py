@@ -28,8 +28,8 @@ from bot.events import SagaCompensated
 from bot.models import Button, Group, Person, Turn, TurnKind
 from bot.planner import Planner, PlannerDeps
 from bot.plans import PlanStep, Question
-from bot.ports import ClearsByItself
 from bot.policy import PolicyRequest
+from bot.ports import ClearsByItself
 from bot.state.catalog import CatalogCache
 from bot.store import Store
 from bot.understanding import Understanding

@@ -71,6 +71,9 @@ from bot.ports.errors import (
     DIRECTORY_CAPABILITIES as DIRECTORY_CAPABILITIES,
 )
 from bot.ports.errors import (
+    ClearsByItself as ClearsByItself,
+)
+from bot.ports.errors import (
     ConflictError as ConflictError,
 )
 from bot.ports.errors import (
@@ -117,7 +120,4 @@ from bot.ports.tickets import (
 )
 from bot.ports.tickets import (
     TicketStatus as TicketStatus,
-)
-from bot.ports.errors import (
-    ClearsByItself as ClearsByItself,
 )
