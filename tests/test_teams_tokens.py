@@ -35,6 +35,7 @@ from adapters.http.tokens import REFRESH_MARGIN
 from bot.app import Listener, serve
 from bot.clock import ManualClock
 from bot.inbound import InboxSink
+from bot.models import Address, Reply, Send
 from bot.observability import configure_logging
 from bot.pipeline import TurnWorker, WorkerConfig
 from bot.settings import Settings
@@ -237,6 +238,21 @@ async def test_a_token_the_bot_connector_refuses_is_fetched_again(
         alice = connector.personal_conversation(connector.roster["29:alice"])
         assert connector.messages(alice)
     assert len(endpoint.forms) == 2
+
+
+async def test_a_refused_token_does_not_make_a_person_unreachable(
+    store: Store, connector: FakeBotConnector, openid: OpenIdService, endpoint: TokenEndpoint
+) -> None:
+    settings = teams_settings(connector, openid, endpoint)
+    carol = connector.personal_conversation(connector.roster["29:carol"])
+    async with running(store, connector, settings) as bot:
+        connector.token = "issued-token-2"  # the first token is refused
+        ask = Send(to=Address.dm("carol"), reply=Reply(id="M-1", text="Approve bob's access?"))
+        await bot.teams.deliver([ask])  # carol is looked up: 401
+        assert connector.messages(carol) == []
+        assert not await bot.teams.state.unreachable("carol")
+        await bot.teams.deliver([ask])  # with a new token: found, and her chat opened
+    assert [m.text for m in connector.messages(carol)] == ["Approve bob's access?"]
 
 
 async def say(bot: Harness, user: str) -> None:
