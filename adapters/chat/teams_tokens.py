@@ -34,6 +34,8 @@ SCOPE = AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE + "/.default"
 
 
 class CachedTokens(TokenSource, Protocol):
+    """A `TokenSource` whose last token can be read without awaiting."""
+
     @property
     def cached(self) -> str | None:
         """The token `token()` fetched, while it is valid; None when there is none."""
@@ -45,10 +47,10 @@ def token_url(settings: Settings) -> str:
     `botframework.com` tenant (the bot's tenant, for a single-tenant bot)."""
     if settings.teams_token_url is not None:
         return str(settings.teams_token_url)
-    constants = AuthenticationConstants
-    tenant = settings.teams_tenant_id or constants.DEFAULT_CHANNEL_AUTH_TENANT
-    return f"{constants.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX}{tenant}" + str(
-        constants.TO_CHANNEL_FROM_BOT_TOKEN_ENDPOINT_PATH
+    c = AuthenticationConstants
+    tenant = settings.teams_tenant_id or c.DEFAULT_CHANNEL_AUTH_TENANT
+    return str(
+        c.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX + tenant + c.TO_CHANNEL_FROM_BOT_TOKEN_ENDPOINT_PATH
     )
 
 
