@@ -119,6 +119,11 @@ class Settings(IdentitySettings, CloudSettings):
         default=AnyHttpUrl("https://smba.trafficmanager.net/teams/"),
         description="Bot Connector for proactive messages before any activity names one",
     )
+    teams_token_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="where the bot gets its Bearer token for the Bot Connector (unset: "
+        "Entra ID's token endpoint for the botframework.com tenant, or ITDESK_TEAMS_TENANT_ID's)",
+    )
     teams_openid_metadata_url: AnyHttpUrl = Field(
         default=AnyHttpUrl("https://login.botframework.com/v1/.well-known/openidconfiguration"),
         description="where the Bot Framework publishes the keys that sign inbound activities",

@@ -12,15 +12,17 @@ or UPN. The desk drops duplicate deliveries: a turn's event id is the activity's
 conversation.
 
 Outbound, the desk's effects go where `teams_outbound` decides, as Adaptive Cards
-(`teams_cards`), through botbuilder's Bot Connector client (`BotConnector`); conversation
-references and posted activity ids are kept in Redis (`teams_state`).
+(`teams_cards`), through botbuilder's Bot Connector client (`BotConnector`), with the bot's
+token fetched without blocking the event loop (`teams_tokens`); conversation references and
+posted activity ids are kept in Redis (`teams_state`).
 
 With no app id the adapter refuses to start unless `ITDESK_TEAMS_ALLOW_UNAUTHENTICATED=true`
 asks for local, unauthenticated use, and then says so loudly: anyone who can reach the
 endpoint can make the desk act for any Teams user and post to any `serviceUrl`.
 
-This is the only module that imports botbuilder: its Python SDK is archived in favour of the
-Microsoft 365 Agents SDK, and moving must stay a change to this one file."""
+This module and `teams_tokens` (the bot's credentials and connector clients) are the only
+ones that import botbuilder: its Python SDK is archived in favour of the Microsoft 365 Agents
+SDK, and moving must stay a change to these two files."""
 
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import structlog
@@ -46,14 +48,10 @@ from botbuilder.schema import (
 )
 from botbuilder.schema.teams import TeamsChannelAccount
 from botframework.connector.auth import (
-    AppCredentials,
     AuthenticateRequestResult,
     AuthenticationConstants,
-    BotFrameworkAuthentication,
     BotFrameworkAuthenticationFactory,
     ClaimsIdentity,
-    ConnectorFactory,
-    PasswordServiceClientCredentialFactory,
 )
 from botframework.connector.models import ErrorResponseException
 
@@ -77,6 +75,13 @@ from adapters.chat.teams_state import (
     TeamsAccount,
     TeamsState,
 )
+from adapters.chat.teams_tokens import (
+    BotConnectors,
+    CachedTokenFactory,
+    GivenToken,
+    bot_connector_tokens,
+    bot_identity,
+)
 from bot import texts
 from bot.clock import Clock
 from bot.inbound import BackgroundSink, InboxUnavailable, TurnSink, work_through
@@ -96,8 +101,6 @@ HANDLED = frozenset(
 )
 SHUTDOWN_GRACE_SECONDS = 10.0
 
-TokenSource = Callable[[], str]
-
 
 class TeamsConfigError(Exception):
     """The Teams adapter cannot run with this configuration."""
@@ -105,63 +108,6 @@ class TeamsConfigError(Exception):
 
 class _LookupFailed(Exception):
     """The Bot Connector could not say who sent an activity (unreachable, or an error)."""
-
-
-# --- outbound credentials and connector clients --------------------------------------------
-
-
-class _FixedTokenCredentials(AppCredentials):  # type: ignore[misc]
-    """Credentials whose Bearer token comes from a callable instead of Microsoft Entra ID."""
-
-    def __init__(self, app_id: str, source: TokenSource) -> None:
-        super().__init__(app_id=app_id)
-        self._source = source
-
-    def get_access_token(self, force_refresh: bool = False) -> str:
-        return self._source()
-
-
-class _FixedTokenFactory(PasswordServiceClientCredentialFactory):  # type: ignore[misc]
-    def __init__(self, app_id: str, source: TokenSource) -> None:
-        super().__init__(app_id=app_id or None)
-        self._source = source
-
-    async def create_credentials(
-        self, app_id: str, oauth_scope: str, login_endpoint: str, validate_authority: bool
-    ) -> _FixedTokenCredentials:
-        return _FixedTokenCredentials(self.app_id or "", self._source)
-
-
-class _Connectors(ConnectorFactory):  # type: ignore[misc]
-    """One Bot Connector client per service URL, for the bot's own app id, reused across
-    turns and proactive messages (each holds an HTTP session and a cached token) and closed
-    with the app."""
-
-    def __init__(self, auth: BotFrameworkAuthentication, app_id: str) -> None:
-        self._factory = auth.create_connector_factory(_bot_identity(app_id))
-        self._clients: dict[tuple[str, str | None], Any] = {}
-
-    async def create(self, service_url: str, audience: str | None = None) -> Any:
-        key = (service_url, audience)
-        client = self._clients.get(key)
-        if client is None:
-            client = self._clients[key] = await self._factory.create(service_url, audience)
-        return client
-
-    async def close(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.__aexit__(None, None, None)
-
-
-def _bot_identity(app_id: str) -> Any:
-    if not app_id:
-        return ClaimsIdentity({}, True, AuthenticationConstants.ANONYMOUS_AUTH_TYPE)
-    claims = {
-        AuthenticationConstants.AUDIENCE_CLAIM: app_id,
-        AuthenticationConstants.APP_ID_CLAIM: app_id,
-    }
-    return ClaimsIdentity(claims, True)
 
 
 # --- the adapter --------------------------------------------------------------------------
@@ -181,7 +127,7 @@ class TeamsChat:
         clock: Clock,
         oncall_alias: str,
         outbound: Outbound | None = None,
-        outbound_token: TokenSource | None = None,
+        outbound_token: GivenToken | None = None,
         sink: TurnSink | None = None,
     ) -> None:
         """`outbound` receives the effects of Teams turns (the runtime passes its fan-out, so
@@ -204,19 +150,15 @@ class TeamsChat:
         if self.app_id:
             metadata = str(settings.teams_openid_metadata_url)
             self.tokens = BotFrameworkTokens(self.app_id, metadata)
-        password = settings.teams_app_password
-        credentials = (
-            _FixedTokenFactory(self.app_id, outbound_token)
-            if outbound_token is not None
-            else PasswordServiceClientCredentialFactory(
-                self.app_id or None,
-                password.get_secret_value() if password else None,
-                self.tenant_id,
-            )
+        # the Bot Connector's token, fetched asynchronously and kept (`teams_tokens`)
+        self.connector_tokens = bot_connector_tokens(
+            settings, outbound_token, clock=lambda: clock.now().timestamp()
         )
-        auth = BotFrameworkAuthenticationFactory.create(credential_factory=credentials)
+        auth = BotFrameworkAuthenticationFactory.create(
+            credential_factory=CachedTokenFactory(self.app_id, self.connector_tokens)
+        )
         self.adapter = CloudAdapter(auth)
-        self.connectors = _Connectors(auth, self.app_id)
+        self.connectors = BotConnectors(auth, self.app_id, self.connector_tokens)
         default_service = Service(
             service_url=str(settings.teams_service_url),
             tenant_id=self.tenant_id,
@@ -313,7 +255,7 @@ class TeamsChat:
         claims: dict[str, Any] = payload.get("claims") or {}
         result = AuthenticateRequestResult()
         result.claims_identity = (
-            ClaimsIdentity(claims, True) if claims else _bot_identity(self.app_id)
+            ClaimsIdentity(claims, True) if claims else bot_identity(self.app_id)
         )
         result.audience = AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE
         result.connector_factory = self.connectors
@@ -411,6 +353,8 @@ class TeamsChat:
         except ErrorResponseException as exc:
             if _status_of(exc) == 404:
                 return None
+            if _status_of(exc) == 401:
+                self.connectors.refused()  # the next call fetches a new token
             log.warning("teams.member_lookup_failed", status=_status_of(exc))
             raise _LookupFailed from exc
         except Exception as exc:
@@ -471,12 +415,12 @@ class TeamsChat:
 class BotConnector:
     """The Bot Connector calls of `teams_outbound.Connector`, with botbuilder's client."""
 
-    def __init__(self, connectors: _Connectors) -> None:
+    def __init__(self, connectors: BotConnectors) -> None:
         self._connectors = connectors
 
     async def send(self, ref: ConversationRef, reply: Reply) -> str:
         client = await self._connectors.create(ref.service_url)
-        with _busy_when_refused():
+        with _busy_when_refused(self._connectors):
             response = await client.conversations.send_to_conversation(
                 ref.conversation_id, _outgoing(reply, ref)
             )
@@ -487,7 +431,7 @@ class BotConnector:
         activity = _outgoing(reply, ref)
         activity.id = posted.activity_id
         client = await self._connectors.create(ref.service_url)
-        with _busy_when_refused():
+        with _busy_when_refused(self._connectors):
             await client.conversations.update_activity(
                 ref.conversation_id, posted.activity_id, activity
             )
@@ -497,9 +441,11 @@ class BotConnector:
     ) -> TeamsAccount | None:
         client = await self._connectors.create(service.service_url)
         try:
-            with _busy_when_refused():
+            with _busy_when_refused(self._connectors):
                 member = await client.conversations.get_conversation_member(conversation_id, user)
         except ErrorResponseException as exc:
+            if _status_of(exc) == 401:
+                raise  # says nothing about the member
             log.info("teams.member_not_found", status=_status_of(exc))
             return None
         return _account_of(_teams_member(member), service.tenant_id)
@@ -515,7 +461,7 @@ class BotConnector:
             channel_data={"tenant": {"id": tenant_id}} if tenant_id else None,
         )
         client = await self._connectors.create(service.service_url)
-        with _busy_when_refused():
+        with _busy_when_refused(self._connectors):
             created = await client.conversations.create_conversation(params)
         if not created or not created.id:
             return None
@@ -550,7 +496,7 @@ class BotConnector:
             tenant_id=tenant_id,
         )
         client = await self._connectors.create(service.service_url)
-        with _busy_when_refused():
+        with _busy_when_refused(self._connectors):
             created = await client.conversations.create_conversation(params)
         root = str(created.activity_id)
         # a reply in the thread is posted to "<channel>;messageid=<root activity id>"
@@ -659,13 +605,16 @@ def _status_of(exc: Any) -> int | None:
 
 
 @contextlib.contextmanager
-def _busy_when_refused() -> Iterator[None]:
+def _busy_when_refused(connectors: BotConnectors) -> Iterator[None]:
     """A refusal the Bot Connector means as "not now" (429 and the like) as `ConnectorBusy`,
-    with its Retry-After, for the outbound side to wait and try again."""
+    with its Retry-After, for the outbound side to wait and try again; after a 401 the next
+    call fetches a new token."""
     try:
         yield
     except ErrorResponseException as exc:
         status = _status_of(exc)
+        if status == 401:
+            connectors.refused()
         if status not in BUSY:
             raise
         headers = getattr(exc.response, "headers", None) or {}
