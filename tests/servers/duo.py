@@ -9,8 +9,8 @@ what `preauth` answers (auth, allow for a bypass user, deny, enroll for an unkno
 `DuoPhone` is the person's phone: approve, deny, report fraud on, or let time out a pending
 push. A push times out by itself after 60 s of the injected clock. `auth_status` is a long
 poll, as at Duo: a poll with no news since the last is held up to `long_poll` seconds.
-`stall(path, seconds)` holds calls to a path (a lost answer) and `fail(path, status, code,
-message)` makes the next one fail."""
+`stall(path, seconds)` holds the answers to a path's calls (an answer lost) and `fail(path,
+status, code, message)` makes the next one fail."""
 
 from __future__ import annotations
 
@@ -170,12 +170,13 @@ class DuoServer:
             if refused is not None:
                 return refused
             self.state.calls.append(Call(request.method, request.path, params))
-            if (stall := self.state.stalls.get(request.path)) is not None:
-                await asyncio.sleep(stall)
             if (failure := self.state.failures.pop(request.path, None)) is not None:
                 return _fail(*failure)
             request[PARAMS] = params
-            return await handler(request)
+            response = await handler(request)
+            if (stall := self.state.stalls.get(request.path)) is not None:
+                await asyncio.sleep(stall)  # done, and the answer held back (or lost)
+            return response
 
         return checked
 

@@ -7,11 +7,13 @@ auth token by HTTP basic auth (else 401, code 20003).
 Like Twilio: a verification to a number that already has a pending one is that one again,
 its code sent again, five sends at most (then 429, 60203); five wrong codes close it
 (`max_attempts_reached`, then 429, 60202); a verification is gone ten minutes after it was
-started (404, 20404), by the injected clock. `TwilioPhone` reads the texts each number got.
-Every exchange is recorded (`exchanges`) for the spec test to hold against the OpenAPI."""
+started (404, 20404), by the injected clock. `TwilioPhone` reads the texts each number got;
+`stall` holds calls (an answer lost). Every exchange is recorded (`exchanges`) for the spec
+test to hold against the OpenAPI."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import itertools
@@ -56,6 +58,7 @@ class Exchange:
 
     method: str
     path: str
+    authorization: str
     content_type: str
     body: str
     status: int
@@ -67,6 +70,7 @@ class TwilioState:
     verifications: dict[str, Verification] = field(default_factory=dict)
     texts: list[tuple[str, str]] = field(default_factory=list)  # (to, body)
     exchanges: list[Exchange] = field(default_factory=list)
+    stalls: dict[str, float] = field(default_factory=dict)  # by the path's last part
 
 
 class TwilioServer:
@@ -109,6 +113,14 @@ class TwilioServer:
     def verification(self, sid: str) -> Verification | None:
         return self._host.run(lambda: self.state.verifications.get(sid))
 
+    def stall(self, last_part: str, seconds: float) -> None:
+        """Hold the answers to calls to paths ending in `last_part` ("Verifications")."""
+        self._host.run(lambda: self.state.stalls.__setitem__(last_part, seconds))
+
+    def forget(self, sid: str) -> None:
+        """Twilio deletes the verification (as it does once it has lived ten minutes)."""
+        self._host.run(lambda: self.state.verifications.pop(sid))
+
     def exchanges(self) -> list[Exchange]:
         return self._host.run(lambda: list(self.state.exchanges))
 
@@ -118,9 +130,10 @@ class TwilioServer:
     async def _recorded(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         body = await request.text()
         response = await self._authorised(request, handler, body)
-        self.state.exchanges.append(Exchange(request.method, request.path, request.content_type,
-                                             body, response.status,
-                                             json.loads(response.text or "{}")))  # fmt: skip
+        self.state.exchanges.append(Exchange(
+            request.method, request.path, request.headers.get("Authorization", ""),
+            request.content_type, body, response.status, json.loads(response.text or "{}"),
+        ))  # fmt: skip
         return response
 
     async def _authorised(self, request: web.Request, handler: Handler, body: str) -> web.Response:
@@ -134,7 +147,10 @@ class TwilioServer:
         if request.match_info.get("service") != self.service_sid:
             return _error(404, 20404, "The requested resource was not found")
         request[FORM] = dict(parse_qsl(body, keep_blank_values=True))
-        return await handler(request)
+        response = await handler(request)
+        if (stall := self.state.stalls.get(request.path.rsplit("/", 1)[-1])) is not None:
+            await asyncio.sleep(stall)  # done, and the answer held back (or lost)
+        return response
 
     async def _start(self, request: web.Request) -> web.Response:
         form: dict[str, str] = request[FORM]

@@ -1,0 +1,274 @@
+"""Duo Push as a check provider (`adapters.checks.duo`) over the fake Auth API: signing as
+Duo's documentation gives it, who is reached (never a bypass user), each answer a push can
+get (approve, deny, fraud, time out, bypass, too late), one push per request key, withdrawn
+pushes whose later approval is not taken, and Duo's errors as the ports' errors."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import structlog
+from pydantic import SecretStr
+from servers.duo import IKEY, SKEY, DuoDevice, DuoPhone, DuoServer
+
+from adapters.checks.duo import DuoChecks
+from adapters.checks.duo_api import DuoApi
+from adapters.checks.duo_signing import canonical_params, duo_date, signed_headers
+from adapters.checks.provider_http import ProviderRefused, ProviderUnavailable
+from bot.clock import ManualClock
+from bot.ports import CheckRequest, NotFoundError, OutcomeUnknown, Reach, Unsupported
+from bot.store import Store
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+ANA_PHONE = "+44 7700 900123"
+DOCS = {"ikey": "DIWJ8X6AEYOR5OMC6TQ1", "skey": "Zh5eGmUq9zpfQnyUIu5OL9iWoMMv5ZNmk3zLJ4Ep",
+        "date": "Tue, 21 Aug 2012 17:29:18 -0000"}  # fmt: skip
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+@pytest.fixture
+def duo(clock: ManualClock) -> Iterator[DuoServer]:
+    server = DuoServer(clock.now).start()
+    server.add_user("ana", "auth", DuoDevice("DPANA", ANA_PHONE, "iPhone"))
+    server.add_user("ben", "auth", DuoDevice("DPBEN", "+1 555 555 0100", "Desk phone", ("sms",)))
+    server.add_user("bypass", "allow", DuoDevice("DPBYP", "+44 7700 900555", "iPhone"))
+    server.add_user("denied", "deny")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def api(server: DuoServer, clock: ManualClock, *, skey: str = SKEY, **kw: float) -> DuoApi:
+    return DuoApi(server.url, IKEY, SecretStr(skey), clock, **kw)
+
+
+@pytest.fixture
+def checks(store: Store, clock: ManualClock, duo: DuoServer) -> DuoChecks:
+    return DuoChecks(store, clock, api(duo, clock))
+
+
+def push(key: str = "su-1", username: str = "ana", *, within: timedelta = timedelta(minutes=10),
+         message: str = "Approve the IT desk's sign-in check?") -> CheckRequest:  # fmt: skip
+    return CheckRequest(key=key, username=username, factor="push", message=message,
+                        expires_at=T0 + within)  # fmt: skip
+
+
+# --- signing -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [  # the examples of Duo's documentation (signed with HMAC-SHA1 there)
+        ("/admin/v1/users", "c1ef43767c3eb3b3258dbddca6f8d0941e085b92"),
+        ("/accounts/v1/account/list", "2d97d6166319781b5a3a07af39d366f491234edc"),
+    ],
+)
+def test_the_canonical_request_is_signed_as_in_duos_documented_example(
+    path: str, expected: str
+) -> None:
+    headers = signed_headers(
+        DOCS["ikey"], DOCS["skey"], method="POST", host="api-XXXXXXXX.duosecurity.com",
+        path=path, params={"username": "root", "realname": "First Last"}, date=DOCS["date"],
+        digest=hashlib.sha1,
+    )  # fmt: skip
+    assert headers["Date"] == DOCS["date"]
+    assert base64.b64decode(headers["Authorization"].removeprefix("Basic ")).decode() == (
+        f"{DOCS['ikey']}:{expected}"
+    )
+
+
+def test_the_auth_api_signs_with_hmac_sha512_and_an_rfc_2822_date() -> None:
+    assert duo_date(datetime(2012, 8, 21, 17, 29, 18, tzinfo=UTC)) == DOCS["date"]
+    headers = signed_headers(DOCS["ikey"], DOCS["skey"], method="GET", host="h", path="/p",
+                             params={}, date=DOCS["date"])  # fmt: skip
+    signature = base64.b64decode(headers["Authorization"][6:]).decode().partition(":")[2]
+    assert len(signature) == 128  # a SHA-512 digest, in hex
+    assert int(signature, 16) >= 0
+    assert canonical_params({"b": "x y@z", "a": "~é"}) == "a=~%C3%A9&b=x%20y%40z"
+
+
+async def test_a_wrong_signature_is_refused_as_duo_refuses_it(
+    duo: DuoServer, clock: ManualClock
+) -> None:
+    with pytest.raises(ProviderRefused) as caught:
+        await api(duo, clock, skey="not-the-secret").preauth("ana")
+    assert (caught.value.status, caught.value.code) == (401, 40103)
+    assert "not-the-secret" not in str(caught.value)
+    assert SKEY not in repr(api(duo, clock))
+    assert not duo.calls("/auth/v2/preauth")
+
+
+async def test_a_request_dated_far_from_duos_clock_is_refused(duo: DuoServer) -> None:
+    late = ManualClock(T0 + timedelta(hours=1))
+    with pytest.raises(ProviderRefused) as caught:
+        await DuoApi(duo.url, IKEY, SecretStr(SKEY), late).preauth("ana")
+    assert caught.value.status == 401
+
+
+# --- reach ---------------------------------------------------------------------------------
+
+
+async def test_only_a_person_duo_asks_for_a_push_is_reached(checks: DuoChecks) -> None:
+    assert await checks.reachable("ana") == (Reach(factor="push", address="+44 •••• ••23"),)
+    assert await checks.reachable("ben") == ()  # no device that takes pushes
+    assert await checks.reachable("denied") == ()
+    assert await checks.reachable("stranger") == ()  # Duo would have them enroll
+
+
+async def test_a_bypass_user_is_never_reached_nor_pushed(checks: DuoChecks, duo: DuoServer) -> None:
+    with structlog.testing.capture_logs() as logs:
+        assert await checks.reachable("bypass") == ()
+        with pytest.raises(NotFoundError):
+            await checks.issue(push(username="bypass"))
+    assert not duo.calls("/auth/v2/auth")
+    assert any(e["event"] == "duo.bypass_user_not_reached" for e in logs)
+
+
+async def test_a_push_duo_lets_through_as_a_bypass_is_denied(
+    checks: DuoChecks, duo: DuoServer
+) -> None:
+    check = await checks.issue(push())
+    duo.settle(check.id, "allow", "bypass")  # the person became a bypass user meanwhile
+    assert (await checks.result(check.id)).status == "denied"
+
+
+# --- answers -------------------------------------------------------------------------------
+
+
+async def test_a_push_says_what_the_desk_asks_and_is_sent_once_per_key(
+    checks: DuoChecks, duo: DuoServer
+) -> None:
+    first = await checks.issue(push(message="Approve the desk's check?\nAsked at 09:00 UTC"))
+    assert await checks.issue(push()) == first
+    (sent,) = duo.pushes("ana")
+    assert (sent.txid, sent.device, sent.type) == (first.id, "DPANA", "Approve the desk's check?")
+    assert sent.pushinfo["IT desk request"] == "su-1"
+    assert first.expires_at == T0 + timedelta(seconds=60)  # Duo's minute, sooner than asked
+    assert (first.kind, first.verifier, first.address) == ("push", "provider", "+44 •••• ••23")
+
+
+@pytest.mark.parametrize(
+    ("answer", "status"), [("approve", "approved"), ("deny", "denied"), ("time_out", "expired")]
+)
+async def test_each_answer_on_the_phone_reads_back(
+    checks: DuoChecks, duo: DuoServer, answer: str, status: str
+) -> None:
+    check = await checks.issue(push())
+    assert (await checks.result(check.id)).status == "pending"
+    phone = DuoPhone(duo)
+    if answer == "time_out":
+        await phone.time_out(check.id)
+    else:
+        await phone.answer(check.id, approve=answer == "approve")
+    state = await checks.result(check.id)
+    assert state.status == status
+    assert state.at is not None
+
+
+async def test_a_push_reported_as_fraud_is_denied_and_told_to_security(
+    checks: DuoChecks, duo: DuoServer
+) -> None:
+    check = await checks.issue(push())
+    await DuoPhone(duo).report_fraud(check.id)
+    with structlog.testing.capture_logs() as logs:
+        assert (await checks.result(check.id)).status == "denied"
+        assert (await checks.result(check.id)).status == "denied"  # told once
+    frauds = [e for e in logs if e["event"] == "duo.push_fraud"]
+    assert len(frauds) == 1
+    assert frauds[0]["log_level"] == "warning"
+    assert (frauds[0]["user"], frauds[0]["txid"]) == ("ana", check.id)
+
+
+async def test_an_unanswered_push_times_out_on_duos_clock(
+    checks: DuoChecks, clock: ManualClock
+) -> None:
+    check = await checks.issue(push())
+    clock.advance(timedelta(seconds=59))
+    assert (await checks.result(check.id)).status == "pending"
+    clock.advance(timedelta(seconds=1))
+    state = await checks.result(check.id)
+    assert (state.status, state.at) == ("expired", check.expires_at)
+
+
+async def test_an_approval_first_read_after_the_desks_expiry_is_not_taken(
+    checks: DuoChecks, duo: DuoServer, clock: ManualClock
+) -> None:
+    check = await checks.issue(push(within=timedelta(seconds=20)))
+    clock.advance(timedelta(seconds=30))
+    await DuoPhone(duo).answer(check.id, approve=True)
+    assert (await checks.result(check.id)).status == "expired"
+
+
+async def test_a_withdrawn_push_approved_afterwards_is_not_taken(
+    checks: DuoChecks, duo: DuoServer
+) -> None:
+    check = await checks.issue(push())
+    await checks.withdraw(check.id)
+    await DuoPhone(duo).answer(check.id, approve=True)
+    assert (await checks.result(check.id)).status == "withdrawn"
+
+
+async def test_a_poll_duo_holds_without_news_is_pending(
+    store: Store, clock: ManualClock, duo: DuoServer
+) -> None:
+    duo.long_poll = 2.0
+    checks = DuoChecks(store, clock, api(duo, clock, poll_timeout=0.2))
+    check = await checks.issue(push())
+    assert (await checks.result(check.id)).status == "pending"  # the news: pushed
+    assert (await checks.result(check.id)).status == "pending"  # held: no news
+
+
+async def test_only_pushes_and_only_checks_it_issued(checks: DuoChecks) -> None:
+    with pytest.raises(Unsupported) as caught:
+        await checks.issue(push().model_copy(update={"factor": "sms"}))
+    assert caught.value.capability == "sms"
+    check = await checks.issue(push())
+    with pytest.raises(ValueError, match="not a code this provider checks"):
+        await checks.verify_code(check.id, "123456")
+    for call in (checks.result, checks.withdraw):
+        with pytest.raises(NotFoundError):
+            await call("00000000-not-issued")
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+async def test_duos_refusals_and_failures_map_to_the_desks_errors(
+    checks: DuoChecks, duo: DuoServer
+) -> None:
+    duo.fail("/auth/v2/auth", 400, 40002, "Invalid request parameters")
+    with pytest.raises(ProviderRefused) as caught:
+        await checks.issue(push())
+    assert (caught.value.status, caught.value.code) == (400, 40002)
+    duo.fail("/auth/v2/preauth", 503, 50301, "Service unavailable")
+    with pytest.raises(ProviderUnavailable):
+        await checks.reachable("ana")
+    check = await checks.issue(push())  # a refused issue left nothing under its key
+    duo.fail("/auth/v2/auth_status", 429, 42901, "Too many requests")
+    with pytest.raises(ProviderRefused):
+        await checks.result(check.id)
+
+
+async def test_a_push_whose_answer_was_lost_is_an_unknown_outcome(
+    store: Store, clock: ManualClock, duo: DuoServer
+) -> None:
+    duo.stall("/auth/v2/auth", 1.0)
+    checks = DuoChecks(store, clock, api(duo, clock, timeout=0.2))
+    with pytest.raises(OutcomeUnknown):
+        await checks.issue(push())
+    assert len(duo.pushes("ana")) == 1  # it went out: Duo has no idempotency key to retry by
+
+
+async def test_duo_unreachable_is_not_an_unknown_outcome(store: Store, clock: ManualClock) -> None:
+    checks = DuoChecks(store, clock, DuoApi("http://127.0.0.1:9", IKEY, SecretStr(SKEY), clock))
+    with pytest.raises(ProviderUnavailable):
+        await checks.issue(push())
