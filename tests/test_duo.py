@@ -1,12 +1,10 @@
-"""Duo Push as a check provider (`adapters.checks.duo`) over the fake Auth API: signing as
-Duo's documentation gives it, who is reached (never a bypass user), each answer a push can
-get (approve, deny, fraud, time out, bypass, too late), one push per request key, withdrawn
-pushes whose later approval is not taken, and Duo's errors as the ports' errors."""
+"""Duo Push as a check provider (`adapters.checks.duo`) over the fake Auth API: who is
+reached (never a bypass user), each answer a push can get (approve, deny, fraud, time out,
+bypass, too late), one push per request key, withdrawn pushes whose later approval is not
+taken, and Duo's errors as the ports' errors."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -17,16 +15,14 @@ from servers.duo import IKEY, SKEY, DuoDevice, DuoPhone, DuoServer
 
 from adapters.checks.duo import DuoChecks
 from adapters.checks.duo_api import DuoApi
-from adapters.checks.duo_signing import canonical_params, duo_date, signed_headers
 from adapters.checks.provider_http import ProviderRefused, ProviderUnavailable
 from bot.clock import ManualClock
 from bot.ports import CheckRequest, NotFoundError, OutcomeUnknown, Reach, Unsupported
+from bot.settings_cloud import CloudSettings
 from bot.store import Store
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ANA_PHONE = "+44 7700 900123"
-DOCS = {"ikey": "DIWJ8X6AEYOR5OMC6TQ1", "skey": "Zh5eGmUq9zpfQnyUIu5OL9iWoMMv5ZNmk3zLJ4Ep",
-        "date": "Tue, 21 Aug 2012 17:29:18 -0000"}  # fmt: skip
 
 
 @pytest.fixture
@@ -60,58 +56,6 @@ def push(key: str = "su-1", username: str = "ana", *, within: timedelta = timede
          message: str = "Approve the IT desk's sign-in check?") -> CheckRequest:  # fmt: skip
     return CheckRequest(key=key, username=username, factor="push", message=message,
                         expires_at=T0 + within)  # fmt: skip
-
-
-# --- signing -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("path", "expected"),
-    [  # the examples of Duo's documentation (signed with HMAC-SHA1 there)
-        ("/admin/v1/users", "c1ef43767c3eb3b3258dbddca6f8d0941e085b92"),
-        ("/accounts/v1/account/list", "2d97d6166319781b5a3a07af39d366f491234edc"),
-    ],
-)
-def test_the_canonical_request_is_signed_as_in_duos_documented_example(
-    path: str, expected: str
-) -> None:
-    headers = signed_headers(
-        DOCS["ikey"], DOCS["skey"], method="POST", host="api-XXXXXXXX.duosecurity.com",
-        path=path, params={"username": "root", "realname": "First Last"}, date=DOCS["date"],
-        digest=hashlib.sha1,
-    )  # fmt: skip
-    assert headers["Date"] == DOCS["date"]
-    assert base64.b64decode(headers["Authorization"].removeprefix("Basic ")).decode() == (
-        f"{DOCS['ikey']}:{expected}"
-    )
-
-
-def test_the_auth_api_signs_with_hmac_sha512_and_an_rfc_2822_date() -> None:
-    assert duo_date(datetime(2012, 8, 21, 17, 29, 18, tzinfo=UTC)) == DOCS["date"]
-    headers = signed_headers(DOCS["ikey"], DOCS["skey"], method="GET", host="h", path="/p",
-                             params={}, date=DOCS["date"])  # fmt: skip
-    signature = base64.b64decode(headers["Authorization"][6:]).decode().partition(":")[2]
-    assert len(signature) == 128  # a SHA-512 digest, in hex
-    assert int(signature, 16) >= 0
-    assert canonical_params({"b": "x y@z", "a": "~é"}) == "a=~%C3%A9&b=x%20y%40z"
-
-
-async def test_a_wrong_signature_is_refused_as_duo_refuses_it(
-    duo: DuoServer, clock: ManualClock
-) -> None:
-    with pytest.raises(ProviderRefused) as caught:
-        await api(duo, clock, skey="not-the-secret").preauth("ana")
-    assert (caught.value.status, caught.value.code) == (401, 40103)
-    assert "not-the-secret" not in str(caught.value)
-    assert SKEY not in repr(api(duo, clock))
-    assert not duo.calls("/auth/v2/preauth")
-
-
-async def test_a_request_dated_far_from_duos_clock_is_refused(duo: DuoServer) -> None:
-    late = ManualClock(T0 + timedelta(hours=1))
-    with pytest.raises(ProviderRefused) as caught:
-        await DuoApi(duo.url, IKEY, SecretStr(SKEY), late).preauth("ana")
-    assert caught.value.status == 401
 
 
 # --- reach ---------------------------------------------------------------------------------
@@ -272,3 +216,14 @@ async def test_duo_unreachable_is_not_an_unknown_outcome(store: Store, clock: Ma
     checks = DuoChecks(store, clock, DuoApi("http://127.0.0.1:9", IKEY, SecretStr(SKEY), clock))
     with pytest.raises(ProviderUnavailable):
         await checks.issue(push())
+
+
+async def test_the_integration_is_the_one_the_settings_name(
+    store: Store, clock: ManualClock, duo: DuoServer
+) -> None:
+    settings = CloudSettings(duo_api_url=duo.url, duo_integration_key=IKEY,
+                             duo_secret_key=SecretStr(SKEY))  # fmt: skip
+    checks = DuoChecks(store, clock, DuoApi.from_settings(settings, clock))
+    assert [r.factor for r in await checks.reachable("ana")] == ["push"]
+    with pytest.raises(ValueError, match="ITDESK_DUO_API_URL"):
+        DuoApi.from_settings(CloudSettings(duo_integration_key=IKEY), clock)

@@ -21,6 +21,7 @@ from adapters.checks.twilio_verify import TwilioVerifyChecks
 from bot.clock import ManualClock
 from bot.models import Person
 from bot.ports import CheckRequest, ContactPoints, NotFoundError, OutcomeUnknown, Reach, Unsupported
+from bot.settings_cloud import CloudSettings
 from bot.store import Store
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -235,3 +236,15 @@ async def test_a_code_is_in_no_log_line(
     spoken = rf"\b{code}\b"  # as a word: a SID's hex digits may hold the same six digits
     assert not re.search(spoken, repr(logs))
     assert not re.search(spoken, caplog.text)
+
+
+async def test_the_service_is_the_one_the_settings_name(
+    store: Store, clock: ManualClock, twilio: TwilioServer
+) -> None:
+    settings = CloudSettings(twilio_verify_url=twilio.url, twilio_account_sid=ACCOUNT_SID,
+                             twilio_auth_token=SecretStr(AUTH_TOKEN),
+                             twilio_verify_service_sid=SERVICE_SID)  # fmt: skip
+    checks = provider(store, clock, VerifyApi.from_settings(settings))
+    assert (await checks.issue(sms())).kind == "code"
+    with pytest.raises(ValueError, match="ITDESK_TWILIO_ACCOUNT_SID"):
+        VerifyApi.from_settings(CloudSettings(twilio_verify_service_sid=SERVICE_SID))

@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from pydantic import SecretStr
-from yarl import URL
 
 from adapters.checks.duo_signing import canonical_params, duo_date, signed_headers
 from adapters.checks.provider_http import (
@@ -22,6 +21,7 @@ from adapters.checks.provider_http import (
     call,
 )
 from bot.clock import Clock
+from bot.settings_cloud import CloudSettings
 
 PROVIDER = "Duo"
 # How long a read of `auth_status` may be held: Duo answers it when the push's status
@@ -57,6 +57,18 @@ class DuoApi:
     def __repr__(self) -> str:
         return f"DuoApi({self._base!r}, integration_key={self._ikey!r})"
 
+    @classmethod
+    def from_settings(
+        cls, settings: CloudSettings, clock: Clock, *, session: aiohttp.ClientSession | None = None
+    ) -> DuoApi:
+        """The integration ITDESK_DUO_API_URL, ITDESK_DUO_INTEGRATION_KEY and
+        ITDESK_DUO_SECRET_KEY name (`cloud_problems` reports any missing at start-up)."""
+        url, ikey, skey = (settings.duo_api_url, settings.duo_integration_key,
+                           settings.duo_secret_key)  # fmt: skip
+        if url is None or ikey is None or skey is None:
+            raise ValueError("ITDESK_DUO_API_URL, _INTEGRATION_KEY and _SECRET_KEY are needed")
+        return cls(url, ikey, skey, clock, session=session)
+
     async def preauth(self, username: str) -> dict[str, Any]:
         """Whether the person may authenticate ("auth", with their devices), is let through
         without a second factor ("allow": a bypass), must enroll, or is refused ("deny")."""
@@ -91,12 +103,11 @@ class DuoApi:
             self._ikey, self._skey.get_secret_value(), method=method, host=self._host,
             path=path, params=params, date=duo_date(self._clock.now()),
         )  # fmt: skip
-        encoded = canonical_params(params)  # sent exactly as signed
+        encoded = canonical_params(params)  # sent as signed (Duo decodes what it gets)
         if method == "GET":
-            url = URL(f"{self._base}{path}?{encoded}", encoded=True)
-            form: str | None = None
+            url, form = f"{self._base}{path}?{encoded}", None
         else:
-            url, form = URL(f"{self._base}{path}", encoded=True), encoded
+            url, form = f"{self._base}{path}", encoded
         answer = await call(
             self._session, method, url, provider=PROVIDER, write=write,
             within=within or self._timeout, headers=headers, form=form,

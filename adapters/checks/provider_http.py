@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from yarl import URL
 
 from bot.ports import OutcomeUnknown
 
@@ -44,7 +43,7 @@ class Answer:
 async def call(
     session: aiohttp.ClientSession | None,
     method: str,
-    url: str | URL,
+    url: str,
     *,
     provider: str,
     write: bool,
@@ -87,7 +86,7 @@ async def call(
 async def _send(
     session: aiohttp.ClientSession,
     method: str,
-    url: str | URL,
+    url: str,
     limit: aiohttp.ClientTimeout,
     headers: Mapping[str, str] | None,
     params: Mapping[str, str] | None,
@@ -118,6 +117,6 @@ async def _send(
         return Answer(response.status, body)
 
 
-def _where(url: str | URL) -> str:
+def _where(url: str) -> str:
     """The URL without its query (which may name a person)."""
-    return str(url).split("?", 1)[0]
+    return url.split("?", 1)[0]

@@ -18,6 +18,7 @@ from adapters.checks.provider_http import (
     ProviderUnavailable,
     call,
 )
+from bot.settings_cloud import CloudSettings
 
 PROVIDER = "Twilio Verify"
 DEFAULT_URL = "https://verify.twilio.com"
@@ -57,6 +58,20 @@ class VerifyApi:
 
     def __repr__(self) -> str:
         return f"VerifyApi({self._service!r}, account_sid={self._account_sid!r})"
+
+    @classmethod
+    def from_settings(
+        cls, settings: CloudSettings, *, session: aiohttp.ClientSession | None = None
+    ) -> VerifyApi:
+        """The service ITDESK_TWILIO_VERIFY_URL, ITDESK_TWILIO_ACCOUNT_SID,
+        ITDESK_TWILIO_AUTH_TOKEN and ITDESK_TWILIO_VERIFY_SERVICE_SID name (`cloud_problems`
+        reports any missing at start-up)."""
+        sid, token, service = (settings.twilio_account_sid, settings.twilio_auth_token,
+                               settings.twilio_verify_service_sid)  # fmt: skip
+        if sid is None or token is None or service is None:
+            raise ValueError("ITDESK_TWILIO_ACCOUNT_SID, _AUTH_TOKEN and _VERIFY_SERVICE_SID "
+                             "are needed")  # fmt: skip
+        return cls(sid, token, service, base_url=settings.twilio_verify_url, session=session)
 
     async def start(self, to: str) -> dict[str, Any]:
         """Send a code by SMS to `to` (E.164): the verification, `pending`."""

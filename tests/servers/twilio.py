@@ -21,7 +21,6 @@ import json
 import re
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
@@ -29,6 +28,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from .threaded import ThreadedApp
+from .twilio_state import Exchange, TwilioState, Verification
 
 ACCOUNT_SID = "AC" + "a1" * 16
 AUTH_TOKEN = "twilio-fake-auth-token-5f3e"
@@ -38,39 +38,6 @@ MAX_SENDS = 5
 MAX_CHECKS = 5
 FORM = web.RequestKey("form", dict[str, str])  # what the call carried
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
-
-
-@dataclass
-class Verification:
-    sid: str
-    to: str
-    code: str
-    created: datetime
-    updated: datetime
-    status: str = "pending"
-    sends: int = 1
-    checks: int = 0
-
-
-@dataclass
-class Exchange:
-    """One call as it arrived and as it was answered."""
-
-    method: str
-    path: str
-    authorization: str
-    content_type: str
-    body: str
-    status: int
-    response: dict[str, Any]
-
-
-@dataclass
-class TwilioState:
-    verifications: dict[str, Verification] = field(default_factory=dict)
-    texts: list[tuple[str, str]] = field(default_factory=list)  # (to, body)
-    exchanges: list[Exchange] = field(default_factory=list)
-    stalls: dict[str, float] = field(default_factory=dict)  # by the path's last part
 
 
 class TwilioServer:
