@@ -227,3 +227,12 @@ async def test_the_integration_is_the_one_the_settings_name(
     assert [r.factor for r in await checks.reachable("ana")] == ["push"]
     with pytest.raises(ValueError, match="ITDESK_DUO_API_URL"):
         DuoApi.from_settings(CloudSettings(duo_integration_key=IKEY), clock)
+
+
+async def test_a_push_past_its_time_is_expired_even_with_duo_unreachable(
+    checks: DuoChecks, duo: DuoServer, clock: ManualClock
+) -> None:
+    check = await checks.issue(push())
+    clock.advance(timedelta(minutes=2))
+    duo.fail("/auth/v2/auth_status", 503, 50301, "Service unavailable")
+    assert (await checks.result(check.id)).status == "expired"

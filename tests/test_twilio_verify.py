@@ -248,3 +248,12 @@ async def test_the_service_is_the_one_the_settings_name(
     assert (await checks.issue(sms())).kind == "code"
     with pytest.raises(ValueError, match="ITDESK_TWILIO_ACCOUNT_SID"):
         VerifyApi.from_settings(CloudSettings(twilio_verify_service_sid=SERVICE_SID))
+
+
+async def test_a_check_withdrawn_after_its_expiry_stays_expired(
+    checks: TwilioVerifyChecks, clock: ManualClock
+) -> None:
+    check = await checks.issue(sms())
+    clock.advance(timedelta(minutes=11))
+    await checks.withdraw(check.id)
+    assert (await checks.result(check.id)).status == "expired"

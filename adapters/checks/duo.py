@@ -96,10 +96,10 @@ class DuoChecks:
             status = await self._api.auth_status(check.id)
         except TimeoutError:  # Duo holds a poll until there is news: none yet
             status = {"result": "waiting", "status": "pushed"}
-        except ProviderRefused:
+        except (ProviderRefused, ProviderUnavailable):
             if now < check.expires_at:
                 raise
-            status = {"result": "deny", "status": "timeout"}  # Duo forgot it: long gone
+            status = {"result": "deny", "status": "timeout"}  # past its time: nothing to pass
         answer, reason = _answer(check, status, now)
         if answer == "pending":
             return check.state()

@@ -11,6 +11,8 @@ A verification lives ten minutes at Twilio, which then deletes it: a check read 
 is expired, and a 404 before the check's expiry is a `NotFoundError` (Twilio no longer has a
 check the desk thinks open). Too many wrong codes (60202) deny the check; too many codes
 sent to one number (60203) is `SendLimitReached`. Withdrawing cancels the verification.
+Verify keeps one open verification per number: a second check while one is open is that one
+again (its code sent again), so two request keys may name one check.
 The code is sent to Twilio in a form and is in no log line, message or record here."""
 
 from __future__ import annotations
@@ -137,6 +139,9 @@ class TwilioVerifyChecks:
     async def withdraw(self, check_id: str) -> None:
         check = await self._kept.require(check_id)
         if check.status != "pending":
+            return
+        if self._clock.now() >= check.expires_at:  # closed by its time: it stays expired
+            await self._settle(check, "expired")
             return
         try:
             await self._api.cancel(check.id)
