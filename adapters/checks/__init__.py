@@ -1,1 +1,2 @@
-"""Out-of-band check providers behind the `Checks` port: the sandbox phone, and codes by e-mail."""
+"""Out-of-band check providers behind the `Checks` port: the sandbox phone, codes by e-mail,
+Duo Push (Duo's Auth API) and SMS codes through a Twilio-compatible Verify API."""

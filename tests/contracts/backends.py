@@ -22,15 +22,35 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
+from pydantic import SecretStr
 from servers import ad_tenant
+from servers.duo import IKEY as DUO_IKEY
+from servers.duo import SKEY as DUO_SKEY
+from servers.duo import DuoDevice, DuoPhone, DuoServer
+from servers.twilio import ACCOUNT_SID as TWILIO_ACCOUNT_SID
+from servers.twilio import AUTH_TOKEN as TWILIO_AUTH_TOKEN
+from servers.twilio import SERVICE_SID as TWILIO_SERVICE_SID
+from servers.twilio import TwilioPhone, TwilioServer
 
+from adapters.checks.duo import DuoChecks
+from adapters.checks.duo_api import DuoApi
 from adapters.checks.sandbox import SandboxChecks
+from adapters.checks.twilio_api import VerifyApi
+from adapters.checks.twilio_verify import TwilioVerifyChecks
 from adapters.directory.ldap import LdapDirectory
 from bot.clock import ManualClock
 from bot.directory_files import load_catalogue, load_roles
 from bot.models import Person
 from bot.org import Org, load_org
-from bot.ports import CHECK_CAPABILITIES, Checks, Devices, Directory, Tickets, Unsupported
+from bot.ports import (
+    CHECK_CAPABILITIES,
+    Checks,
+    ContactPoints,
+    Devices,
+    Directory,
+    Tickets,
+    Unsupported,
+)
 from bot.settings_identity import IdentitySettings
 from bot.store import Store
 from bot.world import SandboxWorld
@@ -195,12 +215,84 @@ async def _samba_ad(store: Store, request: pytest.FixtureRequest) -> Backend:
     )
 
 
+# --- Duo Push and Twilio Verify as the check providers --------------------------------------
+# The sandbox's directory, devices and tickets, with the checks sent through a fake Duo Auth
+# API (pushes only: its phone answers them) or a fake Twilio Verify service (SMS codes only:
+# its phone reads them), each on the backend's clock. Duo holds the org's people, with a
+# push-capable phone at their number on record for those with the push factor; Twilio Verify
+# holds nobody and texts the mobile number the directory has on record.
+DUO_LACKS = CHECK_CAPABILITIES - {"push", "withdraw"}
+TWILIO_VERIFY_LACKS = CHECK_CAPABILITIES - {"sms", "withdraw"}
+
+
+class _SandboxContacts:
+    """The `Contacts` port over the sandbox directory: the mailbox and the phone on record."""
+
+    def __init__(self, world: SandboxWorld) -> None:
+        self._directory = world.directory
+
+    async def contact_points(self, username: str) -> ContactPoints | None:
+        person = await self._directory.person(username)
+        contact = await self._directory.contact(username)
+        if person is None:
+            return None
+        return ContactPoints(email=person.email, mobile=contact.phone if contact else None)
+
+
+async def _duo(store: Store, request: pytest.FixtureRequest) -> Backend:
+    assert ORG.now is not None
+    clock = ManualClock(ORG.now)
+    server = DuoServer(clock.now).start()
+    request.addfinalizer(server.stop)
+    for person in ORG.people():
+        capabilities = ("auto", "push", "sms") if "push" in person.factors else ("sms",)
+        phone = DuoDevice(f"DP{person.username.upper():0<18}", ORG.phone_of(person.username),
+                          "iPhone", capabilities)  # fmt: skip
+        server.add_user(person.username, "auth", phone)
+    world = await SandboxWorld.create(store.child("world"), ORG, clock)
+    api = DuoApi(server.url, DUO_IKEY, SecretStr(DUO_SKEY), clock)
+    return Backend(
+        name="duo",
+        directory=world.directory,
+        devices=world.devices,
+        tickets=world.tickets,
+        checks=DuoChecks(store.child("duo"), clock, api),
+        lacks=DUO_LACKS,
+        phone=DuoPhone(server),
+        advance=clock.advance,
+    )
+
+
+async def _twilio_verify(store: Store, request: pytest.FixtureRequest) -> Backend:
+    assert ORG.now is not None
+    clock = ManualClock(ORG.now)
+    server = TwilioServer(clock.now).start()
+    request.addfinalizer(server.stop)
+    world = await SandboxWorld.create(store.child("world"), ORG, clock)
+    api = VerifyApi(TWILIO_ACCOUNT_SID, SecretStr(TWILIO_AUTH_TOKEN), TWILIO_SERVICE_SID,
+                    base_url=server.url)  # fmt: skip
+    checks = TwilioVerifyChecks(store.child("twilio"), clock, world.directory,
+                                _SandboxContacts(world), api)  # fmt: skip
+    return Backend(
+        name="twilio-verify",
+        directory=world.directory,
+        devices=world.devices,
+        tickets=world.tickets,
+        checks=checks,
+        lacks=TWILIO_VERIFY_LACKS,
+        phone=TwilioPhone(server),
+        advance=clock.advance,
+    )
+
+
 BACKENDS: dict[str, Factory] = {
     "sandbox": _sandbox(frozenset()),
     "sandbox-lacking-some": _sandbox(LACKING_SOME),
     "sandbox-lacking-others": _sandbox(LACKING_OTHERS),
     "openldap": _openldap,
     "samba-ad": _samba_ad,
+    "duo": _duo,
+    "twilio-verify": _twilio_verify,
 }
 
 
