@@ -88,3 +88,19 @@ def test_provider_names_must_be_distinct_and_plain() -> None:
         CheckChain([])
     with pytest.raises(ValueError, match="distinct and plain"):
         CheckChain([("a~b", object())])  # type: ignore[list-item]
+
+
+class Down:
+    async def reachable(self, username: str) -> tuple[()]:
+        raise ConnectionError("provider down")
+
+
+async def test_a_provider_that_cannot_be_asked_leaves_the_person_to_the_next(
+    store: Store,
+) -> None:
+    _, _, codes = await two_providers(store)
+    chain = CheckChain([("duo", Down()), ("sms", codes)])  # type: ignore[list-item]
+
+    assert [r.factor for r in await chain.reachable("zoe")] == ["sms"]
+    code = await chain.issue(request("k4", "sms"))
+    assert code.id.startswith("sms~")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import structlog
+
 from bot.ports import (
     CheckRequest,
     Checks,
@@ -17,6 +19,7 @@ from bot.ports import (
     Unsupported,
 )
 
+log = structlog.get_logger("itdesk.checks")
 SEPARATOR = "~"
 
 
@@ -36,15 +39,23 @@ class CheckChain:
         """Every provider's reach for the person, in the chain's order: the first is what
         step-up sends, the rest what it falls back on."""
         found: list[Reach] = []
-        for checks in self._providers.values():
-            found.extend(await checks.reachable(username))
+        for name in self._providers:
+            found.extend(await self._reach(name, username))
         return tuple(found)
+
+    async def _reach(self, name: str, username: str) -> tuple[Reach, ...]:
+        """A provider that cannot be asked now reaches nobody: the next one stands in."""
+        try:
+            return await self._providers[name].reachable(username)
+        except Exception as exc:
+            log.warning("checks.provider_unreachable", provider=name, error=type(exc).__name__)
+            return ()
 
     async def issue(self, request: CheckRequest) -> IssuedCheck:
         """Issued by the first provider that reaches the person on the request's factor
         (the order `reachable` lists them in)."""
         for name, checks in self._providers.items():
-            reach = await checks.reachable(request.username)
+            reach = await self._reach(name, request.username)
             if any(r.factor == request.factor for r in reach):
                 issued = await checks.issue(request)
                 return issued.model_copy(update={"id": f"{name}{SEPARATOR}{issued.id}"})
