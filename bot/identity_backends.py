@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adapters.checks.email import EmailChecks
 from adapters.directory.ldap import LdapDirectory
 from adapters.mail.smtp import SmtpMailer, SmtpServer
 from adapters.notify.email import EmailOutbox
 from bot.backends import Backends
+from bot.check_backends import check_providers
 from bot.clock import Clock
 from bot.directory_files import CatalogueOverlay, load_catalogue, load_roles
 from bot.org import Org
@@ -44,8 +44,7 @@ async def real_backends(settings: Settings, store: Store, clock: Clock) -> RealB
         SmtpServer.from_url(settings.smtp_url.get_secret_value()), settings.smtp_from, clock
     )
     order = settings.code_addresses
-    checks = EmailChecks(store.child("checks"), clock, directory, mailer, contacts=directory,
-                         order=order)  # fmt: skip
+    checks = check_providers(settings, store, clock, directory, directory, mailer, order=order)
     outbox = EmailOutbox(store.child("outbox"), directory, mailer, order=order)
     rest = await SandboxWorld.create(store.child("world"), catalogue_org(catalogue), clock)
     backends = Backends(directory, rest.devices, rest.tickets, outbox, checks)
