@@ -150,8 +150,10 @@ async def test_a_lockout_is_asked_about_once_with_two_buttons(
     assert await outreach(desk.desk).poll() == 0
     assert len(desk.chat.dm("peter")) == 1
     [sent] = await audited(desk.desk)
-    assert sent["type"] == "outreach.sent" and sent["user"] == "peter"
-    assert sent["source"] == "sandbox" and sent["message"] == asked.id
+    assert sent["type"] == "outreach.sent"
+    assert sent["user"] == "peter"
+    assert sent["source"] == "sandbox"
+    assert sent["message"] == asked.id
 
 
 async def test_a_first_poll_starts_now_and_the_cursor_is_kept(
@@ -167,7 +169,8 @@ async def test_a_first_poll_starts_now_and_the_cursor_is_kept(
     await world.directory.lock_out("samir")
     again = await desk_over(store, world, Chat())  # a desk started later reads on from there
     assert await outreach(again.desk).poll() == 1
-    assert again.chat.dm("samir") and again.chat.dm("peter") == []
+    assert again.chat.dm("samir")
+    assert again.chat.dm("peter") == []
 
 
 async def test_two_desks_polling_at_once_ask_once(store: Store, world: SandboxWorld) -> None:
@@ -193,7 +196,8 @@ async def test_an_opted_out_group_is_left_alone_but_a_privileged_account_never(
     assert await outreach(desk.desk).poll() == 2
 
     assert desk.chat.dm("nina") == []
-    assert question(desk.chat, "victor") and question(desk.chat, "peter")
+    assert question(desk.chat, "victor")
+    assert question(desk.chat, "peter")
     skipped = [r for r in await audited(desk.desk) if r["type"] == "outreach.skipped"]
     assert [(r["user"], r["reason"], r["policies"]) for r in skipped] == [
         ("nina", "opted_out", ["outreach.opt-out"])
@@ -292,7 +296,8 @@ async def test_unlock_me_is_the_ordinary_unlock_with_step_up(
     assert (await world.directory.person("peter")).locked  # type: ignore[union-attr]
     await desk.verify("peter")
     assert not (await world.directory.person("peter")).locked  # type: ignore[union-attr]
-    assert message.card is not None and not message.card.buttons  # answered: no buttons left
+    assert message.card is not None
+    assert not message.card.buttons
 
     again = await desk.click("peter", button(_first(message), "outreach.not_me"))
     assert desk.said(again) == [texts.say("outreach.already_answered")]
@@ -321,7 +326,8 @@ async def test_that_was_not_me_tells_security_at_once_and_keeps_the_lock(
     assert case.status == "escalated"
     [ticket] = await world.tickets.of_requester("peter")
     assert (ticket.queue, ticket.priority) == ("security", "urgent")
-    assert "sandbox" in ticket.details and "failed sign-ins" in ticket.details
+    assert "sandbox" in ticket.details
+    assert "failed sign-ins" in ticket.details
     notices = desk.dm_texts("omar")  # the security role
     assert any("Peter" in text for text in notices)
 
@@ -350,6 +356,7 @@ async def test_a_risky_sign_in_is_asked_about_in_its_own_words(
     ]  # fmt: skip
     said = await desk.click("peter", button(message, "outreach.was_me"))
     assert desk.said(said)[-1] == texts.say("outreach.was_me_reply")
-    assert message.card is not None and not message.card.buttons
+    assert message.card is not None
+    assert not message.card.buttons
     assert message.card.context == texts.say("outreach.answered_was_me")
     assert await desk.desk.cases.ids_of("peter") == []
