@@ -21,6 +21,7 @@ from bot import texts
 from bot.clock import ManualClock
 from bot.knowledge import KnowledgeBase
 from bot.models import Button
+from bot.outbound import FanOut
 from bot.outreach import POLL_ID
 from bot.policy import PolicyEngine, PolicyError, default_policy_dir
 from bot.ports import Lockout, LockoutPage
@@ -360,3 +361,11 @@ async def test_a_risky_sign_in_is_asked_about_in_its_own_words(
     assert not message.card.buttons
     assert message.card.context == texts.say("outreach.answered_was_me")
     assert await desk.desk.cases.ids_of("peter") == []
+
+
+async def test_a_person_is_reached_when_any_chat_that_can_tell_reaches_them() -> None:
+    assert not await FanOut().reaches("peter")
+    assert not await FanOut(RecordingChat()).reaches("peter")  # cannot tell: not counted
+    assert await FanOut(RecordingChat(), Chat(unreachable=["samir"])).reaches("peter")
+    assert not await FanOut(Chat(unreachable=["peter"]), Chat(["peter"])).reaches("peter")
+    assert await FanOut(Chat(unreachable=["peter"]), Chat()).reaches("peter")
