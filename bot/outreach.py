@@ -156,6 +156,7 @@ def record(kind: str, lockout: Lockout, clock: Clock, **more: Any) -> dict[str, 
         "kind": lockout.kind,
         "source": lockout.source,
         "locked_at": lockout.at.isoformat(),
+        "reason": lockout.reason,
         "at": clock.now().isoformat(),
         **more,
     }

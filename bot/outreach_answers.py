@@ -78,14 +78,14 @@ class OutreachAnswers:
         u = Understanding(intent="security_incident", confidence=1.0, queue="security")
         opened = await ctx.record(opened, Understood.of(u), actor="desk")
         at = when(lockout.at)
-        what = texts.say("outreach.what_locked" if lockout.kind == "locked" else
-                         "outreach.what_risk")  # fmt: skip
+        locked = lockout.kind == "locked"
+        what = texts.say("outreach.what_locked" if locked else "outreach.what_risk")
         checked = [
             texts.say("outreach.note_who", name=person.name, username=person.username),
             texts.say("outreach.note_when", time=at),
             texts.say("outreach.note_source", source=lockout.source),
             *([texts.say("outreach.note_reason", reason=lockout.reason)] if lockout.reason else []),
-            texts.say("outreach.note_kept"),
+            texts.say("outreach.note_kept" if locked else "outreach.note_kept_risk"),
         ]
         summary = texts.say("outreach.summary", name=person.name, what=what, time=at,
                             source=lockout.source)  # fmt: skip
@@ -95,7 +95,7 @@ class OutreachAnswers:
         )  # fmt: skip
         said = texts.say("outreach.security_notice", what=what, time=at)
         await d.notices.tell_role(ctx, "security", person.username, said)
-        ctx.say(texts.say("outreach.not_me_reply"))
+        ctx.say(texts.say("outreach.not_me_reply" if locked else "outreach.not_me_reply_risk"))
 
     async def _first_answer(self, ctx: TurnContext, ref: ButtonRef, action: str) -> Lockout | None:
         """The lockout the button is about, when this is the person's first answer to it

@@ -50,19 +50,22 @@ def card(lockout: Lockout, refs: dict[str, str]) -> Card:
 def answered(lockout: Lockout, action: str) -> Card:
     """The message once answered: the question, what the person chose, no buttons."""
     return Card(kind="info", title=texts.say("outreach.title"), text=notice(lockout),
-                context=_answer(action), about=lockout.username)  # fmt: skip
+                context=_answer(action, lockout.kind == "risk"),
+                about=lockout.username)  # fmt: skip
 
 
 def email(lockout: Lockout, person: Person, now: datetime) -> OutboxItem:
     """The notice by e-mail to every address on record, once per lockout."""
     digest = hashlib.sha256(lockout.id.encode()).hexdigest()[:16]
+    risk = lockout.kind == "risk"
+    text = texts.say("outreach.email_risk" if risk else "outreach.email", notice=notice(lockout))
     return OutboxItem(
         id=f"outreach-{digest}",
         to=person.username,
         channel="email_all",
         address=mask_email(person.email),
         kind="notification",
-        text=texts.say("outreach.email", notice=notice(lockout)),
+        text=text,
         created_at=now,
     )
 
@@ -72,7 +75,8 @@ def _label(action: str) -> str:
                      "outreach.not_me" if action == NOT_ME else "outreach.was_me")  # fmt: skip
 
 
-def _answer(action: str) -> str:
+def _answer(action: str, risk: bool) -> str:
     return texts.say("outreach.answered_unlock" if action == UNLOCK else
-                     "outreach.answered_not_me" if action == NOT_ME else
-                     "outreach.answered_was_me")  # fmt: skip
+                     "outreach.answered_was_me" if action == WAS_ME else
+                     "outreach.answered_not_me_risk" if risk else
+                     "outreach.answered_not_me")  # fmt: skip

@@ -369,3 +369,40 @@ async def test_a_person_is_reached_when_any_chat_that_can_tell_reaches_them() ->
     assert await FanOut(RecordingChat(), Chat(unreachable=["samir"])).reaches("peter")
     assert not await FanOut(Chat(unreachable=["peter"]), Chat(["peter"])).reaches("peter")
     assert await FanOut(Chat(unreachable=["peter"]), Chat()).reaches("peter")
+
+
+async def test_a_risky_sign_in_that_was_not_them_goes_to_security_without_saying_locked(
+    store: Store, world: SandboxWorld
+) -> None:
+    feed = Feed()
+    risky = Lockout(id="R-2", username="samir", at=world.clock.now(), kind="risk",
+                    source="entra")  # fmt: skip
+    feed.pages.append(LockoutPage(lockouts=(risky,), cursor="c-1"))
+    desk = await desk_over(store, world, Chat(), feed=feed)
+    await outreach(desk.desk).poll()
+
+    message = question(desk.chat, "samir")
+    at = f"{world.clock.now():%H:%M} UTC"
+    assert message.latest.text == texts.say("outreach.risk_plain", time=at)
+    said = await desk.click("samir", button(message, "outreach.not_me"))
+    assert desk.said(said)[-1] == texts.say("outreach.not_me_reply_risk")
+    assert message.card is not None
+    assert message.card.context == texts.say("outreach.answered_not_me_risk")
+    [ticket] = await world.tickets.of_requester("samir")
+    assert ticket.queue == "security"
+    assert texts.say("outreach.note_kept_risk") in ticket.details
+
+
+async def test_a_risky_sign_in_is_told_by_email_without_offering_an_unlock(
+    store: Store, world: SandboxWorld
+) -> None:
+    feed = Feed()
+    risky = Lockout(id="R-3", username="peter", at=world.clock.now(), kind="risk",
+                    source="entra", reason="an anonymous IP address")  # fmt: skip
+    feed.pages.append(LockoutPage(lockouts=(risky,), cursor="c-1"))
+    desk = await desk_over(store, world, Chat(unreachable=["peter"]), feed=feed)
+    await outreach(desk.desk).poll()
+    [mail] = [i for i in await world.outbox.items("peter") if i.kind == "notification"]
+    at = f"{world.clock.now():%H:%M} UTC"
+    notice = texts.say("outreach.risk", time=at, reason="an anonymous IP address")
+    assert mail.text == texts.say("outreach.email_risk", notice=notice)
