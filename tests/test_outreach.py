@@ -26,6 +26,7 @@ from bot.outreach import POLL_ID
 from bot.policy import PolicyEngine, PolicyError, default_policy_dir
 from bot.ports import Lockout, LockoutPage
 from bot.scheduler import advance
+from bot.settings import load_settings
 from bot.state.audit import AuditLog
 from bot.store import Store
 from bot.wiring import WiredDesk, build_desk
@@ -406,3 +407,18 @@ async def test_a_risky_sign_in_is_told_by_email_without_offering_an_unlock(
     at = f"{world.clock.now():%H:%M} UTC"
     notice = texts.say("outreach.risk", time=at, reason="an anonymous IP address")
     assert mail.text == texts.say("outreach.email_risk", notice=notice)
+
+
+async def test_polling_every_zero_seconds_is_off(store: Store, world: SandboxWorld) -> None:
+    settings = load_settings(lockout_poll_seconds=0, _env_file=None)
+    off = build_desk(store, world.backends(), world.clock, settings=settings,
+                     knowledge=KnowledgeBase.load(world.knowledge))  # fmt: skip
+    assert off.outreach is None
+    every = load_settings(lockout_poll_seconds=30, _env_file=None)
+    on = build_desk(store, world.backends(), world.clock, settings=every,
+                    knowledge=KnowledgeBase.load(world.knowledge))  # fmt: skip
+    await outreach(on).start()
+    [job] = [j for j in await on.scheduler.pending() if j.id == POLL_ID]
+    await on.scheduler.run_due()
+    [after] = [j for j in await on.scheduler.pending() if j.id == POLL_ID]
+    assert after.due - job.due == timedelta(seconds=30)
