@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import os
 import signal
@@ -140,6 +141,8 @@ class Runtime:
         if real:  # the directory and mail of a real organisation (bot.identity_backends)
             found = await real_backends(settings, store, clock)
             world, ports, closing = found.rest, found.backends, found.close
+            if ports.lockouts is None:  # the LDAP directory's own (a cloud one brings its own)
+                ports = dataclasses.replace(ports, lockouts=found.directory.lockouts())
         else:
             assert org is not None
             world = await SandboxWorld.create(store.child("world"), org, clock)

@@ -68,6 +68,14 @@ class Clicks:
             "menu": self._on_menu,
         }
 
+    def add(self, handlers: dict[str, ClickHandler]) -> None:
+        """More buttons, each by its action (the lockout outreach's); an action is handled
+        by one handler only."""
+        taken = sorted(handlers.keys() & self._handlers.keys())
+        if taken:
+            raise ValueError(f"click actions already handled: {', '.join(taken)}")
+        self._handlers.update(handlers)
+
     async def press(self, ctx: TurnContext) -> None:
         d = self._d
         action = ctx.turn.action or ""

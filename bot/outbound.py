@@ -5,13 +5,22 @@ work, a click that tells someone else) go through the app's `Outbound`."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.models import Effect
 
 
 class Outbound(Protocol):
     async def deliver(self, effects: Sequence[Effect]) -> None: ...
+
+
+@runtime_checkable
+class Reach(Protocol):
+    """Whether a direct message to a person would get to them: the desk asks before it
+    writes first to someone who may never have opened the app (the platform knows no such
+    user, or refuses to open a conversation with them). A transient failure raises."""
+
+    async def reaches(self, username: str) -> bool: ...
 
 
 class FanOut:
@@ -26,3 +35,10 @@ class FanOut:
     async def deliver(self, effects: Sequence[Effect]) -> None:
         for target in self._targets:
             await target.deliver(effects)
+
+    async def reaches(self, username: str) -> bool:
+        """Whether any adapter that can say reaches the person directly."""
+        for target in self._targets:
+            if isinstance(target, Reach) and await target.reaches(username):
+                return True
+        return False

@@ -18,6 +18,7 @@ CHECK_PROVIDERS = ("okta_verify", "duo", "sms", "email")
 # What each directory kind of ITDESK_DIRECTORY needs named, and which may be combined.
 CLOUD_DIRECTORIES = frozenset({"okta", "entra"})
 DEFAULT_OKTA_SCOPES = "okta.users.manage okta.groups.manage okta.logs.read"
+LOCKOUT_POLL_SECONDS = 60.0
 
 
 class CloudSettings(BaseSettings):
@@ -74,7 +75,9 @@ class CloudSettings(BaseSettings):
     twilio_verify_service_sid: str | None = Field(default=None, description="VA...")
 
     lockout_poll_seconds: float = Field(
-        default=60.0, ge=0, description="how often new lockouts are looked for (0: never)"
+        default=LOCKOUT_POLL_SECONDS,
+        ge=0,
+        description="how often new lockouts are looked for (0: never)",
     )
 
     @property

@@ -33,6 +33,9 @@ from bot.observability import Metrics
 from bot.oncall import OnCall, OnCallDeps
 from bot.outages import OutageConfig, OutageDeps, Outages
 from bot.outbound import Outbound
+from bot.outreach import Outreach, OutreachDeps
+from bot.outreach_answers import OutreachAnswerDeps, OutreachAnswers
+from bot.outreach_optout import OptOut
 from bot.planner import Planner, PlannerDeps
 from bot.policy import PolicyEngine
 from bot.ports import Directory
@@ -45,6 +48,7 @@ from bot.results import ActingResults, ResultDeps
 from bot.routing import Routing
 from bot.scheduler import Scheduler
 from bot.settings import ACCESS_OVERDUE_MINUTES, Settings
+from bot.settings_cloud import LOCKOUT_POLL_SECONDS
 from bot.state.actions import ActionRepository
 from bot.state.approvals import ApprovalRepository
 from bot.state.audit import AuditLog
@@ -55,6 +59,7 @@ from bot.state.conversations import ConversationLocks, UnclearMessages
 from bot.state.deliveries import Deduplicator
 from bot.state.grants import GrantRepository
 from bot.state.incidents import IncidentRepository
+from bot.state.outreach import OutreachRecords
 from bot.state.receipts import ReceiptBook
 from bot.state.refs import ButtonRefs
 from bot.store import Store
@@ -105,6 +110,8 @@ class WiredDesk:
     outbound: Outbound | None = field(default=None)
     # the desk's own reset links, for a directory that sends none (`bot.reset_links`)
     reset_links: DeskResetLinks | None = field(default=None)
+    # writing first to people the directory locked out (None: no lockout feed, or turned off)
+    outreach: Outreach | None = field(default=None)
 
     async def handle(self, turn: Turn) -> list[Effect]:
         return await self.desk.handle(turn)
@@ -126,6 +133,8 @@ class WiredDesk:
         """Load what the first turn would otherwise wait for (the trained understanding),
         and make sure the catalogue of names is refreshed from the ports from time to time."""
         await self.catalogue.start()
+        if self.outreach is not None:
+            await self.outreach.start()
         warm = getattr(self.understanding, "warm_up", None)
         if warm is not None:
             await warm()
@@ -306,6 +315,18 @@ def build_desk(
             clock=clock,
         )
     )
+    poll = settings.lockout_poll_seconds if settings else LOCKOUT_POLL_SECONDS
+    outreach = None
+    if backends.lockouts is not None and poll > 0:  # writing first to people locked out
+        kept = OutreachRecords(store)
+        outreach = Outreach(
+            OutreachDeps(backends.lockouts, kept, directory, OptOut(policy), refs, outbound,
+                         backends.outbox, audit, scheduler, clock, timedelta(seconds=poll))
+        )  # fmt: skip
+        outreach.register_jobs()
+        clicks.add(OutreachAnswers(
+            OutreachAnswerDeps(kept, intake, handoff, notices, cases, audit, clock)
+        ).handlers())  # fmt: skip
     admin = Admin(
         AdminDeps(
             control=control,
@@ -365,6 +386,7 @@ def build_desk(
         access=access,
         outbound=outbound,
         reset_links=reset_links,
+        outreach=outreach,
     )
 
 

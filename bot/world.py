@@ -97,7 +97,8 @@ class SandboxWorld:
 
     def backends(self) -> Backends:
         """The world's ports, as the desk is built over them."""
-        return Backends(self.directory, self.devices, self.tickets, self.outbox, self.checks)
+        return Backends(self.directory, self.devices, self.tickets, self.outbox, self.checks,
+                        lockouts=self.directory.lockouts)  # fmt: skip
 
     def change_logs(self) -> list[ChangeLog]:
         """What the world's directory and device management changed (for reconciling)."""

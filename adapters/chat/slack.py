@@ -49,7 +49,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.chat.slack_blocks import CHOICE_VIEW, choice_view
-from adapters.chat.slack_delivery import SlackDelivery
+from adapters.chat.slack_delivery import SlackDelivery, transient
 from adapters.chat.slack_inbound import (
     COMMAND,
     Incoming,
@@ -402,6 +402,16 @@ class SlackAdapter:
     async def deliver(self, effects: Sequence[Effect]) -> None:
         """Post the effects this adapter can reach (the `Outbound` protocol)."""
         await self.delivery.deliver(effects)
+
+    async def reaches(self, username: str) -> bool:
+        """Whether the person is in this workspace and a DM with them opens (`Reach`)."""
+        try:
+            return await self.people.dm_channel(username) is not None
+        except SlackApiError as exc:
+            if transient(exc):
+                raise
+            log.info("slack.dm_refused", person=username, error=exc.response.get("error"))
+            return False
 
     async def check(self) -> None:
         """Ask Slack who the desk is (`auth.test`). A refused token is the operator's to fix

@@ -411,6 +411,11 @@ class TeamsChat:
         """Post the desk's effects into Teams (see `teams_outbound`)."""
         await self.delivery.deliver(effects)
 
+    async def reaches(self, username: str) -> bool:
+        """Whether the bot has, or can open, a one-to-one chat with the person (`Reach`):
+        not someone who never installed the app where it cannot be installed for them."""
+        return await self.delivery.dm(username) is not None
+
 
 class BotConnector:
     """The Bot Connector calls of `teams_outbound.Connector`, with botbuilder's client."""

@@ -110,6 +110,11 @@ class WebChat:
         self._closing.set()  # ends open event streams so the server can stop
 
     # --- outbound ---------------------------------------------------------------------
+    async def reaches(self, username: str) -> bool:
+        """Everyone of the sandbox org has a conversation here, shown when they open the page
+        as themselves (`Reach`)."""
+        return await self.directory.person(username) is not None
+
     async def deliver(self, effects: Sequence[Effect]) -> None:
         """Keep what the desk sent (Send appends, Update replaces in place, Ephemeral is kept
         for its one reader) and wake the pages showing it. Addresses of other platforms are

@@ -17,6 +17,7 @@ from typing import cast, get_args
 from ldap3 import MODIFY_ADD, MODIFY_DELETE
 
 from adapters.directory.ldap_conn import Connections, Endpoint
+from adapters.directory.ldap_lockouts import LdapLockouts
 from adapters.directory.ldap_records import (
     Known,
     Layout,
@@ -76,6 +77,10 @@ class LdapDirectory:
 
     def close(self) -> None:
         self._connections.close()
+
+    def lockouts(self) -> LdapLockouts:
+        """The directory's new lockouts, as a `LockoutFeed` over the same connections."""
+        return LdapLockouts(self._connections, self._layout, self._clock)
 
     # --- reading ----------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from redis.asyncio.client import Pipeline
 from adapters.capabilities import Capabilities
 from adapters.changelog import RedisChangeLog
 from adapters.directory.sandbox_links import Contact, SandboxLinks
+from adapters.directory.sandbox_lockouts import SandboxLockouts
 from adapters.directory.sandbox_passwords import SandboxPasswords
 from adapters.records import JsonRecords, text
 from bot.clock import Clock
@@ -65,6 +66,7 @@ class SandboxDirectory:
             self._store, clock, outbox, domain, self._people, self._contacts, self.changelog
         )
         self.passwords = SandboxPasswords(self._store, clock, self._people, self.changelog)
+        self.lockouts = SandboxLockouts(self._store, clock)  # the lockout feed of this directory
 
     @staticmethod
     def change_log(store: Store, clock: Clock) -> RedisChangeLog:
@@ -185,6 +187,20 @@ class SandboxDirectory:
         self.capabilities.require("lock" if locked else "unlock")
         await self._update(
             username, lambda p: p.model_copy(update={"locked": locked}), "set_locked", value=locked
+        )
+
+    async def lock_out(self, username: str, *, reason: str = "failed sign-ins") -> None:
+        """Sandbox only: the account locks itself after failed sign-ins, as a directory's
+        lockout policy does, and the lockout is recorded for the feed (`lockouts`). Not the
+        desk's write, so not in the change log."""
+
+        def also(pipe: Pipeline, before: Person, after: Person) -> None:
+            self._move_indexes(pipe, before, after)
+            if not before.locked:
+                self.lockouts.stage(pipe, username, reason)
+
+        await self._people.update(
+            username, lambda p: p.model_copy(update={"locked": True}), also=also
         )
 
     async def set_disabled(self, username: str, disabled: bool) -> None:

@@ -147,5 +147,5 @@ def _about_requests(scope: Mapping[str, object]) -> bool:
 # The desk's own questions (see schema.cedarschema), which no @route applies to.
 QUESTIONS = frozenset(
     {"press_button", "claim_case", "relay_reply", "resolve_case", "see_oncall", "run_command",
-     "approve", "rate_risk", "offer_undo", "follow_up", "hand_over", "send_check"}
+     "approve", "rate_risk", "offer_undo", "follow_up", "hand_over", "send_check", "reach_out"}
 )  # fmt: skip

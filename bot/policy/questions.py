@@ -1,8 +1,9 @@
 """The desk's own questions to policy, besides "may I act on this request?": who may press a
 button, claim, relay and resolve a case, run an admin command, see the on-call channel and
 approve; how risky a change is and how long Undo is offered; where a handover goes and what
-follows an action; whether another sign-in check may be sent. Each builds the one Cedar
-request and the few entities it needs.
+follows an action; whether another sign-in check may be sent; whether the desk may write
+first to someone about a lockout. Each builds the one Cedar request and the few entities
+it needs.
 
 An `Answer` is the decision with the policies that made it: a permit's annotations label
 what it allows (`@risk`, `@hours`, `@queue`, `@notify`...), a forbid's `@reason` says why not."""
@@ -186,4 +187,12 @@ def send_check(
         "failures_in_row": failures_in_row,
     }
     return Question("send_check", person, e.uid("Person", person.username), context,
+                    _with(person))  # fmt: skip
+
+
+def reach_out(person: Person, *, kind: str) -> Question:
+    """May the desk write first to `person` about a lockout (`kind` locked) or a risky
+    sign-in (risk) it saw in the directory?"""
+    context = {"groups": sorted(set(person.groups)), "kind": kind}
+    return Question("reach_out", person, e.uid("Person", person.username), context,
                     _with(person))  # fmt: skip
