@@ -89,7 +89,8 @@ class RecentLockouts:
 
 class EntraSignIns:
     """The `LockoutFeed` over sign-in logs and risky users. The cursor is JSON: for each of
-    `signins` and `risk`, the latest time seen and the ids seen within `LATENESS` of it."""
+    `signins` and `risk`, the latest time seen (`at`), the ids seen within `LATENESS` of it,
+    and when the first poll was (`since`: nothing from before it comes)."""
 
     def __init__(self, graph: Graph, clock: Clock) -> None:
         self._graph = graph
@@ -100,7 +101,8 @@ class EntraSignIns:
     async def lockouts_since(self, cursor: str | None) -> LockoutPage:
         if cursor is None:
             now = _stamp(self._clock.now())
-            start = {"signins": {"at": now, "seen": []}, "risk": {"at": now, "seen": []}}
+            mark = {"at": now, "since": now, "seen": []}  # nothing before `since` comes
+            start = {"signins": mark, "risk": mark}
             return LockoutPage(cursor=json.dumps(start))
         state = json.loads(cursor)
         locked, state["signins"] = await self._read(state["signins"], self._sign_ins)
@@ -109,13 +111,14 @@ class EntraSignIns:
 
     async def _read(self, mark: Json, source: Any) -> tuple[list[Lockout], Json]:
         at = _when(mark["at"]) or self._clock.now()
-        seen = set(mark["seen"])
+        since, seen = _when(mark["since"]) or at, set(mark["seen"])
         found: list[tuple[datetime, str, Lockout | None]] = await source(at - LATENESS)
-        lockouts = [lo for when, eid, lo in found if eid not in seen and lo is not None]
+        lockouts = [lo for when, eid, lo in found
+                    if eid not in seen and lo is not None and when >= since]  # fmt: skip
         latest = max([at, *(when for when, _, _ in found)])
         # every event the next poll reads again is among these: it starts LATENESS back
         keep = {eid for when, eid, _ in found if when >= latest - LATENESS}
-        return lockouts, {"at": _stamp(latest), "seen": sorted(keep)}
+        return lockouts, {"at": _stamp(latest), "since": mark["since"], "seen": sorted(keep)}
 
     async def _sign_ins(self, since: datetime) -> list[tuple[datetime, str, Lockout | None]]:
         query = {"$filter": f"status/errorCode eq {LOCKED_OUT} and createdDateTime ge "

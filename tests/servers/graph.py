@@ -55,6 +55,7 @@ class FakeGraph:
     expires_in: int = 3600
     page_size: int = 2
     tokens_issued: int = 0
+    tokens_waiting: int = 0  # token requests held now
     token_failures: int = 0  # the next this many token requests fail (HTTP 500)
     throttled: int = 0  # the next this many Graph calls answer 429
     retry_after: str = "1"
@@ -97,8 +98,10 @@ class FakeGraph:
     async def token(self, request: web.Request) -> web.Response:
         if request.match_info["tenant"] != TENANT_ID:
             return _oauth_error(400, "invalid_request", "AADSTS90002: Tenant not found.")
+        self.tokens_waiting += 1
         while not self._hold.is_set():  # a hanging endpoint, released by the test
             await asyncio.get_running_loop().run_in_executor(None, self._hold.wait, 0.2)
+        self.tokens_waiting -= 1
         if self.token_failures:
             self.token_failures -= 1
             return _oauth_error(500, "temporarily_unavailable", "AADSTS90033")
@@ -203,10 +206,17 @@ def entra_settings(fake: FakeGraph, **extra: Any) -> Settings:
     return Settings.model_validate(values)
 
 
-@pytest.fixture
-def graph() -> Iterator[FakeGraph]:
+@contextmanager
+def seeded_graph() -> Iterator[FakeGraph]:
     """The fake Graph over a tenant seeded with the contract suite's org and roles files."""
     seeded = seed(load_org(CONTRACTS / "org.yaml"), load_roles(CONTRACTS / "openldap-roles.yaml"))
     with running_graph(seeded.tenant) as fake:
         fake.seeded = seeded
+        yield fake
+
+
+@pytest.fixture
+def graph() -> Iterator[FakeGraph]:
+    """`seeded_graph` as a fixture (import it into a test module to use it)."""
+    with seeded_graph() as fake:
         yield fake
