@@ -36,7 +36,7 @@ CONTRACTS = Path(__file__).parent / "contracts"
 ORG = load_org(CONTRACTS / "org.yaml")
 assert ORG.now is not None
 NOW = ORG.now
-ROLES = load_roles(CONTRACTS / "openldap-roles.yaml")
+ROLES = load_roles(CONTRACTS / "entra-roles.yaml")
 CATALOGUE = CatalogueOverlay.model_validate({"groups": {g: o.model_dump() for g, o in
                                                          ORG.groups.items()}})  # fmt: skip
 

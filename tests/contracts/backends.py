@@ -219,7 +219,7 @@ async def can(backend: Backend, capability: str, call: Awaitable[object]) -> boo
 
 # --- Entra ID ------------------------------------------------------------------------------
 # Entra through Microsoft Graph, over the fake Graph (`servers.graph`) seeded with org.yaml
-# and the OpenLDAP roles file, reset mail through a real SMTP server. Graph has no unlock or
+# and the Entra roles file, reset mail through a real SMTP server. Graph has no unlock or
 # lock (smart lockout), no session count, and accounts come from provisioning.
 ENTRA_LACKS = frozenset({"unlock", "lock", "session_count", "create_person"})
 
@@ -232,8 +232,9 @@ async def _entra(store: Store, request: pytest.FixtureRequest) -> Backend:
     from adapters.entra.directory import EntraDirectory
     from adapters.mail.smtp import SmtpMailer, SmtpServer
 
-    roles = load_roles(HERE / "openldap-roles.yaml")
-    catalogue = load_catalogue(HERE / "openldap-catalogue.yaml")
+    roles = load_roles(HERE / "entra-roles.yaml")
+    catalogue = load_catalogue(HERE / "entra-catalogue.yaml")
+    assert (catalogue.groups, catalogue.software) == (ORG.groups, ORG.software)
     seeded = seed(ORG, roles)
     graph = running_graph(seeded.tenant)
     fake = graph.__enter__()

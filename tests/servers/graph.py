@@ -209,7 +209,7 @@ def entra_settings(fake: FakeGraph, **extra: Any) -> Settings:
 @contextmanager
 def seeded_graph() -> Iterator[FakeGraph]:
     """The fake Graph over a tenant seeded with the contract suite's org and roles files."""
-    seeded = seed(load_org(CONTRACTS / "org.yaml"), load_roles(CONTRACTS / "openldap-roles.yaml"))
+    seeded = seed(load_org(CONTRACTS / "org.yaml"), load_roles(CONTRACTS / "entra-roles.yaml"))
     with running_graph(seeded.tenant) as fake:
         fake.seeded = seeded
         yield fake
