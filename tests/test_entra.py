@@ -298,3 +298,49 @@ async def test_a_password_the_policy_refuses_is_a_value_error_with_the_reason(
     await d.set_password("ben", "a much longer one", must_change=True)
     profile = fake.tenant.passwords[fake.tenant.user("ben")["id"]]
     assert profile == {"password": "a much longer one", "forceChangePasswordNextSignIn": True}
+
+
+async def test_a_gateway_timeout_on_a_write_is_unknown_and_a_refusal_is_plain(
+    fake: FakeGraph,
+) -> None:
+    d = directory(fake)
+    fake.answer_next = ("POST", 504)
+    with pytest.raises(OutcomeUnknown):
+        await d.revoke_sessions("ben")
+    fake.answer_next = ("POST", 400)
+    with pytest.raises(GraphError) as refused:
+        await d.revoke_sessions("ben")
+    assert not isinstance(refused.value, OutcomeUnknown)
+    fake.answer_next = ("GET", 504)  # a read is only tried again later
+    with pytest.raises(GraphError):
+        await d.person("ben")
+
+
+async def test_a_failing_token_endpoint_is_said_without_the_secret(fake: FakeGraph) -> None:
+    d = directory(fake)
+    fake.token_failures = 1
+    with pytest.raises(TokenUnavailable, match="HTTP 500") as caught:
+        await d.person("ana")
+    assert "fake-graph-secret" not in str(caught.value)
+    assert await d.person("ana") is not None  # the next call fetches again
+
+
+async def test_a_person_is_found_by_their_upn_too(fake: FakeGraph) -> None:
+    d = directory(fake)
+    assert await d.person("ana@contract.test") == await d.person("ana")
+    assert await d.person("nobody@contract.test") is None
+
+
+async def test_unreadable_sign_in_logs_leave_people_readable(fake: FakeGraph) -> None:
+    fake.permissions.discard("AuditLog.Read.All")
+    ana = await directory(fake).person("ana")
+    assert ana is not None
+    assert not ana.locked  # unknown, and said in the log, not a failed read
+
+
+async def test_a_missing_password_permission_names_the_one_to_grant(fake: FakeGraph) -> None:
+    fake.permissions = {"User.Read.All", "User.EnableDisableAccount.All"}
+    d = directory(fake)
+    await d.set_disabled("ben", True)  # this one it has
+    with pytest.raises(PermissionMissing, match=r"User-PasswordProfile\.ReadWrite\.All"):
+        await d.set_password("ben", "long enough now", must_change=False)

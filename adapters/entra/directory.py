@@ -21,17 +21,13 @@ from typing import get_args
 from adapters.entra.auth import EntraSettings, graph_tokens
 from adapters.entra.graph import Graph, Json
 from adapters.entra.groups import EntraGroups
-from adapters.entra.methods import Method, contact_points, factors_of, first_of, methods_of
+from adapters.entra.methods import Method, contact_points, first_of
 from adapters.entra.passwords import ResetMail, patch_user, set_password
+from adapters.entra.people import EntraPeople
 from adapters.entra.records import (
-    GROUP_FIELDS,
     USER_FIELDS,
     by_email,
-    by_username,
-    group_ids,
     synced,
-    the_one,
-    username_of,
 )
 from adapters.entra.signins import RecentLockouts
 from adapters.mail.message import Mailer
@@ -48,8 +44,6 @@ UNLOCK = (
     "Entra ID has no unlock: smart lockout lets the account go by itself, within about a "
     "minute the first time (longer after repeated lockouts); a password reset also works"
 )
-PARALLEL = 4  # Graph calls at once when a full read builds every person
-USER = "#microsoft.graph.user"
 
 
 class EntraDirectory:
@@ -68,9 +62,8 @@ class EntraDirectory:
         self._roles = roles
         self._catalogue = catalogue
         self._reset = reset
-        self._locks = RecentLockouts(graph, clock)
+        self._people = EntraPeople(graph, roles, RecentLockouts(graph, clock))
         self._groups = EntraGroups(graph, catalogue)
-        self._parallel = asyncio.Semaphore(PARALLEL)
 
     @classmethod
     def from_settings(
@@ -104,53 +97,19 @@ class EntraDirectory:
     # --- users --------------------------------------------------------------------------------
 
     async def _user(self, username: str) -> Json | None:
-        if not username.strip():
-            return None
-        found = await self._graph.all("/users", by_username(username), eventual=True)
-        return the_one(found, username)
+        return await self._people.user(username)
 
     async def _require(self, username: str) -> Json:
-        user = await self._user(username)
+        user = await self._people.user(username)
         if user is None:
             raise NotFoundError("person", username)
         return user
 
     async def _methods(self, user: Json) -> list[Method]:
-        return methods_of(await self._graph.all(f"/users/{user['id']}/authentication/methods"))
-
-    async def _manager(self, user: Json) -> str | None:
-        try:
-            boss = await self._graph.get(f"/users/{user['id']}/manager", {"$select": USER_FIELDS})
-        except NotFoundError:
-            return None
-        return username_of(boss) or None
+        return await self._people.methods(user)
 
     async def _person(self, user: Json) -> Person:
-        async with self._parallel:
-            member_of, manager, methods, locked = await asyncio.gather(
-                self._graph.all(f"/users/{user['id']}/memberOf", {"$select": GROUP_FIELDS}),
-                self._manager(user), self._methods(user), self._locks.locked(user["id"]),
-            )  # fmt: skip
-        groups = group_ids(member_of)
-        return Person(
-            username=username_of(user),
-            name=str(user.get("displayName") or username_of(user)),
-            email=str(user.get("mail") or user.get("userPrincipalName") or ""),
-            manager=manager,
-            department=str(user.get("department") or ""),
-            title=str(user.get("jobTitle") or ""),
-            factors=factors_of(methods),
-            locked=locked,
-            disabled=user.get("accountEnabled") is False,
-            privileged=self._roles.privileged_by(groups),
-            roles=self._roles.roles_of(groups),
-            groups=groups,
-        )
-
-    async def _people(self, users: list[Json]) -> list[Person]:
-        named = [u for u in users if u.get("@odata.type", USER) == USER and username_of(u)]
-        people = await asyncio.gather(*(self._person(u) for u in named))
-        return sorted({p.username: p for p in people}.values(), key=lambda p: p.username)
+        return await self._people.person(user)
 
     async def person(self, username: str) -> Person | None:
         user = await self._user(username)
@@ -179,17 +138,17 @@ class EntraDirectory:
             group = await self._groups.find(group_id)
             if group is not None:
                 members |= {u["id"]: u for u in await self._groups.members(group)}
-        return await self._people(list(members.values()))
+        return await self._people.of(list(members.values()))
 
     async def reports_of(self, manager: str) -> list[Person]:
         boss = await self._user(manager)
         if boss is None:
             return []
         path = f"/users/{boss['id']}/directReports"
-        return await self._people(await self._graph.all(path, {"$select": USER_FIELDS}))
+        return await self._people.of(await self._graph.all(path, {"$select": USER_FIELDS}))
 
     async def people(self) -> list[Person]:
-        return await self._people(await self._graph.all("/users", {"$select": USER_FIELDS}))
+        return await self._people.of(await self._graph.all("/users", {"$select": USER_FIELDS}))
 
     async def master_of(self, username: str) -> Master | None:
         user = await self._user(username)

@@ -43,9 +43,11 @@ class PermissionMissing(GraphError):
     """The app registration lacks the permission a call needs: an operator grants it (and
     an administrator consents) in the Entra admin centre."""
 
-    def __init__(self, status: int, code: str, message: str, method: str, path: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, method: str, path: str, body: object = None
+    ) -> None:
         super().__init__(status, code, message)
-        self.permission = permission_for(method, path)
+        self.permission = permission_for(method, path, body)
         self.args = (
             f"Microsoft Graph refused {method} {_shape(path)} ({code}): the app registration "
             f"needs the application permission {self.permission}, with admin consent",
@@ -138,7 +140,7 @@ class Graph:
                     continue
             if status < 400:
                 return body if isinstance(body, dict) else None
-            raise _error(status, body, method, path)
+            raise _error(status, body, method, path, json)
 
     async def _send(
         self,
@@ -182,7 +184,7 @@ class Graph:
             return r.status, body, _retry_after(r.headers.get("Retry-After"))
 
 
-def _error(status: int, body: Any, method: str, path: str) -> Exception:
+def _error(status: int, body: Any, method: str, path: str, sent: Json | None) -> Exception:
     error = body.get("error") if isinstance(body, dict) else None
     error = error if isinstance(error, dict) else {}
     code = str(error.get("code") or f"HTTP{status}")
@@ -193,7 +195,7 @@ def _error(status: int, body: Any, method: str, path: str) -> Exception:
         return NotFoundError("graph object", _shape(path))
     if code == "Authorization_RequestDenied" or (status == 403 and code == "Forbidden"
                                                  and "permission" in message.lower()):  # fmt: skip
-        return PermissionMissing(status, code, message, method, path)
+        return PermissionMissing(status, code, message, method, path, sent)
     if status in {429, 503}:
         return Throttled(status, code, message)
     return GraphError(status, code, message)

@@ -17,14 +17,21 @@ PERMISSIONS: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = tuple(
         ("GET", r"^/groups", "GroupMember.Read.All"),
         ("GET", r"^/users/[^/]+/memberOf", "GroupMember.Read.All"),
         ("POST", r"^/users/[^/]+/revokeSignInSessions", "User.RevokeSessions.All"),
-        ("PATCH", r"^/users/", "User.ReadWrite.All (and a directory role that may change it)"),
+        ("PATCH", r"^/users/", "User.EnableDisableAccount.All"),
         ("GET", r"^/users", "User.Read.All"),
     )
 )
 
 
-def permission_for(method: str, path: str) -> str:
-    """The permission a call needs; a whole URL is taken from its `/v1.0/`."""
+PASSWORD_PERMISSION = ("User-PasswordProfile.ReadWrite.All (and a directory role that may "
+                       "reset the person's password, such as Helpdesk Administrator)")  # fmt: skip
+
+
+def permission_for(method: str, path: str, body: object = None) -> str:
+    """The permission a call needs; a whole URL is taken from its `/v1.0/`. A PATCH of a
+    user needs what the property it changes needs."""
+    if method.upper() == "PATCH" and isinstance(body, dict) and "passwordProfile" in body:
+        return PASSWORD_PERMISSION
     path = path.split("?", 1)[0]
     if "/v1.0/" in path:
         path = "/" + path.split("/v1.0/", 1)[1]

@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 
-from adapters.entra.graph import Graph, GraphError
+from adapters.entra.graph import Graph, GraphError, PermissionMissing
 from adapters.entra.records import USER_FIELDS, username_of
 from bot.clock import Clock
 from bot.ports import Lockout, LockoutPage, NotFoundError
@@ -53,7 +53,8 @@ def _error_code(sign_in: Json) -> int | None:
 
 
 class _Unlicensed:
-    """Logs once per source that the tenant lacks the licence to read it."""
+    """Logs once per source that the tenant lacks the licence (or the app the permission)
+    to read it."""
 
     def __init__(self) -> None:
         self._said: set[str] = set()
@@ -61,7 +62,10 @@ class _Unlicensed:
     def note(self, source: str, error: GraphError) -> None:
         if source not in self._said:
             self._said.add(source)
-            log.warning("entra.unlicensed", source=source, code=error.code)
+            event = (
+                "entra.unpermitted" if isinstance(error, PermissionMissing) else "entra.unlicensed"
+            )
+            log.warning(event, source=source, code=error.code, detail=str(error))
 
 
 class RecentLockouts:
@@ -79,7 +83,9 @@ class RecentLockouts:
         try:
             sign_ins = await self._graph.all("/auditLogs/signIns", query)
         except GraphError as exc:
-            if not unlicensed(exc):
+            # unreadable logs (no licence, or AuditLog.Read.All not granted) leave the lock
+            # state unknown, said once; they must not stop every person from being read
+            if not (unlicensed(exc) or isinstance(exc, PermissionMissing)):
                 raise
             self._unlicensed.note("signIns", exc)
             return False

@@ -38,7 +38,7 @@ CLIENT_SECRET = "fake-graph-secret-value"
 ALL_PERMISSIONS = (
     "User.ReadWrite.All", "GroupMember.ReadWrite.All", "UserAuthenticationMethod.ReadWrite.All",
     "AuditLog.Read.All", "IdentityRiskyUser.Read.All", "User.RevokeSessions.All",
-)  # fmt: skip
+)  # what a test tenant's app is granted unless a test takes one away  # fmt: skip
 CONTRACTS = Path(__file__).resolve().parents[1] / "contracts"
 ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -60,6 +60,7 @@ class FakeGraph:
     throttled: int = 0  # the next this many Graph calls answer 429
     retry_after: str = "1"
     lose_next: str | None = None  # the next call with this method is done, its answer lost
+    answer_next: tuple[str, int] | None = None  # the next call with this method gets status
     unlicensed: set[str] = field(default_factory=set)  # "signIns", "riskyUsers"
     exchanges: list[Exchange] = field(default_factory=list)
     seeded: Seeded | None = None  # how a seeded tenant records the org's people

@@ -141,6 +141,13 @@ def routes(fake: FakeGraph) -> list[web.RouteDef]:
         granted = fake.granted(request)
         if granted is None:
             raise GraphAnswer(401, "InvalidAuthenticationToken", "Access token validation failure.")
+        if fake.answer_next is not None and fake.answer_next[0] == request.method:
+            status, fake.answer_next = fake.answer_next[1], None
+            raise GraphAnswer(
+                status,
+                "UnknownError" if status >= 500 else "Request_BadRequest",
+                "The service answered as the test asked.",
+            )
         if fake.throttled:
             fake.throttled -= 1
             return web.json_response({"error": {"code": "TooManyRequests", "message":
@@ -162,9 +169,21 @@ def routes(fake: FakeGraph) -> list[web.RouteDef]:
     async def user(request: web.Request) -> web.Response:
         return web.json_response(select(user_of(request), request.query.get("$select"), None))
 
-    @graph("User.ReadWrite.All", "User-PasswordProfile.ReadWrite.All")
+    @graph("User.ReadWrite.All", "User-PasswordProfile.ReadWrite.All",
+           "User.EnableDisableAccount.All")  # fmt: skip
     async def patch_user(request: web.Request) -> web.Response:
         found, change = user_of(request), await request.json()
+        needed = {
+            "passwordProfile": {"User.ReadWrite.All", "User-PasswordProfile.ReadWrite.All"},
+            "accountEnabled": {"User.ReadWrite.All", "User.EnableDisableAccount.All"},
+        }
+        if any(not (fake.granted(request) or set()) & needed.get(k, {"User.ReadWrite.All"})
+               for k in change):  # fmt: skip
+            raise GraphAnswer(
+                403,
+                "Authorization_RequestDenied",
+                "Insufficient privileges to complete the operation.",
+            )
         if found.get("onPremisesSyncEnabled") and {"accountEnabled", "passwordProfile"} & set(
             change
         ):
