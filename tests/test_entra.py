@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -344,3 +345,18 @@ async def test_a_missing_password_permission_names_the_one_to_grant(fake: FakeGr
     await d.set_disabled("ben", True)  # this one it has
     with pytest.raises(PermissionMissing, match=r"User-PasswordProfile\.ReadWrite\.All"):
         await d.set_password("ben", "long enough now", must_change=False)
+
+
+async def test_each_temporary_password_is_a_message_of_its_own(
+    fake: FakeGraph, smtp: SmtpTestServer, store: Store
+) -> None:
+    d = directory(fake, store=store, mailer=mailer(smtp), entra_password_reset="temporary")
+    with structlog.testing.capture_logs() as logs:
+        await d.send_reset_link("ana")
+        await d.send_reset_link("ana")  # no key: another request, another password
+    first, second = smtp.boxes.all()
+    assert first.message["Message-ID"] != second.message["Message-ID"]
+    current = fake.tenant.passwords[fake.tenant.user("ana")["id"]]["password"]
+    assert current in second.body
+    assert current not in first.body
+    assert current not in repr(logs)

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import re
 from collections.abc import Awaitable, Callable
-from typing import get_args
+from typing import cast, get_args
 
 from adapters.entra.auth import EntraSettings, graph_tokens
 from adapters.entra.graph import Graph, Json
@@ -134,7 +134,7 @@ class EntraDirectory:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; the roles are {', '.join(sorted(ROLES))}")
         members: dict[str, Json] = {}
-        for group_id in self._roles.roles.get(role, []):  # type: ignore[call-overload]
+        for group_id in self._roles.roles.get(cast(Role, role), []):
             group = await self._groups.find(group_id)
             if group is not None:
                 members |= {u["id"]: u for u in await self._groups.members(group)}

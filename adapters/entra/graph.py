@@ -151,14 +151,13 @@ class Graph:
         headers: Mapping[str, str] | None,
     ) -> tuple[int, Any, float | None]:
         token = await self._tokens.token()
-        sent = {"Authorization": f"Bearer {token}", "Accept": "application/json",
-                **(headers or {})}  # fmt: skip
+        sent = {"Authorization": f"Bearer {token}", "Accept": "application/json", **(headers or {})}
         try:
             if self._session is not None:
                 return await self._exchange(self._session, method, url, params, json, sent)
             async with aiohttp.ClientSession() as session:
                 return await self._exchange(session, method, url, params, json, sent)
-        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             what = f"{method} {_shape(url)} ({type(exc).__name__})"
             if method in READS:
                 raise GraphUnavailable(f"Microsoft Graph did not answer {what}") from None
@@ -175,12 +174,18 @@ class Graph:
         json: Json | None,
         headers: Mapping[str, str],
     ) -> tuple[int, Any, float | None]:
-        async with session.request(method, url, params=params, json=json, headers=headers,
-                                       timeout=self._timeout) as r:  # fmt: skip
-            body = await r.json(content_type=None) if r.status != 204 else None
+        limit = self._timeout
+        async with session.request(
+            method, url, params=params, json=json, headers=headers, timeout=limit
+        ) as r:
             if method not in READS and r.status in LOST:
-                raise OutcomeUnknown(f"Microsoft Graph's gateway gave up on {method} "
-                                         f"{_shape(url)} (HTTP {r.status})")  # fmt: skip
+                raise OutcomeUnknown(
+                    f"Microsoft Graph's gateway gave up on {method} {_shape(url)} (HTTP {r.status})"
+                )
+            try:
+                body = await r.json(content_type=None) if r.status != 204 else None
+            except ValueError:
+                body = None  # not JSON (a proxy's error page): judged by the status alone
             return r.status, body, _retry_after(r.headers.get("Retry-After"))
 
 
@@ -193,8 +198,8 @@ def _error(status: int, body: Any, method: str, path: str, sent: Json | None) ->
         status == 404 and code.startswith("HTTP")
     ):
         return NotFoundError("graph object", _shape(path))
-    if code == "Authorization_RequestDenied" or (status == 403 and code == "Forbidden"
-                                                 and "permission" in message.lower()):  # fmt: skip
+    denied = status == 403 and code == "Forbidden" and "permission" in message.lower()
+    if code == "Authorization_RequestDenied" or denied:
         return PermissionMissing(status, code, message, method, path, sent)
     if status in {429, 503}:
         return Throttled(status, code, message)

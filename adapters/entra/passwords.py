@@ -113,7 +113,12 @@ class ResetMail:
         if to is None:
             raise NotFoundError("email", str(user["id"]))
         body = await self._body(user, kind)
-        await self._mailer.send(Mail(to, _SUBJECTS[kind], body, key or f"{kind}:{user['id']}"))
+        mail_key = key or f"{kind}:{user['id']}"
+        if kind == "reset_link" and self._mode == "temporary":
+            # each password is a message of its own: a mailbox that drops a Message-ID it has
+            # seen must not keep only an earlier, no longer valid password
+            mail_key = f"{mail_key}:{secrets.token_hex(4)}"
+        await self._mailer.send(Mail(to, _SUBJECTS[kind], body, mail_key))
         receipt = LinkSent(address=mask_email(to))
         if kept is not None and self._store is not None:
             await self._store.redis.set(kept, receipt.model_dump_json(), ex=KEPT)
