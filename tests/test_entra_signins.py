@@ -13,8 +13,7 @@ import pytest
 import structlog
 from servers.graph import FakeGraph, entra_settings, seeded_graph
 
-from adapters.entra.auth import graph_tokens
-from adapters.entra.graph import Graph, PermissionMissing
+from adapters.entra.graph import PermissionMissing
 from adapters.entra.signins import EntraSignIns
 from bot.clock import ManualClock
 from bot.org import load_org
@@ -31,8 +30,7 @@ def fake() -> Iterator[FakeGraph]:
 
 
 def feed(fake: FakeGraph, clock: ManualClock) -> EntraSignIns:
-    settings = entra_settings(fake)
-    return EntraSignIns(Graph(settings.graph_url, graph_tokens(settings)), clock)
+    return EntraSignIns.from_settings(entra_settings(fake), clock=clock)
 
 
 async def test_the_first_poll_starts_now_and_later_lockouts_come_once(fake: FakeGraph) -> None:

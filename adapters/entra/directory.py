@@ -18,6 +18,8 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import cast, get_args
 
+import aiohttp
+
 from adapters.entra.auth import EntraSettings, graph_tokens
 from adapters.entra.graph import Graph, Json
 from adapters.entra.groups import EntraGroups
@@ -76,11 +78,14 @@ class EntraDirectory:
         store: Store | None = None,
         clock: Clock | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        session: aiohttp.ClientSession | None = None,
     ) -> EntraDirectory:
         """The tenant the ITDESK_ENTRA_* settings name; reset mail goes through `mailer`,
-        one per request key as `store` remembers it."""
+        one per request key as `store` remembers it. Graph calls go over `session` when
+        one is given (the caller closes it), else each over a session of its own."""
         s = settings
-        graph = Graph(s.graph_url, graph_tokens(s), timeout=s.entra_timeout, sleep=sleep)
+        graph = Graph(s.graph_url, graph_tokens(s), timeout=s.entra_timeout, sleep=sleep,
+                      session=session)  # fmt: skip
         reset = ResetMail(graph, mailer, store, mode=s.entra_password_reset,
                           sspr_url=s.entra_sspr_url, order=s.code_addresses)  # fmt: skip
         return cls(

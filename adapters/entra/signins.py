@@ -9,15 +9,19 @@ P2 (risky users) licence; where the tenant has none, they log it once and find n
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+import aiohttp
 import structlog
 
+from adapters.entra.auth import EntraSettings, graph_tokens
 from adapters.entra.graph import Graph, GraphError, PermissionMissing
 from adapters.entra.records import USER_FIELDS, username_of
-from bot.clock import Clock
+from bot.clock import Clock, SystemClock
 from bot.ports import Lockout, LockoutPage, NotFoundError
 
 log = structlog.get_logger("itdesk.entra")
@@ -103,6 +107,20 @@ class EntraSignIns:
         self._clock = clock
         self._unlicensed = _Unlicensed()
         self._usernames: dict[str, str] = {}
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: EntraSettings,
+        *,
+        clock: Clock | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        session: aiohttp.ClientSession | None = None,
+    ) -> EntraSignIns:
+        """The feed of the tenant the ITDESK_ENTRA_* settings name."""
+        graph = Graph(settings.graph_url, graph_tokens(settings), timeout=settings.entra_timeout,
+                      sleep=sleep, session=session)  # fmt: skip
+        return cls(graph, clock or SystemClock())
 
     async def lockouts_since(self, cursor: str | None) -> LockoutPage:
         if cursor is None:
