@@ -18,7 +18,7 @@ from openapi_core.testing import MockRequest, MockResponse
 from openapi_core.validation.request.exceptions import InvalidRequestBody
 from openapi_core.validation.response.exceptions import InvalidData
 from servers.graph import FakeGraph, entra_settings, seeded_graph
-from servers.graph_routes import Exchange
+from servers.graph_protocol import Exchange
 
 from adapters.entra.auth import graph_tokens
 from adapters.entra.directory import EntraDirectory

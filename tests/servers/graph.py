@@ -28,7 +28,8 @@ from cryptography import x509
 from bot.directory_files import load_roles
 from bot.org import load_org
 from bot.settings import Settings
-from servers.graph_routes import Exchange, routes
+from servers.graph_protocol import Exchange
+from servers.graph_routes import routes
 from servers.graph_tenant import Seeded, Tenant, seed
 
 HOST = "127.0.0.1"

@@ -6,24 +6,19 @@ the permissions that allow it (any one of them, as the token's `roles` hold them
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
 from aiohttp import web
 
-from servers.odata import parse_filter
+from servers.graph_protocol import DENIED, GraphAnswer, Handler, guard, not_found, page, select
 
 if TYPE_CHECKING:
     from servers.graph import FakeGraph
 
 Json = dict[str, Any]
-Handler = Callable[[web.Request], Awaitable[web.Response]]
 ON_PREMISES = ("Unable to update the specified properties for on-premises mastered Directory "
                "Sync objects or objects currently undergoing migration.")  # fmt: skip
-ADVANCED = ("onPremisesSamAccountName", "otherMails/any")
 USER = "#microsoft.graph.user"
 GROUP = "#microsoft.graph.group"
 READ_USERS = ("User.Read.All", "User.ReadWrite.All")
@@ -35,33 +30,6 @@ COLLECTIONS = {
     "softwareOathMethods": "#microsoft.graph.softwareOathAuthenticationMethod",
     "emailMethods": "#microsoft.graph.emailAuthenticationMethod",
 }
-
-
-@dataclass
-class Exchange:
-    """One Graph call and its answer, for the spec check."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: Any
-    status: int
-    answer: Any
-
-
-class GraphAnswer(Exception):
-    """An error answer in Graph's own shape."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-def not_found(what: str) -> GraphAnswer:
-    return GraphAnswer(404, "Request_ResourceNotFound",
-                       f"Resource '{what}' does not exist or one of its queried reference-"
-                       "property objects are not present.")  # fmt: skip
 
 
 def routes(fake: FakeGraph) -> list[web.RouteDef]:
@@ -79,91 +47,12 @@ def routes(fake: FakeGraph) -> list[web.RouteDef]:
             raise not_found(request.match_info["group"])
         return group
 
-    def page(request: web.Request, items: list[Json], typed: str | None = None) -> Json:
-        """One page of the collection, filtered and selected as the query asks."""
-        query = request.query
-        if "$filter" in query:
-            if any(a in query["$filter"] for a in ADVANCED) and not (
-                request.headers.get("ConsistencyLevel") == "eventual"
-                and query.get("$count") == "true"
-            ):
-                raise GraphAnswer(
-                    400,
-                    "Request_UnsupportedQuery",
-                    "Unsupported or invalid query filter clause specified for "
-                    "property. Use ConsistencyLevel eventual and $count=true.",
-                )
-            try:
-                wanted = parse_filter(query["$filter"])
-            except ValueError as exc:
-                raise GraphAnswer(400, "Request_UnsupportedQuery", str(exc)) from None
-            items = [i for i in items if wanted(i)]
-        start = int(query.get("$skiptoken", "0"))
-        chunk = [
-            select(i, query.get("$select"), typed) for i in items[start : start + fake.page_size]
-        ]
-        body: Json = {"@odata.context": f"{fake.url}/v1.0/$metadata", "value": chunk}
-        if start + fake.page_size < len(items):
-            rest = {k: v for k, v in query.items() if k != "$skiptoken"}
-            rest["$skiptoken"] = str(start + fake.page_size)
-            body["@odata.nextLink"] = f"{fake.url}{request.path}?{urlencode(rest)}"
-        return body
-
-    def select(item: Json, fields: str | None, typed: str | None) -> Json:
-        chosen = dict(item) if not fields else {
-            k: item.get(k) for k in ["id", *fields.split(",")] if k in item}  # fmt: skip
-        return {"@odata.type": typed, **chosen} if typed else chosen
-
     def graph(*allowed: str) -> Callable[[Handler], Handler]:
-        def wrap(handler: Handler) -> Handler:
-            async def answer(request: web.Request) -> web.Response:
-                body = await request.json() if request.can_read_body else None
-                try:
-                    response = await guarded(request, handler, allowed)
-                except GraphAnswer as exc:
-                    error = {"error": {"code": exc.code, "message": exc.message,
-                                       "innerError": {"request-id": "fake"}}}  # fmt: skip
-                    response = web.json_response(error, status=exc.status)
-                answer_body = json.loads(response.text) if response.text else None
-                fake.exchanges.append(_exchange(request, body, response.status, answer_body))
-                if fake.lose_next == request.method:
-                    fake.lose_next = None
-                    if request.transport is not None:
-                        request.transport.abort()  # the change is made; the answer is lost
-                return response
-
-            return answer
-
-        return wrap
-
-    async def guarded(request: web.Request, handler: Handler, allowed: tuple[str, ...]
-                      ) -> web.Response:  # fmt: skip
-        granted = fake.granted(request)
-        if granted is None:
-            raise GraphAnswer(401, "InvalidAuthenticationToken", "Access token validation failure.")
-        if fake.answer_next is not None and fake.answer_next[0] == request.method:
-            status, fake.answer_next = fake.answer_next[1], None
-            raise GraphAnswer(
-                status,
-                "UnknownError" if status >= 500 else "Request_BadRequest",
-                "The service answered as the test asked.",
-            )
-        if fake.throttled:
-            fake.throttled -= 1
-            return web.json_response({"error": {"code": "TooManyRequests", "message":
-                                      "Too many requests."}}, status=429,
-                                     headers={"Retry-After": fake.retry_after})  # fmt: skip
-        if not granted & set(allowed):
-            raise GraphAnswer(
-                403,
-                "Authorization_RequestDenied",
-                "Insufficient privileges to complete the operation.",
-            )
-        return await handler(request)
+        return guard(fake, *allowed)
 
     @graph(*READ_USERS)
     async def users(request: web.Request) -> web.Response:
-        return web.json_response(page(request, list(t.users.values())))
+        return web.json_response(page(fake, request, list(t.users.values())))
 
     @graph(*READ_USERS)
     async def user(request: web.Request) -> web.Response:
@@ -179,11 +68,7 @@ def routes(fake: FakeGraph) -> list[web.RouteDef]:
         }
         if any(not (fake.granted(request) or set()) & needed.get(k, {"User.ReadWrite.All"})
                for k in change):  # fmt: skip
-            raise GraphAnswer(
-                403,
-                "Authorization_RequestDenied",
-                "Insufficient privileges to complete the operation.",
-            )
+            raise GraphAnswer(403, "Authorization_RequestDenied", DENIED)
         if found.get("onPremisesSyncEnabled") and {"accountEnabled", "passwordProfile"} & set(
             change
         ):
@@ -214,11 +99,11 @@ def routes(fake: FakeGraph) -> list[web.RouteDef]:
     async def direct_reports(request: web.Request) -> web.Response:
         uid = user_of(request)["id"]
         reports = [t.users[u] for u, m in t.managers.items() if m == uid]
-        return web.json_response(page(request, reports, USER))
+        return web.json_response(page(fake, request, reports, USER))
 
     @graph(*READ_GROUPS)
     async def member_of(request: web.Request) -> web.Response:
-        return web.json_response(page(request, t.member_of(user_of(request)["id"]), GROUP))
+        return web.json_response(page(fake, request, t.member_of(user_of(request)["id"]), GROUP))
 
     @graph("User.RevokeSessions.All", "User.ReadWrite.All")
     async def revoke(request: web.Request) -> web.Response:
@@ -228,7 +113,7 @@ def routes(fake: FakeGraph) -> list[web.RouteDef]:
 
     @graph(*READ_METHODS)
     async def methods(request: web.Request) -> web.Response:
-        return web.json_response(page(request, t.methods[user_of(request)["id"]]))
+        return web.json_response(page(fake, request, t.methods[user_of(request)["id"]]))
 
     @graph("UserAuthenticationMethod.ReadWrite.All")
     async def delete_method(request: web.Request) -> web.Response:
@@ -243,16 +128,16 @@ def routes(fake: FakeGraph) -> list[web.RouteDef]:
 
     @graph(*READ_GROUPS)
     async def groups(request: web.Request) -> web.Response:
-        return web.json_response(page(request, list(t.groups.values())))
+        return web.json_response(page(fake, request, list(t.groups.values())))
 
     @graph(*READ_GROUPS)
     async def members(request: web.Request) -> web.Response:
-        return web.json_response(page(request, t.members(group_of(request)["id"]), USER))
+        return web.json_response(page(fake, request, t.members(group_of(request)["id"]), USER))
 
     @graph(*READ_GROUPS)
     async def owners(request: web.Request) -> web.Response:
         listed = [t.users[u] for u in t.owners.get(group_of(request)["id"], [])]
-        return web.json_response(page(request, listed, USER))
+        return web.json_response(page(fake, request, listed, USER))
 
     @graph("GroupMember.ReadWrite.All")
     async def add_member(request: web.Request) -> web.Response:
@@ -291,12 +176,12 @@ def routes(fake: FakeGraph) -> list[web.RouteDef]:
     async def sign_ins(request: web.Request) -> web.Response:
         licensed("signIns")
         newest = sorted(t.sign_ins, key=lambda s: s["createdDateTime"], reverse=True)
-        return web.json_response(page(request, newest))
+        return web.json_response(page(fake, request, newest))
 
     @graph("IdentityRiskyUser.Read.All", "IdentityRiskyUser.ReadWrite.All")
     async def risky_users(request: web.Request) -> web.Response:
         licensed("riskyUsers")
-        return web.json_response(page(request, list(t.risky_users)))
+        return web.json_response(page(fake, request, list(t.risky_users)))
 
     v = "/v1.0"
     return [
@@ -317,8 +202,3 @@ def routes(fake: FakeGraph) -> list[web.RouteDef]:
         web.get(f"{v}/auditLogs/signIns", sign_ins),
         web.get(f"{v}/identityProtection/riskyUsers", risky_users),
     ]
-
-
-def _exchange(request: web.Request, body: Any, status: int, answer: Any) -> Exchange:
-    return Exchange(request.method, request.path, dict(request.query),
-                    dict(request.headers), body, status, answer)  # fmt: skip
