@@ -307,3 +307,54 @@ async def can(backend: Backend, capability: str, call: Awaitable[object]) -> boo
         await call
     assert caught.value.capability == capability
     return False
+
+
+# --- Entra ID ------------------------------------------------------------------------------
+# Entra through Microsoft Graph, over the fake Graph (`servers.graph`) seeded with org.yaml
+# and the Entra roles file, reset mail through a real SMTP server. Graph has no unlock or
+# lock (smart lockout), no session count, and accounts come from provisioning.
+ENTRA_LACKS = frozenset({"unlock", "lock", "session_count", "create_person"})
+
+
+async def _entra(store: Store, request: pytest.FixtureRequest) -> Backend:
+    from servers.graph import entra_settings, running_graph
+    from servers.graph_tenant import seed
+    from servers.smtp import smtp_server
+
+    from adapters.entra.directory import EntraDirectory
+    from adapters.mail.smtp import SmtpMailer, SmtpServer
+
+    roles = load_roles(HERE / "entra-roles.yaml")
+    catalogue = load_catalogue(HERE / "entra-catalogue.yaml")
+    assert (catalogue.groups, catalogue.software) == (ORG.groups, ORG.software)
+    seeded = seed(ORG, roles)
+    graph = running_graph(seeded.tenant)
+    fake = graph.__enter__()
+    request.addfinalizer(lambda: graph.__exit__(None, None, None))
+    mail = smtp_server()
+    smtp = mail.__enter__()
+    request.addfinalizer(lambda: mail.__exit__(None, None, None))
+    assert ORG.now is not None
+    clock = ManualClock(ORG.now)
+    mailer = SmtpMailer(SmtpServer.from_url(smtp.url), "desk@contract.test", clock)
+    directory = EntraDirectory.from_settings(
+        entra_settings(fake), roles=roles, catalogue=catalogue, mailer=mailer,
+        store=store.child("entra"), clock=clock,
+    )  # fmt: skip
+    world = await SandboxWorld.create(store.child("world"), ORG, clock)
+    checks = SandboxChecks(store.child("entra-checks"), clock, directory, world.outbox,
+                           unsupported=ENTRA_LACKS & CHECK_CAPABILITIES)  # fmt: skip
+    return Backend(
+        name="entra",
+        directory=directory,
+        devices=world.devices,
+        tickets=world.tickets,
+        checks=checks,
+        lacks=ENTRA_LACKS,
+        phone=_SandboxPhone(checks),
+        advance=clock.advance,
+        recorded=seeded.recorded,
+    )
+
+
+BACKENDS["entra"] = _entra
