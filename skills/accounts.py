@@ -54,7 +54,7 @@ class UnlockAccount(Skill[UserParams]):
             await ctx.directory.set_locked(params.user, False)
         except ClearsByItself as exc:  # nothing to do but wait, or reset the password
             await ctx.receipts.put("clears_by_itself", {"user": params.user})
-            return SkillResult(changed=False, summary=self.said("clears", minutes=exc.minutes))
+            return SkillResult(changed=False, summary=self.said("clears", count=exc.minutes))
         except Unsupported as exc:  # a technician unlocks it where the lock-out lives
             raise CapabilityMissing.of(exc) from exc
         return SkillResult(changed=True, summary=self.said("done"))

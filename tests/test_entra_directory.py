@@ -17,7 +17,7 @@ from servers.smtp import SmtpTestServer, smtp_server
 from adapters.entra.passwords import temporary_password
 from adapters.mail.smtp import SmtpMailer, SmtpServer
 from bot.clock import ManualClock
-from bot.ports import Unsupported
+from bot.ports import ClearsByItself, Unsupported
 from bot.store import Store
 
 
@@ -33,9 +33,10 @@ def fake() -> Iterator[FakeGraph]:
 async def test_unlock_says_honestly_that_the_lockout_clears_by_itself(fake: FakeGraph) -> None:
     clock = ManualClock(NOW)
     d = directory(fake, clock=clock)
-    with pytest.raises(Unsupported) as caught:
+    with pytest.raises(ClearsByItself) as caught:
         await d.set_locked("ana", False)
     assert caught.value.capability == "unlock"
+    assert caught.value.minutes >= 1
     assert "by itself" in caught.value.detail
     assert "password reset" in caught.value.detail
     with pytest.raises(Unsupported, match="lock"):

@@ -37,11 +37,12 @@ from bot.clock import Clock, SystemClock
 from bot.directory_files import CatalogueOverlay, RoleMap, load_catalogue, load_roles
 from bot.masking import mask_email
 from bot.models import FactorKind, Group, Person, Role
-from bot.ports import ContactPoints, LinkSent, Master, NotFoundError, Unsupported
+from bot.ports import ClearsByItself, ContactPoints, LinkSent, Master, NotFoundError, Unsupported
 from bot.store import Store
 
 ROLES: frozenset[str] = frozenset(get_args(Role))
 OBJECT_ID = re.compile(r"^[0-9a-fA-F-]{36}$")
+SMART_LOCKOUT_MINUTES = 1  # Entra's default lockout duration: 60 s, longer each time after
 UNLOCK = (
     "Entra ID has no unlock: smart lockout lets the account go by itself, within about a "
     "minute the first time (longer after repeated lockouts); a password reset also works"
@@ -199,7 +200,7 @@ class EntraDirectory:
     async def set_locked(self, username: str, locked: bool) -> None:
         if locked:
             raise Unsupported("lock", "Entra ID locks a sign-in only after failed attempts")
-        raise Unsupported("unlock", UNLOCK)
+        raise ClearsByItself(SMART_LOCKOUT_MINUTES, UNLOCK)
 
     async def set_disabled(self, username: str, disabled: bool) -> None:
         """`accountEnabled`; a synced account is disabled in AD."""
