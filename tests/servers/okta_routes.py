@@ -240,8 +240,9 @@ class OktaRoutes:
         group = self.state.group(request.match_info["gid"])
         user = self.state.user(request.match_info["id"])
         if group["type"] != "OKTA_GROUP":
-            raise Refused(400, "E0000001", "Api validation failed: Cannot modify the members "
-                          f"of a {group['type']} group")  # fmt: skip
+            # Okta documents the refusal, not its code: a 403 as for other forbidden changes
+            raise Refused(403, "E0000038", f"Cannot modify the members of a {group['type']} "
+                          "group: they are managed by the app that imported it")  # fmt: skip
         return group, user
 
     # --- the System Log ---------------------------------------------------------------------
