@@ -3,17 +3,14 @@ own thread, speaking the Management API's documented requests and answers
 (`servers.okta_routes` over `servers.okta_state`).
 
 Around every call, as Okta does: the `X-Rate-Limit-*` headers (a fixed quota per minute of
-the org's clock, 429 past it), authentication (an SSWS API token, or a Bearer token its
-OAuth endpoint issued for a private_key_jwt assertion signed by a registered key, with
-scopes checked), Okta's 401 body. For the tests: `throttle` answers the next calls 429,
-`lose_answers` makes writes whose answers never arrive, a test phone (`answer_push`,
-`sent_code`), `lock_out` (a lockout and its System Log event), and `exchanges`, every
-request and answer, for checking against Okta's published spec."""
+the org's clock, 429 past it) and sign-in (`servers.okta_auth`). For the tests: `throttle`
+answers the next calls 429, `lose_answers` makes writes whose answers never arrive, a test
+phone (`answer_push`, `sent_code`), `lock_out` (a lockout and its System Log event), and
+`exchanges`, every request and answer, for checking against Okta's published spec."""
 
 from __future__ import annotations
 
 import asyncio
-import secrets
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -21,12 +18,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import jwt
 from aiohttp import web
 
 from bot.clock import Clock
 from bot.directory_files import RoleMap
 from bot.org import Org
+from servers.okta_auth import OktaAuth, ServiceApp
+from servers.okta_factors import FactorRoutes
 from servers.okta_routes import OktaRoutes, error_body
 from servers.okta_state import OktaOrgState
 
@@ -51,26 +49,16 @@ class Exchange:
 
 
 @dataclass
-class ServiceApp:
-    client_id: str
-    public_key: str
-    scopes: frozenset[str]
-    key_id: str | None = None
-
-
-@dataclass
 class FakeOkta:
     """The fake org; `start` it (or use `running_okta`), `stop` it after."""
 
     clock: Clock
     page_size: int = 2
     rate_limit: int = 600
-    api_token: str = field(default_factory=lambda: "00" + secrets.token_urlsafe(30))
     state: OktaOrgState = field(init=False)
+    auth: OktaAuth = field(init=False)
     lock: threading.Lock = field(default_factory=threading.Lock)
     exchanges: list[Exchange] = field(default_factory=list)
-    apps: dict[str, ServiceApp] = field(default_factory=dict)
-    bearer: dict[str, frozenset[str]] = field(default_factory=dict)  # token -> scopes
     throttled: int = 0  # the next calls answered 429
     losing: int = 0  # the next writes applied and their answers lost
     _calls: int = 0
@@ -79,6 +67,11 @@ class FakeOkta:
 
     def __post_init__(self) -> None:
         self.state = OktaOrgState(self.clock)
+        self.auth = OktaAuth(self.lock, lambda: f"{self.url}/oauth2/v1/token")
+
+    @property
+    def api_token(self) -> str:
+        return self.auth.api_token
 
     @property
     def url(self) -> str:
@@ -93,8 +86,8 @@ class FakeOkta:
 
     def register_app(self, client_id: str, public_key_pem: str, scopes: str, *,
                      key_id: str | None = None) -> None:  # fmt: skip
-        self.apps[client_id] = ServiceApp(client_id, public_key_pem, frozenset(scopes.split()),
-                                          key_id)  # fmt: skip
+        app = ServiceApp(client_id, public_key_pem, frozenset(scopes.split()), key_id)
+        self.auth.apps[client_id] = app
 
     def user_id(self, username: str) -> str:
         with self.lock:
@@ -138,10 +131,11 @@ class FakeOkta:
     # --- the server -------------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._recorded, self._rate_limited, self._signed_in,
-                                           self._lossy])  # fmt: skip
-        OktaRoutes(self.state, self.lock, lambda: self.url, self.page_size).register(app)
-        app.router.add_post("/oauth2/v1/token", self._token)
+        app = web.Application(middlewares=[self._recorded, self._rate_limited,
+                                           self.auth.signed_in, self._lossy])  # fmt: skip
+        for routes in (OktaRoutes, FactorRoutes):
+            routes(self.state, self.lock, lambda: self.url, self.page_size).register(app)
+        app.router.add_post("/oauth2/v1/token", self.auth.token)
         return app
 
     @web.middleware
@@ -184,21 +178,6 @@ class FakeOkta:
         return response
 
     @web.middleware
-    async def _signed_in(self, request: web.Request, handler: Next) -> web.StreamResponse:
-        if not request.path.startswith("/api/"):
-            return await handler(request)
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme == "SSWS" and secrets.compare_digest(token, self.api_token):
-            return await handler(request)
-        scopes = self.bearer.get(token) if scheme == "Bearer" else None
-        if scopes is None:
-            return web.json_response(error_body("E0000011", "Invalid token provided"), status=401)
-        if _needed_scope(request) not in scopes | {s.replace(".manage", ".read") for s in scopes}:
-            summary = "You do not have permission to perform the requested action"
-            return web.json_response(error_body("E0000006", summary), status=403)
-        return await handler(request)
-
-    @web.middleware
     async def _lossy(self, request: web.Request, handler: Next) -> web.StreamResponse:
         response = await handler(request)
         with self.lock:
@@ -207,42 +186,6 @@ class FakeOkta:
         if lose and request.transport is not None:  # applied; the answer never arrives
             request.transport.abort()
         return response
-
-    async def _token(self, request: web.Request) -> web.Response:
-        form = await request.post()
-
-        def refused(error: str, why: str, status: int = 401) -> web.Response:
-            return web.json_response({"error": error, "error_description": why}, status=status)
-
-        if form.get("grant_type") != "client_credentials":
-            return refused("unsupported_grant_type", "client_credentials only", 400)
-        if form.get("client_assertion_type") != (
-            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-        ):
-            return refused("invalid_client", "a private_key_jwt assertion is required")
-        assertion = str(form.get("client_assertion", ""))
-        try:
-            unverified = jwt.decode(assertion, options={"verify_signature": False})
-            app = self.apps[str(unverified.get("iss"))]
-            header = jwt.get_unverified_header(assertion)
-            if app.key_id is not None and header.get("kid") != app.key_id:
-                raise jwt.InvalidTokenError("unknown kid")
-            claims = jwt.decode(assertion, app.public_key, algorithms=["RS256"],
-                                audience=f"{self.url}/oauth2/v1/token", issuer=app.client_id,
-                                options={"require": ["exp", "iat", "jti", "sub"]})  # fmt: skip
-            if claims["sub"] != app.client_id:
-                raise jwt.InvalidTokenError("sub is not the client")
-        except (jwt.InvalidTokenError, KeyError):
-            return refused("invalid_client", "The client_assertion is not valid.")
-        asked = frozenset(str(form.get("scope", "")).split())
-        if not asked or not asked <= app.scopes:
-            return refused("invalid_scope", "The requested scope is invalid.", 400)
-        token = secrets.token_urlsafe(24)
-        with self.lock:
-            self.bearer[token] = asked
-        granted = " ".join(sorted(asked))
-        return web.json_response({"token_type": "Bearer", "expires_in": 3600,
-                                  "access_token": token, "scope": granted})  # fmt: skip
 
     def start(self) -> FakeOkta:
         loop = asyncio.new_event_loop()
@@ -268,12 +211,6 @@ class FakeOkta:
     def stop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
-
-
-def _needed_scope(request: web.Request) -> str:
-    kind = "logs" if request.path.startswith("/api/v1/logs") else (
-        "groups" if request.path.startswith("/api/v1/groups") else "users")  # fmt: skip
-    return f"okta.{kind}.{'read' if request.method == 'GET' else 'manage'}"
 
 
 @contextmanager
