@@ -225,3 +225,58 @@ async def test_a_locked_out_person_is_disabled_unlocked_and_suspended(
 def test_the_catalogue_and_roles_files_match_the_org() -> None:
     assert (CATALOGUE.groups, CATALOGUE.software) == (ORG.groups, ORG.software)
     assert ROLES.roles["oncall"] == ["it-oncall"]
+
+
+async def test_a_next_page_outside_the_org_is_never_followed(
+    fake: FakeOkta, okta: OktaDirectory
+) -> None:
+    fake.links_to = "http://elsewhere.test"
+    with pytest.raises(OktaError, match="outside the Okta org"):
+        await okta.people()
+    assert len(fake.seen("GET", "/api/v1/users")) == 1  # the first page only
+
+
+# --- who is who -------------------------------------------------------------------------------
+
+
+async def test_a_username_is_a_login_local_part_and_one_two_logins_share_finds_nobody(
+    fake: FakeOkta, okta: OktaDirectory
+) -> None:
+    with fake.lock:
+        fake.state.add_user("00uother", {"login": "ana@other.test", "email": "ana@other.test",
+                                         "firstName": "Ana", "lastName": "Other"},
+                            "ACTIVE", ("OKTA", "OKTA"))  # fmt: skip
+    assert await okta.person("ana") is None  # two logins share it: neither is guessed
+    assert "ana" not in [p.username for p in await okta.people()]
+    assert await okta.person_by_email("ana@contract.test") is None
+    assert (await okta.person("BEN")) == await okta.person("ben")  # whatever its case
+
+
+async def test_a_renamed_login_is_found_by_its_new_name(fake: FakeOkta, okta: OktaDirectory
+                                                         ) -> None:  # fmt: skip
+    assert await okta.person("ana") is not None  # its id is now known
+    ana_id = fake.user_id("ana")
+    with fake.lock:
+        fake.state.user(ana_id)["profile"]["login"] = "anna@contract.test"
+    assert await okta.person("ana") is None
+    anna = await okta.person("anna")
+    assert anna is not None
+    assert anna.email == "ana@contract.test"
+
+
+async def test_a_manager_may_be_named_by_login_and_a_second_address_finds_a_person(
+    fake: FakeOkta, okta: OktaDirectory
+) -> None:
+    with fake.lock:
+        fake.state.add_user("00unew", {"login": "zed@contract.test", "email": "zed@contract.test",
+                                       "secondEmail": "zed@home.test", "firstName": "Zed",
+                                       "lastName": "Ito", "manager": "mo@contract.test"},
+                            "ACTIVE", ("OKTA", "OKTA"))  # fmt: skip
+    zed = await okta.person("zed")
+    assert zed is not None
+    assert zed.manager == "mo"
+    assert "zed" in [p.username for p in await okta.reports_of("mo")]
+    assert await okta.person_by_email("ZED@home.test ") == zed
+    points = await okta.contact_points("zed")
+    assert points is not None
+    assert points.secondary_email == "zed@home.test"

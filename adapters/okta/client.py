@@ -34,6 +34,7 @@ Params = Mapping[str, str | int]
 RATE_LIMIT_RETRIES = 3
 MAX_WAIT = 120.0  # never wait longer than this on one Reset (a clock far off, a bad header)
 PAGE_LIMIT = 200  # what Okta recommends for lists
+USER_AGENT = "itdesk (IT service desk)"
 
 
 class OktaError(Exception):
@@ -155,7 +156,9 @@ class OktaClient:
             token = await self._tokens.token()
         except TokenUnavailable as exc:
             raise OktaUnavailable(0, summary=str(exc)) from None
-        return {"Authorization": f"{self._scheme} {token}", "Accept": "application/json"}
+        # Okta shows a push's user agent on the phone: the desk says who is asking
+        return {"Authorization": f"{self._scheme} {token}", "Accept": "application/json",
+                "User-Agent": USER_AGENT}  # fmt: skip
 
     async def _send(
         self, method: str, url: str, params: Params | None, body: object, headers: dict[str, str]

@@ -2,7 +2,9 @@
 
 A username is found by searching `profile.login sw "<username>@"` once; the user's id is then
 kept (ids never change) and the user read by id, because Okta's search is eventually
-consistent and a read after a write must see the write. A group is found by its
+consistent and a read after a write must see the write. A kept id stays the username's while
+its login keeps that local part (a login renamed is searched for again; one added later
+with the same local part leaves the known person as they were). A group is found by its
 `profile.name` (what the catalogue and roles files name) and its id kept the same way."""
 
 from __future__ import annotations

@@ -61,6 +61,7 @@ class FakeOkta:
     exchanges: list[Exchange] = field(default_factory=list)
     throttled: int = 0  # the next calls answered 429
     losing: int = 0  # the next writes applied and their answers lost
+    links_to: str | None = None  # where its links point, when not at itself
     _calls: int = 0
     _window_ends: float = 0.0
     _port: int = 0
@@ -134,7 +135,8 @@ class FakeOkta:
         app = web.Application(middlewares=[self._recorded, self._rate_limited,
                                            self.auth.signed_in, self._lossy])  # fmt: skip
         for routes in (OktaRoutes, FactorRoutes):
-            routes(self.state, self.lock, lambda: self.url, self.page_size).register(app)
+            routes(self.state, self.lock, lambda: self.links_to or self.url,
+                   self.page_size).register(app)  # fmt: skip
         app.router.add_post("/oauth2/v1/token", self.auth.token)
         return app
 
