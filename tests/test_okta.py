@@ -280,3 +280,17 @@ async def test_a_manager_may_be_named_by_login_and_a_second_address_finds_a_pers
     points = await okta.contact_points("zed")
     assert points is not None
     assert points.secondary_email == "zed@home.test"
+
+
+async def test_a_write_that_times_out_is_unknown_and_a_read_that_does_is_unavailable(
+    fake: FakeOkta, clock: ManualClock, sleeps: Sleeps
+) -> None:
+    slow = directory(fake, clock, sleeps, okta_timeout=0.1)
+    ana = await slow.people_of.require("ana")
+    fake.stall = 1.0
+    with pytest.raises(OutcomeUnknown):
+        await slow.client.post(f"/api/v1/users/{ana['id']}/lifecycle/unlock")
+    with pytest.raises(OktaUnavailable, match="cannot be reached"):
+        await slow.person("mo")
+    fake.stall = 0.0
+    assert not (await slow.person("ana")).locked  # type: ignore[union-attr]  # it was applied

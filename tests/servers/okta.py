@@ -4,9 +4,10 @@ own thread, speaking the Management API's documented requests and answers
 
 Around every call, as Okta does: the `X-Rate-Limit-*` headers (a fixed quota per minute of
 the org's clock, 429 past it) and sign-in (`servers.okta_auth`). For the tests: `throttle`
-answers the next calls 429, `lose_answers` makes writes whose answers never arrive, a test
-phone (`answer_push`, `sent_code`), `lock_out` (a lockout and its System Log event), and
-`exchanges`, every request and answer, for checking against Okta's published spec."""
+answers the next calls 429, `lose_answers` makes writes whose answers never arrive and
+`stall` answers that come late, a test phone (`answer_push`, `sent_code`), `lock_out` (a
+lockout and its System Log event), and `exchanges`, every request and answer, for checking
+against Okta's published spec."""
 
 from __future__ import annotations
 
@@ -62,6 +63,7 @@ class FakeOkta:
     throttled: int = 0  # the next calls answered 429
     losing: int = 0  # the next writes applied and their answers lost
     links_to: str | None = None  # where its links point, when not at itself
+    stall: float = 0.0  # seconds every answer is held back, once its call is done
     _calls: int = 0
     _window_ends: float = 0.0
     _port: int = 0
@@ -187,6 +189,8 @@ class FakeOkta:
             self.losing -= 1 if lose else 0
         if lose and request.transport is not None:  # applied; the answer never arrives
             request.transport.abort()
+        if self.stall > 0:  # applied; the answer comes late (the caller's timeout passes)
+            await asyncio.sleep(self.stall)
         return response
 
     def start(self) -> FakeOkta:
