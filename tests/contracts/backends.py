@@ -27,6 +27,7 @@ from servers import ad_tenant
 from servers.duo import IKEY as DUO_IKEY
 from servers.duo import SKEY as DUO_SKEY
 from servers.duo import DuoDevice, DuoPhone, DuoServer
+from servers.okta import FakeOkta
 from servers.twilio import ACCOUNT_SID as TWILIO_ACCOUNT_SID
 from servers.twilio import AUTH_TOKEN as TWILIO_AUTH_TOKEN
 from servers.twilio import SERVICE_SID as TWILIO_SERVICE_SID
@@ -38,6 +39,8 @@ from adapters.checks.sandbox import SandboxChecks
 from adapters.checks.twilio_api import VerifyApi
 from adapters.checks.twilio_verify import TwilioVerifyChecks
 from adapters.directory.ldap import LdapDirectory
+from adapters.okta.directory import OktaDirectory
+from adapters.okta.verify import OktaVerifyChecks
 from bot.clock import ManualClock
 from bot.directory_files import load_catalogue, load_roles
 from bot.models import Person
@@ -51,6 +54,7 @@ from bot.ports import (
     Tickets,
     Unsupported,
 )
+from bot.settings_cloud import CloudSettings
 from bot.settings_identity import IdentitySettings
 from bot.store import Store
 from bot.world import SandboxWorld
@@ -294,6 +298,59 @@ BACKENDS: dict[str, Factory] = {
     "duo": _duo,
     "twilio-verify": _twilio_verify,
 }
+
+
+# --- Okta: OktaDirectory and Okta Verify over the fake Okta org (`servers.okta`), seeded with
+# org.yaml; the sandbox's devices and tickets. The fake's clock is the backend's, so pushes
+# and codes expire as it moves; its test phone answers pushes and reads the codes Okta sent.
+# Okta counts no sessions, locks only after failed sign-ins, takes people from provisioning,
+# prompts its own enrolment at the next sign-in and resets passwords by its own link.
+OKTA_LACKS = frozenset({
+    "session_count", "lock", "create_person", "enrolment_link", "set_password",
+})  # fmt: skip
+
+
+class _OktaPhone:
+    def __init__(self, fake: FakeOkta, checks: OktaVerifyChecks) -> None:
+        self._fake = fake
+        self._checks = checks
+
+    async def answer(self, check_id: str, *, approve: bool) -> object:
+        self._fake.answer_push(check_id, approve=approve)  # a push's id is its transaction
+        return None
+
+    async def code(self, check_id: str) -> str | None:
+        return self._fake.sent_code((await self._checks.record(check_id)).factor_id)
+
+
+async def _okta(store: Store, request: pytest.FixtureRequest) -> Backend:
+    assert ORG.now is not None
+    clock = ManualClock(ORG.now)
+    fake = FakeOkta(clock).start()
+    request.addfinalizer(fake.stop)
+    roles = load_roles(HERE / "okta-roles.yaml")
+    catalogue = load_catalogue(HERE / "okta-catalogue.yaml")
+    assert (catalogue.groups, catalogue.software) == (ORG.groups, ORG.software)
+    memberships = fake.seed(ORG, roles)
+    settings = CloudSettings.model_validate({"okta_url": fake.url, "okta_token": fake.api_token})
+    directory = OktaDirectory.from_settings(settings, roles=roles, catalogue=catalogue,
+                                            clock=clock)  # fmt: skip
+    world = await SandboxWorld.create(store.child("world"), ORG, clock)
+    checks = OktaVerifyChecks(directory, store.child("okta"), clock)
+    return Backend(
+        name="okta",
+        directory=directory,
+        devices=world.devices,
+        tickets=world.tickets,
+        checks=checks,
+        lacks=OKTA_LACKS,
+        phone=_OktaPhone(fake, checks),
+        advance=clock.advance,
+        recorded=lambda person: fake.state.recorded(person, memberships),
+    )
+
+
+BACKENDS["okta"] = _okta
 
 
 async def can(backend: Backend, capability: str, call: Awaitable[object]) -> bool:
