@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import gc
 import os
 import signal
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,7 +114,7 @@ class Runtime:
     outbound: FanOut
     inbox: TurnInbox
     app: web.Application = field(init=False)
-    closing: Callable[[], None] | None = field(default=None, init=False)
+    closing: Callable[[], Awaitable[None]] | None = field(default=None, init=False)
     processors: dict[str, Processor] = field(default_factory=dict)
 
     @classmethod
@@ -128,7 +127,7 @@ class Runtime:
             if settings.org_file is None:
                 raise SystemExit(
                     "no directory configured: set ITDESK_ORG_FILE to a sandbox org file "
-                    "(see examples/acme.yaml), or ITDESK_DIRECTORY to ldap or ad"
+                    "(see examples/acme.yaml), or ITDESK_DIRECTORY to ldap, ad, okta or entra"
                 )
             cache = OrgCache(settings.cache_directory)
             org = await asyncio.to_thread(cache.load, settings.org_file)
@@ -137,12 +136,10 @@ class Runtime:
         clock = clock or SystemClock()
         metrics = Metrics()
         outbound = FanOut()
-        closing: Callable[[], None] | None = None
+        closing: Callable[[], Awaitable[None]] | None = None
         if real:  # the directory and mail of a real organisation (bot.identity_backends)
             found = await real_backends(settings, store, clock)
             world, ports, closing = found.rest, found.backends, found.close
-            if ports.lockouts is None:  # the LDAP directory's own (a cloud one brings its own)
-                ports = dataclasses.replace(ports, lockouts=found.directory.lockouts())
         else:
             assert org is not None
             world = await SandboxWorld.create(store.child("world"), org, clock)
@@ -262,7 +259,7 @@ class Runtime:
     async def close(self) -> None:
         await self.desk.close()
         if self.closing is not None:
-            self.closing()  # the directory's connections
+            await self.closing()  # the directories' connections
         await self.redis.aclose()
         if self.embedded is not None:
             await self.embedded.stop()
