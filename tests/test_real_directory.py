@@ -5,30 +5,23 @@ of the Slack tests; everything behind the desk is real."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import re
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from aiohttp import test_utils, web
-from fakes.slack_api import APP_ID, TEAM_ID, FakeSlack, Message, SlackUserRecord
 from servers.ldif import Tenant
 from servers.slapd import Slapd
-from servers.smtp import SmtpTestServer, smtp_server
-from test_slack import SECRET, dm_event, envelope, signed_post
+from servers.smtp import smtp_server
+from slack_desk import SlackDesk, serving, workspace
 from waiting import until
 
 from bot import texts
-from bot.app import Runtime
 from bot.directory_files import RoleMap
 from bot.org import Org, parse_org
-from bot.settings import load_settings
 
 ORG: Org = parse_org(
     {
@@ -55,58 +48,11 @@ LINK = re.compile(r"https?://\S+/reset/([A-Za-z0-9_-]+)")
 
 
 @dataclass
-class Company:
-    """The desk serving Ldap Co in Slack, and what stands behind it."""
+class Company(SlackDesk):
+    """The desk serving Ldap Co in Slack, and the slapd tenant behind it."""
 
-    http: test_utils.TestClient[web.Request, web.Application]
-    slack: FakeSlack
     slapd: Slapd
     tenant: Tenant
-    mail: SmtpTestServer
-    runtime: Runtime
-
-    async def says(self, who: str, text: str) -> None:
-        resp = await signed_post(self.http, envelope(dm_event(who, text)), "application/json")
-        assert resp.status == 200, await resp.text()
-
-    async def answer(self, who: str, count: int) -> Message:
-        """`who`'s DM once it holds `count` messages from the desk: the newest."""
-        async with asyncio.timeout(30):
-            return (await self.slack.wait_for_messages(f"D{who.upper()}", count))[-1]
-
-    async def told(self, who: str, text: str) -> None:
-        """Wait until the desk has said `text` to `who` (in a message, or a card's words)."""
-
-        async def said() -> bool:
-            return any(text == m.text or text in m.words()
-                       for m in self.slack.in_channel(f"D{who.upper()}"))  # fmt: skip
-
-        await until(said)
-
-    async def mail_to(self, address: str, count: int) -> str:
-        async def delivered() -> bool:
-            return len(self.mail.boxes.to(address)) >= count
-
-        await until(delivered)
-        return self.mail.boxes.to(address)[-1].body
-
-    async def presses(self, who: str, message: Message, label: str) -> None:
-        button = message.button(label)
-        payload = {
-            "type": "block_actions", "api_app_id": APP_ID,
-            "team": {"id": TEAM_ID}, "user": {"id": f"U{who.upper()}", "team_id": TEAM_ID},
-            "trigger_id": f"{time.time()}.trigger",
-            "container": {"type": "message", "message_ts": message.ts,
-                          "channel_id": message.channel},
-            "channel": {"id": message.channel},
-            "message": {"type": "message", "ts": message.ts, "text": message.text,
-                        "blocks": message.blocks},
-            "actions": [{"type": "button", "action_id": button["action_id"],
-                         "value": button["value"], "action_ts": f"{time.time():.6f}"}],
-        }  # fmt: skip
-        body = urlencode({"payload": json.dumps(payload)})
-        resp = await signed_post(self.http, body, "application/x-www-form-urlencoded")
-        assert resp.status == 200, await resp.text()
 
 
 @pytest.fixture
@@ -117,25 +63,13 @@ async def company(slapd: Slapd, redis_url: str, tmp_path: Path) -> AsyncIterator
                                                     for g, v in ORG.groups.items()}}))  # fmt: skip
     roles = tmp_path / "roles.yaml"
     roles.write_text(yaml.safe_dump({"privileged": ["domain-admins"]}))
-    people = [SlackUserRecord(f"U{u.upper()}", p.email, p.name) for u, p in ORG.users.items()]
-    people.append(SlackUserRecord("UZED", "zed@elsewhere.test", "Zed Stranger"))
-    channels = {f"D{u.upper()}": True for u in [*ORG.users, "zed"]}
+    people = [(u, p.email, p.name) for u, p in ORG.users.items()]
     with smtp_server() as mail:
-        async with FakeSlack(users=people, channels=channels) as slack:
-            settings = load_settings(
-                **slapd.settings(tenant),
-                roles_file=roles, catalogue_file=catalogue, smtp_url=mail.url,
-                smtp_from="IT desk <itdesk@ldapco.test>", redis_url=redis_url,
-                namespace="real-directory", web_chat=False, data_dir=tmp_path / "var",
-                slack_bot_token=slack.bot_token, slack_signing_secret=SECRET,
-                slack_api_url=slack.api_url, _env_file=None,
-            )  # fmt: skip
-            runtime = await Runtime.start(settings)
-            try:
-                async with test_utils.TestClient(test_utils.TestServer(runtime.app)) as http:
-                    yield Company(http, slack, slapd, tenant, mail, runtime)
-            finally:
-                await runtime.close()
+        async with workspace([*people, ("zed", "zed@elsewhere.test", "Zed Stranger")]) as slack:
+            settings = {**slapd.settings(tenant), "roles_file": roles,
+                        "catalogue_file": catalogue, "namespace": "real-directory"}  # fmt: skip
+            async with serving(slack, mail, redis_url, tmp_path, **settings) as desk:
+                yield Company(desk.http, slack, mail, desk.runtime, slapd, tenant)
 
 
 async def test_a_locked_out_person_gets_a_code_by_email_and_can_sign_in_again(
