@@ -73,9 +73,14 @@ class SomeSendLinks(Protocol):
 
 
 def sends_own_reset_links(directory: Directory) -> bool:
-    """Whether the directory sends reset links itself. A backend says what it lacks through
-    a `capabilities` attribute with `has(name)` (`adapters.capabilities.Capabilities`); one
-    that says nothing is taken to lack links, as a plain LDAP directory does."""
+    """Whether the directory sends reset links itself. A cloud directory says so with a
+    `sends_reset_links` attribute (Okta mails its own, Entra the org's SSPR link); the
+    sandbox says what it lacks through `capabilities.has(name)`
+    (`adapters.capabilities.Capabilities`); one that says nothing is taken to lack links,
+    as a plain LDAP directory does."""
+    own = getattr(directory, "sends_reset_links", None)
+    if isinstance(own, bool):
+        return own
     has = getattr(getattr(directory, "capabilities", None), "has", None)
     return bool(has("reset_link")) if callable(has) else False
 

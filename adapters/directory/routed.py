@@ -27,6 +27,7 @@ from bot.ports import (
     NotFoundError,
     Unsupported,
 )
+from bot.reset_links import sends_own_reset_links
 
 T = TypeVar("T")
 
@@ -65,9 +66,7 @@ class RoutedDirectory:
     async def sends_reset_link(self, username: str) -> bool:
         """Whether the person's master sends reset links itself (else the desk sends its
         own, and the page sets the password in the master: `bot.reset_links`)."""
-        directory = await self.master(username)
-        has = getattr(getattr(directory, "capabilities", None), "has", None)
-        return bool(has("reset_link")) if callable(has) else False
+        return sends_own_reset_links(await self.master(username))
 
     # --- reading ---------------------------------------------------------------------------
 

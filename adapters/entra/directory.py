@@ -52,6 +52,10 @@ UNLOCK = (
 class EntraDirectory:
     """The ports over one Entra tenant. Build it with `from_settings`."""
 
+    # It sends reset links itself (the SSPR link, or a temporary password, mailed by this
+    # directory): the desk serves no reset page for its people (`bot.reset_links`).
+    sends_reset_links = True
+
     def __init__(
         self,
         graph: Graph,

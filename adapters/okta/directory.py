@@ -60,6 +60,10 @@ MASTER_NAMES = {"ad": "Active Directory", "ldap": "an LDAP directory"}
 class OktaDirectory:
     """The ports over one Okta org. Build it with `from_settings`."""
 
+    # It sends reset links itself (Okta mails its own reset e-mail): the desk serves no
+    # reset page for its people (`bot.reset_links`).
+    sends_reset_links = True
+
     def __init__(
         self, client: OktaClient, *, roles: RoleMap, catalogue: CatalogueOverlay,
         clock: Clock | None = None,
