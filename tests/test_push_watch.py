@@ -82,3 +82,17 @@ async def test_without_real_check_providers_no_push_is_watched(store: Store) -> 
     await desk.say("zoe", "I need the pipeline reports group for a dashboard")
     assert (await desk.case("zoe")).status == CaseStatus.VERIFYING
     assert not [j for j in await desk.desk.scheduler.pending() if j.kind == WATCH_PUSH]
+
+
+async def test_pushes_left_unanswered_count_as_failed_and_end_with_a_human(
+    store: Store,
+) -> None:
+    desk = await watched(store)
+    await desk.say("zoe", "I'm locked out of my account")
+    for _ in range(3):
+        await desk.wait(minutes=11)  # the push times out on the phone, unanswered
+
+    assert texts.say("step_up.expired") in desk.dm_texts("zoe")
+    assert (await desk.case("zoe")).status == CaseStatus.ESCALATED
+    assert texts.say("step_up.locked_out") in desk.dm_texts("zoe")
+    assert not [j for j in await desk.desk.scheduler.pending() if j.kind == WATCH_PUSH]

@@ -312,7 +312,7 @@ async def test_someone_elses_push_is_no_challenge_and_changes_nothing(
     assert mine.outcome is CheckOutcome.PASSED
 
 
-async def test_a_push_the_provider_let_expire_reads_as_expired(
+async def test_a_push_the_provider_let_expire_reads_as_expired_and_counts_as_failed(
     world: SandboxWorld, store: Store, clock: ManualClock
 ) -> None:
     class Expiring(RecordingChecks):
@@ -328,8 +328,12 @@ async def test_a_push_the_provider_let_expire_reads_as_expired(
     assert result.outcome is CheckOutcome.EXPIRED
     assert result.challenge is not None
     assert result.challenge.status == "expired"
-    assert await stepup.failures("case-1") == 0
+    assert await stepup.failures("case-1") == 1  # timed out unanswered: a failed check
     assert await stepup.pending("alice") is None
+    for _ in range(2):  # ignored twice more: self-service ends, as for three denials
+        again = await stepup.challenge(alice, "case-1")
+        result = await stepup.answer_push(alice, again.check_id or "")
+    assert result.outcome is CheckOutcome.LOCKED_OUT
 
 
 # --- codes --------------------------------------------------------------------------------

@@ -131,19 +131,28 @@ def judge_push(
     locks_out: LocksOut,
 ) -> tuple[Challenge, CaseChecks, CheckOutcome]:  # fmt: skip
     """Apply what the provider says of a push (`Checks.result`) to its challenge and case:
-    approved and denied are answers; no answer yet changes nothing; an expiry or withdrawal
-    at the provider closes a challenge the desk still had open."""
+    approved and denied are answers; no answer yet changes nothing; a push that timed out
+    unanswered at the provider is a failed check (counted, so ignored pushes end in a
+    human, as denied ones do); a withdrawal there closes a challenge the desk still had
+    open."""
     if answer in {"approved", "denied"}:
         return judge(challenge, case, answer == "approved", now, locks_out)
     current = challenge.as_of(now)
     if case.locked:
         return current, case, CheckOutcome.NO_CHALLENGE
+    # timed out unanswered, at the provider or by the desk's clock, and judged now: a
+    # failed check
+    if challenge.status == "pending" and "expired" in {answer, current.status}:
+        failures = case.failures + 1
+        closed = current if current.status == "expired" else current.close("expired", now)
+        if locks_out(failures):
+            locked = case.model_copy(update={"failures": failures, "locked": True})
+            return closed, locked, CheckOutcome.LOCKED_OUT
+        return closed, case.model_copy(update={"failures": failures}), CheckOutcome.EXPIRED
     if current.status != "pending":
         return current, case, _SETTLED[current.status]
     if answer == "pending":
         return current, case, CheckOutcome.WAITING
-    if answer == "expired":
-        return current.close("expired", now), case, CheckOutcome.EXPIRED
     return current.close("cancelled", now), case, CheckOutcome.NO_CHALLENGE
 
 
