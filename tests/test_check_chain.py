@@ -5,6 +5,7 @@ every answer goes back to the provider that issued the check."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from harness import ORG
@@ -104,3 +105,26 @@ async def test_a_provider_that_cannot_be_asked_leaves_the_person_to_the_next(
     assert [r.factor for r in await chain.reachable("zoe")] == ["sms"]
     code = await chain.issue(request("k4", "sms"))
     assert code.id.startswith("sms~")
+
+
+class Refusing:
+    """A provider that lists a push for the person, then cannot send it."""
+
+    def __init__(self, inner: SandboxChecks) -> None:
+        self._inner = inner
+
+    async def reachable(self, username: str) -> Any:
+        return await self._inner.reachable(username)
+
+    async def issue(self, request: CheckRequest) -> Any:
+        raise Unsupported("push", "the push service is switched off")
+
+
+async def test_a_provider_that_cannot_send_after_all_passes_the_check_to_the_next(
+    store: Store,
+) -> None:
+    _, pushes, _ = await two_providers(store)
+    chain = CheckChain([("okta_verify", Refusing(pushes)), ("duo", pushes)])  # type: ignore[list-item]
+
+    push = await chain.issue(request("k5", "push"))
+    assert push.id.startswith("duo~")

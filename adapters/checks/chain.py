@@ -53,13 +53,22 @@ class CheckChain:
 
     async def issue(self, request: CheckRequest) -> IssuedCheck:
         """Issued by the first provider that reaches the person on the request's factor
-        (the order `reachable` lists them in)."""
+        (the order `reachable` lists them in); one that turns out not to (`Unsupported`)
+        passes it to the next."""
+        refused: Unsupported | None = None
         for name, checks in self._providers.items():
             reach = await self._reach(name, request.username)
-            if any(r.factor == request.factor for r in reach):
+            if not any(r.factor == request.factor for r in reach):
+                continue
+            try:
                 issued = await checks.issue(request)
-                return issued.model_copy(update={"id": f"{name}{SEPARATOR}{issued.id}"})
-        raise Unsupported(request.factor, f"no provider reaches {request.username} by it")
+            except Unsupported as exc:  # nothing was sent
+                refused = refused or exc
+                continue
+            return issued.model_copy(update={"id": f"{name}{SEPARATOR}{issued.id}"})
+        raise refused or Unsupported(
+            request.factor, f"no provider reaches {request.username} by it"
+        )
 
     async def result(self, check_id: str) -> CheckState:
         checks, own = self._route(check_id)
