@@ -19,6 +19,7 @@ from pydantic_settings import SettingsConfigDict
 from bot.audit import MIN_KEY_BYTES
 from bot.settings_cloud import CloudSettings, cloud_problems
 from bot.settings_identity import IdentitySettings, identity_problems
+from bot.settings_tickets import TicketSettings, ticket_problems
 from bot.store import POOL_SIZE, POOL_TIMEOUT
 
 ACCESS_OVERDUE_MINUTES = 60
@@ -28,7 +29,7 @@ class SettingsError(Exception):
     """The configuration is invalid; the message lists every problem at once."""
 
 
-class Settings(IdentitySettings, CloudSettings):
+class Settings(IdentitySettings, CloudSettings, TicketSettings):
     """Everything the desk needs to start. Secrets are `SecretStr` and print masked."""
 
     model_config = SettingsConfigDict(
@@ -153,7 +154,11 @@ class Settings(IdentitySettings, CloudSettings):
 
     @model_validator(mode="after")
     def _check_pairs(self) -> Settings:
-        problems: list[str] = identity_problems(self) + cloud_problems(self, self.directories)
+        problems: list[str] = [
+            *identity_problems(self),
+            *cloud_problems(self, self.directories),
+            *ticket_problems(self),
+        ]
         if self.slack_bot_token and not self.slack_signing_secret and not self.slack_app_token:
             problems.append(
                 "ITDESK_SLACK_SIGNING_SECRET: required with ITDESK_SLACK_BOT_TOKEN in HTTP mode "

@@ -68,8 +68,10 @@ class BuiltinTickets:
         assignee: str | None = None,
         priority: Priority | None = None,
         note: str | None = None,
+        comment: str | None = None,
     ) -> Ticket:
-        """Change the given fields; the change and the note are appended to the history."""
+        """Change the given fields; the change, the note and the comment are appended to the
+        history."""
         now = self._clock.now()
         given = {"status": status, "assignee": assignee, "priority": priority}
         wanted = {field: value for field, value in given.items() if value is not None}
@@ -78,15 +80,19 @@ class BuiltinTickets:
         def change(current: Ticket) -> Ticket:
             changes.clear()  # may run again after a concurrent write
             changes.update({f: v for f, v in wanted.items() if getattr(current, f) != v})
-            if not changes and not note:
+            if not changes and not note and not comment:
                 return current
             return current.model_copy(update={**changes, "updated_at": now})
 
         updated = await self._tickets.update(ticket_id, change)
+        entries = []
         if changes or note:
-            entry = TicketNote(at=now, text=note or "", changes=changes)
+            entries.append(TicketNote(at=now, text=note or "", changes=changes))
+        if comment:
+            entries.append(TicketNote(at=now, text=comment, public=True))
+        if entries:
             await self._store.redis.rpush(
-                self._store.key("notes", ticket_id), entry.model_dump_json()
+                self._store.key("notes", ticket_id), *(e.model_dump_json() for e in entries)
             )
         return updated
 

@@ -106,6 +106,21 @@ from bot.ports.outbox import (
 from bot.ports.outbox import (
     OutboxStatus as OutboxStatus,
 )
+from bot.ports.ticket_changes import (
+    TicketChange as TicketChange,
+)
+from bot.ports.ticket_changes import (
+    TicketChangePage as TicketChangePage,
+)
+from bot.ports.ticket_changes import (
+    TicketFeed as TicketFeed,
+)
+from bot.ports.ticket_changes import (
+    TicketWebhooks as TicketWebhooks,
+)
+from bot.ports.ticket_changes import (
+    WebhookRefused as WebhookRefused,
+)
 from bot.ports.tickets import (
     NewTicket as NewTicket,
 )

@@ -32,13 +32,17 @@ class Ticket(BaseModel):
 
 
 class TicketNote(BaseModel):
-    """One entry in a ticket's history: a note and/or the fields an update changed."""
+    """One entry in a ticket's history: a note and/or the fields an update changed. A note
+    is internal (a work note only the IT team sees) unless `public` (a comment the
+    requester sees)."""
 
     model_config = ConfigDict(extra="forbid")
 
     at: datetime
     text: str = ""
     changes: dict[str, str] = {}
+    public: bool = False
+    author: str | None = None  # who wrote it, as the ticket system names them; None: the desk
 
 
 class NewTicket(BaseModel):
@@ -75,7 +79,12 @@ class Tickets(Protocol):
         assignee: str | None = None,
         priority: Priority | None = None,
         note: str | None = None,
-    ) -> Ticket: ...
+        comment: str | None = None,
+    ) -> Ticket:
+        """Change the given fields and add `note` (internal, for the IT team) and `comment`
+        (requester-visible) to the history; fields already as given change nothing."""
+        ...
+
     async def of_requester(self, username: str) -> list[Ticket]: ...
     async def in_queue(self, queue: Queue) -> list[Ticket]: ...
     async def notes(self, ticket_id: str) -> list[TicketNote]: ...

@@ -1,5 +1,6 @@
 """The `Tickets` contract: open and read back, lists by requester and queue, updates kept as
-history, idempotent opens under a key, NotFound and Conflict."""
+history, comments for the requester and notes for the IT team, idempotent opens under a key,
+NotFound and Conflict."""
 
 from __future__ import annotations
 
@@ -42,6 +43,20 @@ async def test_updates_read_back_and_are_kept_as_history(backend: Backend) -> No
     assert notes[-2].text == "on it"
     assert notes[-2].changes == {"status": "in_progress", "assignee": "ben"}
     assert notes[-1].changes == {"priority": "high"}
+
+
+async def test_a_comment_is_for_the_requester_and_a_note_for_the_it_team(
+    backend: Backend,
+) -> None:
+    t = backend.tickets
+    ticket = await t.open(LOST)
+    await t.update(ticket.id, note="checked the asset register", comment="We're on it.")
+    await t.update(ticket.id, comment="Found on the train: collect it at reception.")
+    written = [(n.text, n.public) for n in await t.notes(ticket.id) if n.text]
+    assert ("checked the asset register", False) in written
+    assert written[-2:] == [("We're on it.", True),
+                            ("Found on the train: collect it at reception.", True)]  # fmt: skip
+    assert all(n.author is None for n in await t.notes(ticket.id))  # all the desk's own
 
 
 async def test_unknown_tickets_are_not_found(backend: Backend) -> None:

@@ -1,0 +1,1 @@
+"""Runbooks read where the IT team keeps them (Confluence)."""
