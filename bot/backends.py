@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.ports import Checks, Devices, Directory, LockoutFeed, Outbox, Tickets
+from bot.ports import (
+    Checks,
+    Devices,
+    Directory,
+    LockoutFeed,
+    Outbox,
+    TicketFeed,
+    Tickets,
+    TicketWebhooks,
+)
 
 
 @dataclass(frozen=True)
@@ -17,3 +26,7 @@ class Backends:
     checks: Checks
     # where new lockouts are read, for the desk to reach out first (None: nowhere)
     lockouts: LockoutFeed | None = None
+    # what technicians do in the IT team's ticket system, polled and by webhook (None: the
+    # built-in queue, where only the desk writes)
+    ticket_feed: TicketFeed | None = None
+    ticket_webhooks: TicketWebhooks | None = None

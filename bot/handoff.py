@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import get_args
 
+import structlog
+
 from bot import texts
 from bot.cases import Case, CaseStatus
 from bot.context import TurnContext
@@ -35,6 +37,9 @@ class HandoffDeps:
     summaries: Summaries
     oncall: OnCall
     oncall_channel: str
+
+
+log = structlog.get_logger("itdesk.handoff")
 
 
 class Handoff:
@@ -200,6 +205,7 @@ class Handoff:
             Address.dm(case.requester),
             ctx.text_reply(texts.say("handoff.from_tech", name=tech.first_name, text=text)),
         )
+        await self._in_ticket(case, texts.say("handoff.ticket_from", name=tech.name, text=text))
         return case
 
     async def from_requester(self, ctx: TurnContext, case: Case, text: str) -> Case:
@@ -210,7 +216,21 @@ class Handoff:
                 texts.say("handoff.from_requester", name=ctx.person.first_name, text=text)
             ),
         )
+        await self._in_ticket(case, texts.say("handoff.ticket_from", name=ctx.person.name,
+                                              text=text))  # fmt: skip
         return case
+
+    async def _in_ticket(self, case: Case, comment: str) -> None:
+        """What was said in chat, as a requester-visible comment on the case's ticket. The
+        chat relay is what the person and the technician rely on, so a ticket system that
+        cannot take it now only leaves the comment out (and says so in the log)."""
+        if not case.ticket_id:
+            return
+        try:
+            await self._d.tickets.update(case.ticket_id, comment=comment)
+        except Exception:
+            log.warning("handoff.ticket_comment_failed", case=case.id, ticket=case.ticket_id,
+                        exc_info=True)  # fmt: skip
 
     def update_thread_card(
         self,

@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings
 
 TicketsKind = Literal["builtin", "servicenow", "jsm"]
+TICKET_POLL_SECONDS = 30.0
 
 
 class TicketSettings(BaseSettings):
@@ -49,7 +50,9 @@ class TicketSettings(BaseSettings):
     confluence_spaces: str = Field(default="", description="space keys, comma-separated")
     confluence_refresh_minutes: float = Field(default=30, gt=0, description="re-read this often")
     ticket_poll_seconds: float = Field(
-        default=30, ge=0, description="how often the ticket system is polled for changes (0: never)"
+        default=TICKET_POLL_SECONDS,
+        ge=0,
+        description="how often the ticket system is polled for changes (0: never)",
     )
 
     @property

@@ -49,6 +49,7 @@ from bot.routing import Routing
 from bot.scheduler import Scheduler
 from bot.settings import ACCESS_OVERDUE_MINUTES, Settings
 from bot.settings_cloud import LOCKOUT_POLL_SECONDS
+from bot.settings_tickets import TICKET_POLL_SECONDS
 from bot.state.actions import ActionRepository
 from bot.state.approvals import ApprovalRepository
 from bot.state.audit import AuditLog
@@ -65,6 +66,7 @@ from bot.state.refs import ButtonRefs
 from bot.store import Store
 from bot.summaries import Summaries
 from bot.systemturns import SystemTurnDeps, SystemTurns
+from bot.ticket_sync import TicketSync, TicketSyncDeps
 from bot.understanding import (
     Catalog,
     CatalogFeed,
@@ -112,6 +114,8 @@ class WiredDesk:
     reset_links: DeskResetLinks | None = field(default=None)
     # writing first to people the directory locked out (None: no lockout feed, or turned off)
     outreach: Outreach | None = field(default=None)
+    # following the IT team's ticket system (changes by webhook always; polled with a feed)
+    ticket_sync: TicketSync | None = field(default=None)
 
     async def handle(self, turn: Turn) -> list[Effect]:
         return await self.desk.handle(turn)
@@ -135,6 +139,8 @@ class WiredDesk:
         await self.catalogue.start()
         if self.outreach is not None:
             await self.outreach.start()
+        if self.ticket_sync is not None and self.ticket_sync.polls:
+            await self.ticket_sync.start()
         warm = getattr(self.understanding, "warm_up", None)
         if warm is not None:
             await warm()
@@ -327,6 +333,13 @@ def build_desk(
         clicks.add(OutreachAnswers(
             OutreachAnswerDeps(kept, intake, handoff, notices, cases, audit, clock)
         ).handlers())  # fmt: skip
+    every = timedelta(seconds=settings.ticket_poll_seconds if settings else TICKET_POLL_SECONDS)
+    ticket_sync = TicketSync(
+        TicketSyncDeps(backends.tickets, backends.ticket_feed, directory, system, answers,
+                       scheduler, store, clock, oncall_channel, every)
+    )  # fmt: skip
+    if backends.ticket_feed is not None and every > timedelta(0):
+        ticket_sync.register_jobs()
     admin = Admin(
         AdminDeps(
             control=control,
@@ -387,6 +400,7 @@ def build_desk(
         outbound=outbound,
         reset_links=reset_links,
         outreach=outreach,
+        ticket_sync=ticket_sync,
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from auditing import AUDIT_KEY
 
 from adapters.chat.recording import Message, RecordingChat, find_button
+from bot.backends import Backends
 from bot.cases import Case
 from bot.clock import ManualClock
 from bot.knowledge import KnowledgeBase
@@ -142,10 +143,12 @@ async def conversation(
     outage: OutageConfig | None = None,
     directory: Callable[[Directory], Directory] | None = None,
     settings: Settings | None = None,
+    ports: Callable[[Backends], Backends] | None = None,
 ) -> Conversation:
     """A desk over Initech (the policies of `policies`, the shipped ones by default; a
     sandbox without the `unsupported` capabilities, as a real backend may be; its directory
-    seen through `directory`, a test double around the sandbox's, if given)."""
+    seen through `directory`, a test double around the sandbox's, if given; its ports as
+    `ports` makes them from the sandbox's, if given)."""
     clock = ManualClock(ORG.now)  # type: ignore[arg-type]
     world = await SandboxWorld.create(
         store.child("world"), ORG, clock, reset=True, unsupported=unsupported
@@ -153,13 +156,17 @@ async def conversation(
     chat = RecordingChat()
     policy = PolicyEngine(policies) if policies else None
     audit = AuditLog(store, AUDIT_KEY)
-    if directory is None:
+    if directory is None and ports is None:
         wired = sandbox_desk(
             store, world, clock, outbound=chat, understanding=understanding, policy=policy,
             outage=outage, settings=settings, audit=audit,
         )  # fmt: skip
     else:
-        backends = dataclasses.replace(world.backends(), directory=directory(world.directory))
+        backends = world.backends()
+        if directory is not None:
+            backends = dataclasses.replace(backends, directory=directory(world.directory))
+        if ports is not None:
+            backends = ports(backends)
         wired = build_desk(
             store, backends, clock, knowledge=KnowledgeBase.load(world.knowledge), outbound=chat,
             understanding=understanding, policy=policy, outage=outage, settings=settings,
