@@ -43,6 +43,7 @@ from bot.state.inbox import Entry, TurnInbox
 from bot.state.reset_forms import ResetForms
 from bot.store import Store, connect
 from bot.systemturns import SystemTurnDeps, SystemTurns
+from bot.ticket_hooks import mount_ticket_webhooks
 from bot.wiring import WiredDesk, build_desk
 from bot.world import SandboxWorld
 
@@ -229,6 +230,8 @@ class Runtime:
             self.outbound.add(teams)
             self.processors[PLATFORM_TEAMS] = teams
             teams.mount(app)
+        if self.settings.tickets != "builtin" and self.desk.ticket_sync is not None:
+            mount_ticket_webhooks(app, self.settings.tickets, self.desk.ticket_sync)
         app.on_startup.append(self._start_worker)
         app.on_cleanup.append(self._stop_worker)
         return app

@@ -10,6 +10,7 @@ relayed. A change to a ticket no case of the desk's owns is left alone."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
@@ -22,7 +23,14 @@ from bot.clock import Clock
 from bot.context import TurnContext
 from bot.events import Relayed, Resolved
 from bot.models import Address
-from bot.ports import Directory, TicketChange, TicketFeed, Tickets
+from bot.ports import (
+    Directory,
+    TicketChange,
+    TicketFeed,
+    Tickets,
+    TicketWebhooks,
+    WebhookRefused,
+)
 from bot.scheduler import Job, RetryPolicy, Scheduler
 from bot.store import Store
 from bot.systemturns import SystemTurns
@@ -43,6 +51,7 @@ class Feedback(Protocol):
 class TicketSyncDeps:
     tickets: Tickets
     feed: TicketFeed | None
+    webhooks: TicketWebhooks | None
     directory: Directory
     system: SystemTurns
     feedback: Feedback
@@ -91,6 +100,16 @@ class TicketSync:
         for change in page.changes:
             done += await self.apply(change)
         await self._store.redis.set(cursor_key, page.cursor)
+        return done
+
+    async def receive(self, headers: Mapping[str, str], body: bytes) -> int:
+        """A webhook call: its changes applied once it is proven to be the ticket system's
+        (how many reached a case). `WebhookRefused` for any other call, changing nothing."""
+        if self._d.webhooks is None:
+            raise WebhookRefused("no ticket system sends webhooks to this desk")
+        done = 0
+        for change in self._d.webhooks.parse(headers, body):
+            done += await self.apply(change)
         return done
 
     async def apply(self, change: TicketChange) -> bool:

@@ -335,8 +335,9 @@ def build_desk(
         ).handlers())  # fmt: skip
     every = timedelta(seconds=settings.ticket_poll_seconds if settings else TICKET_POLL_SECONDS)
     ticket_sync = TicketSync(
-        TicketSyncDeps(backends.tickets, backends.ticket_feed, directory, system, answers,
-                       scheduler, store, clock, oncall_channel, every)
+        TicketSyncDeps(backends.tickets, backends.ticket_feed, backends.ticket_webhooks,
+                       directory, system, answers, scheduler, store, clock, oncall_channel,
+                       every)
     )  # fmt: skip
     if backends.ticket_feed is not None and every > timedelta(0):
         ticket_sync.register_jobs()

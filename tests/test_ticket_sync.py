@@ -8,16 +8,23 @@ feed a test writes to."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import itertools
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 from harness import Conversation, conversation
 
 from bot import texts
+from bot.backends import Backends
 from bot.cases import CaseStatus
-from bot.ports import TicketChange, TicketChangePage
+from bot.ports import TicketChange, TicketChangePage, WebhookRefused
 from bot.store import Store
+from bot.ticket_hooks import mount_ticket_webhooks
 
 T0 = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
 
@@ -45,9 +52,24 @@ def feed() -> Feed:
     return Feed()
 
 
+class Hooks:
+    """Webhook calls signed with a shared secret, each carrying one change as JSON."""
+
+    secret = b"shared-secret"
+
+    def parse(self, headers: Mapping[str, str], body: bytes) -> tuple[TicketChange, ...]:
+        signed = hmac.new(self.secret, body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(headers.get("X-Signature", ""), signed):
+            raise WebhookRefused("bad signature")
+        return (TicketChange.model_validate_json(body),)
+
+
 @pytest.fixture
 async def desk(store: Store, feed: Feed) -> Conversation:
-    return await conversation(store, ports=lambda b: dataclasses.replace(b, ticket_feed=feed))
+    def ports(backends: Backends) -> Backends:
+        return dataclasses.replace(backends, ticket_feed=feed, ticket_webhooks=Hooks())
+
+    return await conversation(store, ports=ports)
 
 
 async def escalated(desk: Conversation) -> str:
@@ -129,3 +151,31 @@ async def test_what_is_said_in_chat_lands_on_the_ticket_as_a_comment(desk: Conve
     notes = await desk.world.tickets.notes(ticket)
     public = [n.text for n in notes if n.public]
     assert any("it also flickers when I move the cable" in t for t in public)
+
+
+async def test_a_signed_webhook_call_is_applied_and_a_forged_one_refused(
+    desk: Conversation, feed: Feed
+) -> None:
+    ticket = await escalated(desk)
+    assert desk.desk.ticket_sync is not None
+    app = web.Application()
+    mount_ticket_webhooks(app, "servicenow", desk.desk.ticket_sync)
+    change = TicketChange(id="wh-1", ticket_id=ticket, kind="comment", at=T0,
+                          by="nina@initech.test", text="New cable is on its way")  # fmt: skip
+    body = change.model_dump_json().encode()
+    signed = hmac.new(Hooks.secret, body, hashlib.sha256).hexdigest()
+    before = list(desk.dm_texts("joanna"))
+
+    async with TestClient(TestServer(app)) as http:
+        forged = await http.post("/webhooks/servicenow", data=body,
+                                 headers={"X-Signature": "0" * 64})  # fmt: skip
+        unsigned = await http.post("/webhooks/servicenow", data=b"{not json")
+        good = await http.post("/webhooks/servicenow", data=body, headers={"X-Signature": signed})
+        again = await http.post("/webhooks/servicenow", data=body, headers={"X-Signature": signed})
+
+        assert (forged.status, unsigned.status) == (401, 401)
+        assert (good.status, await good.json()) == (200, {"applied": 1})
+        assert (again.status, await again.json()) == (200, {"applied": 0})
+    new = desk.dm_texts("joanna")[len(before) :]
+    assert new == [texts.say("ticket_sync.comment", name="Nina", ticket_id=ticket,
+                             text="New cable is on its way")]  # fmt: skip
