@@ -3,6 +3,7 @@ throttling), the storage format as text, the cached source, and the spec slice."
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import Iterator
@@ -14,8 +15,13 @@ from servers.confluence import FakeConfluence, running_confluence
 from servers.confluence_spec import problems
 from structlog.testing import capture_logs
 
-from adapters.knowledge.confluence import ConfluenceClient, ConfluenceRefused
-from adapters.knowledge.confluence_runbooks import ConfluenceRunbooks
+from adapters.knowledge.confluence import (
+    ConfluenceClient,
+    ConfluencePage,
+    ConfluenceRefused,
+    ConfluenceUnavailable,
+)
+from adapters.knowledge.confluence_runbooks import ConfluenceRunbooks, runbooks_of
 from adapters.knowledge.storage_text import StorageFormatError, storage_text
 from bot.clock import ManualClock
 from bot.knowledge import KnowledgeBase, Runbook
@@ -78,9 +84,11 @@ def fake() -> Iterator[FakeConfluence]:
         yield site
 
 
-def client(fake: FakeConfluence, sleep: Sleeps, *, token: str | None = None) -> ConfluenceClient:
+def client(
+    fake: FakeConfluence, sleep: Sleeps, *, token: str | None = None, timeout: float = 10
+) -> ConfluenceClient:
     return ConfluenceClient(fake.url, fake.email, SecretStr(token or fake.api_token),
-                            sleep=sleep)  # fmt: skip
+                            sleep=sleep, timeout=timeout)  # fmt: skip
 
 
 def source(fake: FakeConfluence, clock: ManualClock, sleep: Sleeps) -> ConfluenceRunbooks:
@@ -162,6 +170,7 @@ async def test_a_space_the_desk_may_not_read_is_skipped(
     assert [p.title for p in pages] == ["VPN"]
     assert {"event": "confluence_space_skipped", "space": "NET", "status": 403,
             "log_level": "warning"} in logs  # fmt: skip
+    assert problems(fake.exchanges) == []
 
 
 async def test_a_refused_sign_in_is_the_operators_to_fix_and_hides_the_token(
@@ -185,6 +194,28 @@ async def test_a_throttled_read_waits_retry_after_and_goes_on(
     pages = await client(fake, sleeps).pages(("IT",))
     assert [p.title for p in pages] == ["VPN"]
     assert sleeps.waits == [7.0, 7.0]
+    assert [e.status for e in fake.exchanges] == [status, status, 200]
+    assert problems(fake.exchanges) == []
+
+
+async def test_an_answer_that_does_not_come_is_given_up_on(
+    fake: FakeConfluence, clock: ManualClock
+) -> None:
+    fake.add_page("IT", "VPN", "<p>vpn</p>")
+    fake.stall = 1.0
+    with pytest.raises(ConfluenceUnavailable, match="TimeoutError"):
+        await client(fake, Sleeps(clock), timeout=0.2).pages(("IT",))
+
+
+async def test_a_next_page_on_another_site_is_not_followed(
+    fake: FakeConfluence, clock: ManualClock
+) -> None:
+    for n in range(3):
+        fake.add_page("IT", f"Page {n}", "<p>x</p>")
+    fake.links_to = "https://elsewhere.example"
+    with pytest.raises(ConfluenceUnavailable, match="another site"):
+        await client(fake, Sleeps(clock)).pages(("IT",))
+    assert len(fake.exchanges) == 1
 
 
 async def test_a_wait_asked_for_is_bounded(fake: FakeConfluence, clock: ManualClock) -> None:
@@ -267,12 +298,18 @@ async def test_the_first_read_refused_is_raised(fake: FakeConfluence, clock: Man
         await runbooks.runbooks()
 
 
-async def test_a_page_seen_twice_counts_once_at_its_newest_version(
+async def test_questions_at_the_same_time_share_one_read(
     fake: FakeConfluence, clock: ManualClock
 ) -> None:
-    from adapters.knowledge.confluence import ConfluencePage
-    from adapters.knowledge.confluence_runbooks import runbooks_of
+    fake.add_page("IT", "Adding a printer", PRINTER_PAGE)
+    runbooks = source(fake, clock, Sleeps(clock))
+    both = await asyncio.gather(runbooks.runbooks(), runbooks.runbooks())
+    assert both[0] == both[1]
+    assert len(both[0]) == 1
+    assert len(fake.exchanges) == 2  # one search a space, once
 
+
+def test_a_page_seen_twice_counts_once_at_its_newest_version() -> None:
     old = ConfluencePage("7", "VPN", "IT", 3, "<p>old</p>", "https://x/wiki/7")
     new = ConfluencePage("7", "VPN", "NET", 4, "<p>new</p>", "https://x/wiki/7")
     assert [r.body for r in runbooks_of([new, old])] == ["new"]

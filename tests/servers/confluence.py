@@ -3,14 +3,16 @@ ephemeral port in its own thread (`servers.threaded`), answering the REST API's 
 search (`GET /wiki/rest/api/content/search`) as Atlassian documents it.
 
 It holds spaces and pages (storage body, version); understands the CQL the desk sends
-(`space = K`, `space in (A, B)`, `type = page`, `lastmodified > "yyyy-MM-dd HH:mm"`, joined
-by `and`; anything else is a 400 as Confluence answers it); pages its answers with a cursor
-in `_links.next`, `page_size` at a time; checks basic auth (401 with Atlassian's body).
-For the tests: `refuse_space` (403 for a space), `throttle` (429 or 503 with Retry-After),
-`break_page` (a body that is not well-formed) and `exchanges`, every call as it went."""
+(`space = K`, `space in (A, B)`, `type = page`, joined by `and`; anything else is a 400 as
+Confluence answers it); pages its answers with a cursor in `_links.next`, `page_size` at a
+time; checks basic auth (401 with Atlassian's body). For the tests: `refuse_space` (403 for
+a space), `throttle` (429 or 503 with Retry-After), `break_page` (a body that is not
+well-formed), `stall` (answers that come late), `links_to` (next links on another site) and
+`exchanges`, every call as it went."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 import threading
@@ -29,8 +31,7 @@ Next = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SEARCH = "/wiki/rest/api/content/search"
 MAX_LIMIT = 25  # with bodies expanded Confluence returns fewer than asked, and says so
 _CLAUSE = re.compile(
-    r'^\s*(?:(space)\s*=\s*"?([\w~-]+)"?|(space)\s+in\s*\(([^)]*)\)|(type)\s*=\s*"?(\w+)"?'
-    r'|(lastmodified)\s*>\s*"([^"]+)")\s*$',
+    r'^\s*(?:(space)\s*=\s*"?([\w~-]+)"?|(space)\s+in\s*\(([^)]*)\)|(type)\s*=\s*"?(\w+)"?)\s*$',
     re.IGNORECASE,
 )
 
@@ -73,6 +74,8 @@ class FakeConfluence:
     exchanges: list[Exchange] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     throttled: list[tuple[int, str]] = field(default_factory=list)  # (status, Retry-After)
+    stall: float = 0.0  # seconds every answer is held back (past the caller's timeout)
+    links_to: str | None = None  # the site its next links name, when not itself
     _server: ThreadedApp | None = None
     _ids: int = 65000
     _now: datetime = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -163,9 +166,11 @@ class FakeConfluence:
         return await handler(request)
 
     async def _search(self, request: web.Request) -> web.Response:
+        if self.stall > 0:
+            await asyncio.sleep(self.stall)
         cql = request.query.get("cql", "")
         try:
-            spaces, since = _parse(cql)
+            spaces = _parse(cql)
         except ValueError:
             return web.json_response(_error(400, f"Could not parse cql : {cql}"), status=400)
         with self.lock:
@@ -173,10 +178,8 @@ class FakeConfluence:
                 return web.json_response(_error(403, "Not permitted to view the space"),
                                          status=403)  # fmt: skip
             found = sorted(
-                (p for p in self.pages.values()
-                 if p.space in spaces and (since is None or p.when > since)),
-                key=lambda p: int(p.id),
-            )  # fmt: skip
+                (p for p in self.pages.values() if p.space in spaces), key=lambda p: int(p.id)
+            )
             limit = min(int(request.query.get("limit", "25")), self.page_size, MAX_LIMIT)
             start = _cursor_offset(request.query.get("cursor"))
             chosen = found[start : start + limit]
@@ -188,7 +191,8 @@ class FakeConfluence:
             query = {"cql": cql, "limit": str(limit), "cursor": _cursor(start + limit)}
             if request.query.get("expand"):
                 query["expand"] = request.query["expand"]
-            links["next"] = "/rest/api/content/search?" + urlencode(query)
+            following = "/rest/api/content/search?" + urlencode(query)
+            links["next"] = following if self.links_to is None else self.links_to + following
         answer = {"results": results, "start": start, "limit": limit, "size": len(results),
                   "_links": links}  # fmt: skip
         return web.json_response(answer)
@@ -224,10 +228,9 @@ class FakeConfluence:
             self._server.stop()
 
 
-def _parse(cql: str) -> tuple[set[str], datetime | None]:
-    """The spaces a query names and its `lastmodified >` bound; ValueError past the subset."""
+def _parse(cql: str) -> set[str]:
+    """The spaces a query names; ValueError past the subset the fake knows."""
     spaces: set[str] = set()
-    since: datetime | None = None
     for clause in re.split(r"\s+and\s+", cql.strip(), flags=re.IGNORECASE):
         m = _CLAUSE.match(clause)
         if m is None:
@@ -236,13 +239,11 @@ def _parse(cql: str) -> tuple[set[str], datetime | None]:
             spaces.add(m.group(2))
         elif m.group(3):
             spaces |= {k.strip().strip('"') for k in m.group(4).split(",") if k.strip()}
-        elif m.group(5) and m.group(6).lower() != "page":
+        elif m.group(6).lower() != "page":
             raise ValueError(clause)  # the fake holds pages only
-        elif m.group(7):
-            since = datetime.strptime(m.group(8), "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
     if not spaces:
         raise ValueError(cql)
-    return spaces, since
+    return spaces
 
 
 def _cursor(offset: int) -> str:
