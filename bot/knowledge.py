@@ -96,11 +96,13 @@ def terms(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Runbook:
-    """A runbook: a title, a markdown body, and where it came from ("org" or a file name)."""
+    """A runbook: a title, a markdown body, where it came from ("org", a file name, a page's
+    address) and, when it has one, the web address the desk cites."""
 
     title: str
     body: str
     source: str
+    url: str | None = None
 
 
 class RunbookHit(NamedTuple):
