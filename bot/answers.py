@@ -41,7 +41,7 @@ class Answers:
                 checked=[texts.say("note.no_runbook")],
             )
             return
-        title, body, _ = hits[0]
+        title, body, _, url = hits[0]
         fixed, broken = texts.say("runbook.fixed"), texts.say("runbook.still_broken")
         answers = ((fixed, "helpful"), (broken, "not_helpful"))
         tokens = await self._d.refs.mint_all([
@@ -63,7 +63,9 @@ class Answers:
             title=title,
             text=body,
             buttons=tuple(buttons),
-            context=texts.say("runbook.source", title=title),
+            context=texts.say("runbook.source_link", title=title, url=url)
+            if url
+            else texts.say("runbook.source", title=title),
             case_id=case.id,
             about=case.requester,
         )

@@ -28,6 +28,8 @@ from bot.context import CaseLog
 from bot.identity_backends import real_backends
 from bot.inbound import InboxSink, Processor
 from bot.knowledge import KnowledgeBase
+from bot.knowledge_backends import confluence_runbooks
+from bot.live_knowledge import LiveRunbooks
 from bot.models import Address, Reply, Send, new_message_id
 from bot.observability import Metrics, configure_logging, health_routes, starting_routes
 from bot.org import Org
@@ -117,6 +119,7 @@ class Runtime:
     app: web.Application = field(init=False)
     closing: Callable[[], Awaitable[None]] | None = field(default=None, init=False)
     processors: dict[str, Processor] = field(default_factory=dict)
+    live_knowledge: LiveRunbooks | None = field(default=None, init=False)
 
     @classmethod
     async def start(
@@ -145,11 +148,13 @@ class Runtime:
             assert org is not None
             world = await SandboxWorld.create(store.child("world"), org, clock)
             ports = world.backends()
+        local = KnowledgeBase.load(world.knowledge)
+        live = await confluence_runbooks(settings, local, clock)
         desk = build_desk(
             store,
             ports,
             clock,
-            knowledge=KnowledgeBase.load(world.knowledge),
+            knowledge=live or local,
             metrics=metrics,
             oncall_channel=settings.oncall_channel,
             outbound=outbound,
@@ -163,6 +168,7 @@ class Runtime:
             settings, redis, embedded, store, clock, world, desk, metrics, outbound, inbox
         )
         runtime.closing = closing
+        runtime.live_knowledge = live
         runtime.app = runtime._web_app()
         # What start-up built (the org, the model, the indexes) lives as long as the process:
         # out of the collector's way, a full collection pauses a turn for ~1 ms, not ~100 ms.
@@ -240,6 +246,8 @@ class Runtime:
         self._stop = asyncio.Event()
         await self.desk.recovery.start()  # what a process that died before this one left
         self._workers = [asyncio.create_task(self.desk.scheduler.run_forever(self._stop))]
+        if self.live_knowledge is not None:
+            self._workers.append(asyncio.create_task(self.live_knowledge.keep_fresh(self._stop)))
         if self.processors:
             worker = TurnWorker(self.inbox, self.processors, metrics=self.metrics,
                                 alert=self._alert)  # fmt: skip

@@ -106,19 +106,21 @@ class Runbook:
 
 
 class RunbookHit(NamedTuple):
-    """A runbook that matched a question, with its relevance score."""
+    """A runbook that matched a question, with its relevance score and the address it is
+    cited by, when it has one."""
 
     title: str
     body: str
     score: float
+    url: str | None = None
 
 
 class Runbooks(Protocol):
-    """Runbook retrieval: the best matches for a question, (title, body, score), best first."""
+    """Runbook retrieval: the best matches for a question, best first."""
 
     def search(
         self, text: str, k: int = 1, *, intent: str | None = None
-    ) -> Sequence[tuple[str, str, float]]: ...
+    ) -> Sequence[RunbookHit]: ...
 
 
 def read_runbooks(directory: Path) -> list[Runbook]:
@@ -192,14 +194,16 @@ class KnowledgeBase:
                 continue
             if named and not named & self._products[index]:
                 continue
-            weight = _ORG_BOOST if runbook.source == "org" else 1.0
+            # the org's own pages (its org file, its Confluence) name its own systems
+            weight = _ORG_BOOST if runbook.source == "org" or runbook.url else 1.0
             if title & topic:
                 weight *= _TOPIC_BOOST
             ranked.append((float(score) * weight, index))
         ranked.sort(key=lambda pair: (-pair[0], pair[1]))
+        found = [(self.runbooks[i], score) for score, i in ranked[:k]]
         return [
-            RunbookHit(self.runbooks[i].title, self.runbooks[i].body, round(score, 4))
-            for score, i in ranked[:k]
+            RunbookHit(runbook.title, runbook.body, round(score, 4), runbook.url)
+            for runbook, score in found
             if score >= self.min_score
         ]
 
