@@ -44,7 +44,8 @@ class ServiceNowFeed:
         after = f"sys_created_on>={escape(since)}^ORDERBYsys_created_on"
         found = [*await self._journal(after), *await self._fields(after),
                  *await self._opened(after)]  # fmt: skip
-        fresh = sorted((c for c in found if c.id not in seen), key=lambda c: (c.at, c.id))
+        # within a second, in the order ServiceNow listed them: journal, fields, incidents
+        fresh = sorted((c for c in found if c.id not in seen), key=lambda c: c.at)
         if not fresh:
             return TicketChangePage(cursor=cursor)
         last = r.stamp(fresh[-1].at)
