@@ -219,3 +219,19 @@ def test_a_signed_body_that_is_not_a_change_is_refused(
     with pytest.raises(WebhookRefused, match="signature"):  # checked before the body is read
         webhooks.parse(headers, b"not json")
     assert json.loads(signed(SECRET, stamp, {"a": 1})[1]) == {"a": 1}
+
+
+def test_the_webhook_is_built_from_the_settings(fake: FakeServiceNow, clock: ManualClock) -> None:
+    from bot.settings_tickets import TicketSettings
+
+    settings = TicketSettings.model_validate(fake.settings(groups=GROUPS))
+    with pytest.raises(ValueError, match="WEBHOOK_SECRET"):
+        ServiceNowWebhooks.from_settings(settings, clock=clock)
+    keyed = settings.model_copy(update={"servicenow_webhook_secret": SecretStr(SECRET)})
+    built = ServiceNowWebhooks.from_settings(keyed, clock=clock)
+    entry = {"sys_id": "j", "element": "work_notes", "element_id": "i", "value": "x",
+             "sys_created_on": "2026-12-04 10:00:00", "sys_created_by": DESK}  # fmt: skip
+    event = {"table": "sys_journal_field", "number": "INC1", "entry": entry}
+    headers, body = signed(SECRET, str(int(clock.now().timestamp())), event)
+    assert built.parse(headers, body)[0].by_desk
+    assert SECRET not in repr(built)

@@ -227,7 +227,7 @@ def _refusal(status: int, payload: Any, call: str) -> Exception:
     said = [str(error.get(k) or "").strip()[:300] for k in ("message", "detail")]
     message = ": ".join(part for part in said if part) or call
     if status == 404:
-        return NotFoundError("servicenow record", urlsplit(call.split(" ", 1)[-1]).path)
+        return NotFoundError("servicenow record", call)
     if status in {401, 403} and "data policy" not in message.lower():
         role = _ROLE.search(" ".join(said))
         return ServiceNowRefused(status, f"{call}: {message}", role.group(1) if role else None)

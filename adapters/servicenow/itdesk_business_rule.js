@@ -7,12 +7,13 @@
  *      itdesk.webhook.url     https://<desk>/webhooks/servicenow      (type string)
  *      itdesk.webhook.secret  the value of ITDESK_SERVICENOW_WEBHOOK_SECRET (type password2)
  * 2. Rule "itdesk: incident changed": table incident, When = after, Insert and Update ticked,
- *    Advanced ticked; Script: the body of itdeskIncident below, called with (current, previous).
+ *    Advanced ticked; Script: this whole file, then the first call line at its end.
  *    An "after" rule, not "async": only an after rule still sees `previous` and changes();
  *    the call itself is asynchronous (executeAsync), so nobody's save waits for the desk.
  * 3. Rule "itdesk: journal entry": table sys_journal_field, When = after, Insert ticked,
- *    Condition: current.name == 'incident' && (current.element == 'comments' ||
- *    current.element == 'work_notes'); Script: itdeskJournal(current).
+ *    Advanced ticked, Condition: current.name == 'incident' && (current.element ==
+ *    'comments' || current.element == 'work_notes'); Script: this whole file, then the
+ *    second call line at its end.
  * The desk answers 401 to a call it cannot verify; check the outbound HTTP log
  * (System Logs > Outbound HTTP Requests) if changes do not arrive.
  */
@@ -90,5 +91,6 @@ function itdeskJournal(current) {
         sys_created_by: current.getValue('sys_created_by')}});
 }
 
-// The rules' scripts: (function executeRule(current, previous) { itdeskIncident(current, previous); })(current, previous);
-//                     (function executeRule(current, previous) { itdeskJournal(current); })(current, previous);
+// The call line each rule ends with (uncommented):
+// itdeskIncident(current, previous);   (rule "itdesk: incident changed")
+// itdeskJournal(current);              (rule "itdesk: journal entry")

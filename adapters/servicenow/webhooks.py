@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from adapters.servicenow.changes import FIELDS, field_change, journal_change, opened_change
 from bot.clock import Clock, SystemClock
 from bot.ports import TicketChange, WebhookRefused
+from bot.settings_tickets import TicketSettings
 
 SIGNATURE = "x-itdesk-signature"
 TIMESTAMP = "x-itdesk-timestamp"
@@ -43,6 +44,15 @@ class ServiceNowWebhooks:
         self._desk = integration_user
         self._groups = dict(groups)
         self._clock = clock or SystemClock()
+
+    @classmethod
+    def from_settings(
+        cls, settings: TicketSettings, *, clock: Clock | None = None
+    ) -> ServiceNowWebhooks:
+        if settings.servicenow_webhook_secret is None:
+            raise ValueError("ITDESK_SERVICENOW_WEBHOOK_SECRET is required for the webhook")
+        return cls(settings.servicenow_webhook_secret, integration_user=settings.servicenow_user,
+                   groups=settings.servicenow_assignment_groups, clock=clock)  # fmt: skip
 
     def __repr__(self) -> str:
         return "ServiceNowWebhooks(***)"
