@@ -14,9 +14,6 @@ what they post, signed, to a URL."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import hmac
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from servers import servicenow_rules as rules
+from servers.servicenow_auth import SignIn
 from servers.servicenow_routes import answer, error
 from servers.servicenow_tables import DataPolicyError, QueryError, Record, Tables
 from servers.threaded import ThreadedApp
@@ -54,9 +52,7 @@ class FakeServiceNow:
     now: Callable[[], datetime]
     page_size: int = 100
     tables: Tables = field(init=False)
-    passwords: dict[str, str] = field(default_factory=dict)  # user_name -> password
-    clients: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (secret, user)
-    tokens: dict[str, str] = field(default_factory=dict)  # token -> user_name
+    auth: SignIn = field(default_factory=SignIn)
     acl: dict[str, str] = field(
         default_factory=lambda: dict.fromkeys(
             ("incident", "sys_user", "sys_user_group", "sys_journal_field", "sys_audit"), "itil"
@@ -81,7 +77,7 @@ class FakeServiceNow:
     def start(self) -> FakeServiceNow:
         app = web.Application(middlewares=[self._recorded, self._throttled, self._signed_in,
                                            self._lossy])  # fmt: skip
-        app.router.add_post("/oauth_token.do", self._token)
+        app.router.add_post("/oauth_token.do", self.auth.token)
         app.router.add_route("*", PREFIX + "{table}", self._table)
         app.router.add_route("*", PREFIX + "{table}/{sys_id}", self._table)
         self._server = ThreadedApp(app)
@@ -102,7 +98,7 @@ class FakeServiceNow:
     def add_user(self, user_name: str, email: str = "", name: str = "", *, roles: str = "",
                  password: str | None = None) -> Record:  # fmt: skip
         if password is not None:
-            self.passwords[user_name] = password
+            self.auth.passwords[user_name] = password
         return self.run(lambda: self.tables.add_user(user_name, email, name or user_name, roles))
 
     def add_group(self, name: str) -> Record:
@@ -128,7 +124,7 @@ class FakeServiceNow:
                 "servicenow_assignment_groups": groups or {}, **auth}  # fmt: skip
 
     def add_oauth_client(self, client_id: str, secret: str, user_name: str) -> None:
-        self.clients[client_id] = (secret, user_name)
+        self.auth.clients[client_id] = (secret, user_name)
 
     def throttle(self, calls: int, status: int = 429) -> None:
         self.throttled, self.throttle_status = calls, status
@@ -186,35 +182,6 @@ class FakeServiceNow:
 
     # --- the server -------------------------------------------------------------------------
 
-    async def _token(self, request: web.Request) -> web.Response:
-        form = await request.post()
-        client = self.clients.get(str(form.get("client_id", "")))
-        if (
-            form.get("grant_type") != "client_credentials"
-            or client is None
-            or not hmac.compare_digest(client[0], str(form.get("client_secret", "")))
-        ):
-            refused = {"error": "access_denied", "error_description": "access_denied"}
-            return web.json_response(refused, status=401)
-        token = secrets.token_urlsafe(24)
-        self.tokens[token] = client[1]
-        return web.json_response({"access_token": token, "scope": "useraccount",
-                                  "token_type": "Bearer", "expires_in": 1799})  # fmt: skip
-
-    def _user_of(self, request: web.Request) -> str | None:
-        auth = request.headers.get("Authorization", "")
-        if auth.startswith("Bearer "):
-            return self.tokens.get(auth[7:])
-        if auth.startswith("Basic "):
-            try:
-                login, _, password = base64.b64decode(auth[6:]).decode().partition(":")
-            except ValueError:
-                return None
-            known = self.passwords.get(login)
-            if known is not None and hmac.compare_digest(known, password):
-                return login
-        return None
-
     async def _table(self, request: web.Request) -> web.Response:
         table = request.match_info["table"]
         if table not in self.tables.rows:
@@ -262,7 +229,7 @@ class FakeServiceNow:
     @web.middleware
     async def _signed_in(self, request: web.Request, handler: Next) -> web.StreamResponse:
         if request.path.startswith(PREFIX):
-            user = self._user_of(request)
+            user = self.auth.user_of(request)
             if user is None:
                 return error(401, "User Not Authenticated", "Required to provide Auth information")
             request[SIGNED_IN] = user
