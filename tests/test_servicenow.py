@@ -254,3 +254,26 @@ async def test_every_exchange_has_the_table_apis_documented_shape(
     assert refusal["status"] == "failure"
     assert set(refusal["error"]) == {"message", "detail"}
     assert fake.exchanges[-1].answer_headers["Retry-After"] == "2"
+
+
+@pytest.mark.parametrize(
+    ("detail", "role"),
+    [
+        ("User does not have the required role(s) to access this resource", None),
+        (
+            "Insufficient rights: roles: snc_platform_rest_api_access",
+            "snc_platform_rest_api_access",
+        ),
+        ("The role is missing", None),
+        ("ACL Exception: GET on sys_audit requires role audit_reader", "audit_reader"),
+    ],
+)
+def test_the_missing_role_is_named_only_where_servicenow_names_one(
+    detail: str, role: str | None
+) -> None:
+    from adapters.servicenow.client import _refusal
+
+    body = {"error": {"message": "User Not Authorized", "detail": detail}, "status": "failure"}
+    refused = _refusal(403, body, "GET /api/now/table/incident")
+    assert isinstance(refused, ServiceNowRefused)
+    assert refused.role == role

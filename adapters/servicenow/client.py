@@ -219,6 +219,7 @@ def _retry_after(response: aiohttp.ClientResponse) -> float:
 
 # "... requires role itil", "roles: admin", "role 'snc_platform_rest_api_access'"
 _ROLE = re.compile(r"\broles?\b[\s:='\"]*([a-z][a-z0-9_.]{1,79})", re.IGNORECASE)
+_NOT_ROLES = {"is", "to", "the", "a", "an", "of", "for", "and", "or", "required", "missing"}
 
 
 def _refusal(status: int, payload: Any, call: str) -> Exception:
@@ -229,8 +230,8 @@ def _refusal(status: int, payload: Any, call: str) -> Exception:
     if status == 404:
         return NotFoundError("servicenow record", call)
     if status in {401, 403} and "data policy" not in message.lower():
-        role = _ROLE.search(" ".join(said))
-        return ServiceNowRefused(status, f"{call}: {message}", role.group(1) if role else None)
+        roles = [m for m in _ROLE.findall(" ".join(said)) if m.lower() not in _NOT_ROLES]
+        return ServiceNowRefused(status, f"{call}: {message}", roles[0] if roles else None)
     if status in {400, 403}:
         return ValueError(f"ServiceNow refused {call}: {message}")
     if status in {429, 503} or status >= 500:
