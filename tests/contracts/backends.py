@@ -415,3 +415,42 @@ async def _entra(store: Store, request: pytest.FixtureRequest) -> Backend:
 
 
 BACKENDS["entra"] = _entra
+
+
+# --- ServiceNow: the sandbox's directory, devices and checks, and ServiceNowTickets over the
+# fake instance (`servers.servicenow`) holding org.yaml's people as sys_user records, every
+# queue mapped to an assignment group, signed in as the integration user by basic auth.
+SERVICENOW_GROUPS = {
+    "access": "Access Management", "accounts": "Service Desk", "software": "Software",
+    "hardware": "Hardware", "network": "Network", "security": "Security Operations",
+    "other": "Service Desk Triage",
+}  # fmt: skip
+
+
+async def _servicenow(store: Store, request: pytest.FixtureRequest) -> Backend:
+    from servers.servicenow import FakeServiceNow
+
+    from adapters.servicenow.tickets import ServiceNowTickets
+    from bot.settings_tickets import TicketSettings
+
+    assert ORG.now is not None
+    clock = ManualClock(ORG.now)
+    fake = FakeServiceNow(clock.now).start()
+    request.addfinalizer(fake.stop)
+    fake.seed([(p.username, p.email, p.name) for p in ORG.people()], SERVICENOW_GROUPS)
+    world = await SandboxWorld.create(store.child("world"), ORG, clock)
+    settings = TicketSettings.model_validate(fake.settings(groups=SERVICENOW_GROUPS))
+    tickets = ServiceNowTickets.from_settings(settings, directory=world.directory, clock=clock)
+    return Backend(
+        name="servicenow",
+        directory=world.directory,
+        devices=world.devices,
+        tickets=tickets,
+        checks=world.checks,
+        lacks=frozenset(),
+        phone=_SandboxPhone(world.checks),
+        advance=clock.advance,
+    )
+
+
+BACKENDS["servicenow"] = _servicenow
