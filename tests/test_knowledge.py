@@ -36,7 +36,8 @@ def test_the_shipped_runbooks_have_titles_and_steps() -> None:
 def test_vpn_question_finds_the_vpn_runbook(general: KnowledgeBase, globex: KnowledgeBase) -> None:
     (hit,) = general.search("vpn keeps dropping")
     assert "VPN" in hit.title
-    title, body, score = hit  # a hit is a (title, body, score) tuple
+    title, body, score, url = hit  # a hit is a (title, body, score, url) tuple
+    assert url is None  # a shipped runbook has no page to cite
     assert title == hit.title
     assert body
     assert score > 0
