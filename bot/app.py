@@ -45,6 +45,7 @@ from bot.state.inbox import Entry, TurnInbox
 from bot.state.reset_forms import ResetForms
 from bot.store import Store, connect
 from bot.systemturns import SystemTurnDeps, SystemTurns
+from bot.ticket_backends import with_ticket_system
 from bot.ticket_hooks import mount_ticket_webhooks
 from bot.wiring import WiredDesk, build_desk
 from bot.world import SandboxWorld
@@ -148,6 +149,8 @@ class Runtime:
             assert org is not None
             world = await SandboxWorld.create(store.child("world"), org, clock)
             ports = world.backends()
+        ports, tickets_closing = with_ticket_system(settings, ports, clock)
+        closing = _both(closing, tickets_closing)
         local = KnowledgeBase.load(world.knowledge)
         live = await confluence_runbooks(settings, local, clock)
         desk = build_desk(
@@ -274,6 +277,19 @@ class Runtime:
         await self.redis.aclose()
         if self.embedded is not None:
             await self.embedded.stop()
+
+
+def _both(
+    first: Callable[[], Awaitable[None]] | None, second: Callable[[], Awaitable[None]] | None
+) -> Callable[[], Awaitable[None]] | None:
+    if first is None or second is None:
+        return first or second
+
+    async def close() -> None:
+        await first()
+        await second()
+
+    return close
 
 
 class Listener:
