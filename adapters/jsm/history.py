@@ -38,8 +38,9 @@ async def history(site: JsmSite, comments: list[Any], changelog: list[Any]) -> l
     for _, _, note in entries:
         last = notes[-1] if notes else None
         if last is not None and _joins(last, note):
-            notes[-1] = last.model_copy(update={"text": note.text or last.text,
-                                                "changes": {**last.changes, **note.changes}})  # fmt: skip
+            notes[-1] = last.model_copy(
+                update={"text": note.text or last.text, "changes": {**last.changes, **note.changes}}
+            )
         else:
             notes.append(note)
     return notes

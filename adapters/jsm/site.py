@@ -32,6 +32,12 @@ class JsmSite:
             self._myself = dict(await self.client.get("/rest/api/3/myself"))
         return str(self._myself["accountId"])
 
+    async def time_zone(self) -> str:
+        """The desk account's time zone, in which JQL reads the times it is given."""
+        await self.desk_account()
+        assert self._myself is not None
+        return str(self._myself.get("timeZone") or "UTC")
+
     async def project(self) -> str:
         """The key of the service desk's Jira project, for JQL."""
         if self._project is None:

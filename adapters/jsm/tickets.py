@@ -55,7 +55,9 @@ class JsmTickets:
         sleep: Sleep = asyncio.sleep,
         session: aiohttp.ClientSession | None = None,
     ) -> JsmTickets:
-        assert settings.jsm_url and settings.jsm_email and settings.jsm_api_token
+        assert settings.jsm_url
+        assert settings.jsm_email
+        assert settings.jsm_api_token
         assert settings.jsm_service_desk_id, "ticket_problems reports a missing setting"
         client = JsmClient(settings.jsm_url, settings.jsm_email, settings.jsm_api_token,
                            sleep=sleep, session=session)  # fmt: skip
@@ -70,15 +72,20 @@ class JsmTickets:
         if ticket.key is not None:
             first = await self._opened_under(ticket.key)
             if first is not None:
-                asked = NewTicket.model_validate(first.model_dump(include=set(NewTicket.model_fields)))
+                asked = NewTicket.model_validate(
+                    first.model_dump(include=set(NewTicket.model_fields))
+                )
                 if asked != ticket:
                     raise ConflictError(f"key {ticket.key!r} already opened {first.id}")
                 return first
         type_id = self._types.get(ticket.queue) or self._types.get("other")
         if type_id is None:
             raise JsmError(0, f"no request type for queue {ticket.queue!r} nor for 'other'")
-        values: dict[str, Any] = {"summary": ticket.summary, "description": ticket.details,
-                                  "priority": {"name": PRIORITY_NAMES[ticket.priority]}}  # fmt: skip
+        values: dict[str, Any] = {
+            "summary": ticket.summary,
+            "description": ticket.details,
+            "priority": {"name": PRIORITY_NAMES[ticket.priority]},
+        }
         created = await self.client.post("/rest/servicedeskapi/request", {
             "serviceDeskId": self.site.service_desk_id, "requestTypeId": type_id,
             "requestFieldValues": values,
@@ -90,8 +97,10 @@ class JsmTickets:
         return await self._read(key)
 
     async def _opened_under(self, key: str) -> Ticket | None:
-        jql = (f"project = {await self.site.project()} AND "
-               f"issue.property[{PROPERTY}].key = {json.dumps(key)} ORDER BY created ASC")  # fmt: skip
+        jql = (
+            f"project = {await self.site.project()} AND "
+            f"issue.property[{PROPERTY}].key = {json.dumps(key)} ORDER BY created ASC"
+        )
         async for issue in self.client.search(jql, "created"):
             return await self._read(str(issue["key"]))
         return None

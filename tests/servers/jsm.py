@@ -44,8 +44,11 @@ class Exchange:
 
 
 def _error(status: int, message: str, servicedesk: bool) -> web.Response:
-    body: dict[str, Any] = ({"errorMessage": message, "i18nErrorMessage": {"i18nKey": "x"}}
-                            if servicedesk else {"errorMessages": [message], "errors": {}})  # fmt: skip
+    body: dict[str, Any] = (
+        {"errorMessage": message, "i18nErrorMessage": {"i18nKey": "x"}}
+        if servicedesk
+        else {"errorMessages": [message], "errors": {}}
+    )
     return web.json_response(body, status=status)
 
 
@@ -62,8 +65,9 @@ class FakeJsm:
     forbidden: str | None = None
     throttled: int = 0
     losing: int = 0
+    losing_under: str = "/"
     _server: ThreadedApp | None = None
-    _last: datetime = datetime.min.replace(tzinfo=UTC)
+    _last: datetime = field(default_factory=lambda: datetime.min.replace(tzinfo=UTC))
 
     def __post_init__(self) -> None:
         self.state = JsmSiteState(self._tick)
@@ -101,9 +105,10 @@ class FakeJsm:
         with self.lock:
             self.throttled = calls
 
-    def lose_answers(self, writes: int) -> None:
+    def lose_answers(self, writes: int, path_start: str = "/") -> None:
+        """Apply the next `writes` writes under `path_start` and drop their answers."""
         with self.lock:
-            self.losing = writes
+            self.losing, self.losing_under = writes, path_start
 
     def seen(self, method: str, path_start: str) -> list[Exchange]:
         with self.lock:
@@ -177,8 +182,16 @@ class FakeJsm:
         body = await request.read()
         response = await handler(request)
         with self.lock:
-            self.exchanges.append(Exchange(request.method, request.path, dict(request.query),
-                                           dict(request.headers), body, response.status))  # fmt: skip
+            self.exchanges.append(
+                Exchange(
+                    request.method,
+                    request.path,
+                    dict(request.query),
+                    dict(request.headers),
+                    body,
+                    response.status,
+                )
+            )
         return response
 
     @web.middleware
@@ -201,9 +214,9 @@ class FakeJsm:
     async def _lossy(self, request: web.Request, handler: Next) -> web.StreamResponse:
         response = await handler(request)
         with self.lock:
-            lose = request.method != "GET" and self.losing > 0 and response.status < 400
+            lose = (request.method != "GET" and self.losing > 0 and response.status < 400
+                    and request.path.startswith(self.losing_under))  # fmt: skip
             self.losing -= 1 if lose else 0
         if lose and request.transport is not None:
             request.transport.abort()
         return response
-

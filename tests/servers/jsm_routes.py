@@ -65,15 +65,29 @@ class JsmRoutes:
         start, limit = int(request.query.get("start", 0)), int(request.query.get("limit", 50))
         size = min(limit, self.page)
         chunk = values[start : start + size]
-        return web.json_response({"start": start, "limit": size, "size": len(chunk),
-                                  "isLastPage": start + size >= len(values), "values": chunk})  # fmt: skip
+        return web.json_response(
+            {
+                "start": start,
+                "limit": size,
+                "size": len(chunk),
+                "isLastPage": start + size >= len(values),
+                "values": chunk,
+            }
+        )
 
     def _platform_page(self, request: web.Request, values: list[Any]) -> web.Response:
         start = int(request.query.get("startAt", 0))
         size = min(int(request.query.get("maxResults", 50)), self.page)
         chunk = values[start : start + size]
-        return web.json_response({"startAt": start, "maxResults": size, "total": len(values),
-                                  "isLast": start + size >= len(values), "values": chunk})  # fmt: skip
+        return web.json_response(
+            {
+                "startAt": start,
+                "maxResults": size,
+                "total": len(values),
+                "isLast": start + size >= len(values),
+                "values": chunk,
+            }
+        )
 
     async def myself(self, request: web.Request) -> web.Response:
         with self.lock:
@@ -105,8 +119,12 @@ class JsmRoutes:
                 return web.json_response({"errorMessages": [str(exc)], "errors": {}}, status=400)
             start = int(q.get("nextPageToken", 0))
             size = min(int(q.get("maxResults", 50)), self.page)
-            chunk = [self.s.issue_json(i, q.get("fields", ""), changelog="changelog" in
-                                       q.get("expand", "")) for i in found[start : start + size]]  # fmt: skip
+            chunk = [
+                self.s.issue_json(
+                    i, q.get("fields", ""), changelog="changelog" in q.get("expand", "")
+                )
+                for i in found[start : start + size]
+            ]
         body: dict[str, Any] = {"issues": chunk, "isLast": start + size >= len(found)}
         if start + size < len(found):
             body["nextPageToken"] = str(start + size)
@@ -191,8 +209,14 @@ class JsmRoutes:
     async def servicedesk(self, request: web.Request) -> web.Response:
         if request.match_info["id"] != self.s.desk_id:
             return _missing(True, "The service desk")
-        return web.json_response({"id": self.s.desk_id, "projectId": "10000",
-                                  "projectName": "IT Support", "projectKey": self.s.project})  # fmt: skip
+        return web.json_response(
+            {
+                "id": self.s.desk_id,
+                "projectId": "10000",
+                "projectName": "IT Support",
+                "projectKey": self.s.project,
+            }
+        )
 
     async def create(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -209,7 +233,7 @@ class JsmRoutes:
                                          status=400)  # fmt: skip
             priority = (values.get("priority") or {}).get("name", "Medium")
             issue = self.s.create(str(body["requestTypeId"]), on_behalf, values["summary"],
-                                  values.get("description", ""), priority)  # fmt: skip
+                                  values.get("description", ""), priority, self.desk)  # fmt: skip
             return web.json_response(self.s.request_json(issue), status=201)
 
     async def requests(self, request: web.Request) -> web.Response:
@@ -232,7 +256,10 @@ class JsmRoutes:
             issue = self._issue(request)
             if issue is None:
                 return _missing(True, "The request")
-            public, internal = q.get("public", "true") == "true", q.get("internal", "true") == "true"
+            public, internal = (
+                q.get("public", "true") == "true",
+                q.get("internal", "true") == "true",
+            )
             shown = [self.s.desk_comment(c) for c in issue.comments
                      if (public if c["public"] else internal)]  # fmt: skip
             return self._desk_page(request, shown)

@@ -43,6 +43,7 @@ class Issue:
     priority: str
     created: datetime
     updated: datetime
+    creator: str = ""
     status: str = "10001"
     assignee: str | None = None
     participants: list[str] = field(default_factory=list)
@@ -85,11 +86,12 @@ class JsmSiteState:
         return {k: u[k] for k in ("accountId", "emailAddress", "displayName", "active")}
 
     def create(self, type_id: str, reporter: str, summary: str, description: str,
-               priority: str = "Medium") -> Issue:  # fmt: skip
+               priority: str = "Medium", creator: str | None = None) -> Issue:  # fmt: skip
         now = self.now()
         issue_id = self.next_id()
         key = f"{self.project}-{len(self.issues) + 1}"
-        issue = Issue(issue_id, key, type_id, reporter, summary, description, priority, now, now)
+        issue = Issue(issue_id, key, type_id, reporter, summary, description, priority, now, now,
+                      creator or reporter)  # fmt: skip
         self.issues[key] = issue
         return issue
 
@@ -142,7 +144,8 @@ class JsmSiteState:
         comments = [self.platform_comment(c) for c in issue.comments]
         return {
             "summary": issue.summary, "description": adf(issue.description),
-            "reporter": self.user(issue.reporter), "assignee": self.user(issue.assignee),
+            "reporter": self.user(issue.reporter), "creator": self.user(issue.creator),
+            "assignee": self.user(issue.assignee),
             "priority": {"id": PRIORITIES[issue.priority], "name": issue.priority},
             "status": self.status_of(issue.status), "created": jira_time(issue.created),
             "updated": jira_time(issue.updated),
@@ -162,8 +165,12 @@ class JsmSiteState:
             body["properties"] = {p: issue.properties[p] for p in properties.split(",")
                                   if p in issue.properties}  # fmt: skip
         if changelog:
-            body["changelog"] = {"startAt": 0, "maxResults": len(issue.histories),
-                                 "total": len(issue.histories), "histories": issue.histories}  # fmt: skip
+            body["changelog"] = {
+                "startAt": 0,
+                "maxResults": len(issue.histories),
+                "total": len(issue.histories),
+                "histories": issue.histories,
+            }
         return body
 
     def request_json(self, issue: Issue) -> dict[str, Any]:
@@ -215,7 +222,7 @@ class JsmSiteState:
         if name == "project":
             return value == self.project
         if name.startswith("issue.property["):
-            prop, _, path = name[len("issue.property["):].partition("].")
+            prop, _, path = name[len("issue.property[") :].partition("].")
             return str((issue.properties.get(prop) or {}).get(path)) == value
         if name == "reporter":
             return issue.reporter == value
