@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from pydantic import SecretStr
 from servers.jsm import API_TOKEN, DESK_EMAIL, WEBHOOK_SECRET, FakeJsm
 
@@ -183,6 +184,21 @@ async def test_a_lost_answer_is_unknown_and_reads_back(fake: FakeJsm, jsm: JsmTi
     assert [(n.text, n.public) for n in await jsm.notes(again.id)] == [("We're on it.", True)]
 
 
+async def test_a_keyed_create_whose_answer_is_lost_finds_the_request_it_made(
+    fake: FakeJsm, jsm: JsmTickets
+) -> None:
+    fake.lose_answers(1, "/rest/servicedeskapi/request")
+    opened = await jsm.open(LOST)
+    assert len(fake.state.issues) == 1
+    assert fake.state.issues[opened.id].properties["itdesk"]["key"] == LOST.key
+    assert await jsm.open(LOST) == opened
+    unkeyed = LOST.model_copy(update={"key": None})
+    fake.lose_answers(1, "/rest/servicedeskapi/request")
+    with pytest.raises(OutcomeUnknown):
+        await jsm.open(unkeyed)  # nothing to know it by: the desk reads back
+    assert len(fake.state.issues) == 2
+
+
 async def test_a_status_is_set_by_the_transition_to_its_category(
     fake: FakeJsm, jsm: JsmTickets
 ) -> None:
@@ -272,6 +288,29 @@ async def test_an_unsigned_or_wrongly_signed_webhook_is_refused_before_its_body_
         hooks.parse({"x-hub-signature": signed}, b"[1]")
     assert hooks.parse(headers, body)[0].text == "hello"
     assert WEBHOOK_SECRET not in repr(hooks)
+
+
+async def test_webhooks_arrive_over_http_and_are_read(fake: FakeJsm, jsm: JsmTickets) -> None:
+    hooks, received = webhooks(), []
+
+    async def endpoint(request: web.Request) -> web.Response:
+        received.extend(hooks.parse(request.headers, await request.read()))
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hooks/jira", endpoint)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        host, port = runner.addresses[0][:2]
+        fake.webhook_url = f"http://{host}:{port}/hooks/jira"
+        ticket = await jsm.open(LOST)
+        comment = fake.comment(ticket.id, "hello", public=False, by=email("ben"))
+        await fake.deliver()
+    finally:
+        await runner.cleanup()
+    assert [(c.id, c.kind, c.by) for c in received] == [(comment, "note", email("ben"))]
 
 
 async def test_webhooks_carry_the_changes_the_feed_reads_with_the_same_ids(

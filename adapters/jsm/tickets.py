@@ -5,7 +5,9 @@ account, of the request type mapped from the desk's queue (`ITDESK_JSM_REQUEST_T
 
 The desk's key and case id and the queue are kept in the issue's entity property `itdesk`
 (`{"key", "case_id", "queue"}`), found again by JQL (`issue.property[itdesk].key`) before a
-keyed open creates anything. A status is set through a workflow transition (records.py says
+keyed open creates anything; a keyed create whose answer is lost looks for the request it
+made (the desk's, for the requester, with its summary, unmarked, a minute old at most) and
+marks that one. A status is set through a workflow transition (records.py says
 which), the assignee by account, a note as an internal comment and a comment as a public
 one."""
 
@@ -19,6 +21,7 @@ import aiohttp
 
 from adapters.jsm.client import JsmClient, JsmError, Sleep
 from adapters.jsm.history import history
+from adapters.jsm.lost import made_by_lost_create
 from adapters.jsm.records import PRIORITY_NAMES, PROPERTY, desk_priority, desk_status, jira_time
 from adapters.jsm.site import JsmSite
 from bot.clock import Clock, SystemClock
@@ -28,6 +31,7 @@ from bot.ports import (
     Directory,
     NewTicket,
     NotFoundError,
+    OutcomeUnknown,
     Ticket,
     TicketNote,
     TicketStatus,
@@ -86,11 +90,19 @@ class JsmTickets:
             "description": ticket.details,
             "priority": {"name": PRIORITY_NAMES[ticket.priority]},
         }
-        created = await self.client.post("/rest/servicedeskapi/request", {
-            "serviceDeskId": self.site.service_desk_id, "requestTypeId": type_id,
-            "requestFieldValues": values,
-            "raiseOnBehalfOf": await self.site.account_of(ticket.requester),
-        })  # fmt: skip
+        body = {"serviceDeskId": self.site.service_desk_id, "requestTypeId": type_id,
+                "requestFieldValues": values,
+                "raiseOnBehalfOf": await self.site.account_of(ticket.requester)}  # fmt: skip
+        sent = self._clock.now()
+        try:
+            created = await self.client.post("/rest/servicedeskapi/request", body)
+        except OutcomeUnknown:
+            if (
+                ticket.key is None
+                or (found := await made_by_lost_create(self.site, body, sent)) is None
+            ):
+                raise
+            created = {"issueKey": found}  # it was made: mark it as the key's below
         key = str(created["issueKey"])
         mark = {"key": ticket.key, "case_id": ticket.case_id, "queue": ticket.queue}
         await self.client.put(f"/rest/api/3/issue/{key}/properties/{PROPERTY}", mark)
