@@ -454,3 +454,43 @@ async def _servicenow(store: Store, request: pytest.FixtureRequest) -> Backend:
 
 
 BACKENDS["servicenow"] = _servicenow
+
+
+# --- Jira Service Management: JsmTickets over the fake JSM site (`servers.jsm`), its users
+# the org's people by e-mail; the sandbox's directory, devices and checks.
+JSM_REQUEST_TYPES = {"other": "11", "access": "12", "security": "13", "accounts": "14",
+                     "hardware": "15"}  # fmt: skip
+
+
+async def _jsm(store: Store, request: pytest.FixtureRequest) -> Backend:
+    from servers.jsm import API_TOKEN, DESK_EMAIL, FakeJsm
+
+    from adapters.jsm.tickets import JsmTickets
+    from bot.settings_tickets import TicketSettings
+
+    assert ORG.now is not None
+    clock = ManualClock(ORG.now)
+    fake = FakeJsm(clock.now).start()
+    request.addfinalizer(fake.stop)
+    for person in ORG.people():
+        fake.add_user(person.email, person.name)
+    world = await SandboxWorld.create(store.child("world"), ORG, clock)
+    settings = TicketSettings.model_validate({
+        "tickets": "jsm", "jsm_url": fake.url, "jsm_email": DESK_EMAIL,
+        "jsm_api_token": API_TOKEN, "jsm_service_desk_id": fake.state.desk_id,
+        "jsm_request_types": JSM_REQUEST_TYPES,
+    })  # fmt: skip
+    tickets = JsmTickets.from_settings(settings, directory=world.directory, clock=clock)
+    return Backend(
+        name="jsm",
+        directory=world.directory,
+        devices=world.devices,
+        tickets=tickets,
+        checks=world.checks,
+        lacks=frozenset(),
+        phone=_SandboxPhone(world.checks),
+        advance=clock.advance,
+    )
+
+
+BACKENDS["jsm"] = _jsm
