@@ -24,7 +24,7 @@ from bot.models import (
     new_message_id,
 )
 from bot.oncall import OnCall
-from bot.ports import Directory, NewTicket, Tickets
+from bot.ports import Directory, NewTicket, OutcomeUnknown, Tickets
 from bot.state.refs import ButtonRefs
 from bot.summaries import Summaries
 
@@ -81,7 +81,7 @@ class Handoff:
         )
         summary = summary if specific else written
         next_step = next_step or suggested
-        ticket = await d.tickets.open(
+        ticket_id = await self._open_ticket(
             NewTicket(
                 case_id=case.id,
                 requester=case.requester,
@@ -91,6 +91,8 @@ class Handoff:
                 details=_details(case, checked, next_step),
             )
         )
+        if not ticket_id:
+            checked.append(texts.say("handoff.no_ticket_note"))
         claim = await d.refs.mint("claim", case_id=case.id, role="oncall")
         card = Card(
             kind="escalation",
@@ -98,7 +100,7 @@ class Handoff:
                 "handoff.card_title",
                 queue=texts.queue_label(queue).capitalize(),
                 priority=priority,
-                ticket_id=ticket.id,
+                ticket_id=ticket_id or texts.say("handoff.no_ticket"),
             ),
             text=summary,
             fields=_fields(requester, case, queue, priority, checked, next_step),
@@ -111,7 +113,7 @@ class Handoff:
             about=case.requester,
         )
         message_id = new_message_id()
-        escalated = Escalated(queue=queue, priority=priority, ticket_id=ticket.id,
+        escalated = Escalated(queue=queue, priority=priority, ticket_id=ticket_id,
                               thread_message=message_id, summary=summary, card=card)  # fmt: skip
         case = await ctx.record(case, escalated, status=CaseStatus.ESCALATED)
         ctx.send(
@@ -119,16 +121,36 @@ class Handoff:
             Reply(
                 id=message_id,
                 card=card,
-                text=texts.say("handoff.new_escalation", ticket_id=ticket.id, summary=summary),
+                text=texts.say(
+                    "handoff.new_escalation",
+                    ticket_id=ticket_id or texts.say("handoff.no_ticket"),
+                    summary=summary,
+                ),
             ),
         )
         ctx.send(
             Address.dm(case.requester),
             ctx.text_reply(
-                texts.say("handoff.escalated", ticket_id=ticket.id, queue=texts.queue_label(queue))
+                texts.say("handoff.escalated", ticket_id=ticket_id, queue=texts.queue_label(queue))
+                if ticket_id
+                else texts.say("handoff.escalated_untracked", queue=texts.queue_label(queue))
             ),
         )
         return case
+
+    async def _open_ticket(self, ticket: NewTicket) -> str:
+        """The ticket's id, or "" when the ticket system refused it (the desk's credentials
+        are wrong or lack a role, it is down for good): the case goes to a human all the
+        same, and the on-call thread says no ticket was opened. A lost answer is raised: the
+        turn is retried."""
+        try:
+            return (await self._d.tickets.open(ticket)).id
+        except (TimeoutError, ConnectionError, OutcomeUnknown):
+            raise
+        except Exception as exc:
+            log.error("handoff.ticket_refused", case=ticket.case_id,
+                      error=f"{type(exc).__name__}: {exc}"[:300])  # fmt: skip
+            return ""
 
     async def claim(self, ctx: TurnContext, case: Case) -> Case:
         d, tech = self._d, ctx.person

@@ -19,6 +19,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from harness import Conversation, conversation
 
+from adapters.chat.recording import shown_text
 from bot import texts
 from bot.backends import Backends
 from bot.cases import CaseStatus
@@ -179,3 +180,36 @@ async def test_a_signed_webhook_call_is_applied_and_a_forged_one_refused(
     new = desk.dm_texts("joanna")[len(before) :]
     assert new == [texts.say("ticket_sync.comment", name="Nina", ticket_id=ticket,
                              text="New cable is on its way")]  # fmt: skip
+
+
+class Refusing:
+    """A ticket system that refuses the desk's credentials."""
+
+    def __init__(self, inner: object) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    async def open(self, ticket: object) -> object:
+        raise PermissionError("401 Unauthorized: the integration user's password was rotated")
+
+
+async def test_a_ticket_system_that_refuses_still_leaves_the_case_with_a_human(
+    store: Store,
+) -> None:
+    desk = await conversation(
+        store, ports=lambda b: dataclasses.replace(b, tickets=Refusing(b.tickets))
+    )
+    await desk.say("joanna", "my monitor flickers and then goes black")
+
+    case = await desk.case("joanna")
+    assert case.status == CaseStatus.ESCALATED
+    assert not case.ticket_id
+    assert texts.say("handoff.escalated_untracked", queue=texts.queue_label("hardware")) in (
+        desk.dm_texts("joanna")
+    )
+    thread = desk.chat.thread(case.id)
+    assert thread
+    note = texts.say("handoff.no_ticket_note")
+    assert any(note in " ".join(shown_text(m.latest)) for m in thread)
