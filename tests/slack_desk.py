@@ -56,11 +56,13 @@ class SlackDesk:
         return next(m for m in self.dm(who) if text in m.text or text in m.words())
 
     async def mail_to(self, address: str, count: int) -> str:
+        """The `count`-th mail to `address`, once it came (later ones may have come too)."""
+
         async def delivered() -> bool:
             return len(self.mail.boxes.to(address)) >= count
 
         await until(delivered)
-        return self.mail.boxes.to(address)[-1].body
+        return self.mail.boxes.to(address)[count - 1].body
 
     async def presses(self, who: str, message: Message, label: str) -> None:
         button = message.button(label)

@@ -277,7 +277,8 @@ async def test_unlock_with_a_push_then_a_human_claims_and_replies(demo: Demo) ->
     await tab.click(".thread .card-escalation .btn-primary")
     await tab.until("document.querySelector('.thread .card-context')?.textContent"
                     " === 'Claimed by Dave Kowalski'")  # fmt: skip
-    assert await tab.js("document.querySelector('.thread .card .btn').textContent") == "Resolve"
+    # the card is redrawn as its update arrives: its button turns from Claim to Resolve
+    await tab.until("document.querySelector('.thread .card .btn')?.textContent === 'Resolve'")
     await tab.type(".thread-input", "I have a spare screen, on my way")
     await tab.click(".thread-form button")
     await tab.until(shows(".thread-replies .bubble", "spare screen"))
