@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 
 from adapters.entra.permissions import permission_for
+from adapters.http.exchange import exchange
 from adapters.http.tokens import TokenSource
 from bot.ports import NotFoundError, OutcomeUnknown
 
@@ -153,10 +154,8 @@ class Graph:
         token = await self._tokens.token()
         sent = {"Authorization": f"Bearer {token}", "Accept": "application/json", **(headers or {})}
         try:
-            if self._session is not None:
-                return await self._exchange(self._session, method, url, params, json, sent)
-            async with aiohttp.ClientSession() as session:
-                return await self._exchange(session, method, url, params, json, sent)
+            answer = await exchange(self._session, method, url, headers=sent,
+                                    limit=self._timeout, params=params, json=json)  # fmt: skip
         except (TimeoutError, aiohttp.ClientError) as exc:
             what = f"{method} {_shape(url)} ({type(exc).__name__})"
             if method in READS:
@@ -164,29 +163,11 @@ class Graph:
             if isinstance(exc, aiohttp.ClientConnectorError):  # never sent: nothing changed
                 raise GraphUnavailable(f"Microsoft Graph cannot be reached for {what}") from None
             raise OutcomeUnknown(f"the answer to {what} was lost") from None
-
-    async def _exchange(
-        self,
-        session: aiohttp.ClientSession,
-        method: str,
-        url: str,
-        params: Mapping[str, str] | None,
-        json: Json | None,
-        headers: Mapping[str, str],
-    ) -> tuple[int, Any, float | None]:
-        limit = self._timeout
-        async with session.request(
-            method, url, params=params, json=json, headers=headers, timeout=limit
-        ) as r:
-            if method not in READS and r.status in LOST:
-                raise OutcomeUnknown(
-                    f"Microsoft Graph's gateway gave up on {method} {_shape(url)} (HTTP {r.status})"
-                )
-            try:
-                body = await r.json(content_type=None) if r.status != 204 else None
-            except ValueError:
-                body = None  # not JSON (a proxy's error page): judged by the status alone
-            return r.status, body, _retry_after(r.headers.get("Retry-After"))
+        if method not in READS and answer.status in LOST:
+            what = f"{method} {_shape(url)} (HTTP {answer.status})"
+            raise OutcomeUnknown(f"Microsoft Graph's gateway gave up on {what}")
+        # a body that is not JSON (a proxy's error page) is judged by the status alone
+        return answer.status, answer.body, answer.retry_after()
 
 
 def _error(status: int, body: Any, method: str, path: str, sent: Json | None) -> Exception:
@@ -204,13 +185,6 @@ def _error(status: int, body: Any, method: str, path: str, sent: Json | None) ->
     if status in {429, 503}:
         return Throttled(status, code, message)
     return GraphError(status, code, message)
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None  # an HTTP date: the default wait
 
 
 def _shape(path: str) -> str:

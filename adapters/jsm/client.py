@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from pydantic import SecretStr
 
+from adapters.http.exchange import JsonAnswer, exchange
 from bot.ports import NotFoundError, OutcomeUnknown
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -137,58 +138,35 @@ class JsmClient:
         write = method != "GET"
         for attempt in range(RATE_LIMIT_RETRIES + 1):
             try:
-                status, payload, retry_after = await self._send(method, url, params, body, path)
+                answer = await exchange(
+                    self._session, method, url, headers=self._headers(path),
+                    limit=self._timeout, params=params, json=body,
+                )  # fmt: skip
             except (TimeoutError, aiohttp.ClientError) as exc:
                 why = f"{method} {urlsplit(url).path}: {type(exc).__name__}"
                 if write:
                     raise OutcomeUnknown(f"the answer to Jira's {why} was lost") from None
                 raise JsmUnavailable(0, f"Jira cannot be reached ({why})") from None
-            if status == 429 and attempt < RATE_LIMIT_RETRIES:
-                await self._sleep(min(retry_after, MAX_WAIT))  # refused before it acted
+            if answer.status == 429 and attempt < RATE_LIMIT_RETRIES:
+                await self._sleep(min(_retry_after(answer), MAX_WAIT))  # refused before it acted
                 continue
-            if status >= 400:
-                raise _refusal(status, payload, urlsplit(url).path)
-            return payload
+            if answer.status >= 400:
+                raise _refusal(answer.status, answer.body, urlsplit(url).path)
+            return answer.body
         raise JsmUnavailable(429, "Jira kept throttling the desk")
 
-    async def _send(
-        self, method: str, url: str, params: Params | None, body: object, path: str
-    ) -> tuple[int, Any, float]:
-        if self._session is not None:
-            return await self._exchange(self._session, method, url, params, body, path)
-        async with aiohttp.ClientSession() as session:
-            return await self._exchange(session, method, url, params, body, path)
-
-    async def _exchange(
-        self,
-        session: aiohttp.ClientSession,
-        method: str,
-        url: str,
-        params: Params | None,
-        body: object,
-        path: str,
-    ) -> tuple[int, Any, float]:
+    def _headers(self, path: str) -> dict[str, str]:
         headers = {"Authorization": self._auth.get_secret_value(), "Accept": "application/json",
                    "User-Agent": USER_AGENT}  # fmt: skip
         if path.startswith("/rest/servicedeskapi/"):
             headers["X-ExperimentalApi"] = "opt-in"
-        query = {k: str(v) for k, v in (params or {}).items()}
-        extra: dict[str, Any] = {} if body is None else {"json": body}
-        async with session.request(method, url, params=query or None, headers=headers,
-                                   timeout=self._timeout, **extra) as response:  # fmt: skip
-            raw = await response.read()
-            try:
-                payload = await response.json(content_type=None) if raw.strip() else None
-            except ValueError:
-                payload = None
-            return response.status, payload, _retry_after(response.headers.get("Retry-After"))
+        return headers
 
 
-def _retry_after(value: str | None) -> float:
-    try:
-        return max(float(value or "1"), 0.0)
-    except ValueError:
-        return 1.0
+def _retry_after(answer: JsonAnswer) -> float:
+    """What Jira asks to wait; a second when it does not say."""
+    seconds = answer.retry_after()
+    return 1.0 if seconds is None else seconds
 
 
 def _refusal(status: int, payload: Any, path: str) -> Exception:

@@ -24,6 +24,8 @@ import aiohttp
 import structlog
 from pydantic import SecretStr
 
+from adapters.http.exchange import exchange
+
 __all__ = ["ConfluenceClient", "ConfluencePage", "ConfluenceRefused", "ConfluenceUnavailable"]
 
 log = structlog.get_logger("itdesk.confluence")
@@ -124,11 +126,14 @@ class ConfluenceClient:
     async def _get(self, url: str, params: dict[str, str] | None, space: str) -> dict[str, Any]:
         for attempt in range(RETRIES + 1):
             try:
-                status, retry_after, body = await self._send(url, params)
+                answer = await exchange(self._session, "GET", url, headers=self._headers(),
+                                        limit=self._timeout, params=params,
+                                        allow_redirects=False)  # fmt: skip
             except (TimeoutError, aiohttp.ClientError) as exc:
                 raise ConfluenceUnavailable(
                     f"Confluence cannot be reached ({type(exc).__name__})"
                 ) from None
+            status, retry_after, body = answer.status, answer.retry_after(), answer.body
             if status in {429, 503} and attempt < RETRIES:
                 wait = min(retry_after if retry_after is not None else DEFAULT_WAIT, MAX_WAIT)
                 log.info("confluence_throttled", status=status, wait=wait)
@@ -145,28 +150,6 @@ class ConfluenceClient:
                 raise ConfluenceUnavailable(f"Confluence answered HTTP {status} for {space}")
             return body
         raise ConfluenceUnavailable("Confluence kept asking the desk to wait (429/503)")
-
-    async def _send(
-        self, url: str, params: dict[str, str] | None
-    ) -> tuple[int, float | None, object]:
-        if self._session is not None:
-            return await self._exchange(self._session, url, params)
-        async with aiohttp.ClientSession() as session:
-            return await self._exchange(session, url, params)
-
-    async def _exchange(
-        self, session: aiohttp.ClientSession, url: str, params: dict[str, str] | None
-    ) -> tuple[int, float | None, object]:
-        headers = self._headers()
-        async with session.get(
-            url, params=params, headers=headers, timeout=self._timeout, allow_redirects=False
-        ) as response:
-            raw = await response.read()
-            try:
-                body = await response.json(content_type=None) if raw.strip() else None
-            except ValueError:
-                body = None
-            return response.status, _seconds(response.headers.get("Retry-After")), body
 
     def _headers(self) -> dict[str, str]:
         pair = f"{self._email}:{self._token.get_secret_value()}".encode()
@@ -203,10 +186,3 @@ def _page(item: object, base: str, space: str) -> ConfluencePage | None:
     except (KeyError, TypeError, ValueError, AttributeError):
         log.warning("confluence_page_unreadable", page=str(item.get("id", "?")), space=space)
         return None
-
-
-def _seconds(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None  # an HTTP date: wait the default

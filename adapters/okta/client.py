@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from adapters.http.exchange import JsonAnswer, exchange
 from adapters.http.tokens import TokenSource, TokenUnavailable
 from bot.clock import Clock, SystemClock
 from bot.ports import NotFoundError, OutcomeUnknown
@@ -111,9 +112,8 @@ class OktaClient:
         """Every item of a list, over all its pages."""
         return [item async for page in self.pages(path, params) for item in page]
 
-    def _next(self, response: aiohttp.ClientResponse) -> str | None:
-        link = response.links.get("next")
-        url = str(link.get("url", "")) if link else ""
+    def _next(self, response: JsonAnswer) -> str | None:
+        url = response.links.get("next", "")
         if not url:
             return None
         if _origin(url) != self._origin:
@@ -122,9 +122,9 @@ class OktaClient:
 
     async def call(
         self, method: str, url: str, *, params: Params | None = None, body: object = None
-    ) -> tuple[Any, aiohttp.ClientResponse]:
+    ) -> tuple[Any, JsonAnswer]:
         """One call (retried after a 429 or a refused token): its JSON body (None when
-        empty) and the response, read."""
+        empty) and the answer."""
         target = url if url.startswith(("http://", "https://")) else self.base_url + url
         write = method != "GET"
         refreshed = False
@@ -132,7 +132,10 @@ class OktaClient:
             await self._wait_for_quota()
             headers = await self._headers()
             try:
-                response, payload = await self._send(method, target, params, body, headers)
+                response = await exchange(
+                    self._session, method, target, headers=headers, limit=self._timeout,
+                    params=params, json=body,
+                )  # fmt: skip
             except (TimeoutError, aiohttp.ClientError) as exc:
                 why = f"{method} {urlsplit(target).path}: {type(exc).__name__}"
                 if write:
@@ -147,8 +150,8 @@ class OktaClient:
                 refreshed = True
                 continue
             if response.status >= 400:
-                raise _refusal(response.status, payload, urlsplit(target).path)
-            return payload, response
+                raise _refusal(response.status, response.body, urlsplit(target).path)
+            return response.body, response
         raise OktaUnavailable(429, summary="Okta kept refusing the call (rate limit, token)")
 
     async def _headers(self) -> dict[str, str]:
@@ -160,40 +163,12 @@ class OktaClient:
         return {"Authorization": f"{self._scheme} {token}", "Accept": "application/json",
                 "User-Agent": USER_AGENT}  # fmt: skip
 
-    async def _send(
-        self, method: str, url: str, params: Params | None, body: object, headers: dict[str, str]
-    ) -> tuple[aiohttp.ClientResponse, Any]:
-        if self._session is not None:
-            return await self._exchange(self._session, method, url, params, body, headers)
-        async with aiohttp.ClientSession() as session:
-            return await self._exchange(session, method, url, params, body, headers)
-
-    async def _exchange(
-        self,
-        session: aiohttp.ClientSession,
-        method: str,
-        url: str,
-        params: Params | None,
-        body: object,
-        headers: dict[str, str],
-    ) -> tuple[aiohttp.ClientResponse, Any]:
-        query = {k: str(v) for k, v in (params or {}).items()}
-        extra: dict[str, Any] = {} if body is None else {"json": body}
-        async with session.request(method, url, params=query or None, headers=headers,
-                                   timeout=self._timeout, **extra) as response:  # fmt: skip
-            raw = await response.read()
-            try:
-                payload = await response.json(content_type=None) if raw.strip() else None
-            except ValueError:
-                payload = None
-            return response, payload
-
     async def _wait_for_quota(self) -> None:
         wait = self._quiet_until - self._now()
         if wait > 0:
             await self._sleep(min(wait, MAX_WAIT))
 
-    def _note_quota(self, response: aiohttp.ClientResponse) -> None:
+    def _note_quota(self, response: JsonAnswer) -> None:
         if response.headers.get("X-Rate-Limit-Remaining", "").strip() == "0":
             self._quiet_until = max(self._quiet_until, _reset_of(response, self._now()))
 
@@ -201,7 +176,7 @@ class OktaClient:
         return self._clock.now().timestamp()
 
 
-def _reset_of(response: aiohttp.ClientResponse, now: float) -> float:
+def _reset_of(response: JsonAnswer, now: float) -> float:
     """When the rate-limit window ends; a second from now when Okta did not say."""
     try:
         reset = float(response.headers.get("X-Rate-Limit-Reset", ""))

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from pydantic import SecretStr
 
+from adapters.http.exchange import JsonAnswer, exchange
 from adapters.http.tokens import TokenSource, TokenUnavailable
 from bot.ports import NotFoundError, OutcomeUnknown
 
@@ -119,9 +120,8 @@ class ServiceNowClient:
             raise ServiceNowError(200, f"{method} {path}: an answer without a result")
         return _record(result)
 
-    def _next(self, response: aiohttp.ClientResponse) -> str | None:
-        link = response.links.get("next")
-        url = str(link.get("url", "")) if link else ""
+    def _next(self, response: JsonAnswer) -> str | None:
+        url = response.links.get("next", "")
         if not url:
             return None
         if _origin(url) != _origin(self.base_url):
@@ -130,13 +130,16 @@ class ServiceNowClient:
 
     async def call(
         self, method: str, url: str, *, params: Params | None = None, body: object = None
-    ) -> tuple[Any, aiohttp.ClientResponse]:
+    ) -> tuple[Any, JsonAnswer]:
         """One call, tried again after a 429/503 or a refused OAuth token."""
         write, path, refreshed = method != "GET", urlsplit(url).path, False
         for attempt in range(RETRIES + 1):
             headers = await self._headers()
             try:
-                response, payload = await self._send(method, url, params, body, headers)
+                response = await exchange(
+                    self._session, method, url, headers=headers, limit=self._timeout,
+                    params=params, json=body,
+                )  # fmt: skip
             except (TimeoutError, aiohttp.ClientError) as exc:
                 why = f"{method} {path}: {type(exc).__name__}"
                 if write:
@@ -150,8 +153,8 @@ class ServiceNowClient:
                 refreshed = True
                 continue
             if response.status >= 400:
-                raise _refusal(response.status, payload, f"{method} {path}")
-            return payload, response
+                raise _refusal(response.status, response.body, f"{method} {path}")
+            return response.body, response
         raise ServiceNowUnavailable(429, "ServiceNow kept refusing the call (rate limit)")
 
     async def _headers(self) -> dict[str, str]:
@@ -164,34 +167,6 @@ class ServiceNowClient:
             except TokenUnavailable as exc:
                 raise ServiceNowUnavailable(0, str(exc)) from None
         return headers
-
-    async def _send(
-        self, method: str, url: str, params: Params | None, body: object, headers: dict[str, str]
-    ) -> tuple[aiohttp.ClientResponse, Any]:
-        if self._session is not None:
-            return await self._exchange(self._session, method, url, params, body, headers)
-        async with aiohttp.ClientSession() as session:
-            return await self._exchange(session, method, url, params, body, headers)
-
-    async def _exchange(
-        self,
-        session: aiohttp.ClientSession,
-        method: str,
-        url: str,
-        params: Params | None,
-        body: object,
-        headers: dict[str, str],
-    ) -> tuple[aiohttp.ClientResponse, Any]:
-        query = {k: str(v) for k, v in (params or {}).items()}
-        extra: dict[str, Any] = {} if body is None else {"json": body}
-        async with session.request(method, url, params=query or None, headers=headers,
-                                   timeout=self._timeout, **extra) as response:  # fmt: skip
-            raw = await response.read()
-            try:
-                payload = await response.json(content_type=None) if raw.strip() else None
-            except ValueError:
-                payload = None
-            return response, payload
 
 
 def _basic(user: str, password: SecretStr) -> SecretStr:
@@ -209,12 +184,10 @@ def _record(raw: Mapping[str, Any]) -> Record:
     return out
 
 
-def _retry_after(response: aiohttp.ClientResponse) -> float:
-    try:
-        seconds = float(response.headers.get("Retry-After", "1"))
-    except ValueError:
-        seconds = 1.0
-    return min(max(seconds, 0.0), MAX_WAIT)
+def _retry_after(response: JsonAnswer) -> float:
+    """What ServiceNow asks to wait, at most MAX_WAIT; a second when it does not say."""
+    seconds = response.retry_after()
+    return min(1.0 if seconds is None else seconds, MAX_WAIT)
 
 
 # "... requires role itil", "roles: admin", "role 'snc_platform_rest_api_access'"
