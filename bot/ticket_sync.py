@@ -32,6 +32,7 @@ from bot.ports import (
     WebhookRefused,
 )
 from bot.scheduler import Job, RetryPolicy, Scheduler
+from bot.state.feeds import FeedProgress
 from bot.store import Store
 from bot.systemturns import SystemTurns
 
@@ -65,7 +66,8 @@ class TicketSyncDeps:
 class TicketSync:
     def __init__(self, deps: TicketSyncDeps) -> None:
         self._d = deps
-        self._store = deps.store.child("ticket-sync")
+        self._progress = FeedProgress(deps.store.child("ticket-sync"), (), "change",
+                                      keep_s=int(KEPT.total_seconds()))  # fmt: skip
 
     @property
     def polls(self) -> bool:
@@ -92,14 +94,11 @@ class TicketSync:
         feed = self._d.feed
         if feed is None:
             return 0
-        cursor_key = self._store.key("cursor")
-        raw = await self._store.redis.get(cursor_key)
-        cursor = raw.decode() if isinstance(raw, bytes) else raw
-        page = await feed.changes_since(cursor)
+        page = await feed.changes_since(await self._progress.cursor())
         done = 0
         for change in page.changes:
             done += await self.apply(change)
-        await self._store.redis.set(cursor_key, page.cursor)
+        await self._progress.save_cursor(page.cursor)
         return done
 
     async def receive(self, headers: Mapping[str, str], body: bytes) -> int:
@@ -116,13 +115,12 @@ class TicketSync:
         """Take one change on (once): True when it reached a case."""
         if change.by_desk or change.kind == "opened":
             return False
-        claim = self._store.key("change", change.id)
-        if not await self._store.redis.set(claim, "1", nx=True, ex=KEPT):
+        if not await self._progress.claim(change.id):
             return False
         try:
             return await self._reach_case(change)
         except Exception:
-            await self._store.redis.delete(claim)  # taken on again by the next poll or call
+            await self._progress.release(change.id)  # taken on again by the next poll or call
             raise
 
     async def _reach_case(self, change: TicketChange) -> bool:

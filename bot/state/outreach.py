@@ -3,33 +3,18 @@ taken on (once each, by whichever desk process saw them first) and how each was 
 
 from __future__ import annotations
 
+from bot.state.feeds import FeedProgress, text_of
 from bot.store import Store
 
 KEEP_S = 90 * 86_400  # a lockout's record outlives any feed's window of repeats
 
 
-class OutreachRecords:
-    """The cursor and the claims of the lockout outreach, shared by every desk process."""
+class OutreachRecords(FeedProgress):
+    """The cursor and the claims of the lockout outreach, and the answers, shared by every
+    desk process."""
 
     def __init__(self, store: Store) -> None:
-        self._store = store
-
-    async def cursor(self) -> str | None:
-        raw = await self._store.redis.get(self._store.key("outreach", "cursor"))
-        return None if raw is None else _text(raw)
-
-    async def save_cursor(self, cursor: str) -> None:
-        await self._store.redis.set(self._store.key("outreach", "cursor"), cursor)
-
-    async def claim(self, lockout_id: str) -> bool:
-        """Take a lockout on: True for the one caller that got it (an atomic SET NX), False
-        for every later one, in this process or another."""
-        key = self._store.key("outreach", "lockout", lockout_id)
-        return bool(await self._store.redis.set(key, "1", nx=True, ex=KEEP_S))
-
-    async def release(self, lockout_id: str) -> None:
-        """Give a claim back when reaching out failed, so that the next poll tries again."""
-        await self._store.redis.delete(self._store.key("outreach", "lockout", lockout_id))
+        super().__init__(store, ("outreach",), "lockout", keep_s=KEEP_S)
 
     async def answer(self, lockout_id: str, choice: str) -> str | None:
         """Record the person's answer; None when this is the first, else the earlier one."""
@@ -37,8 +22,4 @@ class OutreachRecords:
         if await self._store.redis.set(key, choice, nx=True, ex=KEEP_S):
             return None
         earlier = await self._store.redis.get(key)
-        return _text(earlier) if earlier is not None else choice
-
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+        return text_of(earlier) if earlier is not None else choice
