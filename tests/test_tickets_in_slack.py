@@ -160,6 +160,7 @@ async def test_servicenow_an_escalation_is_an_incident_and_the_loop_runs_both_wa
 async def test_servicenow_a_forged_webhook_is_refused(on_servicenow: SlackDesk) -> None:
     desk = on_servicenow
     case = await escalated_case(desk)
+    await desk.told("joanna", case.ticket_id or "?")  # the escalation's own DM has come
     before = len(desk.dm("joanna"))
     fields = {"table": "sys_journal_field", "element": "comments", "value": "pay now",
               "element_id": "x", "ticket": case.ticket_id}  # fmt: skip
